@@ -1,0 +1,13 @@
+//! tracemap's backend: a raw-socket traceroute with enrichment, storage and a web service.
+//!
+//! The modules follow the data: `wire` (packet formats, no I/O) → `probe` (the pure tracer state machine) →
+//! `net` (sockets and the loop that drives tracers) → `enrich` (GeoIP, later DNS and ASN) → `runner` (one trace
+//! from resolution to its last event) → `store` (SQLite) and `http` (axum). `main.rs` only wires these up.
+
+pub mod enrich;
+pub mod http;
+pub mod net;
+pub mod probe;
+pub mod runner;
+pub mod store;
+pub mod wire;

@@ -1,0 +1,39 @@
+//! The tracer: a pure state machine that decides which probe to send next and what a reply means.
+//!
+//! It never touches a clock or a socket: time is passed in, packets come in as parsed values, and it answers with
+//! what to send and when to wake. That keeps timeouts, retries and matching testable in microseconds.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tracemap_shared::Protocol;
+
+/// What one trace should probe, after the target has been resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// The resolved address that is traced.
+    pub destination: IpAddr,
+    /// Probe protocol.
+    pub protocol: Protocol,
+    /// First TTL to probe (1 for a whole route).
+    pub first_ttl: u8,
+    /// Last TTL to probe.
+    pub max_hops: u8,
+    /// Probes per TTL.
+    pub tries: u8,
+    /// Longest wait for any one probe's reply.
+    pub timeout: Duration,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            destination: IpAddr::from([127, 0, 0, 1]),
+            protocol: Protocol::Icmp,
+            first_ttl: 1,
+            max_hops: 30,
+            tries: 3,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! The contract between the tracemap backend and its browser frontend.
+//!
+//! Everything that crosses the wire is defined here and nowhere else: the request that starts a trace, the events a
+//! running trace emits (one JSON object each, tagged by `type`), and the trace report those events fold into. The
+//! backend folds the same events to answer `GET /api/traces/{id}` and `trace --json`; the frontend folds them to draw
+//! its table and map. Keeping the fold here means both sides agree on what an event means.
+//!
+//! This crate depends on serde alone so that it compiles unchanged for the server and for wasm32.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
+pub const EVENT_VERSION: u32 = 1;
+
+/// The probe protocol of a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// ICMP echo requests; the destination answers with an echo reply.
+    #[default]
+    Icmp,
+    /// UDP datagrams to high ports; the destination answers with port unreachable.
+    Udp,
+    /// TCP SYN segments; the destination answers with SYN-ACK or RST.
+    Tcp,
+}
+
+impl Protocol {
+    /// The lower-case name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Icmp => "icmp",
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Body of `POST /api/traces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRequest {
+    /// A hostname or an IP literal.
+    pub target: String,
+    /// Probe protocol; ICMP when absent.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// Answer to `POST /api/traces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceCreated {
+    /// The trace's permanent id, as used in `/t/{id}` and `/api/traces/{id}`.
+    pub id: String,
+}
+
+/// Error body of every API failure: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The error itself.
+    pub error: ApiErrorBody,
+}
+
+/// A machine-readable code and a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Stable identifier such as `unresolvable_target` or `not_found`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// Where a GeoIP database places an address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Geo {
+    /// City name, when the database knows it.
+    pub city: Option<String>,
+    /// First-level subdivision (state, region), when known.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Country name, or its ISO code when the database has no name.
+    pub country: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default)]
+    pub country_code: Option<String>,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Radius in kilometres within which the address lies, when the database says.
+    #[serde(default)]
+    pub accuracy_km: Option<u32>,
+    /// Which database placed the address (for attribution and trust), e.g. `DBIP-City-Lite`.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// What answered a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    /// A router on the path: ICMP Time Exceeded.
+    TimeExceeded,
+    /// The destination answered (echo reply, port unreachable, SYN-ACK or RST).
+    Destination,
+    /// ICMP Destination Unreachable from somewhere other than the destination.
+    Unreachable,
+}
+
+/// One answered probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReply {
+    /// The address that answered.
+    pub from: String,
+    /// Round-trip time in milliseconds.
+    pub rtt_ms: f64,
+    /// What kind of answer it was.
+    pub kind: ReplyKind,
+    /// ICMP unreachable code as traceroute shows it (`!N`, `!H`, `!P`, `!X`...), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+}
+
+/// One TTL of the route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    /// The time-to-live (hop limit) the probes were sent with.
+    pub ttl: u8,
+    /// One entry per try: `None` for no reply within the timeout.
+    pub probes: Vec<Option<ProbeReply>>,
+    /// The address that answered most of this hop's probes.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Reverse DNS name of `address`.
+    pub hostname: Option<String>,
+    /// Location of `address`.
+    pub geo: Option<Geo>,
+}
+
+impl Hop {
+    fn new(ttl: u8, tries: usize) -> Self {
+        Hop { ttl, probes: vec![None; tries], address: None, hostname: None, geo: None }
+    }
+
+    /// Number of probes that were answered.
+    pub fn answered(&self) -> usize {
+        self.probes.iter().flatten().count()
+    }
+}
+
+/// Lifecycle of a stored trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceStatus {
+    /// Probes are still in flight.
+    #[default]
+    Running,
+    /// The trace ended normally (whether or not the destination answered).
+    Finished,
+    /// The trace could not run (unresolvable target, no privilege...).
+    Failed,
+    /// The server stopped while the trace was running.
+    Interrupted,
+}
+
+/// A whole trace: what `trace --json` prints and `GET /api/traces/{id}` answers.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TraceReport {
+    /// Server-side id; absent from the command line's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Lifecycle status.
+    #[serde(default)]
+    pub status: TraceStatus,
+    /// What the user asked to trace.
+    pub target: String,
+    /// The address the target resolved to, once known.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Probe protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Highest TTL that will be probed.
+    #[serde(default)]
+    pub max_hops: u8,
+    /// Probes per hop.
+    #[serde(default)]
+    pub tries: u8,
+    /// Hops in TTL order, from the first probed TTL.
+    pub hops: Vec<Hop>,
+    /// Whether the destination answered.
+    pub destination_reached: bool,
+    /// Wall-clock duration of the trace, once finished.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Why the trace failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Unix time (milliseconds) when the trace started.
+    #[serde(default)]
+    pub started_at_ms: Option<u64>,
+}
+
+/// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceEvent {
+    /// The target resolved and probing begins.
+    Started {
+        /// Event stream version ([`EVENT_VERSION`]).
+        version: u32,
+        /// What the user asked to trace.
+        target: String,
+        /// The resolved address that is traced.
+        address: String,
+        /// Probe protocol.
+        protocol: Protocol,
+        /// Highest TTL that will be probed.
+        max_hops: u8,
+        /// Probes per hop.
+        tries: u8,
+        /// Unix time in milliseconds.
+        started_at_ms: u64,
+    },
+    /// A probe was answered, or its wait ran out (`reply` is `null`).
+    Probe {
+        /// TTL the probe was sent with.
+        ttl: u8,
+        /// Which try of this TTL (0-based).
+        index: u8,
+        /// The answer, or `None` for a timeout.
+        reply: Option<ProbeReply>,
+    },
+    /// What enrichment learned about the address that answered at `ttl`.
+    HopInfo {
+        /// TTL of the hop.
+        ttl: u8,
+        /// The address the information is about.
+        address: String,
+        /// Reverse DNS name.
+        hostname: Option<String>,
+        /// GeoIP location.
+        geo: Option<Geo>,
+    },
+    /// The trace ended.
+    Finished {
+        /// Whether the destination answered.
+        destination_reached: bool,
+        /// Wall-clock duration in milliseconds.
+        duration_ms: u64,
+    },
+    /// The trace could not run or stopped on an error.
+    Failed {
+        /// A sentence a person can act on.
+        reason: String,
+    },
+}
+
+impl TraceEvent {
+    /// Whether this event ends the stream.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, TraceEvent::Finished { .. } | TraceEvent::Failed { .. })
+    }
+}
+
+impl TraceReport {
+    /// An empty report for `target`, before any event.
+    pub fn new(target: impl Into<String>, protocol: Protocol) -> Self {
+        TraceReport { target: target.into(), protocol, ..Default::default() }
+    }
+
+    /// Folds one event into the report. Events are idempotent where that is cheap (a repeated probe event
+    /// overwrites the same slot), so a viewer that receives an event twice draws the same route.
+    pub fn apply(&mut self, event: &TraceEvent) {
+        match event {
+            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, .. } => {
+                self.target.clone_from(target);
+                self.address = Some(address.clone());
+                self.protocol = *protocol;
+                self.max_hops = *max_hops;
+                self.tries = *tries;
+                self.started_at_ms = Some(*started_at_ms);
+                self.status = TraceStatus::Running;
+            }
+            TraceEvent::Probe { ttl, index, reply } => {
+                if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
+                    self.destination_reached = true;
+                }
+                let tries = usize::from(self.tries.max(index.saturating_add(1)));
+                let hop = self.hop_mut(*ttl, tries);
+                let slot = usize::from(*index);
+                if hop.probes.len() <= slot {
+                    hop.probes.resize(slot + 1, None);
+                }
+                hop.probes[slot] = reply.clone();
+                hop.address = majority_address(&hop.probes);
+            }
+            TraceEvent::HopInfo { ttl, address, hostname, geo } => {
+                let tries = usize::from(self.tries);
+                let hop = self.hop_mut(*ttl, tries);
+                if hop.address.is_none() {
+                    hop.address = Some(address.clone());
+                }
+                if hop.address.as_deref() == Some(address.as_str()) {
+                    hop.hostname.clone_from(hostname);
+                    hop.geo.clone_from(geo);
+                }
+            }
+            TraceEvent::Finished { destination_reached, duration_ms } => {
+                self.destination_reached = *destination_reached;
+                self.duration_ms = Some(*duration_ms);
+                self.status = TraceStatus::Finished;
+            }
+            TraceEvent::Failed { reason } => {
+                self.error = Some(reason.clone());
+                self.status = TraceStatus::Failed;
+            }
+        }
+    }
+
+    /// The hop for `ttl`, created (with any missing hops before it) when absent, keeping hops in TTL order.
+    fn hop_mut(&mut self, ttl: u8, tries: usize) -> &mut Hop {
+        let pos = match self.hops.binary_search_by_key(&ttl, |h| h.ttl) {
+            Ok(pos) => pos,
+            Err(pos) => {
+                self.hops.insert(pos, Hop::new(ttl, tries));
+                pos
+            }
+        };
+        &mut self.hops[pos]
+    }
+}
+
+/// The address that answered most probes; ties go to the earliest probe.
+fn majority_address(probes: &[Option<ProbeReply>]) -> Option<String> {
+    let mut best: Option<(&str, usize)> = None;
+    for reply in probes.iter().flatten() {
+        let count = probes.iter().flatten().filter(|r| r.from == reply.from).count();
+        if best.is_none_or(|(_, c)| count > c) {
+            best = Some((&reply.from, count));
+        }
+    }
+    best.map(|(addr, _)| addr.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(from: &str, rtt: f64, kind: ReplyKind) -> Option<ProbeReply> {
+        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None })
+    }
+
+    fn started() -> TraceEvent {
+        TraceEvent::Started {
+            version: EVENT_VERSION,
+            target: "example.test".into(),
+            address: "10.0.0.9".into(),
+            protocol: Protocol::Icmp,
+            max_hops: 30,
+            tries: 3,
+            started_at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn events_fold_into_ordered_hops() {
+        let mut report = TraceReport::new("example.test", Protocol::Icmp);
+        report.apply(&started());
+        report.apply(&TraceEvent::Probe { ttl: 2, index: 0, reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None });
+        report.apply(&TraceEvent::Probe { ttl: 3, index: 2, reply: reply("10.0.0.9", 3.0, ReplyKind::Destination) });
+        let ttls: Vec<u8> = report.hops.iter().map(|h| h.ttl).collect();
+        assert_eq!(ttls, [1, 2, 3]);
+        assert_eq!(report.hops[0].probes, vec![None, None, None]);
+        assert_eq!(report.hops[1].address.as_deref(), Some("10.0.2.1"));
+        assert_eq!(report.hops[2].answered(), 1);
+        assert!(report.destination_reached);
+        assert_eq!(report.status, TraceStatus::Running);
+    }
+
+    #[test]
+    fn repeated_events_do_not_duplicate() {
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        let ev = TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) };
+        report.apply(&ev);
+        report.apply(&ev);
+        assert_eq!(report.hops.len(), 1);
+        assert_eq!(report.hops[0].answered(), 1);
+    }
+
+    #[test]
+    fn hop_info_applies_only_to_the_hops_address() {
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "10.9.9.9".into(),
+            hostname: Some("other".into()),
+            geo: None,
+        });
+        assert_eq!(report.hops[0].address.as_deref(), Some("10.0.1.1"));
+        assert_eq!(report.hops[0].hostname, None);
+        report.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "10.0.1.1".into(),
+            hostname: Some("r1.test".into()),
+            geo: None,
+        });
+        assert_eq!(report.hops[0].hostname.as_deref(), Some("r1.test"));
+    }
+
+    #[test]
+    fn event_json_is_tagged_by_type() {
+        let json = serde_json::to_value(TraceEvent::Finished { destination_reached: true, duration_ms: 12 }).unwrap();
+        assert_eq!(json["type"], "finished");
+        let json = serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None }).unwrap();
+        assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
+        let back: TraceEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None });
+    }
+
+    #[test]
+    fn request_protocol_defaults_to_icmp() {
+        let req: TraceRequest = serde_json::from_str(r#"{"target":"10.0.0.1"}"#).unwrap();
+        assert_eq!(req.protocol, Protocol::Icmp);
+        assert!(serde_json::from_str::<TraceRequest>(r#"{"target":"x","protocol":"gre"}"#).is_err());
+    }
+
+    #[test]
+    fn failed_and_finished_set_status() {
+        let mut report = TraceReport::default();
+        report.apply(&TraceEvent::Failed { reason: "cannot resolve".into() });
+        assert_eq!(report.status, TraceStatus::Failed);
+        assert!(TraceEvent::Failed { reason: String::new() }.is_terminal());
+        report.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 5 });
+        assert_eq!(report.status, TraceStatus::Finished);
+        assert_eq!(report.duration_ms, Some(5));
+    }
+}
