@@ -51,7 +51,7 @@ pub(crate) mod test_hex {
     /// Bytes from a hex literal; spaces and newlines are ignored so literals can be laid out by field.
     pub fn hex(text: &str) -> Vec<u8> {
         let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        assert!(digits.len() % 2 == 0, "odd number of hex digits in {text:?}");
+        assert!(digits.len().is_multiple_of(2), "odd number of hex digits in {text:?}");
         digits
             .chunks(2)
             .map(|pair| {
