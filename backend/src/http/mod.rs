@@ -61,13 +61,13 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let index = ServeFile::new(state.web_dir.join("index.html"));
     let api = Router::new()
-        .route("/api/traces", post(create_trace))
-        .route("/api/traces/{id}", get(get_trace))
-        .route("/api/traces/{id}/live", get(ws::live))
+        .route("/traces", post(create_trace))
+        .route("/traces/{id}", get(get_trace))
+        .route("/traces/{id}/live", get(ws::live))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
-        .merge(api)
+        .nest("/api", api)
         .route_service("/", index.clone())
         .route_service("/t/{id}", index)
         .fallback_service(ServeDir::new(&state.web_dir))
