@@ -4,6 +4,7 @@
 //! Which sources are configured is decided once at start-up; a missing database is not an error, only a hop
 //! without a location.
 
+pub mod geofeed;
 pub mod geoip;
 
 use std::net::IpAddr;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tracemap_shared::Geo;
 
+pub use geofeed::Geofeed;
 pub use geoip::{GeoIp, GeoIpError};
 
 /// Where the README's commands put the DB-IP Lite City files.
@@ -24,13 +26,14 @@ pub fn default_geoip_files(dir: &Path) -> Vec<PathBuf> {
 /// The configured enrichment sources.
 #[derive(Debug, Default)]
 pub struct Enricher {
+    geofeed: Option<Geofeed>,
     geoip: Option<GeoIp>,
 }
 
 impl Enricher {
-    /// An enricher that consults `geoip`, when there is one.
-    pub fn new(geoip: Option<GeoIp>) -> Self {
-        Enricher { geoip }
+    /// An enricher that consults the user's `geofeed` first, then `geoip`.
+    pub fn new(geofeed: Option<Geofeed>, geoip: Option<GeoIp>) -> Self {
+        Enricher { geofeed, geoip }
     }
 
     /// Whether any GeoIP database is open.
@@ -43,8 +46,8 @@ impl Enricher {
         self.geoip.as_ref().map(GeoIp::labels).unwrap_or_default()
     }
 
-    /// The location of `ip`, if a database places it.
+    /// The location of `ip`: the user's own feed overrides the databases.
     pub fn locate(&self, ip: IpAddr) -> Option<Geo> {
-        self.geoip.as_ref()?.lookup(ip)
+        self.geofeed.as_ref().and_then(|f| f.lookup(ip)).or_else(|| self.geoip.as_ref()?.lookup(ip))
     }
 }
