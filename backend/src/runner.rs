@@ -1,1 +1,181 @@
-//! runner
+//! One trace from resolved target to its last event, shared by the command line and the server.
+//!
+//! The runner wraps the prober: it announces the trace, forwards every probe event, adds what enrichment knows
+//! about each new address right after the probe that revealed it, and closes the stream with exactly one
+//! `finished` or `failed` event. Callers only read a channel of [`TraceEvent`]s.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use tracemap_shared::{EVENT_VERSION, TraceEvent};
+
+use crate::enrich::Enricher;
+use crate::net;
+use crate::probe::ProbeConfig;
+
+/// Longest a target may take to resolve before the trace is refused.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a target could not be turned into an address.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    /// Empty, too long, or not a hostname or IP literal.
+    #[error("'{0}' is not a hostname or IP address")]
+    Invalid(String),
+    /// The resolver found no address.
+    #[error("cannot resolve '{0}': no address found")]
+    NotFound(String),
+    /// The resolver did not answer in time.
+    #[error("cannot resolve '{0}': the resolver did not answer within {1} s")]
+    Timeout(String, u64),
+}
+
+/// Checks `target`'s syntax: an IP literal, or a hostname per RFC 1123 (labels of letters, digits and hyphens,
+/// not starting or ending with a hyphen, at most 63 characters each, 253 in all). It is never passed to a shell.
+pub fn parse_target(target: &str) -> Result<Option<IpAddr>, ResolveError> {
+    let invalid = || ResolveError::Invalid(target.chars().take(64).collect());
+    if let Ok(ip) = target.parse::<IpAddr>() {
+        return Ok(Some(ip));
+    }
+    let name = target.strip_suffix('.').unwrap_or(target);
+    if name.is_empty() || name.len() > 253 {
+        return Err(invalid());
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    // An all-numeric last label would make `1.2.3` look like a name; real top-level domains are never numeric.
+    let last_numeric = name.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if name.split('.').all(label_ok) && !last_numeric { Ok(None) } else { Err(invalid()) }
+}
+
+/// Resolves `target` once. IPv4 is preferred until the prober speaks IPv6.
+pub async fn resolve(target: &str) -> Result<IpAddr, ResolveError> {
+    if let Some(ip) = parse_target(target)? {
+        return Ok(ip);
+    }
+    let lookup = tokio::net::lookup_host((target, 0));
+    let addrs: Vec<IpAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+        Err(_) => return Err(ResolveError::Timeout(target.to_owned(), RESOLVE_TIMEOUT.as_secs())),
+        Ok(Err(_)) => return Err(ResolveError::NotFound(target.to_owned())),
+        Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+    };
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| ResolveError::NotFound(target.to_owned()))
+}
+
+/// Everything a trace needs besides its sink.
+#[derive(Debug, Clone)]
+pub struct TraceJob {
+    /// What the user asked for, as typed (shown in the output).
+    pub target: String,
+    /// Probing parameters, with the resolved destination.
+    pub probe: ProbeConfig,
+    /// Whether to look up locations.
+    pub geo: bool,
+}
+
+/// Milliseconds since the Unix epoch, for the `started` event.
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Runs `job` to its end, sending every event to `events`. The last event sent is always `finished` or `failed`.
+/// A closed receiver does not stop the trace early: its result is still wanted by the other holders of its log.
+pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::UnboundedSender<TraceEvent>) {
+    let started = Instant::now();
+    let _ = events.send(TraceEvent::Started {
+        version: EVENT_VERSION,
+        target: job.target.clone(),
+        address: job.probe.destination.to_string(),
+        protocol: job.probe.protocol,
+        first_ttl: job.probe.first_ttl,
+        max_hops: job.probe.max_hops,
+        tries: job.probe.tries,
+        started_at_ms: unix_ms(),
+    });
+
+    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
+    let config = job.probe.clone();
+    let prober = tokio::spawn(async move { net::trace(&config, &probe_tx).await });
+
+    let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();
+    while let Some(event) = probe_rx.recv().await {
+        let info = match &event {
+            TraceEvent::Probe { ttl, reply: Some(reply), .. } if job.geo => {
+                reply.from.parse::<IpAddr>().ok().filter(|ip| seen.insert((*ttl, *ip))).map(|ip| TraceEvent::HopInfo {
+                    ttl: *ttl,
+                    address: ip.to_string(),
+                    hostname: None,
+                    geo: enricher.locate(ip),
+                })
+            }
+            _ => None,
+        };
+        let _ = events.send(event);
+        if let Some(info) = info {
+            let _ = events.send(info);
+        }
+    }
+
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let last = match prober.await {
+        Ok(Ok(destination_reached)) => TraceEvent::Finished { destination_reached, duration_ms },
+        Ok(Err(err)) => TraceEvent::Failed { reason: err.to_string() },
+        Err(join) => {
+            tracing::error!(error = %join, "prober task died");
+            TraceEvent::Failed { reason: "the prober stopped unexpectedly".to_owned() }
+        }
+    };
+    let _ = events.send(last);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_ip_literals_or_rfc1123_names() {
+        assert_eq!(parse_target("10.0.0.1"), Ok(Some(IpAddr::from([10, 0, 0, 1]))));
+        assert_eq!(parse_target("::1"), Ok(Some("::1".parse().unwrap_or(IpAddr::from([0; 16])))));
+        assert_eq!(parse_target("example.com"), Ok(None));
+        assert_eq!(parse_target("a-b.example.com."), Ok(None));
+        assert_eq!(parse_target("localhost"), Ok(None));
+        for bad in [
+            "",
+            "-n",
+            "--help",
+            "a b",
+            "host;rm -rf /",
+            "$(id)",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "1.2.3",
+            "ex_ample.com",
+            "ünicode.de",
+            "a\nb",
+            &"a".repeat(64),
+            &format!("{}.com", "a.".repeat(126)),
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[tokio::test]
+    async fn literal_needs_no_resolver() {
+        assert_eq!(resolve("192.0.2.7").await, Ok(IpAddr::from([192, 0, 2, 7])));
+        assert!(matches!(resolve("no such host!").await, Err(ResolveError::Invalid(_))));
+    }
+}

@@ -220,6 +220,9 @@ pub enum TraceEvent {
         address: String,
         /// Probe protocol.
         protocol: Protocol,
+        /// First TTL that will be probed.
+        #[serde(default = "one")]
+        first_ttl: u8,
         /// Highest TTL that will be probed.
         max_hops: u8,
         /// Probes per hop.
@@ -259,6 +262,10 @@ pub enum TraceEvent {
         /// A sentence a person can act on.
         reason: String,
     },
+}
+
+fn one() -> u8 {
+    1
 }
 
 impl TraceEvent {
@@ -362,6 +369,7 @@ mod tests {
             target: "example.test".into(),
             address: "10.0.0.9".into(),
             protocol: Protocol::Icmp,
+            first_ttl: 1,
             max_hops: 30,
             tries: 3,
             started_at_ms: 1,

@@ -1,1 +1,213 @@
-//! store
+//! SQLite storage of traces, so that a share link keeps working after the trace and the server are gone.
+//!
+//! A trace is stored when it starts (status `running`) and again when it ends, with its folded report and its
+//! full event log, so a late viewer of a finished trace receives the same stream a live one did. Schema changes
+//! are numbered migrations keyed on `PRAGMA user_version`. Only this module speaks SQL.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tracemap_shared::{TraceEvent, TraceReport, TraceStatus};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("database error while {op}: {source}")]
+    Sqlite {
+        /// What was being done.
+        op: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A stored document no longer parses (written by a newer or broken version).
+    #[error("stored trace {id} is unreadable: {source}")]
+    Corrupt {
+        /// The trace.
+        id: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The blocking task running the query died.
+    #[error("database task failed")]
+    Task,
+}
+
+trait Op<T> {
+    fn op(self, op: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Op<T> for rusqlite::Result<T> {
+    fn op(self, op: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite { op, source })
+    }
+}
+
+/// The migrations, in order; `PRAGMA user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &["CREATE TABLE traces (
+        id          TEXT PRIMARY KEY,
+        created_ms  INTEGER NOT NULL,
+        target      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        report      TEXT NOT NULL,
+        events      TEXT NOT NULL DEFAULT '[]'
+    ) STRICT;
+    CREATE INDEX traces_created ON traces(created_ms DESC);"];
+
+/// A stored trace: its report and the events that built it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTrace {
+    /// The folded report, with `id` and `status` set.
+    pub report: TraceReport,
+    /// Every event in the order it was emitted.
+    pub events: Vec<TraceEvent>,
+}
+
+/// A handle on the database, cheap to clone; queries run on tokio's blocking pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn status_name(status: TraceStatus) -> &'static str {
+    match status {
+        TraceStatus::Running => "running",
+        TraceStatus::Finished => "finished",
+        TraceStatus::Failed => "failed",
+        TraceStatus::Interrupted => "interrupted",
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it, and marks traces that were running when a
+    /// previous server stopped as interrupted.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).op("opening the database")?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory().op("opening the database")?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL").op("enabling WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL").op("setting synchronous")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).op("setting the busy timeout")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).op("reading user_version")?;
+        for (i, sql) in (0_i64..).zip(MIGRATIONS).skip(usize::try_from(version).unwrap_or(0)) {
+            let tx = conn.transaction().op("starting a migration")?;
+            tx.execute_batch(sql).op("migrating")?;
+            tx.pragma_update(None, "user_version", i + 1).op("recording the migration")?;
+            tx.commit().op("committing a migration")?;
+        }
+        conn.execute("UPDATE traces SET status = 'interrupted' WHERE status = 'running'", [])
+            .op("marking interrupted traces")?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back), so a
+            // poisoned lock is still safe to use.
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Task)?
+    }
+
+    /// Records a new trace (its report as known so far).
+    pub async fn insert(&self, id: &str, created_ms: u64, report: &TraceReport) -> Result<(), StoreError> {
+        let (id, target, status) = (id.to_owned(), report.target.clone(), status_name(report.status));
+        let json = serde_json::to_string(report).unwrap_or_default();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO traces (id, created_ms, target, status, report) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, created_ms as i64, target, status, json],
+            )
+            .op("inserting a trace")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the final report and event log of a trace.
+    pub async fn finish(&self, id: &str, report: &TraceReport, events: &[TraceEvent]) -> Result<(), StoreError> {
+        let (id, status) = (id.to_owned(), status_name(report.status));
+        let report = serde_json::to_string(report).unwrap_or_default();
+        let events = serde_json::to_string(events).unwrap_or_default();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE traces SET status = ?2, report = ?3, events = ?4 WHERE id = ?1",
+                params![id, status, report, events],
+            )
+            .op("storing a finished trace")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored trace `id`, if there is one.
+    pub async fn get(&self, id: &str) -> Result<Option<StoredTrace>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let row = c
+                .query_row("SELECT status, report, events FROM traces WHERE id = ?1", [&id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })
+                .optional()
+                .op("reading a trace")?;
+            let Some((status, report, events)) = row else { return Ok(None) };
+            let corrupt = |source| StoreError::Corrupt { id: id.clone(), source };
+            let mut report: TraceReport = serde_json::from_str(&report).map_err(corrupt)?;
+            let events: Vec<TraceEvent> = serde_json::from_str(&events).map_err(corrupt)?;
+            report.id = Some(id.clone());
+            // The column is the truth: a trace cut short by a restart keeps its last report but says so.
+            if status == "interrupted" {
+                report.status = TraceStatus::Interrupted;
+            }
+            Ok(Some(StoredTrace { report, events }))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemap_shared::Protocol;
+
+    #[tokio::test]
+    async fn trace_round_trips_and_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("tracemap-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+
+        let store = Store::open(&path).expect("open");
+        let mut report = TraceReport::new("10.0.0.1", Protocol::Icmp);
+        store.insert("abc", 1, &report).await.expect("insert");
+        store.insert("run", 2, &report).await.expect("insert");
+        let events = vec![TraceEvent::Finished { destination_reached: true, duration_ms: 3 }];
+        report.apply(&events[0]);
+        store.finish("abc", &report, &events).await.expect("finish");
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        let got = store.get("abc").await.expect("get").expect("present");
+        assert_eq!(got.report.status, TraceStatus::Finished);
+        assert_eq!(got.report.id.as_deref(), Some("abc"));
+        assert_eq!(got.events, events);
+        let interrupted = store.get("run").await.expect("get").expect("present");
+        assert_eq!(interrupted.report.status, TraceStatus::Interrupted);
+        assert!(store.get("nope").await.expect("get").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,165 @@
+//! `GET /api/traces/{id}/live`: one JSON text frame per event, past events first, ending with the terminal event.
+//!
+//! The sending loop is generic over a `Sink` so tests can drive it without a socket. Messages from the viewer
+//! are not needed; they are read only to notice a close, and their size is capped.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tracemap_shared::TraceEvent;
+
+use super::hub::Subscription;
+use super::{AppError, AppState};
+
+/// The viewer has nothing to say; a few KiB covers any control message.
+const MAX_INCOMING_BYTES: usize = 4 * 1024;
+/// A viewer that cannot take a frame in this long is gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a viewer's events come from.
+enum Source {
+    Live(Subscription),
+    Stored(Vec<TraceEvent>),
+}
+
+pub(super) async fn live(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let source = match state.hub.get(&id) {
+        Some(trace) => Source::Live(trace.subscribe()),
+        None => match state.store.get(&id).await? {
+            Some(stored) => Source::Stored(stored.events),
+            None => return Err(AppError::trace_not_found()),
+        },
+    };
+    Ok(upgrade
+        .max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES)
+        .on_upgrade(move |socket| serve(socket, source)))
+}
+
+async fn serve(socket: WebSocket, source: Source) {
+    let (mut sink, mut incoming) = socket.split();
+    // Reading is only for noticing that the viewer left; anything it sends is dropped.
+    let mut reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = incoming.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    });
+    tokio::select! {
+        result = stream(&mut sink, source) => {
+            if result.is_ok() {
+                let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(None))).await;
+            }
+            reader.abort();
+        }
+        _ = &mut reader => {}
+    }
+}
+
+/// Sends the past, then live events until the terminal one. Errors mean the viewer is gone or too slow.
+async fn stream<S>(sink: &mut S, source: Source) -> Result<(), ()>
+where
+    S: Sink<Message> + Unpin,
+{
+    let mut live = match source {
+        Source::Stored(events) => {
+            for event in &events {
+                send(sink, event).await?;
+            }
+            return Ok(());
+        }
+        Source::Live(Subscription { past, live }) => {
+            for event in &past {
+                send(sink, event).await?;
+                if event.is_terminal() {
+                    return Ok(());
+                }
+            }
+            live
+        }
+    };
+    loop {
+        match live.recv().await {
+            Ok(event) => {
+                send(sink, &event).await?;
+                if event.is_terminal() {
+                    return Ok(());
+                }
+            }
+            // The trace's publisher is gone without a terminal event: nothing more will come.
+            Err(RecvError::Closed) => return Ok(()),
+            Err(RecvError::Lagged(_)) => return Err(()),
+        }
+    }
+}
+
+async fn send<S>(sink: &mut S, event: &TraceEvent) -> Result<(), ()>
+where
+    S: Sink<Message> + Unpin,
+{
+    let text = serde_json::to_string(event).map_err(|_| ())?;
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::hub::Hub;
+    use futures::channel::mpsc;
+    use tracemap_shared::TraceReport;
+
+    fn texts(msgs: Vec<Message>) -> Vec<String> {
+        msgs.into_iter()
+            .filter_map(|m| match m {
+                Message::Text(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn live_stream_sends_past_then_live_and_stops_at_terminal() {
+        let hub = Hub::default();
+        let trace = hub.insert("t", TraceReport::default());
+        trace.publish(TraceEvent::Probe { ttl: 1, index: 0, reply: None });
+        let sub = trace.subscribe();
+        let (mut tx, rx) = mpsc::unbounded::<Message>();
+        let publisher = tokio::spawn(async move {
+            trace.publish(TraceEvent::Probe { ttl: 2, index: 0, reply: None });
+            trace.publish(TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
+            trace.publish(TraceEvent::Probe { ttl: 9, index: 0, reply: None });
+        });
+        stream(&mut tx, Source::Live(sub)).await.expect("stream");
+        publisher.await.expect("publisher");
+        drop(tx);
+        let got = texts(rx.collect().await);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].contains(r#""ttl":1"#));
+        assert!(got[1].contains(r#""ttl":2"#));
+        assert!(got[2].contains(r#""type":"finished""#));
+    }
+
+    #[tokio::test]
+    async fn stored_stream_replays_everything() {
+        let events = vec![
+            TraceEvent::Probe { ttl: 1, index: 0, reply: None },
+            TraceEvent::Failed { reason: "no privilege".into() },
+        ];
+        let (mut tx, rx) = mpsc::unbounded::<Message>();
+        stream(&mut tx, Source::Stored(events)).await.expect("stream");
+        drop(tx);
+        assert_eq!(texts(rx.collect().await).len(), 2);
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds everything (installing what is missing) and starts the tracemap server; prints the URL to open.
+# Extra arguments go to `tracemap serve` (e.g. --listen 127.0.0.1:9000).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+setup_all
+say "building the web page (release)"
+"$ROOT/scripts/build-frontend.sh"
+say "building the server (release)"
+cargo build --release --locked -p tracemap
+
+BIN="$ROOT/target/release/tracemap"
+# Raw sockets need root or CAP_NET_RAW. As root, nothing to do; otherwise the binary needs the capability.
+if [ "$(id -u)" != 0 ] && ! getcap "$BIN" 2>/dev/null | grep -q cap_net_raw; then
+    say "tracemap needs CAP_NET_RAW to send probes: sudo setcap cap_net_raw+ep $BIN (or run this script as root)"
+fi
+say "starting tracemap (Ctrl-C stops it)"
+exec "$BIN" serve --web-dir "$ROOT/dist" --db "$ROOT/data/tracemap.sqlite" "$@"

