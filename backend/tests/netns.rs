@@ -123,3 +123,76 @@ fn test_network_cleans_up_after_itself() {
         assert!(!list.lines().any(|line| line.split_whitespace().next() == Some(name.as_str())), "{name} left behind");
     }
 }
+
+/// Runs `tracemap trace --json -n -g` inside the client namespace and returns the parsed document.
+fn cli_trace(net: &TestNet, extra: &[&str]) -> serde_json::Value {
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["trace", "--json", "-n", "-g", "-t", "1", "-m", "10"])
+        .args(extra)
+        .arg(net.destination.to_string())
+        .output()
+        .expect("run tracemap");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "tracemap trace failed ({}): {stderr}", output.status);
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!("trace --json printed no JSON ({error}): {}\n{stderr}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+/// Asserts the JSON contract of issue 2 against `net`'s route.
+fn assert_json_route(net: &TestNet, json: &serde_json::Value) {
+    assert_eq!(json["destination_reached"], true, "{json:#}");
+    let hops = json["hops"].as_array().expect("hops array");
+    assert_eq!(hops.len(), net.hops.len(), "hop count: {json:#}");
+    for (i, (hop, expected)) in hops.iter().zip(&net.hops).enumerate() {
+        assert_eq!(hop["ttl"], i + 1);
+        assert!(hop["hostname"].is_null(), "-n: no names");
+        assert!(hop["geo"].is_null(), "-g: no locations");
+        let probes = hop["probes"].as_array().expect("probes array");
+        assert_eq!(probes.len(), 3, "three probes at TTL {}", i + 1);
+        for probe in probes {
+            match expected {
+                None => assert!(probe.is_null(), "silent hop {} answered: {hop}", i + 1),
+                Some(address) => {
+                    assert_eq!(probe["from"], address.to_string(), "TTL {}: {hop}", i + 1);
+                    let rtt = probe["rtt_ms"].as_f64().expect("rtt_ms is a number");
+                    assert!((0.0..1000.0).contains(&rtt), "{probe}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_three_routers_with_a_silent_one() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    assert_json_route(&net, &cli_trace(&net, &[]));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_a_longer_route_with_two_silent_routers() {
+    let net = TestNet::new(6, &[0, 4]).expect(NEEDS_ROOT);
+    assert_json_route(&net, &cli_trace(&net, &["-r", "3"]));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_table_shows_stars_and_the_destination() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["trace", "-n", "-g", "-t", "1", &net.destination.to_string()])
+        .output()
+        .expect("run tracemap");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 1 + net.hops.len(), "a header and one line per hop:\n{table}");
+    assert!(lines[2].trim_start().starts_with("2 ") && lines[2].matches('*').count() == 3, "{table}");
+    assert!(lines[4].contains(&net.destination.to_string()), "{table}");
+}

@@ -80,11 +80,12 @@ pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEve
         match action {
             Action::Send(probe) => {
                 let message = EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes();
-                socket.send(&message, destination, probe.ttl).map_err(|error| NetError::Send {
+                let sent = socket.send(&message, destination, probe.ttl).map_err(|error| NetError::Send {
                     destination: config.destination,
                     ttl: probe.ttl,
                     error,
                 })?;
+                tracer.sent_at(probe, sent.saturating_duration_since(start));
             }
             Action::Wait(deadline) => {
                 let received = tokio::select! {

@@ -281,6 +281,17 @@ impl Tracer {
         }
     }
 
+    /// Corrects the send time of `probe`, which `poll` took as the time it was asked: the caller knows better
+    /// when the datagram actually left. Ignored unless the probe is still in flight.
+    pub fn sent_at(&mut self, probe: Probe, at: Duration) {
+        let offset = usize::from(probe.sequence.wrapping_sub(self.first_sequence));
+        if let Some(slot) = self.slots.get_mut(offset)
+            && matches!(slot.state, State::InFlight(_))
+        {
+            slot.state = State::InFlight(at);
+        }
+    }
+
     /// Takes in a reply received at `now` and says how it was taken.
     pub fn on_reply(&mut self, now: Duration, reply: &Reply) -> Match {
         if reply.identifier != self.identifier {

@@ -335,3 +335,15 @@ fn empty_range_is_done_at_once() {
     let mut tracer = Tracer::new(&config, ID, FIRST_SEQ, Pacing::default());
     assert_eq!(tracer.poll(ms(0)), Action::Done);
 }
+
+#[test]
+fn send_time_can_be_corrected_and_rtt_follows() {
+    let mut tracer = tracer(1);
+    let probe = send(&mut tracer, ms(0));
+    tracer.sent_at(probe, ms(3));
+    assert_eq!(tracer.on_reply(ms(5), &reply_to(probe, router(1), Response::TimeExceeded)), Match::Accepted);
+    // Once answered, a correction changes nothing.
+    tracer.sent_at(probe, ms(4));
+    let outcome = tracer.drain_outcomes().next().unwrap();
+    assert_eq!(outcome.reply.unwrap().rtt, ms(2));
+}
