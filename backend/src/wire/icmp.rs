@@ -316,9 +316,44 @@ mod tests {
         assert!(matches!(Icmpv4Datagram::parse(&buf), Err(WireError::Malformed { .. })));
     }
 
+    /// Captured with tcpdump in the namespace test network: a Linux router's Time Exceeded for one of our probes
+    /// (TOS 0xc0, the whole 64-byte probe quoted), and the destination's echo reply to another.
+    const CAPTURED_TIME_EXCEEDED: &str = "45c0 005c f444 0000 4001 719a 0a00 0002 0a00 0001 0b00 f4ff 0000 0000 \
+        4500 0040 65db 4000 0101 fcdf 0a00 0001 0a00 0302 0800 293b 7d81 c27a 7472 6163 656d 6170 2070 726f \
+        6265 2068 7474 7073 3a2f 2f74 7261 6365 6d61 702e 6465 7620";
+    const CAPTURED_ECHO_REPLY: &str = "4500 0040 fa93 0000 3d01 6c27 0a00 0302 0a00 0001 0000 3138 7d81 c27d \
+        7472 6163 656d 6170 2070 726f 6265 2068 7474 7073 3a2f 2f74 7261 6365 6d61 702e 6465 7620";
+    /// The probe the router quoted, as it left the client (after its 20-byte IPv4 header).
+    const CAPTURED_ECHO_REQUEST: &str = "0800 293b 7d81 c27a 7472 6163 656d 6170 2070 726f 6265 2068 7474 7073 \
+        3a2f 2f74 7261 6365 6d61 702e 6465 7620";
+
+    #[test]
+    fn captured_packets_parse_and_our_probe_is_byte_exact() {
+        let request =
+            EchoRequest { identifier: 0x7d81, sequence: 0xc27a, payload: b"tracemap probe https://tracemap.dev " };
+        assert_eq!(request.to_bytes(), hex(CAPTURED_ECHO_REQUEST));
+
+        let datagram = Icmpv4Datagram::parse(&hex(CAPTURED_TIME_EXCEEDED)).unwrap();
+        assert_eq!(datagram.source(), Ipv4Addr::new(10, 0, 0, 2));
+        let IcmpMessage::TimeExceeded { code: 0, quoted } = datagram.message else { panic!("{datagram:?}") };
+        assert_eq!(quoted.header.destination, Ipv4Addr::new(10, 0, 3, 2));
+        assert_eq!(quoted.header.ttl, 1);
+        assert_eq!(quoted.probe, QuotedProbe::EchoRequest { identifier: 0x7d81, sequence: 0xc27a });
+
+        let datagram = Icmpv4Datagram::parse(&hex(CAPTURED_ECHO_REPLY)).unwrap();
+        assert_eq!(datagram.source(), Ipv4Addr::new(10, 0, 3, 2));
+        assert_eq!(datagram.message, IcmpMessage::EchoReply { identifier: 0x7d81, sequence: 0xc27d });
+    }
+
     #[test]
     fn every_prefix_and_every_byte_flip_is_handled_without_panic() {
-        for packet in [hex(ECHO_REPLY_DATAGRAM), time_exceeded(), host_unreachable()] {
+        for packet in [
+            hex(ECHO_REPLY_DATAGRAM),
+            time_exceeded(),
+            host_unreachable(),
+            hex(CAPTURED_TIME_EXCEEDED),
+            hex(CAPTURED_ECHO_REPLY),
+        ] {
             for len in 0..packet.len() {
                 assert!(Icmpv4Datagram::parse(&packet[..len]).is_err(), "prefix {len} of a valid packet parsed");
                 let _ = IcmpMessage::parse(&packet[..len]);

@@ -12,9 +12,13 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static NETWORKS: AtomicUsize = AtomicUsize::new(0);
+/// `ip netns add` sets up the shared /run/netns mount on first use; tests in one process take turns creating
+/// namespaces so they never race on it.
+static CREATING: Mutex<()> = Mutex::new(());
 
 /// A chain of namespaces: `client`, then each of `routers` in order, then `server` (the destination).
 ///
@@ -60,7 +64,11 @@ impl TestNet {
         let nodes: Vec<String> =
             std::iter::once(net.client.clone()).chain(net.routers.clone()).chain([net.server.clone()]).collect();
         for ns in &nodes {
-            run(Command::new("ip").args(["netns", "add", ns]))?;
+            {
+                // A test that panicked while holding the lock left nothing half-done that matters here.
+                let _turn = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                run(Command::new("ip").args(["netns", "add", ns]))?;
+            }
             net.created.push(ns.clone());
             run(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]))?;
         }
