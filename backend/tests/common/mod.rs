@@ -12,13 +12,14 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
 
 static NETWORKS: AtomicUsize = AtomicUsize::new(0);
 /// `ip netns add` sets up the shared /run/netns mount on first use; tests in one process take turns creating
 /// namespaces so they never race on it.
 static CREATING: Mutex<()> = Mutex::new(());
+static SWEEP: Once = Once::new();
 
 /// A chain of namespaces: `client`, then each of `routers` in order, then `server` (the destination).
 ///
@@ -47,6 +48,7 @@ impl TestNet {
     /// forward packets but never send Time Exceeded. Fails, with a message saying so, when not run as root.
     pub fn new(routers: usize, silent: &[usize]) -> io::Result<TestNet> {
         require_root()?;
+        SWEEP.call_once(remove_stale_networks);
         if routers > 250 || silent.iter().any(|&s| s >= routers) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "at most 250 routers; silent indexes < routers"));
         }
@@ -132,6 +134,20 @@ impl Drop for TestNet {
             if let Err(error) = run(Command::new("ip").args(["netns", "del", ns])) {
                 eprintln!("could not delete test namespace {ns}: {error}");
             }
+        }
+    }
+}
+
+/// Deletes namespaces left by test processes that were killed before `Drop` could run (a CI timeout, SIGKILL):
+/// names are `tm{pid}-...`, and a pid with no live process cannot be using them any more.
+fn remove_stale_networks() {
+    let Ok(output) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some(name) = line.split_whitespace().next() else { continue };
+        let pid = name.strip_prefix("tm").and_then(|rest| rest.split_once('-')).map(|(pid, _)| pid);
+        let Some(pid) = pid.filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = run(Command::new("ip").args(["netns", "del", name]));
         }
     }
 }
