@@ -93,7 +93,8 @@ pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEve
                     () = tokio::time::sleep_until((start + deadline).into()) => continue,
                 };
                 let (len, at) = received.map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
-                let matched = match Icmpv4Datagram::parse(&buf[..len]) {
+                // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
+                let matched = match Icmpv4Datagram::parse(&buf[..len.min(buf.len())]) {
                     Ok(datagram) => match Reply::from_icmpv4(&datagram) {
                         Some(reply) => tracer.on_reply(at.saturating_duration_since(start), &reply),
                         None => Match::Foreign,

@@ -372,6 +372,24 @@ mod tests {
     }
 
     #[test]
+    fn random_mutations_never_panic() {
+        use rand::{Rng, SeedableRng};
+        // Seeded, so a failure reproduces; cargo-fuzz targets (issue 3) search much further.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x07ac_e3a9);
+        let seeds = [hex(ECHO_REPLY_DATAGRAM), time_exceeded(), hex(CAPTURED_TIME_EXCEEDED), hex(CAPTURED_ECHO_REPLY)];
+        for round in 0..50_000 {
+            let mut packet = seeds[round % seeds.len()].clone();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..packet.len());
+                packet[at] = rng.random();
+            }
+            let len = rng.random_range(0..=packet.len());
+            let _ = Icmpv4Datagram::parse(&packet[..len]);
+            let _ = IcmpMessage::parse(packet.get(20..len).unwrap_or_default());
+        }
+    }
+
+    #[test]
     fn lengths_in_the_quote_are_checked() {
         let mut buf = time_exceeded();
         // Quoted IHL 15: 60 bytes of header promised, 28 quoted.
