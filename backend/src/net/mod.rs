@@ -88,9 +88,11 @@ pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEve
                 tracer.sent_at(probe, sent.saturating_duration_since(start));
             }
             Action::Wait(deadline) => {
+                // `check` caps the timeout at a minute, so the deadline is always a representable instant.
+                let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
                 let received = tokio::select! {
                     received = socket.recv(&mut buf) => received,
-                    () = tokio::time::sleep_until((start + deadline).into()) => continue,
+                    () = tokio::time::sleep_until(wake.into()) => continue,
                 };
                 let (len, at) = received.map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
                 // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.

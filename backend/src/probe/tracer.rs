@@ -249,7 +249,7 @@ impl Tracer {
     pub fn poll(&mut self, now: Duration) -> Action {
         for slot in &mut self.slots {
             if let State::InFlight(sent) = slot.state
-                && now >= sent + self.timeout
+                && now >= sent.saturating_add(self.timeout)
             {
                 slot.state = State::TimedOut;
             }
@@ -270,7 +270,7 @@ impl Tracer {
             .enumerate()
             .filter(|&(i, _)| self.matters(i))
             .filter_map(|(_, slot)| match slot.state {
-                State::InFlight(sent) => Some(sent + self.timeout),
+                State::InFlight(sent) => Some(sent.saturating_add(self.timeout)),
                 _ => None,
             })
             .min();
@@ -316,7 +316,7 @@ impl Tracer {
             // A sequence we never sent cannot be a reply to us.
             State::Unsent | State::Skipped => return Match::Foreign,
         };
-        if now >= sent + self.timeout {
+        if now >= sent.saturating_add(self.timeout) {
             // The wait ran out before this arrived: the timeout stands, whether or not poll has noticed yet.
             self.slots[offset].state = State::TimedOut;
             self.report();

@@ -347,3 +347,12 @@ fn send_time_can_be_corrected_and_rtt_follows() {
     let outcome = tracer.drain_outcomes().next().unwrap();
     assert_eq!(outcome.reply.unwrap().rtt, ms(2));
 }
+
+#[test]
+fn huge_timeouts_do_not_overflow() {
+    let config = ProbeConfig { timeout: Duration::MAX, ..config(2) };
+    let mut tracer = Tracer::new(&config, ID, FIRST_SEQ, Pacing::default());
+    let probe = send(&mut tracer, Duration::MAX - ms(1));
+    assert!(matches!(tracer.poll(Duration::MAX), Action::Send(_)));
+    tracer.on_reply(Duration::MAX, &reply_to(probe, router(1), Response::TimeExceeded));
+}
