@@ -3,6 +3,10 @@
 //! It never touches a clock or a socket: time is passed in, packets come in as parsed values, and it answers with
 //! what to send and when to wake. That keeps timeouts, retries and matching testable in microseconds.
 
+mod tracer;
+
+pub use tracer::{Action, Answer, Match, Pacing, Probe, ProbeOutcome, Reply, Response, Tracer};
+
 use std::net::IpAddr;
 use std::time::Duration;
 
