@@ -1,0 +1,166 @@
+//! End to end, as a user meets it: `tracemap serve` runs in the client namespace of a real test network, headless
+//! Chromium (also in that namespace) opens the release build of the page, types the destination, presses Enter,
+//! and the test waits for the table rows, the map's markers and the route line, then saves a screenshot.
+//!
+//! Hop locations come from a geofeed written here: the routers have private addresses that no public database
+//! places, which is exactly the case `--geofeed` exists for.
+
+mod common;
+mod webdriver;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestNet;
+use serde_json::json;
+use webdriver::{Browser, enter_netns};
+
+const SERVER_PORT: u16 = 18080;
+const DRIVER_PORT: u16 = 19515;
+
+/// Where a hop of the test route is, on a path Auckland → Sydney → (silent) → Singapore → London.
+const PLACES: [(&str, &str, f64, f64); 4] = [
+    ("NZ", "Auckland", -36.85, 174.76),
+    ("AU", "Sydney", -33.87, 151.21),
+    ("SG", "Singapore", 1.29, 103.85),
+    ("GB", "London", 51.51, -0.13),
+];
+
+fn web_dir() -> PathBuf {
+    std::env::var_os("TRACEMAP_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")))
+}
+
+fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("TRACEMAP_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts")));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// The server process; killed on drop so a failing test leaves nothing behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn geofeed(located: &[Ipv4Addr], dir: &std::path::Path) -> PathBuf {
+    let mut csv = String::from("# test network locations\n");
+    for (addr, (cc, city, lat, lon)) in located.iter().zip(PLACES) {
+        csv.push_str(&format!("{addr}/32,{cc},,{city},,{lat},{lon}\n"));
+    }
+    let path = dir.join("geofeed.csv");
+    std::fs::write(&path, csv).expect("geofeed");
+    path
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn page_traces_through_the_network_and_draws_the_route() {
+    common::require_root().expect("root");
+    let index = web_dir().join("index.html");
+    assert!(index.is_file(), "{} is missing: build the page first (scripts/build-frontend.sh)", index.display());
+
+    let net = TestNet::new(3, &[1]).expect("test network");
+    let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
+    assert_eq!(located.len(), PLACES.len());
+    let work = std::env::temp_dir().join(format!("tracemap-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let feed = geofeed(&located, &work);
+
+    let server = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{SERVER_PORT}")])
+        .arg("--db")
+        .arg(work.join("traces.sqlite"))
+        .arg("--web-dir")
+        .arg(web_dir())
+        .arg("--geofeed")
+        .arg(&feed)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Server)
+        .expect("server starts");
+
+    let destination = net.destination.to_string();
+    let hop_count = net.hops.len();
+    let client_ns = net.client.clone();
+    let launcher = net.exec(&net.client);
+    let shot = artifacts_dir().join("browser-trace.png");
+    let shot_for_thread = shot.clone();
+    let result = std::thread::spawn(move || {
+        enter_netns(&client_ns).expect("enter the client namespace");
+        let base = format!("http://127.0.0.1:{SERVER_PORT}");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(&format!("{base}/")).call().is_err() {
+            assert!(Instant::now() < deadline, "server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        let browser = Browser::start(launcher, DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the map", Duration::from_secs(20), "return document.querySelector('.leaflet-container')");
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+
+        let rows = browser.wait_for(
+            "every hop in the table",
+            Duration::from_secs(30),
+            &format!("const n = document.querySelectorAll('#hops tbody tr').length; return n >= {hop_count} ? n : 0"),
+        );
+        let status = browser.wait_for(
+            "the trace to finish",
+            Duration::from_secs(30),
+            "const s = document.querySelector('#status'); return s && /done|finished|reached/i.test(s.textContent) ? s.textContent : ''",
+        );
+        let markers =
+            browser.wait_for("a marker per located hop", Duration::from_secs(10), "return document.querySelectorAll('.hop-marker').length");
+        let route = browser.eval("return document.querySelectorAll('path.route-line').length", json!([]));
+        let table = browser.eval(
+            "return [...document.querySelectorAll('#hops tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim())",
+            json!([]),
+        );
+        let permalink = browser.eval("return location.pathname", json!([]));
+        browser.screenshot(&shot_for_thread);
+
+        // A permalink opened afresh shows the same trace.
+        let mut reopened = json!(null);
+        if let Some(path) = permalink.as_str().filter(|p| p.starts_with("/t/")) {
+            browser.goto(&format!("{base}{path}"));
+            reopened = browser.wait_for(
+                "the permalink's rows",
+                Duration::from_secs(20),
+                &format!("const n = document.querySelectorAll('#hops tbody tr').length; return n >= {hop_count} ? n : 0"),
+            );
+        }
+        (rows, status, markers, route, table, permalink, reopened)
+    })
+    .join();
+    drop(server);
+    let (rows, status, markers, route, table, permalink, reopened) = result.expect("browser thread");
+
+    eprintln!("status: {status}\ntable: {table:#}\nscreenshot: {}", shot.display());
+    assert_eq!(rows, json!(hop_count), "one row per hop: {table:#}");
+    assert_eq!(markers, json!(located.len()), "one marker per located hop");
+    assert_eq!(route, json!(1), "one route line");
+    let rows: Vec<String> = serde_json::from_value(table).expect("rows");
+    for (row, hop) in rows.iter().zip(&net.hops) {
+        match hop {
+            Some(addr) => assert!(row.contains(&addr.to_string()), "row {row:?} names {addr}"),
+            None => assert!(row.contains('*'), "silent hop row {row:?} shows *"),
+        }
+    }
+    assert!(rows.iter().any(|r| r.contains("Sydney")), "locations shown: {rows:?}");
+    assert!(permalink.as_str().is_some_and(|p| p.starts_with("/t/")), "the page links to the trace: {permalink}");
+    assert_eq!(reopened, json!(hop_count), "the permalink shows the same hops");
+    let _ = std::fs::remove_dir_all(&work);
+}
