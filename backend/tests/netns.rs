@@ -196,3 +196,61 @@ fn cli_table_shows_stars_and_the_destination() {
     assert!(lines[2].trim_start().starts_with("2 ") && lines[2].matches('*').count() == 3, "{table}");
     assert!(lines[4].contains(&net.destination.to_string()), "{table}");
 }
+
+/// Runs a set-up command in a namespace of `net`, failing the test if it fails.
+fn configure(net: &TestNet, ns: &str, args: &[&str]) {
+    let output = net.exec(ns).args(args).output().expect("run a set-up command");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_reports_an_unreachable_router_with_its_flag_and_stops_there() {
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    // The last router refuses to forward to the destination: ICMP Destination Unreachable, code 13 (prohibited).
+    configure(&net, &net.routers[2], &["ip", "route", "add", "prohibit", &format!("{}/32", net.destination)]);
+    let json = cli_trace(&net, &[]);
+    assert_eq!(json["destination_reached"], false, "{json:#}");
+    let hops = json["hops"].as_array().expect("hops");
+    assert_eq!(hops.len(), 3, "nothing beyond the unreachable hop: {json:#}");
+    let router = net.hops[2].expect("router 3 answers").to_string();
+    let answered: Vec<&serde_json::Value> =
+        hops[2]["probes"].as_array().expect("probes").iter().filter(|p| !p.is_null()).collect();
+    // Linux charges an unreachable twice to the same per-source token bucket (once where forwarding fails, once when
+    // the ICMP is sent), so a burst of three gets two answers: Debian's traceroute shows `!X !X *` here too. Pacing
+    // that keeps all three answered is issue 3's; until then at least one answer must carry the flag.
+    assert!(!answered.is_empty(), "{json:#}");
+    for probe in answered {
+        assert_eq!(probe["from"], router.as_str(), "{json:#}");
+        assert_eq!(probe["kind"], "unreachable");
+        assert_eq!(probe["flag"], "!X");
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_silent_tail_costs_one_timeout_not_one_per_hop() {
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    // The destination drops every probe: every TTL from 4 to the maximum stays silent.
+    configure(
+        &net,
+        &net.server,
+        &["iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP"],
+    );
+    let started = std::time::Instant::now();
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["trace", "--json", "-n", "-g", "-t", "1", "-m", "12", &net.destination.to_string()])
+        .output()
+        .expect("run tracemap");
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["destination_reached"], false);
+    let hops = json["hops"].as_array().expect("hops");
+    assert_eq!(hops.len(), 12, "every TTL up to -m is reported: {json:#}");
+    assert!(hops[3..].iter().all(|hop| hop["probes"].as_array().is_some_and(|p| p.iter().all(|p| p.is_null()))));
+    // Probes to the silent TTLs are in flight together: about one timeout (1 s), not nine.
+    assert!(elapsed < Duration::from_secs(3), "silent tail took {elapsed:?}");
+}
