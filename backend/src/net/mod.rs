@@ -55,7 +55,7 @@ pub enum NetError {
 }
 
 /// Bytes after the echo header: makes a 64-byte IPv4 datagram and names the sender to anyone capturing it.
-const PAYLOAD: &[u8; 36] = b"tracemap probe https://tracemap.dev ";
+const PAYLOAD: &[u8; 36] = b"tracemap traceroute probe (harmless)";
 
 /// Large enough for any ICMP error (RFC 1812 caps them at 576 bytes) and for echo replies to our probes; longer
 /// datagrams are cut and then fail to parse, which is right: they cannot be answers to us.

@@ -318,19 +318,19 @@ mod tests {
 
     /// Captured with tcpdump in the namespace test network: a Linux router's Time Exceeded for one of our probes
     /// (TOS 0xc0, the whole 64-byte probe quoted), and the destination's echo reply to another.
-    const CAPTURED_TIME_EXCEEDED: &str = "45c0 005c f444 0000 4001 719a 0a00 0002 0a00 0001 0b00 f4ff 0000 0000 \
-        4500 0040 65db 4000 0101 fcdf 0a00 0001 0a00 0302 0800 293b 7d81 c27a 7472 6163 656d 6170 2070 726f \
-        6265 2068 7474 7073 3a2f 2f74 7261 6365 6d61 702e 6465 7620";
-    const CAPTURED_ECHO_REPLY: &str = "4500 0040 fa93 0000 3d01 6c27 0a00 0302 0a00 0001 0000 3138 7d81 c27d \
-        7472 6163 656d 6170 2070 726f 6265 2068 7474 7073 3a2f 2f74 7261 6365 6d61 702e 6465 7620";
+    const CAPTURED_TIME_EXCEEDED: &str = "45c0 005c a6d9 0000 4001 bf05 0a00 0002 0a00 0001 0b00 f4ff 0000 0000 \
+        4500 0040 12ef 4000 0101 4fcc 0a00 0001 0a00 0302 0800 3f7d 53bc 6ffa 7472 6163 656d 6170 2074 7261 \
+        6365 726f 7574 6520 7072 6f62 6520 2868 6172 6d6c 6573 7329";
+    const CAPTURED_ECHO_REPLY: &str = "4500 0040 5668 0000 3d01 1053 0a00 0302 0a00 0001 0000 477a 53bc 6ffd \
+        7472 6163 656d 6170 2074 7261 6365 726f 7574 6520 7072 6f62 6520 2868 6172 6d6c 6573 7329";
     /// The probe the router quoted, as it left the client (after its 20-byte IPv4 header).
-    const CAPTURED_ECHO_REQUEST: &str = "0800 293b 7d81 c27a 7472 6163 656d 6170 2070 726f 6265 2068 7474 7073 \
-        3a2f 2f74 7261 6365 6d61 702e 6465 7620";
+    const CAPTURED_ECHO_REQUEST: &str = "0800 3f7d 53bc 6ffa 7472 6163 656d 6170 2074 7261 6365 726f 7574 6520 \
+        7072 6f62 6520 2868 6172 6d6c 6573 7329";
 
     #[test]
     fn captured_packets_parse_and_our_probe_is_byte_exact() {
         let request =
-            EchoRequest { identifier: 0x7d81, sequence: 0xc27a, payload: b"tracemap probe https://tracemap.dev " };
+            EchoRequest { identifier: 0x53bc, sequence: 0x6ffa, payload: b"tracemap traceroute probe (harmless)" };
         assert_eq!(request.to_bytes(), hex(CAPTURED_ECHO_REQUEST));
 
         let datagram = Icmpv4Datagram::parse(&hex(CAPTURED_TIME_EXCEEDED)).unwrap();
@@ -338,11 +338,11 @@ mod tests {
         let IcmpMessage::TimeExceeded { code: 0, quoted } = datagram.message else { panic!("{datagram:?}") };
         assert_eq!(quoted.header.destination, Ipv4Addr::new(10, 0, 3, 2));
         assert_eq!(quoted.header.ttl, 1);
-        assert_eq!(quoted.probe, QuotedProbe::EchoRequest { identifier: 0x7d81, sequence: 0xc27a });
+        assert_eq!(quoted.probe, QuotedProbe::EchoRequest { identifier: 0x53bc, sequence: 0x6ffa });
 
         let datagram = Icmpv4Datagram::parse(&hex(CAPTURED_ECHO_REPLY)).unwrap();
         assert_eq!(datagram.source(), Ipv4Addr::new(10, 0, 3, 2));
-        assert_eq!(datagram.message, IcmpMessage::EchoReply { identifier: 0x7d81, sequence: 0xc27d });
+        assert_eq!(datagram.message, IcmpMessage::EchoReply { identifier: 0x53bc, sequence: 0x6ffd });
     }
 
     #[test]
