@@ -38,8 +38,11 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts (apt-get install chromium-driver)");
         let base = format!("http://127.0.0.1:{port}");
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
         let deadline = Instant::now() + Duration::from_secs(20);
         while agent.get(&format!("{base}/status")).call().is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not come up on {base}");

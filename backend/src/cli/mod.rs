@@ -1,0 +1,6 @@
+//! The subcommands of the `tracemap` binary, one file each, plus what they share.
+
+pub mod geo;
+pub mod output;
+pub mod serve;
+pub mod trace;

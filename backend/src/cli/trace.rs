@@ -1,0 +1,94 @@
+//! `tracemap trace HOST`: one trace in the terminal, as a table or one JSON document.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
+use tracemap::probe::ProbeConfig;
+use tracemap::runner::{self, TraceJob};
+use tracemap_shared::Protocol;
+
+use super::geo::{GeoArgs, open_enricher};
+use super::output;
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ProtoArg {
+    Icmp,
+    Udp,
+    Tcp,
+}
+
+impl From<ProtoArg> for Protocol {
+    fn from(p: ProtoArg) -> Self {
+        match p {
+            ProtoArg::Icmp => Protocol::Icmp,
+            ProtoArg::Udp => Protocol::Udp,
+            ProtoArg::Tcp => Protocol::Tcp,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Hostname or IP address to trace.
+    host: String,
+    /// Do not resolve hop addresses to names.
+    #[arg(short = 'n', long = "no-dns")]
+    no_dns: bool,
+    /// Do not look up hop locations.
+    #[arg(short = 'g', long = "no-geoip")]
+    no_geoip: bool,
+    /// Longest wait for a probe's reply, in seconds.
+    #[arg(short = 't', long, default_value_t = 2.0, value_parser = parse_timeout)]
+    timeout: f64,
+    /// Probes per hop.
+    #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    tries: u8,
+    /// Probe protocol.
+    #[arg(short = 'p', long = "proto", value_enum, default_value_t = ProtoArg::Icmp)]
+    proto: ProtoArg,
+    /// Highest TTL to probe.
+    #[arg(short = 'm', long = "max-hops", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=255))]
+    max_hops: u8,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    geo: GeoArgs,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if (0.05..=60.0).contains(&secs) { Ok(secs) } else { Err("must be between 0.05 and 60 seconds".to_owned()) }
+}
+
+pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let enricher = Arc::new(open_enricher(&args.geo, !args.no_geoip)?);
+    let destination = runner::resolve(&args.host).await?;
+    let probe = ProbeConfig {
+        destination,
+        protocol: args.proto.into(),
+        max_hops: args.max_hops,
+        tries: args.tries,
+        timeout: Duration::from_secs_f64(args.timeout),
+        ..ProbeConfig::default()
+    };
+    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip };
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(runner::run(job, enricher, tx));
+    let report = if args.json {
+        let report = output::collect(rx).await;
+        println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?);
+        report
+    } else {
+        output::print_table(rx, &mut std::io::stdout()).await?
+    };
+    if let Some(reason) = &report.error {
+        eprintln!("tracemap: {reason}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
