@@ -46,8 +46,8 @@ async fn bad_requests_get_clear_json_errors() {
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
         (post_json(r#"{"target":"-n"}"#), StatusCode::BAD_REQUEST, "invalid_target"),
         (post_json(r#"{"target":"a;reboot"}"#), StatusCode::BAD_REQUEST, "invalid_target"),
-        (post_json(r#"{"target":""}"#), StatusCode::BAD_REQUEST, "invalid_target"),
-        (post_json(r#"{"target":"10.0.0.1","protocol":"gre"}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (post_json(r#"{"target":""}"#), StatusCode::BAD_REQUEST, "invalid_field"),
+        (post_json(r#"{"target":"10.0.0.1","protocol":"gre"}"#), StatusCode::BAD_REQUEST, "invalid_request"),
         (post_json("{not json"), StatusCode::BAD_REQUEST, "invalid_request"),
         (
             post_json(format!(r#"{{"target":"{}"}}"#, "a".repeat(64 * 1024))),
