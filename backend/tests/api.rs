@@ -23,7 +23,7 @@ fn web_dir() -> PathBuf {
 }
 
 fn state() -> AppState {
-    AppState::new(Store::in_memory().expect("store"), Arc::new(Enricher::default()), web_dir())
+    AppState::new(Store::in_memory().expect("store"), Arc::new(Enricher::default()), Some(web_dir()))
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {

@@ -1,6 +1,7 @@
 //! End to end, as a user meets it: `tracemap serve` runs in the client namespace of a real test network, headless
 //! Chromium (also in that namespace) opens the release build of the page, types the destination, presses Enter,
-//! and the test waits for the table rows, the map's markers and the route line, then saves a screenshot.
+//! and the test waits for the table rows, the map's markers and the route line, then saves a screenshot. The page
+//! is the copy embedded in the binary, as a deployment serves it.
 //!
 //! Hop locations come from a geofeed written here: the routers have private addresses that no public database
 //! places, which is exactly the case `--geofeed` exists for.
@@ -82,8 +83,6 @@ fn page_traces_through_the_network_and_draws_the_route() {
         .args(["serve", "--listen", &format!("127.0.0.1:{SERVER_PORT}")])
         .arg("--db")
         .arg(work.join("traces.sqlite"))
-        .arg("--web-dir")
-        .arg(web_dir())
         .arg("--geofeed")
         .arg(&feed)
         .stdout(Stdio::null())

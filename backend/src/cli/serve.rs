@@ -22,9 +22,9 @@ pub struct ServeArgs {
     /// SQLite file holding the traces.
     #[arg(long, default_value = "data/tracemap.sqlite", env = "TRACEMAP_DB")]
     db: PathBuf,
-    /// Folder with the built frontend.
-    #[arg(long = "web-dir", default_value = "dist", env = "TRACEMAP_WEB_DIR")]
-    web_dir: PathBuf,
+    /// Serve the page from this folder (a Trunk `dist/`) instead of the copy embedded in the binary.
+    #[arg(long = "web-dir", env = "TRACEMAP_WEB_DIR")]
+    web_dir: Option<PathBuf>,
     /// Another origin allowed to open the live WebSocket (repeatable), e.g. https://maps.example.org.
     #[arg(long = "allow-origin", value_name = "ORIGIN", env = "TRACEMAP_ALLOW_ORIGIN", value_delimiter = ',')]
     allow_origin: Vec<String>,
@@ -50,8 +50,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
-    if !args.web_dir.join("index.html").is_file() {
-        tracing::warn!(dir = %args.web_dir.display(), "no built frontend here: the API works, the page does not");
+    match &args.web_dir {
+        Some(dir) if !dir.join("index.html").is_file() => {
+            tracing::warn!(dir = %dir.display(), "no index.html in --web-dir: the API works, the page does not");
+        }
+        None if !http::assets::embedded() => {
+            tracing::warn!(
+                "this binary was built before the page (scripts/build-frontend.sh): the API works, the page does not"
+            );
+        }
+        _ => {}
     }
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches this port can start traces");

@@ -4,6 +4,7 @@
 //! target once, stores the trace, and hands it to the runner; a task per trace publishes its events to the hub
 //! and stores the result when it ends. Only this module speaks HTTP.
 
+pub mod assets;
 mod error;
 pub mod export;
 pub mod hub;
@@ -15,18 +16,22 @@ mod ws;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc};
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
 use tracemap_shared::{TraceCreated, TraceList, TraceReport, TraceRequest};
 
 pub use error::AppError;
@@ -82,8 +87,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// GeoIP and friends.
     pub enricher: Arc<Enricher>,
-    /// Folder holding the built frontend (`index.html` and its assets).
-    pub web_dir: PathBuf,
+    /// Folder holding a built frontend to serve instead of the embedded one.
+    pub web_dir: Option<PathBuf>,
     /// Limits and rules.
     pub config: Arc<ServiceConfig>,
     limiter: Arc<RateLimiter>,
@@ -92,12 +97,12 @@ pub struct AppState {
 
 impl AppState {
     /// State with the default limits.
-    pub fn new(store: Store, enricher: Arc<Enricher>, web_dir: PathBuf) -> Self {
+    pub fn new(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>) -> Self {
         Self::with_config(store, enricher, web_dir, ServiceConfig::default())
     }
 
     /// State with explicit limits and rules.
-    pub fn with_config(store: Store, enricher: Arc<Enricher>, web_dir: PathBuf, config: ServiceConfig) -> Self {
+    pub fn with_config(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>, config: ServiceConfig) -> Self {
         AppState {
             store,
             hub: Arc::new(Hub::default()),
@@ -112,20 +117,60 @@ impl AppState {
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
-    let index = ServeFile::new(state.web_dir.join("index.html"));
     let api = Router::new()
         .route("/traces", post(create_trace).get(list_traces))
         .route("/traces/{id}", get(get_trace))
         .route("/traces/{id}/live", get(ws::live))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    Router::new()
-        .nest("/api", api)
-        .route_service("/", index.clone())
-        .route_service("/t/{id}", index)
-        .route("/healthz", get(healthz))
-        .fallback_service(ServeDir::new(&state.web_dir))
+    let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
+    let router = match &state.web_dir {
+        Some(dir) => {
+            let index = ServeFile::new(dir.join("index.html"));
+            router
+                .route_service("/", index.clone())
+                .route_service("/t/{id}", index)
+                .fallback_service(ServeDir::new(dir))
+        }
+        None => router.route("/", get(embedded_index)).route("/t/{id}", get(embedded_index)).fallback(embedded_file),
+    };
+    router
         .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+}
+
+/// Request ids: a per-process random prefix and a counter, unique without a UUID dependency.
+#[derive(Debug, Clone)]
+struct RequestIds {
+    prefix: u32,
+    next: Arc<AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds { prefix: rand::rng().random(), next: Arc::new(AtomicU64::new(1)) }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
+async fn embedded_index(headers: HeaderMap) -> Response {
+    assets::serve("index.html", &headers)
+}
+
+async fn embedded_file(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    assets::serve(uri.path().trim_start_matches('/'), &headers)
 }
 
 async fn api_not_found() -> AppError {
