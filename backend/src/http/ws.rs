@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -48,7 +49,7 @@ pub(super) async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
     if !origin_allowed(header(header::ORIGIN), header(header::HOST), &state.config.allowed_origins) {
@@ -65,6 +66,13 @@ pub(super) async fn live(
             None => return Err(AppError::trace_not_found()),
         },
     };
+    let upgrade = upgrade.map_err(|rejection| {
+        AppError::new(
+            rejection.status(),
+            "websocket_required",
+            format!("open this URL as a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     Ok(upgrade
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
