@@ -1,0 +1,10 @@
+//! Everything map: the Leaflet bridge, the offline Natural Earth basemap, and the pure geometry behind them.
+//!
+//! `leaflet` holds the raw `#[wasm_bindgen]` bindings (only the calls tracemap makes); `view` owns one Leaflet map
+//! and draws the route on it; `topojson` turns the world-atlas topology into GeoJSON and is tested natively.
+
+pub mod leaflet;
+pub mod topojson;
+mod view;
+
+pub use view::{RouteMapView, escape_html};

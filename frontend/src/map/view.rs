@@ -1,0 +1,162 @@
+//! One Leaflet map showing the route: the offline basemap underneath, a numbered marker per located hop and a line
+//! joining them in hop order, the view fitted to the route as it grows.
+
+use super::leaflet::{self, LayerGroup, LeafletMap, options};
+use super::topojson;
+use crate::state::RoutePoint;
+use leptos::task::spawn_local;
+use serde_json::json;
+use wasm_bindgen::JsCast;
+
+/// The Natural Earth countries, copied from npm `world-atlas` into the bundle by Trunk.
+const COUNTRIES_URL: &str = "/countries-110m.json";
+/// The view before any hop is located: the inhabited world.
+const WORLD: [[f64; 2]; 2] = [[-50.0, -165.0], [72.0, 175.0]];
+/// Closest zoom when fitting the route (110m borders get coarse beyond it).
+const MAX_FIT_ZOOM: u8 = 6;
+
+/// A live Leaflet map and the layer group the route is drawn into.
+#[derive(Debug)]
+pub struct RouteMapView {
+    map: LeafletMap,
+    route: LayerGroup,
+}
+
+impl RouteMapView {
+    /// Creates the map in `element` and starts loading the basemap in the background.
+    pub fn new(element: &web_sys::HtmlElement) -> Result<Self, String> {
+        let map = leaflet::new_map(
+            element,
+            &options(&json!({
+                "zoomSnap": 0.25,
+                "minZoom": 1,
+                "maxZoom": 10,
+                "worldCopyJump": true,
+                "attributionControl": true,
+            })),
+        )
+        .map_err(|e| format!("The map could not start: {}", crate::api::describe(&e)))?;
+        map.create_pane("basemap");
+        map.fit_bounds(&options(&json!(WORLD)), &options(&json!({"animate": false})));
+        let route = leaflet::layer_group();
+        route.unchecked_ref::<leaflet::Layer>().add_to(&map);
+        let basemap_map = map.clone();
+        spawn_local(async move {
+            if let Err(e) = load_basemap(&basemap_map).await {
+                web_sys::console::warn_1(&format!("tracemap: basemap unavailable: {e}").into());
+            }
+        });
+        Ok(RouteMapView { map, route })
+    }
+
+    /// Redraws the markers and the line for `points`, and fits the view to them.
+    pub fn draw_route(&self, points: &[RoutePoint]) {
+        self.route.clear_layers();
+        if points.is_empty() {
+            self.map.fit_bounds(&options(&json!(WORLD)), &options(&json!({})));
+            return;
+        }
+        let latlngs: Vec<[f64; 2]> = points.iter().map(|p| [p.lat, p.lon]).collect();
+        if latlngs.len() > 1 {
+            let line = leaflet::polyline(
+                &options(&json!(latlngs)),
+                &options(&json!({
+                    "className": "route-line",
+                    "color": "#e8590c",
+                    "weight": 3,
+                    "opacity": 0.9,
+                    "interactive": false,
+                })),
+            );
+            self.route.add_layer(&line);
+        }
+        for point in points {
+            let icon = leaflet::div_icon(&options(&json!({
+                "className": "hop-marker",
+                "html": format!("<span>{}</span>", point.ttl),
+                "iconSize": [26, 26],
+                "iconAnchor": [13, 13],
+            })));
+            let marker_options = options(&json!({ "title": point.label, "alt": format!("Hop {}", point.ttl) }));
+            let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
+            let marker = leaflet::marker(&options(&json!([point.lat, point.lon])), &marker_options);
+            marker.bind_tooltip(&escape_html(&format!("{} · {}", point.ttl, point.label)), &options(&json!({})));
+            self.route.add_layer(&marker);
+            if let Some(el) = marker.get_element() {
+                let _ = el.set_attribute("data-ttl", &point.ttl.to_string());
+            }
+        }
+        let (south, north) = min_max(latlngs.iter().map(|p| p[0]));
+        let (west, east) = min_max(latlngs.iter().map(|p| p[1]));
+        self.map.fit_bounds(
+            &options(&json!([[south, west], [north, east]])),
+            &options(&json!({"padding": [48, 48], "maxZoom": MAX_FIT_ZOOM})),
+        );
+    }
+
+    /// Destroys the Leaflet map (on unmount).
+    pub fn remove(self) {
+        self.map.remove();
+    }
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// Fetches the world-atlas topology, decodes it in Rust and draws it under everything else.
+async fn load_basemap(map: &LeafletMap) -> Result<(), String> {
+    let text = crate::api::fetch_text(COUNTRIES_URL).await?;
+    let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
+    let layer = leaflet::geo_json(
+        &leaflet::to_js(&countries)?,
+        &options(&json!({
+            "pane": "basemap",
+            "interactive": false,
+            "attribution": "<a href=\"https://www.naturalearthdata.com\">Natural Earth</a>",
+            "style": {
+                "className": "country",
+                "color": "#b4bcc6",
+                "weight": 0.7,
+                "fillColor": "#f7f5f0",
+                "fillOpacity": 1,
+            },
+        })),
+    );
+    layer.add_to(map);
+    Ok(())
+}
+
+/// Text made safe for Leaflet's HTML tooltips (reverse DNS names are untrusted input).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tooltip_text_is_escaped() {
+        assert_eq!(
+            escape_html("<img src=x onerror=alert(1)> & 'q'"),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &#39;q&#39;"
+        );
+    }
+
+    #[test]
+    fn bounds_of_points() {
+        assert_eq!(min_max([3.0, -1.0, 2.0].into_iter()), (-1.0, 3.0));
+    }
+}
