@@ -62,6 +62,8 @@ impl TraceModel {
                 ttl: hop.ttl,
                 cells: (0..columns).map(|i| self.probe_cell(hop, i)).collect(),
                 host: host_label(hop),
+                hostname: hop.hostname.clone().filter(|name| Some(name) != hop.address.as_ref()),
+                address: hop.address.clone(),
                 location: location_label(hop),
                 located: hop.geo.is_some(),
             })
@@ -111,6 +113,10 @@ pub struct HopRow {
     pub cells: Vec<ProbeCell>,
     /// `hostname (ip)`, the bare ip, or `*` when nothing answered.
     pub host: String,
+    /// Reverse DNS name, when it differs from the address.
+    pub hostname: Option<String>,
+    /// The address that answered most probes.
+    pub address: Option<String>,
     /// `City, Country`, or empty when the hop has no location.
     pub location: String,
     /// Whether the hop has a marker on the map.

@@ -4,6 +4,21 @@ use crate::session::Session;
 use crate::state::ProbeCell;
 use leptos::prelude::*;
 
+/// `hostname (ip)` with the parts styled apart (its text stays `hostname (ip)`), the ip alone, or `*`.
+fn host_cell(hostname: Option<String>, address: Option<String>) -> impl IntoView {
+    match (hostname, address) {
+        (Some(name), Some(ip)) => view! {
+            <span class="hostname">{name}</span>
+            " "
+            <span class="ip">{format!("({ip})")}</span>
+        }
+        .into_any(),
+        (Some(name), None) => view! { <span class="hostname">{name}</span> }.into_any(),
+        (None, Some(ip)) => view! { <span class="ip">{ip}</span> }.into_any(),
+        (None, None) => view! { <span class="no-reply">"*"</span> }.into_any(),
+    }
+}
+
 /// The table of hops; rows are re-rendered from the model (a route has at most a few dozen hops).
 #[component]
 pub fn HopTable() -> impl IntoView {
@@ -53,7 +68,9 @@ pub fn HopTable() -> impl IntoView {
                                     <tr class="hop-row" class:located=row.located data-ttl=row.ttl.to_string()>
                                         <td class="ttl">{row.ttl}</td>
                                         {cells}
-                                        <td class="host">{row.host}</td>
+                                        <td class="host" title=row.host.clone()>
+                                            {host_cell(row.hostname, row.address)}
+                                        </td>
                                         <td class="location">{row.location}</td>
                                     </tr>
                                 }

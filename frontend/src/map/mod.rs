@@ -1,8 +1,10 @@
 //! Everything map: the Leaflet bridge, the offline Natural Earth basemap, and the pure geometry behind them.
 //!
 //! `leaflet` holds the raw `#[wasm_bindgen]` bindings (only the calls tracemap makes); `view` owns one Leaflet map
-//! and draws the route on it; `topojson` turns the world-atlas topology into GeoJSON and is tested natively.
+//! and draws the route on it; `topojson` turns the world-atlas topology into GeoJSON and `antimeridian` makes it
+//! drawable on a flat map. The last two are pure Rust, tested natively.
 
+pub mod antimeridian;
 pub mod leaflet;
 pub mod topojson;
 mod view;

@@ -2,7 +2,7 @@
 //! joining them in hop order, the view fitted to the route as it grows.
 
 use super::leaflet::{self, LayerGroup, LeafletMap, options};
-use super::topojson;
+use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
 use leptos::task::spawn_local;
 use serde_json::json;
@@ -108,6 +108,7 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 async fn load_basemap(map: &LeafletMap) -> Result<(), String> {
     let text = crate::api::fetch_text(COUNTRIES_URL).await?;
     let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
+    let countries = antimeridian::planar_features(countries);
     let layer = leaflet::geo_json(
         &leaflet::to_js(&countries)?,
         &options(&json!({
