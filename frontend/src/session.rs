@@ -62,6 +62,8 @@ impl Session {
                     self.connect(generation, created.id);
                 }
                 Err(message) => {
+                    // The page no longer shows the trace its address named.
+                    push_history("/");
                     self.error.set(Some(message));
                     self.phase.set(Phase::Idle);
                 }

@@ -83,6 +83,12 @@ pub enum ProbeCell {
 }
 
 impl ProbeCell {
+    /// The number alone (`0.412`, `*`, `…`), for layouts that put the unit in the header.
+    pub fn value(self) -> String {
+        let text = self.text();
+        text.strip_suffix(" ms").map(str::to_owned).unwrap_or(text)
+    }
+
     /// The cell's text, in traceroute's spirit.
     pub fn text(self) -> String {
         match self {
@@ -274,6 +280,7 @@ mod tests {
         let rows = model.rows();
         assert_eq!(rows[0].cells, vec![ProbeCell::Rtt(0.4125), ProbeCell::Lost, ProbeCell::Pending]);
         assert_eq!(rows[0].cells.iter().map(|c| c.text()).collect::<Vec<_>>(), ["0.412 ms", "*", "…"]);
+        assert_eq!(rows[0].cells.iter().map(|c| c.value()).collect::<Vec<_>>(), ["0.412", "*", "…"]);
         model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
         assert_eq!(model.rows()[0].cells[2], ProbeCell::Lost, "a finished trace has nothing pending");
     }

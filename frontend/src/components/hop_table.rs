@@ -61,7 +61,13 @@ pub fn HopTable() -> impl IntoView {
                                             ProbeCell::Lost => "rtt lost",
                                             ProbeCell::Rtt(_) => "rtt",
                                         };
-                                        view! { <td class=class>{cell.text()}</td> }
+                                        let unit = matches!(cell, ProbeCell::Rtt(_)).then_some(" ms");
+                                        view! {
+                                            <td class=class>
+                                                {cell.value()}
+                                                <span class="unit">{unit}</span>
+                                            </td>
+                                        }
                                     })
                                     .collect_view();
                                 view! {

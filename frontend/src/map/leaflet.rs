@@ -24,6 +24,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = createPane)]
     pub fn create_pane(this: &LeafletMap, name: &str) -> web_sys::HtmlElement;
 
+    /// `map.invalidateSize()`: re-reads the element's size after the layout changed.
+    #[wasm_bindgen(method, js_name = invalidateSize)]
+    pub fn invalidate_size(this: &LeafletMap);
+
     /// `map.remove()`: destroys the map and its listeners.
     #[wasm_bindgen(method)]
     pub fn remove(this: &LeafletMap);

@@ -7,6 +7,7 @@ use crate::state::RoutePoint;
 use leptos::task::spawn_local;
 use serde_json::json;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 /// The Natural Earth countries, copied from npm `world-atlas` into the bundle by Trunk.
 const COUNTRIES_URL: &str = "/countries-110m.json";
@@ -14,12 +15,16 @@ const COUNTRIES_URL: &str = "/countries-110m.json";
 const WORLD: [[f64; 2]; 2] = [[-50.0, -165.0], [72.0, 175.0]];
 /// Closest zoom when fitting the route (110m borders get coarse beyond it).
 const MAX_FIT_ZOOM: u8 = 6;
+/// Smallest span, in degrees, the view is fitted to: one hop, or hops in one city, still show their region.
+const MIN_SPAN_DEG: f64 = 12.0;
 
 /// A live Leaflet map and the layer group the route is drawn into.
 #[derive(Debug)]
 pub struct RouteMapView {
     map: LeafletMap,
     route: LayerGroup,
+    /// Tells Leaflet when its element changes size (the layout moves when an error banner appears, or on rotate).
+    resize: Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>,
 }
 
 impl RouteMapView {
@@ -46,7 +51,13 @@ impl RouteMapView {
                 web_sys::console::warn_1(&format!("tracemap: basemap unavailable: {e}").into());
             }
         });
-        Ok(RouteMapView { map, route })
+        let resize_map = map.clone();
+        let on_resize = Closure::<dyn FnMut()>::new(move || resize_map.invalidate_size());
+        let resize = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok().map(|observer| {
+            observer.observe(element);
+            (observer, on_resize)
+        });
+        Ok(RouteMapView { map, route, resize })
     }
 
     /// Redraws the markers and the line for `points`, and fits the view to them.
@@ -86,22 +97,35 @@ impl RouteMapView {
                 let _ = el.set_attribute("data-ttl", &point.ttl.to_string());
             }
         }
-        let (south, north) = min_max(latlngs.iter().map(|p| p[0]));
-        let (west, east) = min_max(latlngs.iter().map(|p| p[1]));
         self.map.fit_bounds(
-            &options(&json!([[south, west], [north, east]])),
+            &options(&json!(view_bounds(&latlngs))),
             &options(&json!({"padding": [48, 48], "maxZoom": MAX_FIT_ZOOM})),
         );
     }
 
     /// Destroys the Leaflet map (on unmount).
     pub fn remove(self) {
+        if let Some((observer, _)) = &self.resize {
+            observer.disconnect();
+        }
         self.map.remove();
     }
 }
 
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// `[[south, west], [north, east]]` around `latlngs`, widened to at least [`MIN_SPAN_DEG`] each way.
+pub fn view_bounds(latlngs: &[[f64; 2]]) -> [[f64; 2]; 2] {
+    let widen = |(lo, hi): (f64, f64), limit: f64| {
+        let centre = (lo + hi) / 2.0;
+        let half = ((hi - lo) / 2.0).max(MIN_SPAN_DEG / 2.0);
+        ((centre - half).max(-limit), (centre + half).min(limit))
+    };
+    let (south, north) = widen(min_max(latlngs.iter().map(|p| p[0])), 85.0);
+    let (west, east) = widen(min_max(latlngs.iter().map(|p| p[1])), 540.0);
+    [[south, west], [north, east]]
 }
 
 /// Fetches the world-atlas topology, decodes it in Rust and draws it under everything else.
@@ -159,5 +183,12 @@ mod tests {
     #[test]
     fn bounds_of_points() {
         assert_eq!(min_max([3.0, -1.0, 2.0].into_iter()), (-1.0, 3.0));
+        assert_eq!(view_bounds(&[[10.0, 20.0], [40.0, -100.0]]), [[10.0, -100.0], [40.0, 20.0]]);
+    }
+
+    #[test]
+    fn one_point_gets_a_regional_view() {
+        assert_eq!(view_bounds(&[[50.0, 8.0]]), [[44.0, 2.0], [56.0, 14.0]]);
+        assert_eq!(view_bounds(&[[84.0, 0.0]])[1][0], 85.0, "clamped near the pole");
     }
 }
