@@ -108,7 +108,11 @@ impl Session {
             match report {
                 Ok(report) => {
                     let running = report.status == TraceStatus::Running;
-                    self.model.set(Some(TraceModel::from_report(report)));
+                    let resuming = running && self.phase.get_untracked() == Phase::Reconnecting;
+                    // While resuming, keep what is drawn: the socket replays every event and the fold ignores repeats.
+                    if !resuming || self.model.with_untracked(Option::is_none) {
+                        self.model.set(Some(TraceModel::from_report(report)));
+                    }
                     if running {
                         self.connect(generation, id);
                     } else {
