@@ -33,6 +33,14 @@ pub fn App() -> impl IntoView {
     follow_location();
     let _ = window_event_listener(leptos::ev::popstate, move |_| follow_location());
 
+    // The tab says what it traces, so several open traces can be told apart.
+    Effect::new(move |_| {
+        let target = session.model.with(|m| m.as_ref().map(|m| m.report.target.clone()).filter(|t| !t.is_empty()));
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            document.set_title(&target.map_or_else(|| "tracemap".to_owned(), |t| format!("{t} · tracemap")));
+        }
+    });
+
     view! {
         <div class="app">
             <header class="app-header">
