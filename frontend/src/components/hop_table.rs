@@ -36,7 +36,14 @@ pub fn HopTable() -> impl IntoView {
                         </th>
                         {move || {
                             (1..=columns.get())
-                                .map(|i| view! { <th scope="col" class="rtt">{format!("RTT {i}")}</th> })
+                                .map(|i| {
+                                    view! {
+                                        <th scope="col" class="rtt">
+                                            <span class="rtt-label">"RTT "</span>
+                                            {i}
+                                        </th>
+                                    }
+                                })
                                 .collect_view()
                         }}
                         <th scope="col" class="host">

@@ -6,6 +6,8 @@ use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
 use leptos::task::spawn_local;
 use serde_json::json;
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
@@ -23,6 +25,8 @@ const MIN_SPAN_DEG: f64 = 12.0;
 pub struct RouteMapView {
     map: LeafletMap,
     route: LayerGroup,
+    /// What the view was last fitted to, so a resize can fit it again.
+    fitted: Rc<Cell<[[f64; 2]; 2]>>,
     /// Tells Leaflet when its element changes size (the layout moves when an error banner appears, or on rotate).
     resize: Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>,
 }
@@ -43,6 +47,7 @@ impl RouteMapView {
         .map_err(|e| format!("The map could not start: {}", crate::api::describe(&e)))?;
         map.create_pane("basemap");
         map.fit_bounds(&options(&json!(WORLD)), &options(&json!({"animate": false})));
+        let fitted = Rc::new(Cell::new(WORLD));
         let route = leaflet::layer_group();
         route.unchecked_ref::<leaflet::Layer>().add_to(&map);
         let basemap_map = map.clone();
@@ -51,20 +56,23 @@ impl RouteMapView {
                 web_sys::console::warn_1(&format!("tracemap: basemap unavailable: {e}").into());
             }
         });
-        let resize_map = map.clone();
-        let on_resize = Closure::<dyn FnMut()>::new(move || resize_map.invalidate_size());
+        let (resize_map, resize_fitted) = (map.clone(), fitted.clone());
+        let on_resize = Closure::<dyn FnMut()>::new(move || {
+            resize_map.invalidate_size();
+            resize_map.fit_bounds(&options(&json!(resize_fitted.get())), &fit_options(false));
+        });
         let resize = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok().map(|observer| {
             observer.observe(element);
             (observer, on_resize)
         });
-        Ok(RouteMapView { map, route, resize })
+        Ok(RouteMapView { map, route, fitted, resize })
     }
 
     /// Redraws the markers and the line for `points`, and fits the view to them.
     pub fn draw_route(&self, points: &[RoutePoint]) {
         self.route.clear_layers();
         if points.is_empty() {
-            self.map.fit_bounds(&options(&json!(WORLD)), &options(&json!({})));
+            self.fit(WORLD);
             return;
         }
         let latlngs: Vec<[f64; 2]> = points.iter().map(|p| [p.lat, p.lon]).collect();
@@ -97,10 +105,12 @@ impl RouteMapView {
                 let _ = el.set_attribute("data-ttl", &point.ttl.to_string());
             }
         }
-        self.map.fit_bounds(
-            &options(&json!(view_bounds(&latlngs))),
-            &options(&json!({"padding": [48, 48], "maxZoom": MAX_FIT_ZOOM})),
-        );
+        self.fit(view_bounds(&latlngs));
+    }
+
+    fn fit(&self, bounds: [[f64; 2]; 2]) {
+        self.fitted.set(bounds);
+        self.map.fit_bounds(&options(&json!(bounds)), &fit_options(true));
     }
 
     /// Destroys the Leaflet map (on unmount).
@@ -110,6 +120,10 @@ impl RouteMapView {
         }
         self.map.remove();
     }
+}
+
+fn fit_options(animate: bool) -> wasm_bindgen::JsValue {
+    options(&json!({"padding": [40, 40], "maxZoom": MAX_FIT_ZOOM, "animate": animate}))
 }
 
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
