@@ -78,6 +78,10 @@ extern "C" {
     #[wasm_bindgen(js_namespace = L, js_name = marker)]
     pub fn marker(latlng: &JsValue, options: &JsValue) -> Layer;
 
+    /// `L.svg(options)`: the SVG renderer for vector layers; fails when Leaflet is missing.
+    #[wasm_bindgen(catch, js_namespace = L, js_name = svg)]
+    pub fn try_svg_renderer(options: &JsValue) -> Result<JsValue, JsValue>;
+
     /// `L.divIcon(options)`: a marker icon made of HTML, styled by CSS.
     #[wasm_bindgen(js_namespace = L, js_name = divIcon)]
     pub fn div_icon(options: &JsValue) -> JsValue;

@@ -17,6 +17,8 @@ const COUNTRIES_URL: &str = "/countries-110m.json";
 const WORLD: [[f64; 2]; 2] = [[-50.0, -165.0], [72.0, 175.0]];
 /// Closest zoom when fitting the route (110m borders get coarse beyond it).
 const MAX_FIT_ZOOM: u8 = 6;
+/// How far beyond the view vectors are drawn, as a fraction of its size.
+const RENDER_PADDING: f64 = 0.6;
 /// Smallest span, in degrees, the view is fitted to: one hop, or hops in one city, still show their region.
 const MIN_SPAN_DEG: f64 = 12.0;
 
@@ -34,17 +36,19 @@ pub struct RouteMapView {
 impl RouteMapView {
     /// Creates the map in `element` and starts loading the basemap in the background.
     pub fn new(element: &web_sys::HtmlElement) -> Result<Self, String> {
-        let map = leaflet::new_map(
-            element,
-            &options(&json!({
-                "zoomSnap": 0.25,
-                "minZoom": 1,
-                "maxZoom": 10,
-                "worldCopyJump": true,
-                "attributionControl": true,
-            })),
-        )
-        .map_err(|e| format!("The map could not start: {}", crate::api::describe(&e)))?;
+        let map_options = options(&json!({
+            "zoomSnap": 0.25,
+            "minZoom": 1,
+            "maxZoom": 10,
+            "worldCopyJump": true,
+            "attributionControl": true,
+        }));
+        // Draw vectors well beyond the view, so the animated fit as the route grows never shows unpainted edges.
+        if let Ok(renderer) = leaflet::try_svg_renderer(&options(&json!({"padding": RENDER_PADDING}))) {
+            let _ = js_sys::Reflect::set(&map_options, &"renderer".into(), &renderer);
+        }
+        let map = leaflet::new_map(element, &map_options)
+            .map_err(|e| format!("The map could not start: {}", crate::api::describe(&e)))?;
         map.create_pane("basemap");
         map.fit_bounds(&options(&json!(WORLD)), &options(&json!({"animate": false})));
         let fitted = Rc::new(Cell::new(WORLD));
@@ -147,9 +151,7 @@ async fn load_basemap(map: &LeafletMap) -> Result<(), String> {
     let text = crate::api::fetch_text(COUNTRIES_URL).await?;
     let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
     let countries = antimeridian::planar_features(countries);
-    let layer = leaflet::geo_json(
-        &leaflet::to_js(&countries)?,
-        &options(&json!({
+    let layer_options = options(&json!({
             "pane": "basemap",
             "interactive": false,
             "attribution": "<a href=\"https://www.naturalearthdata.com\">Natural Earth</a>",
@@ -158,10 +160,14 @@ async fn load_basemap(map: &LeafletMap) -> Result<(), String> {
                 "color": "#b4bcc6",
                 "weight": 0.7,
                 "fillColor": "#f7f5f0",
-                "fillOpacity": 1,
-            },
-        })),
-    );
+            "fillOpacity": 1,
+        },
+    }));
+    // The basemap pane gets its own renderer; give it the same generous padding as the route's.
+    if let Ok(renderer) = leaflet::try_svg_renderer(&options(&json!({"pane": "basemap", "padding": RENDER_PADDING}))) {
+        let _ = js_sys::Reflect::set(&layer_options, &"renderer".into(), &renderer);
+    }
+    let layer = leaflet::geo_json(&leaflet::to_js(&countries)?, &layer_options);
     layer.add_to(map);
     Ok(())
 }
