@@ -37,7 +37,7 @@ pub fn RouteMap() -> impl IntoView {
 
     view! {
         <div class="route-map-frame">
-            <div id="map" class="route-map" node_ref=element role="img" aria-label="Map of the located hops"></div>
+            <div id="map" class="route-map" node_ref=element aria-label="Map of the located hops"></div>
             <Show when=move || failure.with(Option::is_some)>
                 <p class="map-failure" role="alert">
                     {move || failure.get()}
