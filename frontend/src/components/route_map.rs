@@ -1,36 +1,61 @@
-//! The route map: a Leaflet map created once its element is mounted, redrawn whenever the located hops change.
+//! The route map: a Leaflet map created once its element is mounted, with one child component per layer.
+//!
+//! The map and the located hops are provided to the layer components through [`MapContext`]; the map itself only
+//! follows the route (fits the view as it grows) and is removed when the component unmounts.
 
-use crate::map::RouteMapView;
+use super::{BasemapLayer, HopMarkers, RouteLine};
+use crate::map::leaflet::LeafletMap;
+use crate::map::{MapView, view_bounds};
 use crate::session::Session;
-use crate::state::route_points;
+use crate::state::{RoutePoint, route_points};
 use leptos::html::Div;
 use leptos::prelude::*;
+
+/// What the map's layer components draw on, and from.
+#[derive(Debug, Clone, Copy)]
+pub struct MapContext {
+    /// The Leaflet map, once created.
+    pub map: RwSignal<Option<LeafletMap>, LocalStorage>,
+    /// The located hops in hop order.
+    pub points: Memo<Vec<RoutePoint>>,
+}
 
 /// The map beside the table.
 #[component]
 pub fn RouteMap() -> impl IntoView {
     let session = expect_context::<Session>();
     let element = NodeRef::<Div>::new();
-    let view_state = StoredValue::new_local(None::<RouteMapView>);
+    let view = StoredValue::new_local(None::<MapView>);
+    let map = RwSignal::new_local(None::<LeafletMap>);
     let failure = RwSignal::new(None::<String>);
     let points =
         Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| route_points(&m.report)).unwrap_or_default()));
+    provide_context(MapContext { map, points });
 
-    // One effect so the map always exists before the route is drawn on it.
     Effect::new(move |_| {
         let Some(div) = element.get() else { return };
-        if view_state.with_value(Option::is_none) {
-            match RouteMapView::new(&div) {
-                Ok(map) => view_state.set_value(Some(map)),
-                Err(e) => failure.set(Some(e)),
-            }
+        if view.with_value(Option::is_some) {
+            return;
         }
-        points.with(|points| view_state.with_value(|map| map.as_ref().map(|map| map.draw_route(points))));
+        match MapView::new(&div) {
+            Ok(created) => {
+                map.set(Some(created.leaflet().clone()));
+                view.set_value(Some(created));
+            }
+            Err(e) => failure.set(Some(e)),
+        }
+    });
+    // The view follows the route as it grows.
+    Effect::new(move |_| {
+        let bounds = points.with(|p| view_bounds(p));
+        if map.with(Option::is_some) {
+            view.with_value(|v| v.as_ref().map(|v| v.fit(bounds)));
+        }
     });
     on_cleanup(move || {
-        view_state.update_value(|map| {
-            if let Some(map) = map.take() {
-                map.remove();
+        view.update_value(|v| {
+            if let Some(v) = v.take() {
+                v.remove();
             }
         })
     });
@@ -38,6 +63,9 @@ pub fn RouteMap() -> impl IntoView {
     view! {
         <div class="route-map-frame">
             <div id="map" class="route-map" node_ref=element aria-label="Map of the located hops"></div>
+            <BasemapLayer />
+            <RouteLine />
+            <HopMarkers />
             <Show when=move || failure.with(Option::is_some)>
                 <p class="map-failure" role="alert">
                     {move || failure.get()}

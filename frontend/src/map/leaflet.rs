@@ -41,6 +41,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = addTo)]
     pub fn add_to(this: &Layer, map: &LeafletMap);
 
+    /// `layer.remove()`: takes the layer off its map; fails when the map is already gone.
+    #[wasm_bindgen(catch, method, js_name = remove)]
+    pub fn try_remove(this: &Layer) -> Result<(), JsValue>;
+
     /// `layer.bindTooltip(html, options)`; the content is HTML, so callers escape text.
     #[wasm_bindgen(method, js_name = bindTooltip)]
     pub fn bind_tooltip(this: &Layer, html: &str, options: &JsValue);
