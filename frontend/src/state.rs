@@ -247,6 +247,7 @@ mod tests {
             target: "example.test".into(),
             address: "192.0.2.9".into(),
             protocol: Protocol::Icmp,
+            first_ttl: 1,
             max_hops: 30,
             tries: 3,
             started_at_ms: 0,
