@@ -18,7 +18,7 @@ enum Command {
     /// Trace the route to HOST and print it.
     Trace(cli::trace::TraceArgs),
     /// Serve the web app and its API.
-    Serve(cli::serve::ServeArgs),
+    Serve(Box<cli::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(args) => cli::trace::run(args).await,
-            Command::Serve(args) => cli::serve::run(args).await,
+            Command::Serve(args) => cli::serve::run(*args).await,
         }
     });
     match result {
