@@ -75,7 +75,8 @@ fn round(n: usize, port: u16) -> String {
                     let created: Value = res.body_mut().read_json().map_err(|e| e.to_string())?;
                     let id = created["id"].as_str().ok_or(format!("no id: {created}"))?.to_owned();
                     let trace = loop {
-                        let mut res = agent.get(&format!("{base}/api/traces/{id}")).call().map_err(|e| e.to_string())?;
+                        let mut res =
+                            agent.get(&format!("{base}/api/traces/{id}")).call().map_err(|e| e.to_string())?;
                         let trace: Value = res.body_mut().read_json().map_err(|e| e.to_string())?;
                         if trace["status"] != "running" {
                             break trace;
@@ -92,9 +93,9 @@ fn round(n: usize, port: u16) -> String {
                         .as_array()
                         .map(|h| h.iter().map(|h| h["address"].as_str().unwrap_or("*").to_owned()).collect())
                         .unwrap_or_default();
-                    let all_answered = trace["hops"]
-                        .as_array()
-                        .is_some_and(|h| h.iter().all(|h| h["probes"].as_array().is_some_and(|p| p.iter().all(|p| !p.is_null()))));
+                    let all_answered = trace["hops"].as_array().is_some_and(|h| {
+                        h.iter().all(|h| h["probes"].as_array().is_some_and(|p| p.iter().all(|p| !p.is_null())))
+                    });
                     if got != want || !all_answered || trace["destination_reached"] != true {
                         return Err(format!("{id}: hops {got:?}, want {want:?}, all answered {all_answered}"));
                     }
