@@ -81,6 +81,18 @@ impl IcmpSocket {
     }
 }
 
+impl IcmpSocket {
+    /// Takes the next datagram already queued, without waiting: `None` when there is none. Run before giving up on
+    /// probes, so an answer the kernel stamped in time is not declared late because the task woke late.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, Instant)>> {
+        match recv_timestamped(self.fd.get_ref(), buf) {
+            Ok((len, stamp)) => Ok(Some((len, stamp.map_or_else(Instant::now, to_instant)))),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// Reads one datagram with `recvmsg`, along with its `SO_TIMESTAMPNS` receive time when the kernel attached one.
 fn recv_timestamped(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, Option<SystemTime>)> {
     // u64 elements keep the control buffer aligned for `cmsghdr`; 128 bytes hold a timestamp message many times over.

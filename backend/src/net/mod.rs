@@ -91,23 +91,30 @@ pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEve
                 // `check` caps the timeout at a minute, so the deadline is always a representable instant.
                 let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
                 let received = tokio::select! {
-                    received = socket.recv(&mut buf) => received,
-                    () = tokio::time::sleep_until(wake.into()) => continue,
+                    received = socket.recv(&mut buf) => received.map(Some),
+                    // Before any probe is given up, take in what already arrived: the kernel stamped it in time
+                    // even if this task woke late.
+                    () = tokio::time::sleep_until(wake.into()) => socket.try_recv(&mut buf),
                 };
-                let (len, at) = received.map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
-                // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
-                let matched = match Icmpv4Datagram::parse(&buf[..len.min(buf.len())]) {
-                    Ok(datagram) => match Reply::from_icmpv4(&datagram) {
-                        Some(reply) => tracer.on_reply(at.saturating_duration_since(start), &reply),
-                        None => Match::Foreign,
-                    },
-                    Err(error) => {
-                        tracing::trace!(%error, "unparsable ICMP datagram dropped");
-                        Match::Foreign
+                let mut received = received.map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
+                while let Some((len, at)) = received {
+                    // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a
+                    // non-panic.
+                    let matched = match Icmpv4Datagram::parse(&buf[..len.min(buf.len())]) {
+                        Ok(datagram) => match Reply::from_icmpv4(&datagram) {
+                            Some(reply) => tracer.on_reply(at.saturating_duration_since(start), &reply),
+                            None => Match::Foreign,
+                        },
+                        Err(error) => {
+                            tracing::trace!(%error, "unparsable ICMP datagram dropped");
+                            Match::Foreign
+                        }
+                    };
+                    if matched != Match::Accepted {
+                        ignored += 1;
                     }
-                };
-                if matched != Match::Accepted {
-                    ignored += 1;
+                    received =
+                        socket.try_recv(&mut buf).map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
                 }
             }
             Action::Done => break,
