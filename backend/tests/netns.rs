@@ -269,3 +269,61 @@ fn cli_silent_hop_between_answering_hops_costs_milliseconds_not_the_timeout() {
     // 10 ms; the 5 s timeout is only the ceiling.
     assert!(elapsed < Duration::from_millis(500), "a silent hop took {elapsed:?}");
 }
+
+/// Asserts that every answer at the destination's TTL has the kind `destination`.
+fn assert_destination_kind(json: &serde_json::Value) {
+    let last = json["hops"].as_array().and_then(|hops| hops.last()).expect("hops");
+    for probe in last["probes"].as_array().expect("probes") {
+        assert_eq!(probe["kind"], "destination", "{last}");
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_with_classic_udp() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-p", "udp"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_with_paris_udp() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-p", "udp", "--paris"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_with_tcp_syn_to_a_closed_port() {
+    // Nothing listens on port 80 of the destination: it answers RST.
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-p", "tcp"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_with_tcp_syn_to_an_open_port() {
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    // A listener inside the destination's namespace (the socket keeps its namespace; it closes with the test).
+    let listener = in_namespace(&net.server, || std::net::TcpListener::bind("0.0.0.0:8443").expect("listen"));
+    let json = cli_trace(&net, &["-p", "tcp", "--port", "8443"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+    drop(listener);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_first_ttl_skips_the_hops_before_it() {
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-f", "3"]);
+    let ttls: Vec<u64> = json["hops"].as_array().expect("hops").iter().filter_map(|hop| hop["ttl"].as_u64()).collect();
+    assert_eq!(ttls, [3, 4], "{json:#}");
+    assert_eq!(json["destination_reached"], true);
+}

@@ -15,7 +15,6 @@ use std::time::Duration;
 use tracemap_shared::{ProbeReply, ReplyKind, TraceEvent};
 
 use super::ProbeConfig;
-use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 
 /// How probes are spread over time: how many at once, over how many TTLs, and how long to wait for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +92,11 @@ pub enum Response {
         /// Next-hop MTU for code 4.
         mtu: u16,
     },
+    /// The destination answered a TCP SYN: SYN-ACK (`open`) or RST.
+    TcpAnswer {
+        /// Whether the port is open (SYN-ACK) rather than closed (RST).
+        open: bool,
+    },
 }
 
 /// A received reply, reduced to what matching needs.
@@ -106,41 +110,9 @@ pub struct Reply {
     pub identifier: u16,
     /// Sequence of the probe it answers.
     pub sequence: u16,
-    /// Destination of the quoted probe, for ICMP errors; `None` for an echo reply, whose sender is the destination.
+    /// Destination of the quoted probe, for ICMP errors; `None` for an answer of the destination itself (echo reply,
+    /// SYN-ACK, RST), whose sender is the destination.
     pub probe_destination: Option<IpAddr>,
-}
-
-impl Reply {
-    /// Reads a reply to an ICMP echo probe out of a parsed datagram; `None` when it cannot be one (another ICMP
-    /// type, an error about a datagram that was not an echo request).
-    pub fn from_icmpv4(datagram: &Icmpv4Datagram) -> Option<Reply> {
-        let from = IpAddr::V4(datagram.source());
-        let (response, quoted) = match datagram.message {
-            IcmpMessage::EchoReply { identifier, sequence } => {
-                return Some(Reply {
-                    from,
-                    response: Response::EchoReply,
-                    identifier,
-                    sequence,
-                    probe_destination: None,
-                });
-            }
-            // Code 1 (fragment reassembly) is not about a TTL and cannot be one of our unfragmented probes.
-            IcmpMessage::TimeExceeded { code: 0, quoted } => (Response::TimeExceeded, quoted),
-            IcmpMessage::DestinationUnreachable { code, next_hop_mtu, quoted } => {
-                (Response::Unreachable { code, mtu: next_hop_mtu }, quoted)
-            }
-            IcmpMessage::TimeExceeded { .. } | IcmpMessage::Other { .. } => return None,
-        };
-        let QuotedProbe::EchoRequest { identifier, sequence } = quoted.probe else { return None };
-        Some(Reply {
-            from,
-            response,
-            identifier,
-            sequence,
-            probe_destination: Some(IpAddr::V4(quoted.header.destination)),
-        })
-    }
 }
 
 /// How the tracer took a reply; the caller may count these, nothing else needs them.
@@ -405,7 +377,7 @@ impl Tracer {
         let Some((i, attempt)) = self.locate(reply.sequence) else { return Match::Foreign };
         // An echo reply must come from the destination; an error must quote a probe that was sent to it.
         let about_destination = match reply.response {
-            Response::EchoReply => reply.from == self.destination,
+            Response::EchoReply | Response::TcpAnswer { .. } => reply.from == self.destination,
             Response::TimeExceeded | Response::Unreachable { .. } => reply.probe_destination == Some(self.destination),
         };
         if !about_destination {
@@ -448,7 +420,7 @@ impl Tracer {
     /// What a reply means for the trace, with traceroute's flag for unreachable codes.
     fn answer(&self, reply: &Reply, rtt: Duration) -> Answer {
         let (kind, flag) = match reply.response {
-            Response::EchoReply => (ReplyKind::Destination, None),
+            Response::EchoReply | Response::TcpAnswer { .. } => (ReplyKind::Destination, None),
             Response::TimeExceeded => (ReplyKind::TimeExceeded, None),
             // Port unreachable from the destination is how it answers a UDP probe: it was reached.
             Response::Unreachable { code: 3, .. } if reply.from == self.destination => (ReplyKind::Destination, None),

@@ -355,7 +355,7 @@ fn reply_is_read_from_a_parsed_datagram() {
     let datagram = Icmpv4Datagram::parse(&hex("4500 0038 0000 0000 4001 65c3 0a000102 0a000001  0b00 b9c6 00000000 \
          4500 0020 0000 4000 0101 62db 0a000001 0a000302 0800 2104 1234 0001"))
     .unwrap();
-    let reply = Reply::from_icmpv4(&datagram).unwrap();
+    let reply = crate::probe::Method::IcmpEcho.reply_from_icmpv4(&datagram).unwrap();
     assert_eq!(reply.from, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 2)));
     assert_eq!(reply.response, Response::TimeExceeded);
     assert_eq!((reply.identifier, reply.sequence), (0x1234, 1));
