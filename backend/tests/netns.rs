@@ -124,8 +124,10 @@ fn test_network_cleans_up_after_itself() {
     }
 }
 
-/// Runs `tracemap trace --json -n -g` inside the client namespace and returns the parsed document.
+/// Runs `tracemap trace --json -n -g` inside the client namespace and returns the parsed document. With `-6` among
+/// the options it traces the destination's IPv6 address.
 fn cli_trace(net: &TestNet, extra: &[&str]) -> serde_json::Value {
+    let target = if extra.contains(&"-6") { net.destination6.to_string() } else { net.destination.to_string() };
     let output = net
         .exec(&net.client)
         .arg(env!("CARGO_BIN_EXE_tracemap"))
@@ -133,7 +135,7 @@ fn cli_trace(net: &TestNet, extra: &[&str]) -> serde_json::Value {
         // A 1 s timeout unless the test sets its own.
         .args(if extra.contains(&"-t") { &[][..] } else { &["-t", "1"][..] })
         .args(extra)
-        .arg(net.destination.to_string())
+        .arg(target)
         .output()
         .expect("run tracemap");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -143,12 +145,18 @@ fn cli_trace(net: &TestNet, extra: &[&str]) -> serde_json::Value {
     })
 }
 
-/// Asserts the JSON contract of issue 2 against `net`'s route.
+/// Asserts the JSON contract of issue 2 against `net`'s route, over the family of the traced address.
 fn assert_json_route(net: &TestNet, json: &serde_json::Value) {
     assert_eq!(json["destination_reached"], true, "{json:#}");
+    let v6 = json["address"].as_str().is_some_and(|address| address.contains(':'));
+    let route: Vec<Option<String>> = if v6 {
+        net.hops6.iter().map(|hop| hop.map(|a| a.to_string())).collect()
+    } else {
+        net.hops.iter().map(|hop| hop.map(|a| a.to_string())).collect()
+    };
     let hops = json["hops"].as_array().expect("hops array");
-    assert_eq!(hops.len(), net.hops.len(), "hop count: {json:#}");
-    for (i, (hop, expected)) in hops.iter().zip(&net.hops).enumerate() {
+    assert_eq!(hops.len(), route.len(), "hop count: {json:#}");
+    for (i, (hop, expected)) in hops.iter().zip(&route).enumerate() {
         assert_eq!(hop["ttl"], i + 1);
         assert!(hop["hostname"].is_null(), "-n: no names");
         assert!(hop["geo"].is_null(), "-g: no locations");
@@ -158,7 +166,7 @@ fn assert_json_route(net: &TestNet, json: &serde_json::Value) {
             match expected {
                 None => assert!(probe.is_null(), "silent hop {} answered: {hop}", i + 1),
                 Some(address) => {
-                    assert_eq!(probe["from"], address.to_string(), "TTL {}: {hop}", i + 1);
+                    assert_eq!(probe["from"], address.as_str(), "TTL {}: {hop}", i + 1);
                     let rtt = probe["rtt_ms"].as_f64().expect("rtt_ms is a number");
                     assert!((0.0..1000.0).contains(&rtt), "{probe}");
                 }
@@ -326,4 +334,61 @@ fn cli_first_ttl_skips_the_hops_before_it() {
     let ttls: Vec<u64> = json["hops"].as_array().expect("hops").iter().filter_map(|hop| hop["ttl"].as_u64()).collect();
     assert_eq!(ttls, [3, 4], "{json:#}");
     assert_eq!(json["destination_reached"], true);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_over_ipv6_with_icmp() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-6"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_over_ipv6_with_classic_udp() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-6", "-p", "udp"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_over_ipv6_with_paris_udp() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-6", "-p", "udp", "--paris"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_traces_over_ipv6_with_tcp_syn() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let json = cli_trace(&net, &["-6", "-p", "tcp"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+    let listener = in_namespace(&net.server, || std::net::TcpListener::bind("[::]:8443").expect("listen"));
+    let json = cli_trace(&net, &["-6", "-p", "tcp", "--port", "8443"]);
+    assert_json_route(&net, &json);
+    assert_destination_kind(&json);
+    drop(listener);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn cli_reports_an_ipv6_reject_route_on_every_try() {
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    configure(&net, &net.routers[2], &["ip", "-6", "route", "add", "prohibit", &format!("{}/128", net.destination6)]);
+    let json = cli_trace(&net, &["-6"]);
+    assert_eq!(json["destination_reached"], false, "{json:#}");
+    let hops = json["hops"].as_array().expect("hops");
+    assert_eq!(hops.len(), 3, "nothing beyond the unreachable hop: {json:#}");
+    let router = net.hops6[2].expect("router 3 answers").to_string();
+    for probe in hops[2]["probes"].as_array().expect("probes") {
+        assert_eq!(probe["from"], router.as_str(), "no false * at the unreachable hop: {json:#}");
+        assert_eq!(probe["flag"], "!X", "{json:#}");
+    }
 }
