@@ -64,19 +64,25 @@ fn library_trace(ns: &str, destination: Ipv4Addr, traces: usize) -> Vec<TraceRep
     })
 }
 
-/// Asserts that `report` found exactly `net`'s route.
+/// Asserts that `report` found exactly `net`'s IPv4 route.
 fn assert_route(net: &TestNet, report: &TraceReport) {
-    let found: Vec<Option<String>> = report.hops.iter().map(|hop| hop.address.clone()).collect();
     let expected: Vec<Option<String>> = net.hops.iter().map(|hop| hop.map(|a| a.to_string())).collect();
+    assert_route_is(&expected, report);
+}
+
+/// Asserts that `report` found exactly `expected` (an address per TTL, `None` for a silent hop), every probe of an
+/// answering hop answered, and the destination reached.
+fn assert_route_is(expected: &[Option<String>], report: &TraceReport) {
+    let found: Vec<Option<String>> = report.hops.iter().map(|hop| hop.address.clone()).collect();
     assert_eq!(found, expected, "hop list");
-    for (hop, expected) in report.hops.iter().zip(&net.hops) {
+    for (hop, expected) in report.hops.iter().zip(expected) {
         assert_eq!(hop.probes.len(), 3, "three probes at TTL {}", hop.ttl);
         match expected {
             None => assert!(hop.probes.iter().all(Option::is_none), "silent hop {} answered: {hop:?}", hop.ttl),
             Some(address) => {
                 for reply in &hop.probes {
                     let reply = reply.as_ref().unwrap_or_else(|| panic!("false * at TTL {}: {hop:?}", hop.ttl));
-                    assert_eq!(reply.from, address.to_string());
+                    assert_eq!(&reply.from, address);
                     assert!(reply.rtt_ms >= 0.0 && reply.rtt_ms < 1000.0, "{reply:?}");
                 }
             }
@@ -127,9 +133,18 @@ fn test_network_cleans_up_after_itself() {
 /// Runs `tracemap trace --json -n -g` inside the client namespace and returns the parsed document. With `-6` among
 /// the options it traces the destination's IPv6 address.
 fn cli_trace(net: &TestNet, extra: &[&str]) -> serde_json::Value {
+    cli_trace_as(net, &[], extra)
+}
+
+/// `setpriv` arguments that run the command as `nobody`, with no group and no capability left.
+const AS_NOBODY: &[&str] = &["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"];
+
+/// Like [`cli_trace`], with `wrapper` (such as [`AS_NOBODY`]) before the program.
+fn cli_trace_as(net: &TestNet, wrapper: &[&str], extra: &[&str]) -> serde_json::Value {
     let target = if extra.contains(&"-6") { net.destination6.to_string() } else { net.destination.to_string() };
     let output = net
         .exec(&net.client)
+        .args(wrapper)
         .arg(env!("CARGO_BIN_EXE_tracemap"))
         .args(["trace", "--json", "-n", "-g", "-m", "10"])
         // A 1 s timeout unless the test sets its own.
@@ -390,5 +405,89 @@ fn cli_reports_an_ipv6_reject_route_on_every_try() {
     for probe in hops[2]["probes"].as_array().expect("probes") {
         assert_eq!(probe["from"], router.as_str(), "no false * at the unreachable hop: {json:#}");
         assert_eq!(probe["flag"], "!X", "{json:#}");
+    }
+}
+
+/// Runs `config` on `prober` and folds its events into a report.
+async fn prober_trace(prober: &tracemap::net::Prober, config: ProbeConfig) -> TraceReport {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let reached = prober.trace(&config, &tx).await.expect("trace");
+    drop(tx);
+    let mut report = TraceReport::new(config.destination.to_string(), config.protocol);
+    report.tries = config.tries;
+    while let Some(event) = rx.recv().await {
+        report.apply(&event);
+    }
+    assert_eq!(report.destination_reached, reached);
+    report
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn concurrent_traces_share_one_prober_and_foreign_replies_are_counted() {
+    // One prober runs three traces at once (ICMP over IPv4, TCP and Paris UDP over IPv6), while a second prober in
+    // the same namespace (as another process would) runs a UDP trace over IPv4: each prober's raw sockets see the
+    // other's replies, and must drop and count them. Each router sees 6 probes per family, within its burst.
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let v4: Vec<Option<String>> = net.hops.iter().map(|hop| hop.map(|a| a.to_string())).collect();
+    let v6: Vec<Option<String>> = net.hops6.iter().map(|hop| hop.map(|a| a.to_string())).collect();
+    let (destination, destination6) = (IpAddr::V4(net.destination), IpAddr::V6(net.destination6));
+    let (reports, other, counters) = in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let shared = tracemap::net::Prober::open().expect("prober");
+            let separate = tracemap::net::Prober::open().expect("second prober");
+            let base = ProbeConfig { max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+            let configs = [
+                ProbeConfig { destination, protocol: Protocol::Icmp, ..base.clone() },
+                ProbeConfig { destination: destination6, protocol: Protocol::Tcp, ..base.clone() },
+                ProbeConfig { destination: destination6, protocol: Protocol::Udp, paris: true, ..base.clone() },
+            ];
+            let shared_runs = futures_util::future::join_all(configs.map(|config| prober_trace(&shared, config)));
+            let other_run =
+                prober_trace(&separate, ProbeConfig { destination, protocol: Protocol::Udp, ..base.clone() });
+            let (reports, other) = tokio::join!(shared_runs, other_run);
+            let foreign =
+                |prober: &tracemap::net::Prober| prober.counters().foreign.load(std::sync::atomic::Ordering::Relaxed);
+            (reports, other, (foreign(&shared), foreign(&separate)))
+        })
+    });
+    for (report, route) in reports.iter().zip([&v4, &v6, &v6]) {
+        assert_route_is(route, report);
+    }
+    assert_route_is(&v4, &other);
+    // The second prober's UDP trace yields at least 9 ICMP errors the first prober's ICMP socket sees, and the first
+    // prober's ICMP trace at least 9 replies the second sees.
+    assert!(counters.0 >= 9 && counters.1 >= 9, "foreign replies counted: {counters:?}");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn unprivileged_udp_traces_read_the_error_queue() {
+    for extra in [&["-p", "udp"][..], &["-p", "udp", "--paris"], &["-6", "-p", "udp"]] {
+        // A network each: a UDP trace spends the destination's burst of port unreachables (its window probes a few
+        // TTLs beyond), and the next trace right after would find it empty.
+        let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+        let json = cli_trace_as(&net, AS_NOBODY, extra);
+        assert_json_route(&net, &json);
+        assert_destination_kind(&json);
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
+    let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    for proto in ["icmp", "tcp"] {
+        let output = net
+            .exec(&net.client)
+            .args(AS_NOBODY)
+            .arg(env!("CARGO_BIN_EXE_tracemap"))
+            .args(["trace", "-n", "-g", "-t", "1", "-p", proto, &net.destination.to_string()])
+            .output()
+            .expect("run tracemap");
+        assert!(!output.status.success(), "{proto} without privileges must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("setcap cap_net_raw+ep"), "{proto}: {stderr}");
     }
 }

@@ -8,6 +8,7 @@
 //! prober, or on a prober of its own when none is installed.
 
 mod prober;
+mod recverr;
 mod socket;
 
 use std::io;
@@ -16,10 +17,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 use tracemap_shared::TraceEvent;
 
-use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Tracer};
+use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error};
 use crate::wire::icmp::EchoRequest;
 use crate::wire::tcp::Syn;
 use crate::wire::{icmpv6, udp};
@@ -131,6 +134,7 @@ impl Prober {
                 Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
                 Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
                 Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
+                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
             };
             let matched =
                 reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
@@ -188,6 +192,18 @@ impl Prober {
     ) -> Result<(Sender, Registration, mpsc::UnboundedReceiver<Delivery>), NetError> {
         let unsupported = || NetError::Unsupported(format!("{} over {family:?}", Transport::of(method).name()));
         match method {
+            Method::IcmpEcho | Method::TcpSyn { .. } if !self.privileged => Err(NetError::NoPrivilege {
+                operation: "send ICMP or TCP probes without raw sockets (UDP probes work unprivileged: -p udp)",
+            }),
+            Method::UdpClassic { .. } | Method::UdpParis { .. } if !self.privileged => {
+                let udp = UdpProbeSocket::bind(source, true)?;
+                let (registration, deliveries) = self
+                    .register(family, Transport::Udp, udp.port)
+                    .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
+                let sink = registration.deliveries().ok_or(NetError::ProberGone)?;
+                let reader = AbortOnDrop(tokio::spawn(recverr::read_errors(Arc::clone(&udp.socket), sink)));
+                Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
+            }
             Method::IcmpEcho | Method::TcpSyn { .. } => {
                 let (socket, transport) = match (method, family) {
                     (Method::IcmpEcho, Family::V4) => (&self.icmp4, Transport::Icmp),
@@ -203,7 +219,7 @@ impl Prober {
             }
             Method::UdpClassic { .. } | Method::UdpParis { .. } => {
                 self.icmp_socket(family).ok_or_else(unsupported)?;
-                let udp = UdpProbeSocket::bind(source)?;
+                let udp = UdpProbeSocket::bind(source, false)?;
                 let (registration, deliveries) = self
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
@@ -211,7 +227,7 @@ impl Prober {
                     Family::V4 => self.udp4.clone(),
                     Family::V6 => self.udp6.clone(),
                 };
-                Ok((Sender::Udp { udp, raw }, registration, deliveries))
+                Ok((Sender::Udp { udp, raw, _reader: None }, registration, deliveries))
             }
         }
     }
@@ -243,7 +259,35 @@ enum Sender {
         udp: UdpProbeSocket,
         /// The shared raw UDP socket of the family.
         raw: Option<Arc<RawSocket>>,
+        /// Unprivileged: the task reading the socket's error queue, stopped with the trace.
+        _reader: Option<AbortOnDrop>,
     },
+}
+
+/// A task that stops when its owner is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The reply an ICMP error from the error queue gives to trace `identifier` (whose socket received it).
+fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -> Option<Reply> {
+    let response = if error.icmpv6 {
+        icmpv6_error(error.icmp_type, error.code, error.info)
+    } else {
+        icmpv4_error(error.icmp_type, error.code, u16::try_from(error.info).unwrap_or(u16::MAX))
+    }?;
+    Some(Reply {
+        from: error.offender,
+        response,
+        identifier,
+        sequence: method.queued_sequence(error.port, error.payload_sequence)?,
+        probe_destination: Some(error.destination),
+    })
 }
 
 impl Sender {
@@ -265,8 +309,12 @@ impl Sender {
             (Sender::Udp { udp, .. }, Method::UdpClassic { .. }) => {
                 udp.send(PAYLOAD, destination, probe.sequence, probe.ttl)
             }
-            (Sender::Udp { udp, raw }, Method::UdpParis { port }) => {
-                let payload = udp::paris_payload(udp.source, destination, udp.port, port, probe.sequence, PAYLOAD);
+            (Sender::Udp { udp, raw, .. }, Method::UdpParis { port }) => {
+                // The sequence also travels in the payload, right after the checksum word: the error queue of the
+                // unprivileged mode returns the payload, not the checksum.
+                let mut tail = probe.sequence.to_be_bytes().to_vec();
+                tail.extend_from_slice(&PAYLOAD[2..]);
+                let payload = udp::paris_payload(udp.source, destination, udp.port, port, probe.sequence, &tail);
                 match raw {
                     Some(raw) => {
                         let datagram = udp::datagram(udp.source, destination, udp.port, port, &payload);
@@ -283,15 +331,17 @@ impl Sender {
 /// A trace's own UDP socket: the kernel holds its port for us, so no other trace or program can use it meanwhile.
 #[derive(Debug)]
 struct UdpProbeSocket {
-    socket: Socket,
+    socket: Arc<AsyncFd<Socket>>,
     source: IpAddr,
     port: u16,
     family: Family,
+    error_queue: bool,
 }
 
 impl UdpProbeSocket {
-    /// Binds a UDP socket to `source` and a port the kernel picks.
-    fn bind(source: IpAddr) -> Result<UdpProbeSocket, NetError> {
+    /// Binds a UDP socket to `source` and a port the kernel picks; with `error_queue`, ICMP errors about what it
+    /// sends are queued on it (the unprivileged mode).
+    fn bind(source: IpAddr, error_queue: bool) -> Result<UdpProbeSocket, NetError> {
         let io = |operation| move |error| NetError::Io { operation, error };
         let family = Family::of(source);
         let domain = if family == Family::V4 { Domain::IPV4 } else { Domain::IPV6 };
@@ -300,6 +350,9 @@ impl UdpProbeSocket {
             socket.set_only_v6(true).map_err(io("make the UDP socket IPv6-only"))?;
         }
         socket.set_nonblocking(true).map_err(io("make the UDP socket non-blocking"))?;
+        if error_queue {
+            recverr::enable(&socket, family == Family::V6).map_err(io("enable the UDP error queue"))?;
+        }
         socket.bind(&SockAddr::from(SocketAddr::new(source, 0))).map_err(io("bind the UDP socket"))?;
         let port = socket
             .local_addr()
@@ -307,15 +360,30 @@ impl UdpProbeSocket {
             .as_socket()
             .map(|address| address.port())
             .ok_or(NetError::InvalidConfig("the UDP socket has no port"))?;
-        Ok(UdpProbeSocket { socket, source, port, family })
+        // SAFETY: the `Socket` owns its descriptor, which stays open and unchanged for as long as the `AsyncFd` owns
+        // it. Only the error-queue reader waits on it.
+        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::ERROR) }
+            .map_err(|error| NetError::Io { operation: "register the UDP socket", error: error.into() })?;
+        Ok(UdpProbeSocket { socket: Arc::new(socket), source, port, family, error_queue })
     }
 
     fn send(&self, payload: &[u8], destination: IpAddr, port: u16, ttl: u8) -> io::Result<Instant> {
-        socket::set_ttl(&self.socket, self.family, ttl)?;
+        let socket = self.socket.get_ref();
+        socket::set_ttl(socket, self.family, ttl)?;
         let address = SockAddr::from(SocketAddr::new(destination, port));
-        let sent = Instant::now();
-        self.socket.send_to(payload, &address)?;
-        Ok(sent)
+        // With an error queue, the kernel also reports the latest ICMP error on the next send, which then fails
+        // without sending. That error is already queued for the reader (and reading it here clears it), so send
+        // again; a real failure repeats.
+        let attempts = if self.error_queue { 3 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let sent = Instant::now();
+            match socket.send_to(payload, &address) {
+                Ok(_) => return Ok(sent),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no send attempted")))
     }
 }
 

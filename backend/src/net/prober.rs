@@ -71,6 +71,8 @@ pub enum Packet {
         /// The message.
         message: Icmpv6Message,
     },
+    /// An ICMP error the kernel queued on a trace's own UDP socket (unprivileged mode).
+    QueuedError(super::recverr::QueuedError),
     /// A TCP segment and who sent it.
     Tcp {
         /// The sender.
@@ -116,6 +118,8 @@ pub struct Prober {
     pub(super) udp6: Option<Arc<RawSocket>>,
     registry: Arc<Registry>,
     readers: Vec<JoinHandle<()>>,
+    /// Whether raw sockets could be opened; without them only UDP probes run, over the error queue.
+    pub(super) privileged: bool,
 }
 
 impl Drop for Prober {
@@ -131,7 +135,14 @@ impl Prober {
     /// [`NetError::NoPrivilege`] when the process may not open raw sockets. A family the host lacks (no IPv6) only
     /// leaves that family's sockets closed; tracing to it then fails with a clear error.
     pub fn open() -> Result<Prober, NetError> {
-        let icmp4 = Arc::new(RawSocket::open(Family::V4, RawKind::Icmp)?);
+        let icmp4 = match RawSocket::open(Family::V4, RawKind::Icmp) {
+            Ok(socket) => Arc::new(socket),
+            Err(NetError::NoPrivilege { .. }) => {
+                tracing::info!("no raw sockets (needs root or CAP_NET_RAW): UDP probes only, over the error queue");
+                return Ok(Prober::unprivileged());
+            }
+            Err(error) => return Err(error),
+        };
         let optional = |family, kind| match RawSocket::open(family, kind) {
             Ok(socket) => Some(Arc::new(socket)),
             Err(error) => {
@@ -148,6 +159,7 @@ impl Prober {
             udp6: optional(Family::V6, RawKind::Udp),
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
+            privileged: true,
         };
         let sockets = [
             (prober.icmp4.clone(), Family::V4, RawKind::Icmp),
@@ -161,6 +173,26 @@ impl Prober {
             }
         }
         Ok(prober)
+    }
+
+    /// A prober without raw sockets: UDP traces read ICMP errors from their own socket's error queue.
+    pub fn unprivileged() -> Prober {
+        Prober {
+            icmp4: None,
+            icmp6: None,
+            tcp4: None,
+            tcp6: None,
+            udp4: None,
+            udp6: None,
+            registry: Arc::new(Registry::default()),
+            readers: Vec::new(),
+            privileged: false,
+        }
+    }
+
+    /// Whether this prober has raw sockets (every protocol) or runs unprivileged (UDP only).
+    pub fn is_privileged(&self) -> bool {
+        self.privileged
     }
 
     /// What the readers and traces could not use so far.
@@ -210,6 +242,12 @@ impl Registration {
     /// The identifier the trace's probes carry.
     pub fn identifier(&self) -> u16 {
         self.key.2
+    }
+
+    /// Another handle on the trace's channel, for a reader of the trace's own socket.
+    pub fn deliveries(&self) -> Option<mpsc::UnboundedSender<Delivery>> {
+        let traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        traces.get(&self.key).cloned()
     }
 
     /// Counts a packet the trace received but did not accept.

@@ -238,7 +238,7 @@ unsafe fn sockaddr_to_ip(storage: &libc::sockaddr_storage, len: libc::socklen_t)
 /// The monotonic time of a kernel timestamp, which is wall-clock time: the datagram arrived as long ago as the wall
 /// clock says, measured now. Reading both clocks back to back keeps a clock step from entering an RTT, except in the
 /// instant between the two reads; an age that makes no sense (negative, or beyond any probe timeout) is ignored.
-fn to_instant(stamp: SystemTime) -> Instant {
+pub(crate) fn to_instant(stamp: SystemTime) -> Instant {
     let now = Instant::now();
     match SystemTime::now().duration_since(stamp) {
         Ok(age) if age < Duration::from_secs(60) => now.checked_sub(age).unwrap_or(now),

@@ -121,20 +121,7 @@ impl Method {
                 });
             }
             Icmpv6Message::TimeExceeded { code: 0, quoted } => (Response::TimeExceeded, quoted),
-            Icmpv6Message::DestinationUnreachable { code, mtu, quoted } => {
-                let response = match (code, mtu) {
-                    // Packet too big: fragmentation needed, with the MTU (`!F-1280`).
-                    (_, Some(mtu)) => Response::Unreachable { code: 4, mtu: u16::try_from(mtu).unwrap_or(u16::MAX) },
-                    // No route (!N), beyond the scope of the source (!N), address unreachable (!H), port unreachable
-                    // (the destination), administratively prohibited, failed policy or reject route (!X).
-                    (0 | 2, None) => Response::Unreachable { code: 0, mtu: 0 },
-                    (3, None) => Response::Unreachable { code: 1, mtu: 0 },
-                    (4, None) => Response::Unreachable { code: 3, mtu: 0 },
-                    (1 | 5 | 6, None) => Response::Unreachable { code: 13, mtu: 0 },
-                    (other, None) => Response::Unreachable { code: other.saturating_add(100), mtu: 0 },
-                };
-                (response, quoted)
-            }
+            Icmpv6Message::DestinationUnreachable { code, mtu, quoted } => (icmpv6_unreachable(code, mtu), quoted),
             _ => return None,
         };
         let (identifier, sequence) = self.quoted_identity(&quoted.probe)?;
@@ -145,6 +132,16 @@ impl Method {
             sequence,
             probe_destination: Some(IpAddr::V6(quoted.header.destination)),
         })
+    }
+
+    /// The sequence of a UDP probe an ICMP error from the error queue is about, from the probe's destination port
+    /// (classic) or the two payload bytes after the checksum word (Paris); `None` when it cannot be one of ours.
+    pub fn queued_sequence(&self, port: u16, payload_sequence: Option<u16>) -> Option<u16> {
+        match self {
+            Method::UdpClassic { .. } => Some(port),
+            Method::UdpParis { port: ours } if *ours == port => payload_sequence,
+            _ => None,
+        }
     }
 
     /// The identity of the probe an ICMP error quotes, if it is one of this method's.
@@ -184,6 +181,41 @@ impl Method {
             sequence: segment.destination_port,
             probe_destination: None,
         })
+    }
+}
+
+/// What an ICMPv4 error of `icmp_type` and `code` says about a probe (`mtu` for fragmentation needed); `None` for
+/// types that never answer a probe.
+pub fn icmpv4_error(icmp_type: u8, code: u8, mtu: u16) -> Option<Response> {
+    match (icmp_type, code) {
+        (11, 0) => Some(Response::TimeExceeded),
+        (3, code) => Some(Response::Unreachable { code, mtu }),
+        _ => None,
+    }
+}
+
+/// What an ICMPv6 error says about a probe, with unreachable codes given as their ICMPv4 equivalents so that both
+/// families show the same flags: packet too big is fragmentation needed (`!F-1280`); no route and beyond the
+/// source's scope are `!N`; address unreachable `!H`; port unreachable the destination's answer; administratively
+/// prohibited, failed policy and reject route `!X`.
+pub fn icmpv6_error(icmp_type: u8, code: u8, mtu: u32) -> Option<Response> {
+    match (icmp_type, code) {
+        (3, 0) => Some(Response::TimeExceeded),
+        (2, _) => Some(icmpv6_unreachable(0, Some(mtu))),
+        (1, code) => Some(icmpv6_unreachable(code, None)),
+        _ => None,
+    }
+}
+
+fn icmpv6_unreachable(code: u8, mtu: Option<u32>) -> Response {
+    match (code, mtu) {
+        (_, Some(mtu)) => Response::Unreachable { code: 4, mtu: u16::try_from(mtu).unwrap_or(u16::MAX) },
+        (0 | 2, None) => Response::Unreachable { code: 0, mtu: 0 },
+        (3, None) => Response::Unreachable { code: 1, mtu: 0 },
+        (4, None) => Response::Unreachable { code: 3, mtu: 0 },
+        (1 | 5 | 6, None) => Response::Unreachable { code: 13, mtu: 0 },
+        // Unknown codes keep a mark of their own rather than pass for an ICMPv4 one.
+        (other, None) => Response::Unreachable { code: other.saturating_add(100), mtu: 0 },
     }
 }
 

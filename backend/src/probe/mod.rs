@@ -6,7 +6,7 @@
 mod method;
 mod tracer;
 
-pub use method::Method;
+pub use method::{Method, icmpv4_error, icmpv6_error};
 pub use tracer::{Action, Answer, Match, Pacing, Probe, ProbeOutcome, Reply, Response, Tracer};
 
 use std::net::IpAddr;
