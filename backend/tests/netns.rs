@@ -491,3 +491,69 @@ fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
         assert!(stderr.contains("setcap cap_net_raw+ep"), "{proto}: {stderr}");
     }
 }
+
+/// Captures the packets of a trace of every protocol and family in the test network and writes them as fuzz seeds
+/// (`fuzz/seeds/<target>/`), in the form the raw sockets deliver them. Runs only when `TRACEMAP_CAPTURE_SEEDS` names
+/// the seeds directory; otherwise it passes without doing anything.
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn capture_fuzz_seeds() {
+    let Some(seeds) = std::env::var_os("TRACEMAP_CAPTURE_SEEDS") else { return };
+    let seeds = std::path::PathBuf::from(seeds);
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    configure(&net, &net.routers[2], &["ip", "route", "add", "prohibit", &format!("{}/32", net.destination)]);
+    let pcap = std::env::temp_dir().join(format!("probe-seeds-{}.pcap", std::process::id()));
+    let mut dump = net
+        .exec(&net.client)
+        .args(["tcpdump", "-U", "-ni", "east", "-s", "0", "-w"])
+        .arg(&pcap)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(500));
+    for extra in [
+        &["-p", "icmp"][..],
+        &["-p", "udp"],
+        &["-p", "udp", "--paris"],
+        &["-p", "tcp"],
+        &["-6", "-p", "icmp"],
+        &["-6", "-p", "udp"],
+        &["-6", "-p", "tcp"],
+    ] {
+        let _ = net
+            .exec(&net.client)
+            .arg(env!("CARGO_BIN_EXE_tracemap"))
+            .args(["trace", "--json", "-n", "-g", "-t", "0.3", "-m", "5"])
+            .args(extra)
+            .arg(if extra.contains(&"-6") { net.destination6.to_string() } else { net.destination.to_string() })
+            .output();
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::process::Command::new("kill").arg(dump.id().to_string()).status();
+    let _ = dump.wait();
+    let bytes = std::fs::read(&pcap).expect("read the capture");
+    let _ = std::fs::remove_file(&pcap);
+    let mut written = 0;
+    // pcap: a 24-byte file header, then per packet a 16-byte record header (captured length at 8..12) and the frame.
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
+        let Some(frame) = bytes.get(at + 16..at + 16 + len) else { break };
+        at += 16 + len;
+        // Ethernet: 14 bytes, the EtherType at 12..14.
+        let (Some(ethertype), Some(packet)) = (frame.get(12..14), frame.get(14..)) else { continue };
+        let (target, seed) = match (ethertype, packet.get(9), packet.get(6)) {
+            ([0x08, 0x00], Some(1), _) => ("icmpv4", packet),
+            ([0x08, 0x00], Some(6 | 17), _) => ("transport", packet),
+            ([0x86, 0xdd], _, Some(58)) => ("icmpv6", &packet[40.min(packet.len())..]),
+            ([0x86, 0xdd], _, Some(6 | 17)) => ("transport", &packet[40.min(packet.len())..]),
+            _ => continue,
+        };
+        let dir = seeds.join(target);
+        std::fs::create_dir_all(&dir).expect("seeds directory");
+        std::fs::write(dir.join(format!("captured-{written:03}")), seed).expect("write a seed");
+        written += 1;
+    }
+    assert!(written > 50, "only {written} packets captured");
+}

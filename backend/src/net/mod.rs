@@ -28,6 +28,7 @@ use crate::wire::tcp::Syn;
 use crate::wire::{icmpv6, udp};
 
 pub use prober::{Counters, Prober};
+pub use recverr::parse_extended_err;
 pub use socket::Family;
 
 use prober::{Delivery, Packet, Registration, Transport};
