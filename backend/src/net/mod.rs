@@ -167,10 +167,10 @@ impl Prober {
                             None => return Err(NetError::ProberGone),
                         },
                         () = tokio::time::sleep_until(wake.into()) => {
-                            // Before any probe is given up, let the readers take in what already arrived: the kernel
-                            // stamped it in time even if this task woke late. Yielding lets the runtime poll its
-                            // sockets before this task resumes.
-                            tokio::task::yield_now().await;
+                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
+                            // time even if the readers (or this task) run late.
+                            self.pump();
+                            sender.drain_error_queue();
                         }
                     }
                     while let Ok(delivery) = deliveries.try_recv() {
@@ -202,7 +202,8 @@ impl Prober {
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
                 let sink = registration.deliveries().ok_or(NetError::ProberGone)?;
-                let reader = AbortOnDrop(tokio::spawn(recverr::read_errors(Arc::clone(&udp.socket), sink)));
+                let reader =
+                    AbortOnDrop(tokio::spawn(recverr::read_errors(Arc::clone(&udp.socket), sink.clone())), sink);
                 Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
             }
             Method::IcmpEcho | Method::TcpSyn { .. } => {
@@ -265,9 +266,9 @@ enum Sender {
     },
 }
 
-/// A task that stops when its owner is dropped.
+/// The error-queue reader task, stopped when its owner is dropped, and the channel it feeds.
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::UnboundedSender<Delivery>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -292,6 +293,14 @@ fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -
 }
 
 impl Sender {
+    /// Unprivileged UDP: hands what the trace's error queue holds to its channel now, as [`Prober::pump`] does for
+    /// the raw sockets.
+    fn drain_error_queue(&self) {
+        if let Sender::Udp { udp, _reader: Some(reader), .. } = self {
+            recverr::drain(udp.socket.get_ref(), &reader.1);
+        }
+    }
+
     /// Sends `probe` of trace `identifier`; returns the time right before it was handed to the kernel.
     fn send(&self, method: Method, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
         match (self, method) {

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::NetError;
-use super::socket::{Family, RawKind, RawSocket};
+use super::socket::{Family, RawKind, RawSocket, Received};
 use crate::probe::Method;
 use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 use crate::wire::icmpv6::Icmpv6Message;
@@ -195,6 +195,29 @@ impl Prober {
         self.privileged
     }
 
+    /// Reads and dispatches, without waiting, everything the receive sockets hold right now. A trace calls this
+    /// before it gives up on a probe: the kernel may have received (and stamped) the answer in time while the reader
+    /// task has not run yet, on a busy runtime.
+    pub(super) fn pump(&self) {
+        let mut buf = [0u8; RECEIVE_BUFFER];
+        let sockets = [
+            (&self.icmp4, Family::V4, RawKind::Icmp),
+            (&self.icmp6, Family::V6, RawKind::Icmp),
+            (&self.tcp4, Family::V4, RawKind::Tcp),
+            (&self.tcp6, Family::V6, RawKind::Tcp),
+        ];
+        for (socket, family, kind) in sockets {
+            let Some(socket) = socket else { continue };
+            // Bounded, so a flood cannot keep one trace here forever; the reader takes the rest.
+            for _ in 0..256 {
+                match socket.try_recv(&mut buf) {
+                    Ok(Some(received)) => dispatch(&self.registry, family, kind, &buf, received),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+
     /// What the readers and traces could not use so far.
     pub fn counters(&self) -> &Counters {
         &self.registry.counters
@@ -276,23 +299,28 @@ async fn read_loop(socket: Arc<RawSocket>, family: Family, kind: RawKind, regist
                 continue;
             }
         };
-        // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
-        let bytes = &buf[..received.len.min(buf.len())];
-        match classify(family, kind, bytes, received.from) {
-            Ok(Some((key, packet))) => {
-                let traces = registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let delivered = traces.get(&key).is_some_and(|trace| trace.send((packet, received.at)).is_ok());
-                if !delivered {
-                    registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(None) => {
+        dispatch(&registry, family, kind, &buf, received);
+    }
+}
+
+/// Hands a datagram read into `buf` to the trace it answers, or counts it.
+fn dispatch(registry: &Registry, family: Family, kind: RawKind, buf: &[u8], received: Received) {
+    // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
+    let bytes = &buf[..received.len.min(buf.len())];
+    match classify(family, kind, bytes, received.from) {
+        Ok(Some((key, packet))) => {
+            let traces = registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let delivered = traces.get(&key).is_some_and(|trace| trace.send((packet, received.at)).is_ok());
+            if !delivered {
                 registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
             }
-            Err(error) => {
-                tracing::trace!(%error, ?family, ?kind, "unparsable datagram dropped");
-                registry.counters.malformed.fetch_add(1, Ordering::Relaxed);
-            }
+        }
+        Ok(None) => {
+            registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(error) => {
+            tracing::trace!(%error, ?family, ?kind, "unparsable datagram dropped");
+            registry.counters.malformed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -104,31 +104,43 @@ pub async fn read_errors(socket: Arc<AsyncFd<Socket>>, deliveries: mpsc::Unbound
                 return;
             }
         };
-        loop {
-            match recv_error(socket.get_ref()) {
-                Ok(Some(delivery)) => {
-                    if deliveries.send(delivery).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Err(error) => {
-                    tracing::debug!(%error, "reading the UDP error queue failed");
-                    break;
-                }
+        // Returning WouldBlock once everything is read clears the readiness, so a message that arrives meanwhile
+        // wakes us again instead of being missed.
+        let drained = guard.try_io(|fd| {
+            if !drain(fd.get_ref(), &deliveries) {
+                return Ok(false);
             }
+            // Ordinary datagrams to the probe port (a service that answers) mean nothing to a trace: drop them.
+            let mut sink = [0u8; 64];
+            // SAFETY: the buffer is live and as long as given; MSG_DONTWAIT makes the call return at once.
+            while unsafe { libc::recv(fd.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len(), libc::MSG_DONTWAIT) } >= 0 {
+            }
+            Err(io::ErrorKind::WouldBlock.into())
+        });
+        if let Ok(Ok(false)) = drained {
+            return;
         }
-        // Ordinary datagrams to the probe port (a service that answers) mean nothing to a trace: drop them.
-        let mut sink = [0u8; 64];
-        // SAFETY: the buffer is live and as long as given; MSG_DONTWAIT makes the call return at once.
-        while unsafe {
-            libc::recv(socket.get_ref().as_raw_fd(), sink.as_mut_ptr().cast(), sink.len(), libc::MSG_DONTWAIT)
-        } >= 0
-        {}
-        guard.clear_ready();
         if deliveries.is_closed() {
             return;
+        }
+    }
+}
+
+/// Hands everything on `socket`'s error queue to the trace; false once the trace is gone.
+pub fn drain(socket: &Socket, deliveries: &mpsc::UnboundedSender<Delivery>) -> bool {
+    loop {
+        match recv_error(socket) {
+            Ok(Some(delivery)) => {
+                if deliveries.send(delivery).is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(error) => {
+                tracing::debug!(%error, "reading the UDP error queue failed");
+                return true;
+            }
         }
     }
 }

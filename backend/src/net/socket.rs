@@ -153,6 +153,17 @@ impl RawSocket {
     }
 }
 
+impl RawSocket {
+    /// Takes the next datagram already queued, without waiting: `None` when there is none.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match recv_timestamped(self.fd.get_ref(), buf, libc::MSG_DONTWAIT) {
+            Ok(received) => Ok(Some(received)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// Sets the TTL (hop limit) of the next datagrams `socket` sends.
 pub fn set_ttl(socket: &Socket, family: Family, ttl: u8) -> io::Result<()> {
     match family {

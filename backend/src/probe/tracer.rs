@@ -44,7 +44,9 @@ impl Default for Pacing {
             // in-flight cap matters once the window opens over a silent stretch.
             max_in_flight: 96,
             ttl_window: 6,
-            min_wait: Duration::from_millis(10),
+            // Answers are matched by their kernel receive time, and everything received is read before a probe is
+            // given up, so the floor only has to cover a router slower to answer than those beyond it.
+            min_wait: Duration::from_millis(5),
             // traceroute's defaults (`-w 5,3,10`), proven on real routes.
             here_factor: 3,
             near_factor: 10,
