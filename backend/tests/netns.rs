@@ -557,3 +557,53 @@ fn capture_fuzz_seeds() {
     }
     assert!(written > 50, "only {written} packets captured");
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn four_traces_on_one_prober_beyond_the_routers_burst_show_no_false_star() {
+    // 4 x 3 probes per router, twice Linux's burst of 6 Time Exceeded per source: a trace whose probes a limiter
+    // dropped learns from the others that the hop answers, and resends at turns spaced by the limiter's refill.
+    let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
+    let destination = IpAddr::V4(net.destination);
+    let reports = in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let prober = tracemap::net::Prober::open().expect("prober");
+            let config =
+                ProbeConfig { destination, max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+            futures_util::future::join_all((0..4).map(|_| prober_trace(&prober, config.clone()))).await
+        })
+    });
+    for report in &reports {
+        assert_route(&net, report);
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn back_to_back_udp_traces_on_one_prober_survive_the_destinations_limiter() {
+    // A UDP trace spends the destination's burst of port unreachables (its window probes a few TTLs beyond); the
+    // next trace right after finds it empty, and resends once it refills, knowing from the first that the
+    // destination answers there.
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let destination = IpAddr::V4(net.destination);
+    let reports = in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let prober = tracemap::net::Prober::open().expect("prober");
+            let config = ProbeConfig {
+                destination,
+                protocol: Protocol::Udp,
+                max_hops: 10,
+                timeout: Duration::from_secs(1),
+                ..ProbeConfig::default()
+            };
+            let first = prober_trace(&prober, config.clone()).await;
+            let second = prober_trace(&prober, config).await;
+            [first, second]
+        })
+    });
+    for report in &reports {
+        assert_route(&net, report);
+    }
+}

@@ -20,7 +20,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
-use tracemap_shared::TraceEvent;
+use tracemap_shared::{ReplyKind, TraceEvent};
 
 use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error};
 use crate::wire::icmp::EchoRequest;
@@ -144,10 +144,22 @@ impl Prober {
                 registration.rejected();
             }
         };
+        let refill = Pacing::default().rate_limit_refill;
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+            let (kind, at) = self.schedule_resend(destination, ttl, sibling, refill)?;
+            Some((kind, at.saturating_duration_since(start)))
+        };
         loop {
-            let action = tracer.poll(start.elapsed());
-            if !forward(&mut tracer, events) {
-                return Ok(tracer.destination_reached());
+            let action = tracer.poll_with(start.elapsed(), &mut resend);
+            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
+            for outcome in outcomes {
+                if let Some(answer) = &outcome.reply {
+                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind);
+                }
+                if events.send(outcome.into()).is_err() {
+                    // Nobody listens to this trace any more.
+                    return Ok(tracer.destination_reached());
+                }
             }
             match action {
                 Action::Send(probe) => {
@@ -415,11 +427,6 @@ fn check(config: &ProbeConfig) -> Result<IpAddr, NetError> {
         return Err(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"));
     }
     Ok(config.destination)
-}
-
-/// Sends the tracer's settled outcomes as events; false when nobody receives them any more.
-fn forward(tracer: &mut Tracer, events: &mpsc::UnboundedSender<TraceEvent>) -> bool {
-    tracer.drain_outcomes().all(|outcome| events.send(outcome.into()).is_ok())
 }
 
 #[cfg(test)]

@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracemap_shared::ReplyKind;
 
 use super::NetError;
 use super::socket::{Family, RawKind, RawSocket, Received};
@@ -106,6 +107,20 @@ struct Registry {
     counters: Counters,
 }
 
+/// How long an answer seen by one trace counts as evidence for the others: a little longer than a rate limiter
+/// takes to refill its burst.
+const HOP_MEMORY: Duration = Duration::from_secs(10);
+
+/// What the traces of this process learned about the hops they share, so that one trace's answers explain another
+/// trace's silence, and their resends to one rate-limited router are spaced instead of colliding.
+#[derive(Debug, Default)]
+struct HopBook {
+    /// The latest answer per destination and TTL: who answered, how, and when.
+    answers: HashMap<(IpAddr, u8), (IpAddr, ReplyKind, Instant)>,
+    /// Per responder, the earliest time the next resend to it may go.
+    next_resend: HashMap<IpAddr, Instant>,
+}
+
 /// The process-wide prober. Open it once (as root or with CAP_NET_RAW, before dropping privileges) and run every
 /// trace through [`Prober::trace`](super::Prober::trace). Dropping it stops its readers.
 #[derive(Debug)]
@@ -118,6 +133,7 @@ pub struct Prober {
     pub(super) udp6: Option<Arc<RawSocket>>,
     registry: Arc<Registry>,
     readers: Vec<JoinHandle<()>>,
+    hops: Mutex<HopBook>,
     /// Whether raw sockets could be opened; without them only UDP probes run, over the error queue.
     pub(super) privileged: bool,
 }
@@ -159,6 +175,7 @@ impl Prober {
             udp6: optional(Family::V6, RawKind::Udp),
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
+            hops: Mutex::new(HopBook::default()),
             privileged: true,
         };
         let sockets = [
@@ -186,6 +203,7 @@ impl Prober {
             udp6: None,
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
+            hops: Mutex::new(HopBook::default()),
             privileged: false,
         }
     }
@@ -216,6 +234,41 @@ impl Prober {
                 }
             }
         }
+    }
+
+    /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind`.
+    pub(super) fn note_answer(&self, destination: IpAddr, ttl: u8, responder: IpAddr, kind: ReplyKind) {
+        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        hops.answers.insert((destination, ttl), (responder, kind, now));
+        // Keep the book small on a long-running server: forget what is too old to matter.
+        if hops.answers.len() > 4096 {
+            hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
+            hops.next_resend.retain(|_, at| *at + HOP_MEMORY > now);
+        }
+    }
+
+    /// Whether a probe to `destination` at `ttl`, given up, is sent again, and when: when a sibling try answered
+    /// (`sibling`) or another trace saw that hop answer recently, at the next free turn of that responder's rate
+    /// limiter (`refill` per token; a reject route's unreachable costs two). `None`: the hop is silent.
+    pub(super) fn schedule_resend(
+        &self,
+        destination: IpAddr,
+        ttl: u8,
+        sibling: Option<(ReplyKind, IpAddr)>,
+        refill: Duration,
+    ) -> Option<(ReplyKind, Instant)> {
+        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let (kind, responder) = sibling.or_else(|| {
+            let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
+            (now.duration_since(at) < HOP_MEMORY).then_some((kind, responder))
+        })?;
+        let cost = if kind == ReplyKind::Unreachable { refill * 2 } else { refill };
+        // The limiter is probably empty now; each resend to it takes the next token after the previous resend's.
+        let turn = hops.next_resend.get(&responder).map_or(now + cost, |next| (*next).max(now + cost));
+        hops.next_resend.insert(responder, turn + cost);
+        Some((kind, turn))
     }
 
     /// What the readers and traces could not use so far.

@@ -33,7 +33,8 @@ pub struct Pacing {
     pub near_factor: u32,
     /// Whether a probe lost while its siblings were answered is sent once more.
     pub resend_after_rate_limit: bool,
-    /// How long a router's ICMP rate limiter takes to earn one token back (Linux: `icmp_ratelimit`, 1 s).
+    /// How long a router's ICMP rate limiter takes to earn one token back (Linux: `icmp_ratelimit`, 1 s), with a
+    /// margin.
     pub rate_limit_refill: Duration,
 }
 
@@ -51,10 +52,17 @@ impl Default for Pacing {
             here_factor: 3,
             near_factor: 10,
             resend_after_rate_limit: true,
-            rate_limit_refill: Duration::from_secs(1),
+            // Linux earns a token per second and spends one only when it holds *more* than one, counted in jiffies
+            // (4 ms at HZ=250): a resend exactly a second later can still find it one tick short.
+            rate_limit_refill: Duration::from_millis(1050),
         }
     }
 }
+
+/// Decides whether a probe given up at a TTL is sent again: gets the TTL and what a sibling try answered (kind and
+/// address), answers with the hop's kind of answer and the earliest resend time, or `None` for a timeout. See
+/// [`Tracer::poll_with`].
+pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>) -> Option<(ReplyKind, Duration)> + 'a;
 
 /// A probe the caller should send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +207,8 @@ struct Slot {
     /// Set while a resend is pending: what the probe's siblings at the same TTL answered, which tells how long the
     /// responder's rate limiter needs to refill.
     resend_for: Option<ReplyKind>,
+    /// Earliest time of a pending resend, as the caller's [`ResendPolicy`] scheduled it.
+    not_before: Duration,
 }
 
 impl Slot {
@@ -265,7 +275,13 @@ impl Tracer {
                 ..pacing
             },
             slots: vec![
-                Slot { state: State::Unsent, reported: false, sends: [None; MAX_ATTEMPTS], resend_for: None };
+                Slot {
+                    state: State::Unsent,
+                    reported: false,
+                    sends: [None; MAX_ATTEMPTS],
+                    resend_for: None,
+                    not_before: Duration::ZERO
+                };
                 count
             ],
             resends: pacing.resend_after_rate_limit && count * MAX_ATTEMPTS <= 1 << 16,
@@ -296,6 +312,15 @@ impl Tracer {
     /// Advances to `now`: gives up on probes whose wait ran out (or schedules their resend), then says what to do
     /// next. A `Send` marks the probe as sent at `now`, so call this right before sending.
     pub fn poll(&mut self, now: Duration) -> Action {
+        self.poll_with(now, &mut |_, sibling| sibling.map(|(kind, _)| (kind, Duration::ZERO)))
+    }
+
+    /// [`poll`](Self::poll) for a trace that shares the routers with others. When a probe is given up, `resend`
+    /// is asked whether to send it again: it gets the TTL and what a sibling try of this trace answered (kind and
+    /// address), if one did, and answers with the kind of answer the hop gives (its own knowledge, from other
+    /// traces, may supply it when no sibling answered) and the earliest time for the resend, so that resends of
+    /// several traces to one rate-limited router do not collide. `None`: report a timeout.
+    pub fn poll_with(&mut self, now: Duration, resend: &mut ResendPolicy<'_>) -> Action {
         let rtts = self.rtts();
         for i in 0..self.slots.len() {
             if self.slots[i].state != State::InFlight || !self.matters(i) {
@@ -303,15 +328,18 @@ impl Tracer {
             }
             let Some(sent) = self.slots[i].last_send() else { continue };
             if now >= self.give_up_at(i, sent, &rtts) {
-                let sibling = self.sibling_answer(i);
+                let may_resend = self.resends && self.slots[i].attempts() < MAX_ATTEMPTS;
+                let decision = if may_resend { resend(self.position(i).0, self.sibling_answer(i)) } else { None };
                 let slot = &mut self.slots[i];
-                if self.resends && slot.attempts() < MAX_ATTEMPTS && sibling.is_some() {
+                match decision {
                     // The hop answers, just not this probe: most likely its ICMP rate limiter. Ask again once it
                     // has refilled instead of reporting a star that is not there.
-                    slot.state = State::Unsent;
-                    slot.resend_for = sibling;
-                } else {
-                    slot.state = State::TimedOut;
+                    Some((kind, not_before)) => {
+                        slot.state = State::Unsent;
+                        slot.resend_for = Some(kind);
+                        slot.not_before = not_before;
+                    }
+                    None => slot.state = State::TimedOut,
                 }
             }
         }
@@ -345,7 +373,7 @@ impl Tracer {
                 }
                 State::Unsent => {
                     if let Some(kind) = slot.resend_for {
-                        consider(self.resend_at(i, kind));
+                        consider(self.resend_at(i, kind).max(slot.not_before));
                     }
                 }
                 _ => {}
@@ -456,11 +484,11 @@ impl Tracer {
     }
 
     /// The kind of answer another try of slot `i`'s TTL received, if any did.
-    fn sibling_answer(&self, i: usize) -> Option<ReplyKind> {
+    fn sibling_answer(&self, i: usize) -> Option<(ReplyKind, IpAddr)> {
         let tries = usize::from(self.tries);
         let start = i - i % tries;
         self.slots[start..start + tries].iter().find_map(|slot| match &slot.state {
-            State::Answered(answer) => Some(answer.kind),
+            State::Answered(answer) => Some((answer.kind, answer.from)),
             _ => None,
         })
     }
@@ -604,7 +632,7 @@ impl Tracer {
             slot.state == State::Unsent
                 && self.matters(i)
                 && match slot.resend_for {
-                    Some(kind) => now >= self.resend_at(i, kind),
+                    Some(kind) => now >= self.resend_at(i, kind).max(slot.not_before),
                     None => u16::from(self.position(i).0) < window_end,
                 }
         })

@@ -37,7 +37,7 @@ enum Hop {
     /// The destination, answering after this many milliseconds.
     Destination(u64),
     /// A Linux router answering Time Exceeded after this many milliseconds, through its per-source ICMP rate
-    /// limiter (a token a second, burst 6), of which another trace has just spent 4 tokens.
+    /// limiter (a token a second, burst 6), of which another trace has just spent all but two and a half.
     LimitedRouter(u64),
     /// A Linux router with a reject route to the destination: every probe that reaches it (its TTL and all beyond)
     /// gets Destination Unreachable, code 13, charged twice to the limiter (once in the forwarding path, capped at
@@ -56,7 +56,8 @@ impl Bucket {
     fn take(&mut self, now: Duration, cap: f64) -> bool {
         self.tokens = (self.tokens + (now - self.last).as_secs_f64()).min(cap);
         self.last = now;
-        if self.tokens >= 1.0 {
+        // Strictly more than one token, as the kernel compares.
+        if self.tokens > 1.0 {
             self.tokens -= 1.0;
             true
         } else {
@@ -76,7 +77,7 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
     let mut buckets: Vec<Bucket> = hops
         .iter()
         .map(|hop| Bucket {
-            tokens: if matches!(hop, Hop::LimitedRouter(_)) { 2.0 } else { 6.0 },
+            tokens: if matches!(hop, Hop::LimitedRouter(_)) { 2.5 } else { 6.0 },
             last: Duration::ZERO,
         })
         .collect();
@@ -426,8 +427,9 @@ fn reject_route_answers_every_try_once_its_limiter_refills() {
     assert_eq!(table(&outcomes).len(), 9, "nothing reported beyond the reject: {outcomes:?}");
     let resends: Vec<_> = sent.iter().filter(|(_, p)| p.attempt == 1).collect();
     assert_eq!(resends.len(), 1, "only the dropped probe is sent again: {sent:?}");
-    assert!(resends[0].0 >= Duration::from_secs(2), "after two tokens refilled: {resends:?}");
-    assert!(done < Duration::from_secs(2) + ms(20), "done at {done:?}");
+    let refill = Pacing::default().rate_limit_refill;
+    assert!(resends[0].0 >= refill * 2, "after two tokens refilled: {resends:?}");
+    assert!(done < refill * 2 + ms(20), "done at {done:?}");
     assert!(!tracer.destination_reached());
 }
 
@@ -440,7 +442,8 @@ fn routers_over_their_burst_are_asked_again_not_starred() {
     let (outcomes, sent, done) = simulate(&mut tracer, &hops);
     assert_eq!(table(&outcomes), expected(&[Some(router(1)), Some(router(2)), Some(DESTINATION)]));
     assert_eq!(sent.iter().filter(|(_, p)| p.attempt == 1).count(), 2, "one resend per limited router");
-    assert!(done >= Duration::from_secs(1) && done < Duration::from_secs(1) + ms(10), "done at {done:?}");
+    let refill = Pacing::default().rate_limit_refill;
+    assert!(done >= refill && done < refill + ms(10), "done at {done:?}");
 }
 
 #[test]
@@ -452,13 +455,14 @@ fn resend_goes_out_only_after_the_limiter_refilled() {
     }
     // The third try is given up after the floor of the adaptive wait (3 x 1 ms < 10 ms)...
     let Action::Wait(at) = tracer.poll(ms(10)) else { panic!("waits") };
-    assert_eq!(at, Duration::from_secs(1), "...and its resend waits for a token: {at:?}");
-    match tracer.poll(Duration::from_secs(1)) {
+    let refill = Pacing::default().rate_limit_refill;
+    assert_eq!(at, refill, "...and its resend waits for a token: {at:?}");
+    match tracer.poll(refill) {
         Action::Send(probe) => {
             assert_eq!((probe.ttl, probe.index, probe.attempt), (1, 2, 1));
             assert_ne!(probe.sequence, probes[2].sequence, "a resend has its own sequence");
             let reply = reply_to(probe, router(1), Response::TimeExceeded);
-            assert_eq!(tracer.on_reply(Duration::from_secs(1) + ms(1), &reply), Match::Accepted);
+            assert_eq!(tracer.on_reply(refill + ms(1), &reply), Match::Accepted);
         }
         other => panic!("expected the resend, got {other:?}"),
     }
@@ -499,4 +503,21 @@ fn silent_hop_never_waits_beyond_the_timeout() {
     let (outcomes, _, done) = simulate(&mut tracer, &[Hop::Router(1), Hop::Silent, Hop::Destination(1000)]);
     assert_eq!(table(&outcomes), expected(&[Some(router(1)), None, Some(DESTINATION)]));
     assert!(done <= TIMEOUT + ms(1), "done at {done:?}");
+}
+
+#[test]
+fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
+    let mut tracer = tracer(1);
+    let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
+    let asked = std::cell::RefCell::new(Vec::new());
+    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+        asked.borrow_mut().push((ttl, sibling));
+        Some((ReplyKind::TimeExceeded, Duration::from_secs(3)))
+    };
+    // No sibling answered: without the policy these would be stars at the timeout.
+    assert_eq!(tracer.poll_with(TIMEOUT, &mut policy), Action::Wait(Duration::from_secs(3)));
+    assert_eq!(*asked.borrow(), vec![(1, None); 3]);
+    let Action::Send(resend) = tracer.poll_with(Duration::from_secs(3), &mut policy) else { panic!("resend") };
+    assert_eq!((resend.ttl, resend.index, resend.attempt), (1, 0, 1));
+    assert_ne!(resend.sequence, probes[0].sequence);
 }
