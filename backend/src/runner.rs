@@ -56,10 +56,16 @@ pub fn parse_target(target: &str) -> Result<Option<IpAddr>, ResolveError> {
     if name.split('.').all(label_ok) && !last_numeric { Ok(None) } else { Err(invalid()) }
 }
 
-/// Resolves `target` once. IPv4 is preferred until the prober speaks IPv6.
+/// Resolves `target` once, to the first address the resolver gives (the family of the first resolved address).
 pub async fn resolve(target: &str) -> Result<IpAddr, ResolveError> {
+    resolve_family(target, None).await
+}
+
+/// Resolves `target` once, to an address of `family` when one is given (`-4`, `-6`).
+pub async fn resolve_family(target: &str, family: Option<net::Family>) -> Result<IpAddr, ResolveError> {
+    let wanted = |ip: &IpAddr| family.is_none_or(|family| net::Family::of(*ip) == family);
     if let Some(ip) = parse_target(target)? {
-        return Ok(ip);
+        return if wanted(&ip) { Ok(ip) } else { Err(ResolveError::NotFound(target.to_owned())) };
     }
     let lookup = tokio::net::lookup_host((target, 0));
     let addrs: Vec<IpAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
@@ -67,12 +73,7 @@ pub async fn resolve(target: &str) -> Result<IpAddr, ResolveError> {
         Ok(Err(_)) => return Err(ResolveError::NotFound(target.to_owned())),
         Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
     };
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| ResolveError::NotFound(target.to_owned()))
+    addrs.into_iter().find(wanted).ok_or_else(|| ResolveError::NotFound(target.to_owned()))
 }
 
 /// Everything a trace needs besides its sink.
@@ -177,5 +178,10 @@ mod tests {
     async fn literal_needs_no_resolver() {
         assert_eq!(resolve("192.0.2.7").await, Ok(IpAddr::from([192, 0, 2, 7])));
         assert!(matches!(resolve("no such host!").await, Err(ResolveError::Invalid(_))));
+        assert_eq!(
+            resolve_family("::1", Some(net::Family::V6)).await,
+            Ok("::1".parse().unwrap_or(IpAddr::from([0; 16])))
+        );
+        assert!(matches!(resolve_family("::1", Some(net::Family::V4)).await, Err(ResolveError::NotFound(_))));
     }
 }

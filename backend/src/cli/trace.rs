@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
+use tracemap::net::Family;
 use tracemap::probe::ProbeConfig;
 use tracemap::runner::{self, TraceJob};
 use tracemap_shared::Protocol;
@@ -53,6 +54,22 @@ pub struct TraceArgs {
     /// Highest TTL to probe.
     #[arg(short = 'm', long = "max-hops", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=255))]
     max_hops: u8,
+    /// First TTL to probe (skips the hops before it).
+    #[arg(short = 'f', long = "first-ttl", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=255))]
+    first_ttl: u8,
+    /// TCP: the port probed (default 80). UDP: the destination port of the first probe (default 33434), or of every
+    /// probe with --paris.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
+    /// UDP: keep ports and length constant (Paris traceroute) so per-flow load balancers keep one path.
+    #[arg(long)]
+    paris: bool,
+    /// Trace over IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Trace over IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     json: bool,
@@ -67,14 +84,27 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
 
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let enricher = Arc::new(open_enricher(&args.geo, !args.no_geoip)?);
-    let destination = runner::resolve(&args.host).await?;
+    if args.paris && !matches!(args.proto, ProtoArg::Udp) {
+        anyhow::bail!("--paris applies to UDP probes only (-p udp)");
+    }
+    if args.first_ttl > args.max_hops {
+        anyhow::bail!("the first TTL ({}) is beyond the maximum number of hops ({})", args.first_ttl, args.max_hops);
+    }
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let destination = runner::resolve_family(&args.host, family).await?;
     let probe = ProbeConfig {
         destination,
         protocol: args.proto.into(),
+        first_ttl: args.first_ttl,
         max_hops: args.max_hops,
         tries: args.tries,
         timeout: Duration::from_secs_f64(args.timeout),
-        ..ProbeConfig::default()
+        port: args.port,
+        paris: args.paris,
     };
     let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip };
     let (tx, rx) = mpsc::unbounded_channel();

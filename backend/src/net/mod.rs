@@ -1,27 +1,44 @@
 //! Sockets and the loop that drives tracers: the only module that touches the network.
 //!
-//! [`trace`] runs one trace to its end: it opens a raw ICMP socket, lets a [`Tracer`] decide what to send and when,
-//! feeds it every reply it can parse, and forwards each probe's outcome as a [`TraceEvent::Probe`] as soon as the
-//! tracer settles it. The clock lives here, not in the tracer: time is `Instant` since the trace began.
+//! A [`Prober`] owns the raw receive sockets of the process and routes every packet to the trace it answers; each
+//! trace runs [`Prober::trace`]: it lets a [`Tracer`] decide what to send and when, sends each probe the way its
+//! method needs (raw ICMP or TCP, or its own UDP socket), feeds the tracer every packet routed to it, and forwards
+//! each probe's outcome as a [`TraceEvent::Probe`] as soon as the tracer settles it. The clock lives here, not in
+//! the tracer: time is `Instant` since the trace began. [`trace`] runs one trace on the installed process-wide
+//! prober, or on a prober of its own when none is installed.
 
-mod icmp_socket;
+mod prober;
+mod recverr;
+mod socket;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
-use tracemap_shared::{Protocol, TraceEvent};
+use tracemap_shared::{ReplyKind, TraceEvent};
 
-use crate::probe::{Action, Match, Pacing, ProbeConfig, Reply, Tracer};
-use crate::wire::icmp::{EchoRequest, Icmpv4Datagram};
+use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error};
+use crate::wire::icmp::EchoRequest;
+use crate::wire::tcp::Syn;
+use crate::wire::{icmpv6, udp};
 
-pub use icmp_socket::IcmpSocket;
+pub use prober::{Counters, Prober};
+pub use recverr::parse_extended_err;
+pub use socket::Family;
+
+use prober::{Delivery, Packet, Registration, Transport};
+use socket::RawSocket;
 
 /// Why probing could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    /// The protocol or family is not implemented yet.
-    #[error("{0} probes are not supported yet")]
+    /// The protocol or family is not available.
+    #[error("{0} probes are not supported here")]
     Unsupported(String),
     /// The configuration cannot describe a trace.
     #[error("invalid probe settings: {0}")]
@@ -32,6 +49,15 @@ pub enum NetError {
         /// What was attempted.
         operation: &'static str,
     },
+    /// The host has no route to the destination.
+    #[error("no route to {destination}: {error}")]
+    NoRoute {
+        /// Where the trace was going.
+        destination: IpAddr,
+        /// The system's reason.
+        #[source]
+        error: io::Error,
+    },
     /// A socket operation failed.
     #[error("cannot {operation}: {error}")]
     Io {
@@ -39,7 +65,7 @@ pub enum NetError {
         operation: &'static str,
         /// The system's reason.
         #[source]
-        error: std::io::Error,
+        error: io::Error,
     },
     /// Sending a probe failed (no route to the destination, for instance).
     #[error("cannot send a probe to {destination} with TTL {ttl}: {error}")]
@@ -50,81 +76,341 @@ pub enum NetError {
         ttl: u8,
         /// The system's reason.
         #[source]
-        error: std::io::Error,
+        error: io::Error,
     },
+    /// The prober's readers stopped (the prober was dropped while the trace ran).
+    #[error("the prober stopped while the trace was running")]
+    ProberGone,
 }
 
-/// Bytes after the echo header: makes a 64-byte IPv4 datagram and names the sender to anyone capturing it.
+/// Bytes after the probe header: makes a 64-byte IPv4 echo datagram and names the sender to anyone capturing it.
 const PAYLOAD: &[u8; 36] = b"tracemap traceroute probe (harmless)";
 
-/// Large enough for any ICMP error (RFC 1812 caps them at 576 bytes) and for echo replies to our probes; longer
-/// datagrams are cut and then fail to parse, which is right: they cannot be answers to us.
-const RECEIVE_BUFFER: usize = 2048;
+static INSTALLED: OnceLock<Arc<Prober>> = OnceLock::new();
+
+/// Makes `prober` the process-wide prober that [`trace`] uses. The server opens it at start-up, before it drops
+/// privileges; only the first call takes effect (the prober is handed back otherwise).
+pub fn install(prober: Arc<Prober>) -> Result<(), Arc<Prober>> {
+    INSTALLED.set(prober)
+}
+
+/// The process-wide prober, once installed.
+pub fn installed() -> Option<&'static Arc<Prober>> {
+    INSTALLED.get()
+}
 
 /// Probes the route described by `config`, sending one `TraceEvent::Probe` per try (answered or timed out) to
 /// `events` as soon as it is known. Returns whether the destination answered. Stops early, without error, when
-/// `events` has no receiver left: nobody is listening to the trace any more.
+/// `events` has no receiver left: nobody is listening to the trace any more. Runs on the installed prober, or on
+/// one opened for this trace alone.
 pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEvent>) -> Result<bool, NetError> {
-    let destination = check(config)?;
-    let socket = IcmpSocket::open()?;
-    let identifier: u16 = rand::random();
-    let mut tracer = Tracer::new(config, identifier, rand::random(), Pacing::default());
-    let start = Instant::now();
-    let mut buf = vec![0u8; RECEIVE_BUFFER];
-    let mut ignored = 0usize;
-    loop {
-        let action = tracer.poll(start.elapsed());
-        if !forward(&mut tracer, events) {
-            return Ok(tracer.destination_reached());
-        }
-        match action {
-            Action::Send(probe) => {
-                let message = EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes();
-                let sent = socket.send(&message, destination, probe.ttl).map_err(|error| NetError::Send {
-                    destination: config.destination,
-                    ttl: probe.ttl,
-                    error,
-                })?;
-                tracer.sent_at(probe, sent.saturating_duration_since(start));
-            }
-            Action::Wait(deadline) => {
-                // `check` caps the timeout at a minute, so the deadline is always a representable instant.
-                let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
-                let received = tokio::select! {
-                    received = socket.recv(&mut buf) => received,
-                    () = tokio::time::sleep_until(wake.into()) => continue,
-                };
-                let (len, at) = received.map_err(|error| NetError::Io { operation: "receive ICMP", error })?;
-                // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
-                let matched = match Icmpv4Datagram::parse(&buf[..len.min(buf.len())]) {
-                    Ok(datagram) => match Reply::from_icmpv4(&datagram) {
-                        Some(reply) => tracer.on_reply(at.saturating_duration_since(start), &reply),
-                        None => Match::Foreign,
-                    },
-                    Err(error) => {
-                        tracing::trace!(%error, "unparsable ICMP datagram dropped");
-                        Match::Foreign
-                    }
-                };
-                if matched != Match::Accepted {
-                    ignored += 1;
-                }
-            }
-            Action::Done => break,
-        }
+    check(config)?;
+    if let Some(prober) = installed() {
+        return prober.trace(config, events).await;
     }
-    tracing::debug!(identifier, ignored, elapsed = ?start.elapsed(), "trace finished");
-    Ok(tracer.destination_reached())
+    Prober::open()?.trace(config, events).await
 }
 
-/// The IPv4 destination of a configuration this module can probe, or why it cannot.
-fn check(config: &ProbeConfig) -> Result<Ipv4Addr, NetError> {
-    if config.protocol != Protocol::Icmp {
-        return Err(NetError::Unsupported(config.protocol.to_string()));
+impl Prober {
+    /// Runs one trace on this prober's sockets; see [`trace`].
+    pub async fn trace(
+        &self,
+        config: &ProbeConfig,
+        events: &mpsc::UnboundedSender<TraceEvent>,
+    ) -> Result<bool, NetError> {
+        let destination = check(config)?;
+        let method = Method::for_config(config);
+        let family = Family::of(destination);
+        let source = socket::source_for(destination).map_err(|error| NetError::NoRoute { destination, error })?;
+        let (sender, registration, mut deliveries) = self.sender(method, family, source)?;
+        let identifier = registration.identifier();
+        let first = method
+            .first_sequence(Tracer::sequence_span(config), rand::random())
+            .ok_or(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"))?;
+        let mut tracer = Tracer::new(config, identifier, first, Pacing::default());
+        let start = Instant::now();
+        let mut rejected = 0usize;
+        let mut handle = |tracer: &mut Tracer, (packet, at): Delivery| {
+            let reply = match packet {
+                Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
+                Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
+                Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
+                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
+            };
+            let matched =
+                reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
+            if matched != Match::Accepted {
+                rejected += 1;
+                registration.rejected();
+            }
+        };
+        let refill = Pacing::default().rate_limit_refill;
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+            let (kind, at) = self.schedule_resend(destination, ttl, sibling, refill)?;
+            Some((kind, at.saturating_duration_since(start)))
+        };
+        loop {
+            let action = tracer.poll_with(start.elapsed(), &mut resend);
+            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
+            for outcome in outcomes {
+                if let Some(answer) = &outcome.reply {
+                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind);
+                }
+                if events.send(outcome.into()).is_err() {
+                    // Nobody listens to this trace any more.
+                    return Ok(tracer.destination_reached());
+                }
+            }
+            match action {
+                Action::Send(probe) => {
+                    let sent = sender.send(method, identifier, probe, destination).map_err(|error| NetError::Send {
+                        destination,
+                        ttl: probe.ttl,
+                        error,
+                    })?;
+                    tracer.sent_at(probe, sent.saturating_duration_since(start));
+                }
+                Action::Wait(deadline) => {
+                    // `check` caps the timeout at a minute, so the deadline is always a representable instant.
+                    let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
+                    tokio::select! {
+                        delivery = deliveries.recv() => match delivery {
+                            Some(delivery) => handle(&mut tracer, delivery),
+                            None => return Err(NetError::ProberGone),
+                        },
+                        () = tokio::time::sleep_until(wake.into()) => {
+                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
+                            // time even if the readers (or this task) run late.
+                            self.pump();
+                            sender.drain_error_queue();
+                        }
+                    }
+                    while let Ok(delivery) = deliveries.try_recv() {
+                        handle(&mut tracer, delivery);
+                    }
+                }
+                Action::Done => break,
+            }
+        }
+        tracing::debug!(?method, identifier, rejected, elapsed = ?start.elapsed(), "trace finished");
+        Ok(tracer.destination_reached())
     }
-    let IpAddr::V4(destination) = config.destination else {
-        return Err(NetError::Unsupported("IPv6".to_owned()));
-    };
+
+    /// How this trace sends its probes, and its hold on an identifier.
+    fn sender(
+        &self,
+        method: Method,
+        family: Family,
+        source: IpAddr,
+    ) -> Result<(Sender, Registration, mpsc::UnboundedReceiver<Delivery>), NetError> {
+        let unsupported = || NetError::Unsupported(format!("{} over {family:?}", Transport::of(method).name()));
+        match method {
+            Method::IcmpEcho | Method::TcpSyn { .. } if !self.privileged => Err(NetError::NoPrivilege {
+                operation: "send ICMP or TCP probes without raw sockets (UDP probes work unprivileged: -p udp)",
+            }),
+            Method::UdpClassic { .. } | Method::UdpParis { .. } if !self.privileged => {
+                let udp = UdpProbeSocket::bind(source, true)?;
+                let (registration, deliveries) = self
+                    .register(family, Transport::Udp, udp.port)
+                    .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
+                let sink = registration.deliveries().ok_or(NetError::ProberGone)?;
+                let reader =
+                    AbortOnDrop(tokio::spawn(recverr::read_errors(Arc::clone(&udp.socket), sink.clone())), sink);
+                Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
+            }
+            Method::IcmpEcho | Method::TcpSyn { .. } => {
+                let (socket, transport) = match (method, family) {
+                    (Method::IcmpEcho, Family::V4) => (&self.icmp4, Transport::Icmp),
+                    (Method::IcmpEcho, Family::V6) => (&self.icmp6, Transport::Icmp),
+                    (_, Family::V4) => (&self.tcp4, Transport::Tcp),
+                    (_, Family::V6) => (&self.tcp6, Transport::Tcp),
+                };
+                let socket = socket.clone().ok_or_else(unsupported)?;
+                // ICMP errors about our probes arrive on the ICMP socket of the family; it must be open too.
+                self.icmp_socket(family).ok_or_else(unsupported)?;
+                let (registration, deliveries) = self.register_random(family, transport);
+                Ok((Sender::Raw { socket, source, family }, registration, deliveries))
+            }
+            Method::UdpClassic { .. } | Method::UdpParis { .. } => {
+                self.icmp_socket(family).ok_or_else(unsupported)?;
+                let udp = UdpProbeSocket::bind(source, false)?;
+                let (registration, deliveries) = self
+                    .register(family, Transport::Udp, udp.port)
+                    .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
+                let raw = match family {
+                    Family::V4 => self.udp4.clone(),
+                    Family::V6 => self.udp6.clone(),
+                };
+                Ok((Sender::Udp { udp, raw, _reader: None }, registration, deliveries))
+            }
+        }
+    }
+
+    fn icmp_socket(&self, family: Family) -> Option<&Arc<RawSocket>> {
+        match family {
+            Family::V4 => self.icmp4.as_ref(),
+            Family::V6 => self.icmp6.as_ref(),
+        }
+    }
+}
+
+/// How one trace's probes leave.
+#[derive(Debug)]
+enum Sender {
+    /// Through a shared raw socket (ICMP echo, TCP SYN); the kernel adds the IP header.
+    Raw {
+        /// The socket.
+        socket: Arc<RawSocket>,
+        /// Our address towards the destination, for the TCP checksum.
+        source: IpAddr,
+        /// The family of both.
+        family: Family,
+    },
+    /// Through the trace's own UDP socket, whose port is the trace's identifier; Paris probes go through the raw UDP
+    /// socket when there is one, from the same port, so that their checksum is exactly the one we chose.
+    Udp {
+        /// The trace's socket, which also holds its port.
+        udp: UdpProbeSocket,
+        /// The shared raw UDP socket of the family.
+        raw: Option<Arc<RawSocket>>,
+        /// Unprivileged: the task reading the socket's error queue, stopped with the trace.
+        _reader: Option<AbortOnDrop>,
+    },
+}
+
+/// The error-queue reader task, stopped when its owner is dropped, and the channel it feeds.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::UnboundedSender<Delivery>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The reply an ICMP error from the error queue gives to trace `identifier` (whose socket received it).
+fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -> Option<Reply> {
+    let response = if error.icmpv6 {
+        icmpv6_error(error.icmp_type, error.code, error.info)
+    } else {
+        icmpv4_error(error.icmp_type, error.code, u16::try_from(error.info).unwrap_or(u16::MAX))
+    }?;
+    Some(Reply {
+        from: error.offender,
+        response,
+        identifier,
+        sequence: method.queued_sequence(error.port, error.payload_sequence)?,
+        probe_destination: Some(error.destination),
+    })
+}
+
+impl Sender {
+    /// Unprivileged UDP: hands what the trace's error queue holds to its channel now, as [`Prober::pump`] does for
+    /// the raw sockets.
+    fn drain_error_queue(&self) {
+        if let Sender::Udp { udp, _reader: Some(reader), .. } = self {
+            recverr::drain(udp.socket.get_ref(), &reader.1);
+        }
+    }
+
+    /// Sends `probe` of trace `identifier`; returns the time right before it was handed to the kernel.
+    fn send(&self, method: Method, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
+        match (self, method) {
+            (Sender::Raw { socket, family, .. }, Method::IcmpEcho) => {
+                let message = match family {
+                    Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
+                    Family::V6 => icmpv6::echo_request(identifier, probe.sequence, PAYLOAD),
+                };
+                socket.send(&message, destination, probe.ttl)
+            }
+            (Sender::Raw { socket, source, .. }, Method::TcpSyn { port }) => {
+                let sequence = Method::tcp_sequence(identifier, probe.sequence);
+                let syn = Syn { source_port: probe.sequence, destination_port: port, sequence };
+                socket.send(&syn.to_bytes(*source, destination), destination, probe.ttl)
+            }
+            (Sender::Udp { udp, .. }, Method::UdpClassic { .. }) => {
+                udp.send(PAYLOAD, destination, probe.sequence, probe.ttl)
+            }
+            (Sender::Udp { udp, raw, .. }, Method::UdpParis { port }) => {
+                // The sequence also travels in the payload, right after the checksum word: the error queue of the
+                // unprivileged mode returns the payload, not the checksum.
+                let mut tail = probe.sequence.to_be_bytes().to_vec();
+                tail.extend_from_slice(&PAYLOAD[2..]);
+                let payload = udp::paris_payload(udp.source, destination, udp.port, port, probe.sequence, &tail);
+                match raw {
+                    Some(raw) => {
+                        let datagram = udp::datagram(udp.source, destination, udp.port, port, &payload);
+                        raw.send(&datagram, destination, probe.ttl)
+                    }
+                    None => udp.send(&payload, destination, port, probe.ttl),
+                }
+            }
+            _ => Err(io::Error::other("probe method and socket do not match")),
+        }
+    }
+}
+
+/// A trace's own UDP socket: the kernel holds its port for us, so no other trace or program can use it meanwhile.
+#[derive(Debug)]
+struct UdpProbeSocket {
+    socket: Arc<AsyncFd<Socket>>,
+    source: IpAddr,
+    port: u16,
+    family: Family,
+    error_queue: bool,
+}
+
+impl UdpProbeSocket {
+    /// Binds a UDP socket to `source` and a port the kernel picks; with `error_queue`, ICMP errors about what it
+    /// sends are queued on it (the unprivileged mode).
+    fn bind(source: IpAddr, error_queue: bool) -> Result<UdpProbeSocket, NetError> {
+        let io = |operation| move |error| NetError::Io { operation, error };
+        let family = Family::of(source);
+        let domain = if family == Family::V4 { Domain::IPV4 } else { Domain::IPV6 };
+        let socket = Socket::new(domain, Type::DGRAM, Some(socket2::Protocol::UDP)).map_err(io("open a UDP socket"))?;
+        if family == Family::V6 {
+            socket.set_only_v6(true).map_err(io("make the UDP socket IPv6-only"))?;
+        }
+        socket.set_nonblocking(true).map_err(io("make the UDP socket non-blocking"))?;
+        if error_queue {
+            recverr::enable(&socket, family == Family::V6).map_err(io("enable the UDP error queue"))?;
+        }
+        socket.bind(&SockAddr::from(SocketAddr::new(source, 0))).map_err(io("bind the UDP socket"))?;
+        let port = socket
+            .local_addr()
+            .map_err(io("read the UDP socket's port"))?
+            .as_socket()
+            .map(|address| address.port())
+            .ok_or(NetError::InvalidConfig("the UDP socket has no port"))?;
+        // SAFETY: the `Socket` owns its descriptor, which stays open and unchanged for as long as the `AsyncFd` owns
+        // it. Only the error-queue reader waits on it.
+        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::ERROR) }
+            .map_err(|error| NetError::Io { operation: "register the UDP socket", error: error.into() })?;
+        Ok(UdpProbeSocket { socket: Arc::new(socket), source, port, family, error_queue })
+    }
+
+    fn send(&self, payload: &[u8], destination: IpAddr, port: u16, ttl: u8) -> io::Result<Instant> {
+        let socket = self.socket.get_ref();
+        socket::set_ttl(socket, self.family, ttl)?;
+        let address = SockAddr::from(SocketAddr::new(destination, port));
+        // With an error queue, the kernel also reports the latest ICMP error on the next send, which then fails
+        // without sending. That error is already queued for the reader (and reading it here clears it), so send
+        // again; a real failure repeats.
+        let attempts = if self.error_queue { 3 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let sent = Instant::now();
+            match socket.send_to(payload, &address) {
+                Ok(_) => return Ok(sent),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no send attempted")))
+    }
+}
+
+/// The destination of a configuration this module can probe, or why it cannot.
+fn check(config: &ProbeConfig) -> Result<IpAddr, NetError> {
     if config.first_ttl == 0 || config.first_ttl > config.max_hops {
         return Err(NetError::InvalidConfig("the first TTL must be between 1 and the maximum number of hops"));
     }
@@ -134,31 +420,36 @@ fn check(config: &ProbeConfig) -> Result<Ipv4Addr, NetError> {
     if config.timeout.is_zero() || config.timeout > Duration::from_secs(60) {
         return Err(NetError::InvalidConfig("the timeout must be more than 0 and at most 60 seconds"));
     }
-    Ok(destination)
-}
-
-/// Sends the tracer's settled outcomes as events; false when nobody receives them any more.
-fn forward(tracer: &mut Tracer, events: &mpsc::UnboundedSender<TraceEvent>) -> bool {
-    tracer.drain_outcomes().all(|outcome| events.send(outcome.into()).is_ok())
+    if config.port == Some(0) {
+        return Err(NetError::InvalidConfig("the port must be between 1 and 65535"));
+    }
+    if Method::for_config(config).first_sequence(Tracer::sequence_span(config), 0).is_none() {
+        return Err(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"));
+    }
+    Ok(config.destination)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracemap_shared::Protocol;
 
     #[test]
-    fn unsupported_and_invalid_settings_are_refused_before_any_socket() {
+    fn invalid_settings_are_refused_before_any_socket() {
         let v4 = ProbeConfig { destination: IpAddr::from([10, 0, 0, 1]), ..ProbeConfig::default() };
         assert!(check(&v4).is_ok());
         let udp = ProbeConfig { protocol: Protocol::Udp, ..v4.clone() };
-        assert_eq!(check(&udp).unwrap_err().to_string(), "udp probes are not supported yet");
+        assert!(check(&udp).is_ok());
         let v6 = ProbeConfig { destination: "::1".parse().unwrap(), ..v4.clone() };
-        assert_eq!(check(&v6).unwrap_err().to_string(), "IPv6 probes are not supported yet");
+        assert!(check(&v6).is_ok());
         for bad in [
             ProbeConfig { first_ttl: 0, ..v4.clone() },
             ProbeConfig { first_ttl: 9, max_hops: 8, ..v4.clone() },
             ProbeConfig { tries: 0, ..v4.clone() },
             ProbeConfig { timeout: Duration::ZERO, ..v4.clone() },
+            ProbeConfig { port: Some(0), ..v4.clone() },
+            // Classic UDP ports rise from --port: 65500 leaves no room for 30 x 3 probes.
+            ProbeConfig { port: Some(65500), ..udp.clone() },
         ] {
             assert!(matches!(check(&bad), Err(NetError::InvalidConfig(_))), "{bad:?}");
         }

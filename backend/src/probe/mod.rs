@@ -3,9 +3,11 @@
 //! It never touches a clock or a socket: time is passed in, packets come in as parsed values, and it answers with
 //! what to send and when to wake. That keeps timeouts, retries and matching testable in microseconds.
 
+mod method;
 mod tracer;
 
-pub use tracer::{Action, Answer, Match, Pacing, Probe, ProbeOutcome, Reply, Response, Tracer};
+pub use method::{Method, icmpv4_error, icmpv6_error};
+pub use tracer::{Action, Answer, Match, Pacing, Probe, ProbeOutcome, Reply, ResendPolicy, Response, Tracer};
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -27,6 +29,11 @@ pub struct ProbeConfig {
     pub tries: u8,
     /// Longest wait for any one probe's reply.
     pub timeout: Duration,
+    /// TCP: the probed port (80 when `None`). UDP: the destination port of the first classic probe, or of every
+    /// Paris probe (33434 when `None`). Unused by ICMP.
+    pub port: Option<u16>,
+    /// UDP only: keep every flow field constant (Paris traceroute) so per-flow load balancers keep one path.
+    pub paris: bool,
 }
 
 impl Default for ProbeConfig {
@@ -38,6 +45,8 @@ impl Default for ProbeConfig {
             max_hops: 30,
             tries: 3,
             timeout: Duration::from_secs(2),
+            port: None,
+            paris: false,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! One trace's probing logic: which probe goes out next, when to wake, and what each reply means.
 //!
 //! Time is a `Duration` since the trace started, always given by the caller, so every scenario (timeouts, late and
-//! duplicate replies, replies out of order, a destination answering at several TTLs) is a plain unit test.
-//! Probes go out TTL by TTL within a small window of TTLs, several in flight at once; each router only ever sees the
-//! `tries` probes of its own TTL, which stays under the ICMP error rate limit of Linux routers (burst 6, then 1/s).
+//! duplicate replies, replies out of order, a destination answering at several TTLs, rate-limited hops) is a plain
+//! unit test. Probes go out TTL by TTL within a small window of TTLs, several in flight at once, so each router sees
+//! only the `tries` probes of its own TTL, within the ICMP error rate limit of Linux routers (burst 6, then 1/s).
+//! Waits adapt to the round trips seen (a silent hop between answering hops costs a few of their RTTs, the timeout
+//! is only the ceiling), and a probe lost while its siblings were answered is sent once more after the responder's
+//! rate limiter has refilled, so a limiter never shows as a false `*`.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -12,24 +15,54 @@ use std::time::Duration;
 use tracemap_shared::{ProbeReply, ReplyKind, TraceEvent};
 
 use super::ProbeConfig;
-use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 
-/// How many probes may be in flight, and over how many TTLs.
+/// How probes are spread over time: how many at once, over how many TTLs, and how long to wait for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pacing {
     /// Most probes awaiting a reply at once.
     pub max_in_flight: usize,
-    /// Probes are sent only for TTLs below the lowest unsettled TTL plus this window, so a trace does not run far
-    /// ahead of what it knows (probes beyond the destination are wasted, and for UDP they are rate-limited).
+    /// Probes are sent only for TTLs below the lowest open TTL plus this window, so a trace does not run far ahead
+    /// of what it knows (probes beyond the destination are wasted, and for UDP they are rate-limited). The window
+    /// opens to every TTL once the route has gone silent (see [`Tracer`]).
     pub ttl_window: u8,
+    /// Floor of an adaptive wait: below it, scheduling noise on a busy host would turn answers into stars.
+    pub min_wait: Duration,
+    /// A probe is given up after this many times the slowest answer at its own TTL...
+    pub here_factor: u32,
+    /// ...or, when its TTL has no answer, this many times the slowest answer beyond it.
+    pub near_factor: u32,
+    /// Whether a probe lost while its siblings were answered is sent once more.
+    pub resend_after_rate_limit: bool,
+    /// How long a router's ICMP rate limiter takes to earn one token back (Linux: `icmp_ratelimit`, 1 s), with a
+    /// margin.
+    pub rate_limit_refill: Duration,
 }
 
 impl Default for Pacing {
     fn default() -> Self {
-        // Six TTLs of three tries: a typical route's first answers all come back within one round trip.
-        Pacing { max_in_flight: 18, ttl_window: 6 }
+        Pacing {
+            // Six TTLs of three tries: a typical route's first answers all come back within one round trip. The
+            // in-flight cap matters once the window opens over a silent stretch.
+            max_in_flight: 96,
+            ttl_window: 6,
+            // Answers are matched by their kernel receive time, and everything received is read before a probe is
+            // given up, so the floor only has to cover a router slower to answer than those beyond it.
+            min_wait: Duration::from_millis(5),
+            // traceroute's defaults (`-w 5,3,10`), proven on real routes.
+            here_factor: 3,
+            near_factor: 10,
+            resend_after_rate_limit: true,
+            // Linux earns a token per second and spends one only when it holds *more* than one, counted in jiffies
+            // (4 ms at HZ=250): a resend exactly a second later can still find it one tick short.
+            rate_limit_refill: Duration::from_millis(1050),
+        }
     }
 }
+
+/// Decides whether a probe given up at a TTL is sent again: gets the TTL and what a sibling try answered (kind and
+/// address), answers with the hop's kind of answer and the earliest resend time, or `None` for a timeout. See
+/// [`Tracer::poll_with`].
+pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>) -> Option<(ReplyKind, Duration)> + 'a;
 
 /// A probe the caller should send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +73,8 @@ pub struct Probe {
     pub index: u8,
     /// Sequence number to put in the probe; replies are matched by it.
     pub sequence: u16,
+    /// 0 for the first attempt, 1 for the resend of a probe a rate limiter probably dropped.
+    pub attempt: u8,
 }
 
 /// What the caller should do next.
@@ -67,6 +102,11 @@ pub enum Response {
         /// Next-hop MTU for code 4.
         mtu: u16,
     },
+    /// The destination answered a TCP SYN: SYN-ACK (`open`) or RST.
+    TcpAnswer {
+        /// Whether the port is open (SYN-ACK) rather than closed (RST).
+        open: bool,
+    },
 }
 
 /// A received reply, reduced to what matching needs.
@@ -80,41 +120,9 @@ pub struct Reply {
     pub identifier: u16,
     /// Sequence of the probe it answers.
     pub sequence: u16,
-    /// Destination of the quoted probe, for ICMP errors; `None` for an echo reply, whose sender is the destination.
+    /// Destination of the quoted probe, for ICMP errors; `None` for an answer of the destination itself (echo reply,
+    /// SYN-ACK, RST), whose sender is the destination.
     pub probe_destination: Option<IpAddr>,
-}
-
-impl Reply {
-    /// Reads a reply to an ICMP echo probe out of a parsed datagram; `None` when it cannot be one (another ICMP
-    /// type, an error about a datagram that was not an echo request).
-    pub fn from_icmpv4(datagram: &Icmpv4Datagram) -> Option<Reply> {
-        let from = IpAddr::V4(datagram.source());
-        let (response, quoted) = match datagram.message {
-            IcmpMessage::EchoReply { identifier, sequence } => {
-                return Some(Reply {
-                    from,
-                    response: Response::EchoReply,
-                    identifier,
-                    sequence,
-                    probe_destination: None,
-                });
-            }
-            // Code 1 (fragment reassembly) is not about a TTL and cannot be one of our unfragmented probes.
-            IcmpMessage::TimeExceeded { code: 0, quoted } => (Response::TimeExceeded, quoted),
-            IcmpMessage::DestinationUnreachable { code, next_hop_mtu, quoted } => {
-                (Response::Unreachable { code, mtu: next_hop_mtu }, quoted)
-            }
-            IcmpMessage::TimeExceeded { .. } | IcmpMessage::Other { .. } => return None,
-        };
-        let QuotedProbe::EchoRequest { identifier, sequence } = quoted.probe else { return None };
-        Some(Reply {
-            from,
-            response,
-            identifier,
-            sequence,
-            probe_destination: Some(IpAddr::V4(quoted.header.destination)),
-        })
-    }
 }
 
 /// How the tracer took a reply; the caller may count these, nothing else needs them.
@@ -171,16 +179,19 @@ impl From<ProbeOutcome> for TraceEvent {
     }
 }
 
+/// How many tries one probe may take: the first, and one resend when a rate limiter probably ate the first.
+const MAX_ATTEMPTS: usize = 2;
+
 /// Where one probe stands.
 #[derive(Debug, Clone, PartialEq)]
 enum State {
-    /// Not sent yet.
+    /// Not sent yet, or waiting to be sent again (then `Slot::resend_for` says why).
     Unsent,
-    /// Sent at this time, no answer yet.
-    InFlight(Duration),
+    /// The latest attempt is on its way, no answer yet.
+    InFlight,
     /// Answered in time.
     Answered(Answer),
-    /// No answer within the timeout.
+    /// No answer to any attempt within its wait.
     TimedOut,
     /// Never to be sent: the trace ended at a lower TTL.
     Skipped,
@@ -191,6 +202,33 @@ struct Slot {
     state: State,
     /// Whether its outcome has been handed out; each probe yields exactly one outcome.
     reported: bool,
+    /// When each attempt left; a reply to any attempt is accepted within that attempt's timeout.
+    sends: [Option<Duration>; MAX_ATTEMPTS],
+    /// Set while a resend is pending: what the probe's siblings at the same TTL answered, which tells how long the
+    /// responder's rate limiter needs to refill.
+    resend_for: Option<ReplyKind>,
+    /// Earliest time of a pending resend, as the caller's [`ResendPolicy`] scheduled it.
+    not_before: Duration,
+}
+
+impl Slot {
+    fn attempts(&self) -> usize {
+        self.sends.iter().flatten().count()
+    }
+
+    fn last_send(&self) -> Option<Duration> {
+        self.sends.iter().flatten().last().copied()
+    }
+}
+
+/// What the answers so far say about round-trip times, per TTL: the inputs of the adaptive waits.
+struct Rtts {
+    /// Slowest answer at each TTL (index `ttl - first_ttl`).
+    here: Vec<Option<Duration>>,
+    /// Slowest answer at any higher TTL.
+    near: Vec<Option<Duration>>,
+    /// Slowest answer anywhere.
+    slowest: Option<Duration>,
 }
 
 /// The state machine of one trace. See the module documentation.
@@ -205,8 +243,12 @@ pub struct Tracer {
     pacing: Pacing,
     /// One per probe, TTL-major: slot `i` is TTL `first_ttl + i / tries`, try `i % tries`.
     slots: Vec<Slot>,
+    /// Whether the sequence space leaves room for resends (it does for every route the command line can ask for).
+    resends: bool,
     /// Lowest TTL where the destination (or an unreachable) answered; nothing beyond it matters.
     end_ttl: Option<u8>,
+    /// Set once the lowest open TTLs stayed silent long enough: every remaining TTL may then be probed at once.
+    window_open: bool,
     outcomes: VecDeque<ProbeOutcome>,
     destination_reached: bool,
 }
@@ -219,6 +261,7 @@ impl Tracer {
         let tries = config.tries.max(1);
         let ttls = usize::from(config.max_hops.saturating_sub(first_ttl)) + 1;
         let ttls = if config.max_hops < first_ttl { 0 } else { ttls };
+        let count = ttls * usize::from(tries);
         Tracer {
             destination: config.destination,
             first_ttl,
@@ -226,12 +269,34 @@ impl Tracer {
             timeout: config.timeout,
             identifier,
             first_sequence,
-            pacing: Pacing { max_in_flight: pacing.max_in_flight.max(1), ttl_window: pacing.ttl_window.max(1) },
-            slots: vec![Slot { state: State::Unsent, reported: false }; ttls * usize::from(tries)],
+            pacing: Pacing {
+                max_in_flight: pacing.max_in_flight.max(1),
+                ttl_window: pacing.ttl_window.max(1),
+                ..pacing
+            },
+            slots: vec![
+                Slot {
+                    state: State::Unsent,
+                    reported: false,
+                    sends: [None; MAX_ATTEMPTS],
+                    resend_for: None,
+                    not_before: Duration::ZERO
+                };
+                count
+            ],
+            resends: pacing.resend_after_rate_limit && count * MAX_ATTEMPTS <= 1 << 16,
             end_ttl: None,
+            window_open: false,
             outcomes: VecDeque::new(),
             destination_reached: false,
         }
+    }
+
+    /// How many sequence numbers a trace of `config` may use from its first one: the caller must leave that many
+    /// free (the UDP checksum of a Paris probe, for instance, cannot take every value).
+    pub fn sequence_span(config: &ProbeConfig) -> usize {
+        let ttls = usize::from(config.max_hops.saturating_sub(config.first_ttl.max(1))) + 1;
+        (ttls * usize::from(config.tries.max(1)) * MAX_ATTEMPTS).min(1 << 16)
     }
 
     /// The identifier every probe of this trace carries.
@@ -244,38 +309,81 @@ impl Tracer {
         self.destination_reached
     }
 
-    /// Advances to `now`: expires overdue probes, then says what to do next. A `Send` marks the probe as sent at
-    /// `now`, so call this right before sending.
+    /// Advances to `now`: gives up on probes whose wait ran out (or schedules their resend), then says what to do
+    /// next. A `Send` marks the probe as sent at `now`, so call this right before sending.
     pub fn poll(&mut self, now: Duration) -> Action {
-        for slot in &mut self.slots {
-            if let State::InFlight(sent) = slot.state
-                && now >= sent.saturating_add(self.timeout)
-            {
-                slot.state = State::TimedOut;
+        self.poll_with(now, &mut |_, sibling| sibling.map(|(kind, _)| (kind, Duration::ZERO)))
+    }
+
+    /// [`poll`](Self::poll) for a trace that shares the routers with others. When a probe is given up, `resend`
+    /// is asked whether to send it again: it gets the TTL and what a sibling try of this trace answered (kind and
+    /// address), if one did, and answers with the kind of answer the hop gives (its own knowledge, from other
+    /// traces, may supply it when no sibling answered) and the earliest time for the resend, so that resends of
+    /// several traces to one rate-limited router do not collide. `None`: report a timeout.
+    pub fn poll_with(&mut self, now: Duration, resend: &mut ResendPolicy<'_>) -> Action {
+        let rtts = self.rtts();
+        for i in 0..self.slots.len() {
+            if self.slots[i].state != State::InFlight || !self.matters(i) {
+                continue;
+            }
+            let Some(sent) = self.slots[i].last_send() else { continue };
+            if now >= self.give_up_at(i, sent, &rtts) {
+                let may_resend = self.resends && self.slots[i].attempts() < MAX_ATTEMPTS;
+                let decision = if may_resend { resend(self.position(i).0, self.sibling_answer(i)) } else { None };
+                let slot = &mut self.slots[i];
+                match decision {
+                    // The hop answers, just not this probe: most likely its ICMP rate limiter. Ask again once it
+                    // has refilled instead of reporting a star that is not there.
+                    Some((kind, not_before)) => {
+                        slot.state = State::Unsent;
+                        slot.resend_for = Some(kind);
+                        slot.not_before = not_before;
+                    }
+                    None => slot.state = State::TimedOut,
+                }
             }
         }
         self.report();
         if self.is_done() {
             return Action::Done;
         }
-        if let Some(i) = self.next_to_send() {
-            self.slots[i].state = State::InFlight(now);
+        self.open_window_if_stalled(now, &rtts);
+        if let Some(i) = self.next_to_send(now) {
+            let slot = &mut self.slots[i];
+            let attempt = slot.attempts();
+            slot.sends[attempt] = Some(now);
+            slot.state = State::InFlight;
             let (ttl, index) = self.position(i);
-            return Action::Send(Probe { ttl, index, sequence: self.sequence(i) });
+            return Action::Send(Probe { ttl, index, sequence: self.sequence(i, attempt), attempt: attempt as u8 });
         }
-        // Probes beyond the end are not waited for: their replies would be ignored anyway.
-        let deadline = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| self.matters(i))
-            .filter_map(|(_, slot)| match slot.state {
-                State::InFlight(sent) => Some(sent.saturating_add(self.timeout)),
-                _ => None,
-            })
-            .min();
-        match deadline {
-            Some(deadline) => Action::Wait(deadline),
+        let mut wake: Option<Duration> = None;
+        let mut consider = |at: Duration| {
+            if at > now && wake.is_none_or(|w| at < w) {
+                wake = Some(at);
+            }
+        };
+        for i in (0..self.slots.len()).filter(|&i| self.matters(i)) {
+            let slot = &self.slots[i];
+            match slot.state {
+                State::InFlight => {
+                    if let Some(sent) = slot.last_send() {
+                        consider(self.give_up_at(i, sent, &rtts));
+                    }
+                    // A reply to the first attempt still counts while the second is pending; nothing to wake for.
+                }
+                State::Unsent => {
+                    if let Some(kind) = slot.resend_for {
+                        consider(self.resend_at(i, kind).max(slot.not_before));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(at) = self.window_opens_at(&rtts) {
+            consider(at);
+        }
+        match wake {
+            Some(at) => Action::Wait(at),
             // Unreachable while slots remain unsettled, but a tracer must never leave its caller spinning.
             None => Action::Done,
         }
@@ -284,11 +392,10 @@ impl Tracer {
     /// Corrects the send time of `probe`, which `poll` took as the time it was asked: the caller knows better
     /// when the datagram actually left. Ignored unless the probe is still in flight.
     pub fn sent_at(&mut self, probe: Probe, at: Duration) {
-        let offset = usize::from(probe.sequence.wrapping_sub(self.first_sequence));
-        if let Some(slot) = self.slots.get_mut(offset)
-            && matches!(slot.state, State::InFlight(_))
-        {
-            slot.state = State::InFlight(at);
+        let Some((i, attempt)) = self.locate(probe.sequence) else { return };
+        let slot = &mut self.slots[i];
+        if slot.state == State::InFlight && slot.attempts() == attempt + 1 {
+            slot.sends[attempt] = Some(at);
         }
     }
 
@@ -297,39 +404,37 @@ impl Tracer {
         if reply.identifier != self.identifier {
             return Match::Foreign;
         }
-        let offset = usize::from(reply.sequence.wrapping_sub(self.first_sequence));
-        if offset >= self.slots.len() {
-            return Match::Foreign;
-        }
+        let Some((i, attempt)) = self.locate(reply.sequence) else { return Match::Foreign };
         // An echo reply must come from the destination; an error must quote a probe that was sent to it.
         let about_destination = match reply.response {
-            Response::EchoReply => reply.from == self.destination,
+            Response::EchoReply | Response::TcpAnswer { .. } => reply.from == self.destination,
             Response::TimeExceeded | Response::Unreachable { .. } => reply.probe_destination == Some(self.destination),
         };
         if !about_destination {
             return Match::Foreign;
         }
-        let sent = match self.slots[offset].state {
-            State::InFlight(sent) => sent,
+        // A sequence we never sent cannot be a reply to us.
+        let Some(sent) = self.slots[i].sends[attempt] else { return Match::Foreign };
+        match self.slots[i].state {
             State::Answered(_) => return Match::Duplicate,
             State::TimedOut => return Match::Late,
-            // A sequence we never sent cannot be a reply to us.
-            State::Unsent | State::Skipped => return Match::Foreign,
-        };
+            State::Skipped => return Match::Beyond,
+            State::Unsent | State::InFlight => {}
+        }
         if now >= sent.saturating_add(self.timeout) {
-            // The wait ran out before this arrived: the timeout stands, whether or not poll has noticed yet.
-            self.slots[offset].state = State::TimedOut;
-            self.report();
+            // The ceiling ran out before this arrived: the wait stands, whether or not poll has noticed yet.
             return Match::Late;
         }
-        let (ttl, _) = self.position(offset);
+        let (ttl, _) = self.position(i);
         if self.end_ttl.is_some_and(|end| ttl > end) {
-            self.slots[offset].state = State::Skipped;
+            self.slots[i].state = State::Skipped;
             return Match::Beyond;
         }
         let answer = self.answer(reply, now.saturating_sub(sent));
         let ends_trace = answer.kind != ReplyKind::TimeExceeded;
-        self.slots[offset].state = State::Answered(answer);
+        let slot = &mut self.slots[i];
+        slot.state = State::Answered(answer);
+        slot.resend_for = None;
         if ends_trace && self.end_ttl.is_none_or(|end| ttl < end) {
             self.end_at(ttl);
         }
@@ -345,7 +450,7 @@ impl Tracer {
     /// What a reply means for the trace, with traceroute's flag for unreachable codes.
     fn answer(&self, reply: &Reply, rtt: Duration) -> Answer {
         let (kind, flag) = match reply.response {
-            Response::EchoReply => (ReplyKind::Destination, None),
+            Response::EchoReply | Response::TcpAnswer { .. } => (ReplyKind::Destination, None),
             Response::TimeExceeded => (ReplyKind::TimeExceeded, None),
             // Port unreachable from the destination is how it answers a UDP probe: it was reached.
             Response::Unreachable { code: 3, .. } if reply.from == self.destination => (ReplyKind::Destination, None),
@@ -361,6 +466,108 @@ impl Tracer {
             if self.position(i).0 > ttl && self.slots[i].state == State::Unsent {
                 self.slots[i].state = State::Skipped;
             }
+        }
+    }
+
+    /// When the latest attempt of slot `i`, sent at `sent`, is given up. Like traceroute's `-w MAX,HERE,NEAR`: a
+    /// small multiple of the slowest answer at the same TTL, else a larger multiple of the slowest answer beyond it,
+    /// never below `min_wait`, and never beyond the timeout, which stays the ceiling of every wait.
+    fn give_up_at(&self, i: usize, sent: Duration, rtts: &Rtts) -> Duration {
+        let at = i / usize::from(self.tries);
+        let adaptive = match (rtts.here[at], rtts.near[at]) {
+            (Some(here), _) => Some(here.saturating_mul(self.pacing.here_factor)),
+            (None, Some(near)) => Some(near.saturating_mul(self.pacing.near_factor)),
+            (None, None) => None,
+        };
+        let wait = adaptive.map_or(self.timeout, |wait| wait.max(self.pacing.min_wait).min(self.timeout));
+        sent.saturating_add(wait)
+    }
+
+    /// The kind of answer another try of slot `i`'s TTL received, if any did.
+    fn sibling_answer(&self, i: usize) -> Option<(ReplyKind, IpAddr)> {
+        let tries = usize::from(self.tries);
+        let start = i - i % tries;
+        self.slots[start..start + tries].iter().find_map(|slot| match &slot.state {
+            State::Answered(answer) => Some((answer.kind, answer.from)),
+            _ => None,
+        })
+    }
+
+    /// When slot `i` may be sent again. Linux refills an ICMP error token per second (burst 6) for each source,
+    /// and charges an unreachable for a route that refuses to forward twice (once where forwarding fails, once when
+    /// the error is sent). The responder of a Time Exceeded sees only its own TTL; one that ends the trace (the
+    /// destination, or a router refusing to forward) also sees every probe sent beyond it. The resend waits until
+    /// the tokens it needs have come back since the last probe that reached that responder.
+    fn resend_at(&self, i: usize, kind: ReplyKind) -> Duration {
+        let tries = usize::from(self.tries);
+        let start = i - i % tries;
+        let reaching = if kind == ReplyKind::TimeExceeded { start..start + tries } else { start..self.slots.len() };
+        let last = self.slots[reaching].iter().filter_map(Slot::last_send).max().unwrap_or_default();
+        let tokens = if kind == ReplyKind::Unreachable { 2 } else { 1 };
+        last.saturating_add(self.pacing.rate_limit_refill.saturating_mul(tokens))
+    }
+
+    /// Round-trip times answered so far, per TTL, for the adaptive waits.
+    fn rtts(&self) -> Rtts {
+        let tries = usize::from(self.tries);
+        let ttls = self.slots.len() / tries;
+        let mut here: Vec<Option<Duration>> = vec![None; ttls];
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let State::Answered(answer) = &slot.state
+                && self.matters(i)
+            {
+                let at = &mut here[i / tries];
+                *at = Some(at.map_or(answer.rtt, |rtt| rtt.max(answer.rtt)));
+            }
+        }
+        let mut near = vec![None; ttls];
+        let mut beyond: Option<Duration> = None;
+        for at in (0..ttls).rev() {
+            near[at] = beyond;
+            beyond = beyond.max(here[at]);
+        }
+        Rtts { here, near, slowest: beyond }
+    }
+
+    /// Lowest TTL with a probe not sent yet or awaiting its first answer; pending resends do not hold the window
+    /// back (they wait for a rate limiter, not for the route).
+    fn lowest_open(&self) -> Option<u8> {
+        (0..self.slots.len())
+            .find(|&i| match self.slots[i].state {
+                State::InFlight => true,
+                State::Unsent => self.slots[i].resend_for.is_none(),
+                _ => false,
+            })
+            .map(|i| self.position(i).0)
+    }
+
+    /// When the TTL window opens to every remaining TTL: once the lowest open TTL has waited, with no answer from
+    /// it or beyond, longer than any answer so far could explain (the route goes silent, and a silent tail would
+    /// otherwise cost one timeout per window of TTLs). `None` when already open or nothing is waiting.
+    fn window_opens_at(&self, rtts: &Rtts) -> Option<Duration> {
+        if self.window_open {
+            return None;
+        }
+        let lowest = self.lowest_open()?;
+        let tries = usize::from(self.tries);
+        let start = usize::from(lowest - self.first_ttl) * tries;
+        let answered_beyond = self.slots[start..].iter().any(|slot| matches!(slot.state, State::Answered(_)));
+        let unsent_beyond =
+            self.slots[start..].iter().any(|slot| slot.state == State::Unsent && slot.resend_for.is_none());
+        if answered_beyond || !unsent_beyond {
+            return None;
+        }
+        let first_sent = self.slots[start..start + tries].iter().filter_map(|slot| slot.sends[0]).min()?;
+        // Before anything answered there is no round trip to go by: give the route half the timeout.
+        let grace = rtts.slowest.map_or(self.timeout / 2, |rtt| {
+            rtt.saturating_mul(self.pacing.near_factor).max(self.pacing.min_wait).min(self.timeout)
+        });
+        Some(first_sent.saturating_add(grace))
+    }
+
+    fn open_window_if_stalled(&mut self, now: Duration, rtts: &Rtts) {
+        if self.window_opens_at(rtts).is_some_and(|at| now >= at) {
+            self.window_open = true;
         }
     }
 
@@ -387,7 +594,7 @@ impl Tracer {
                 State::Answered(answer) if lower_settled => Some(answer),
                 State::TimedOut if lower_settled => None,
                 State::Answered(_) | State::TimedOut => continue,
-                State::Unsent | State::InFlight(_) | State::Skipped => {
+                State::Unsent | State::InFlight | State::Skipped => {
                     ttl_settled = false;
                     continue;
                 }
@@ -407,21 +614,28 @@ impl Tracer {
         (0..self.slots.len()).filter(|&i| self.matters(i)).all(|i| self.slots[i].reported)
     }
 
-    /// The next probe to send, if pacing allows one now.
-    fn next_to_send(&self) -> Option<usize> {
-        let in_flight = (0..self.slots.len())
-            .filter(|&i| self.matters(i) && matches!(self.slots[i].state, State::InFlight(_)))
-            .count();
+    /// The next probe to send at `now`, if pacing allows one: a first attempt within the TTL window, or a resend
+    /// whose responder has had time to refill its rate limiter.
+    fn next_to_send(&self, now: Duration) -> Option<usize> {
+        let in_flight =
+            (0..self.slots.len()).filter(|&i| self.matters(i) && self.slots[i].state == State::InFlight).count();
         if in_flight >= self.pacing.max_in_flight {
             return None;
         }
-        let lowest_open = (0..self.slots.len())
-            .find(|&i| matches!(self.slots[i].state, State::Unsent | State::InFlight(_)))
-            .map(|i| self.position(i).0)?;
-        let window_end = u16::from(lowest_open) + u16::from(self.pacing.ttl_window);
-        (0..self.slots.len())
-            .find(|&i| self.slots[i].state == State::Unsent)
-            .filter(|&i| u16::from(self.position(i).0) < window_end)
+        let lowest_open = self.lowest_open();
+        let window_end = match (self.window_open, lowest_open) {
+            (true, _) | (false, None) => u16::MAX,
+            (false, Some(lowest)) => u16::from(lowest) + u16::from(self.pacing.ttl_window),
+        };
+        (0..self.slots.len()).find(|&i| {
+            let slot = &self.slots[i];
+            slot.state == State::Unsent
+                && self.matters(i)
+                && match slot.resend_for {
+                    Some(kind) => now >= self.resend_at(i, kind).max(slot.not_before),
+                    None => u16::from(self.position(i).0) < window_end,
+                }
+        })
     }
 
     /// Whether slot `i` is within the trace (at or below its end, when known).
@@ -437,9 +651,22 @@ impl Tracer {
         (u8::try_from(ttl).unwrap_or(u8::MAX), u8::try_from(i % tries).unwrap_or(u8::MAX))
     }
 
-    /// Sequence number of slot `i` (at most 65025 slots, so sequences never collide within a trace).
-    fn sequence(&self, i: usize) -> u16 {
-        self.first_sequence.wrapping_add(u16::try_from(i).unwrap_or(u16::MAX))
+    /// Sequence number of attempt `attempt` of slot `i`: the first attempts take one block of sequences, resends
+    /// the next, so a sequence alone says which probe and which attempt a reply answers.
+    fn sequence(&self, i: usize, attempt: usize) -> u16 {
+        let offset = attempt * self.slots.len() + i;
+        self.first_sequence.wrapping_add(offset as u16)
+    }
+
+    /// Slot and attempt a sequence number names, if it names one of ours.
+    fn locate(&self, sequence: u16) -> Option<(usize, usize)> {
+        let offset = usize::from(sequence.wrapping_sub(self.first_sequence));
+        let count = self.slots.len();
+        if count == 0 {
+            return None;
+        }
+        let attempts = if self.resends { MAX_ATTEMPTS } else { 1 };
+        (offset < count * attempts).then_some((offset % count, offset / count))
     }
 }
 

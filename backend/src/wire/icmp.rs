@@ -11,6 +11,8 @@ use pnet_packet::icmp::echo_request::MutableEchoRequestPacket;
 use pnet_packet::icmp::{IcmpPacket, IcmpTypes, checksum};
 
 use super::ipv4::Ipv4Header;
+use super::tcp::{self, QuotedTcp};
+use super::udp::{self, UdpHeader};
 use super::{WireError, need};
 
 /// IP protocol number of ICMP.
@@ -90,7 +92,11 @@ pub enum QuotedProbe {
         /// Sequence of the quoted request.
         sequence: u16,
     },
-    /// Some other protocol or ICMP type: not an ICMP probe.
+    /// A UDP datagram: a UDP probe, possibly ours.
+    Udp(UdpHeader),
+    /// A TCP segment: a TCP probe, possibly ours.
+    Tcp(QuotedTcp),
+    /// Some other protocol or ICMP type: not a probe.
     Other {
         /// IP protocol number of the quoted datagram.
         protocol: u8,
@@ -163,16 +169,19 @@ impl Quoted {
     /// Parses the quoted IPv4 header and the first 8 bytes of its payload.
     pub fn parse(buf: &[u8]) -> Result<Quoted, WireError> {
         let (header, payload) = Ipv4Header::parse_quoted(buf)?;
-        let probe = if header.protocol == PROTOCOL {
-            // RFC 792 promises 64 bits of the original datagram; an error that quotes less cannot be matched.
-            need("quoted ICMP header", payload, HEADER_LEN)?;
-            if payload[0] == ECHO_REQUEST {
-                QuotedProbe::EchoRequest { identifier: be16(payload, 4), sequence: be16(payload, 6) }
-            } else {
-                QuotedProbe::Other { protocol: PROTOCOL }
+        // RFC 792 promises 64 bits of the original datagram; an error that quotes less cannot be matched.
+        let probe = match header.protocol {
+            PROTOCOL => {
+                need("quoted ICMP header", payload, HEADER_LEN)?;
+                if payload[0] == ECHO_REQUEST {
+                    QuotedProbe::EchoRequest { identifier: be16(payload, 4), sequence: be16(payload, 6) }
+                } else {
+                    QuotedProbe::Other { protocol: PROTOCOL }
+                }
             }
-        } else {
-            QuotedProbe::Other { protocol: header.protocol }
+            udp::PROTOCOL => QuotedProbe::Udp(UdpHeader::parse(payload)?),
+            tcp::PROTOCOL => QuotedProbe::Tcp(QuotedTcp::parse(payload)?),
+            protocol => QuotedProbe::Other { protocol },
         };
         Ok(Quoted { header, probe })
     }
@@ -295,12 +304,23 @@ mod tests {
     }
 
     #[test]
-    fn quoted_non_echo_is_not_a_probe() {
-        // A quoted UDP datagram (protocol 17).
+    fn quoted_udp_and_tcp_headers_are_read() {
         let mut quoted = hex(QUOTED_IP);
         quoted[9] = 17;
-        quoted.extend_from_slice(&hex("8235 829a 0010 0000"));
-        assert_eq!(Quoted::parse(&quoted).unwrap().probe, QuotedProbe::Other { protocol: 17 });
+        quoted.extend_from_slice(&hex("8235 829a 0010 abcd"));
+        let udp = UdpHeader { source_port: 0x8235, destination_port: 33434, length: 16, checksum: 0xabcd };
+        assert_eq!(Quoted::parse(&quoted).unwrap().probe, QuotedProbe::Udp(udp));
+        quoted[9] = 6;
+        let tcp = QuotedTcp { source_port: 0x8235, destination_port: 33434, sequence: 0x0010_abcd };
+        assert_eq!(Quoted::parse(&quoted).unwrap().probe, QuotedProbe::Tcp(tcp));
+        quoted[9] = 47;
+        assert_eq!(Quoted::parse(&quoted).unwrap().probe, QuotedProbe::Other { protocol: 47 });
+        // Seven bytes of a UDP or TCP header cannot name a probe.
+        quoted.pop();
+        for protocol in [6, 17] {
+            quoted[9] = protocol;
+            assert!(matches!(Quoted::parse(&quoted), Err(WireError::Truncated { .. })));
+        }
     }
 
     #[test]

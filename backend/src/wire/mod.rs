@@ -1,11 +1,17 @@
-//! Packet wire formats: checked views over received bytes and builders for the probes we send. No I/O.
+//! Packet wire formats (IPv4, IPv6, ICMP, ICMPv6, UDP, TCP): checked views over received bytes and builders for the
+//! probes we send. No I/O.
 //!
 //! Everything that arrives from the network is untrusted: every parser here checks each length field (IHL, total
 //! length, the header quoted inside an ICMP error) against the real buffer and returns a [`WireError`] instead of
 //! panicking. pnet_packet provides the field accessors; the bounds checks are ours, done before any accessor runs.
 
+pub mod checksum;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod tcp;
+pub mod udp;
 
 /// Why a received buffer could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

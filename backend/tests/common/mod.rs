@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,9 +23,10 @@ static SWEEP: Once = Once::new();
 
 /// A chain of namespaces: `client`, then each of `routers` in order, then `server` (the destination).
 ///
-/// Link `i` joins node `i` and node `i + 1` (node 0 is the client) on `10.0.i.0/24`: the node nearer the client has
-/// `10.0.i.1`, the farther one `10.0.i.2`. A router answers Time Exceeded from its address facing the client, so
-/// router `k` (1-based) appears as `10.0.{k-1}.2`, and the destination is `10.0.{routers}.2`.
+/// Link `i` joins node `i` and node `i + 1` (node 0 is the client) on `10.0.i.0/24` and `fd00:0:0:i::/64`: the node
+/// nearer the client has `10.0.i.1` and `fd00:0:0:i::1`, the farther one `10.0.i.2` and `fd00:0:0:i::2`. A router
+/// answers Time Exceeded from its address facing the client, so router `k` (1-based) appears as `10.0.{k-1}.2`
+/// (`fd00:0:0:{k-1}::2`), and the destination is `10.0.{routers}.2` (`fd00:0:0:{routers}::2`).
 #[derive(Debug)]
 pub struct TestNet {
     /// Namespace of the tracing host.
@@ -39,6 +40,10 @@ pub struct TestNet {
     pub hops: Vec<Option<Ipv4Addr>>,
     /// The server's address.
     pub destination: Ipv4Addr,
+    /// The route over IPv6, like `hops`.
+    pub hops6: Vec<Option<Ipv6Addr>>,
+    /// The server's IPv6 address.
+    pub destination6: Ipv6Addr,
     /// Every namespace created so far, for `Drop`.
     created: Vec<String>,
 }
@@ -54,15 +59,19 @@ impl TestNet {
         }
         let id = format!("tm{}-{}", std::process::id(), NETWORKS.fetch_add(1, Ordering::Relaxed));
         let link = |i: usize, end: u8| Ipv4Addr::new(10, 0, i as u8, end);
+        let link6 = |i: usize, end: u8| Ipv6Addr::new(0xfd00, 0, 0, i as u16, 0, 0, 0, u16::from(end));
         let mut net = TestNet {
             client: format!("{id}-c"),
             routers: (1..=routers).map(|k| format!("{id}-r{k}")).collect(),
             server: format!("{id}-s"),
             hops: (0..routers).map(|k| (!silent.contains(&k)).then(|| link(k, 2))).collect(),
             destination: link(routers, 2),
+            hops6: (0..routers).map(|k| (!silent.contains(&k)).then(|| link6(k, 2))).collect(),
+            destination6: link6(routers, 2),
             created: Vec::new(),
         };
         net.hops.push(Some(net.destination));
+        net.hops6.push(Some(net.destination6));
         let nodes: Vec<String> =
             std::iter::once(net.client.clone()).chain(net.routers.clone()).chain([net.server.clone()]).collect();
         for ns in &nodes {
@@ -73,6 +82,16 @@ impl TestNet {
             }
             net.created.push(ns.clone());
             run(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]))?;
+            // No duplicate address detection, link-local addresses included: IPv6 works the moment a link is up
+            // (a tentative link-local address holds up neighbour discovery for a second or two).
+            // Routers forward from the start: switching IPv6 forwarding on later resets every interface's IPv6
+            // state, and the first probes are lost while it settles.
+            let mut sysctl = net.exec(ns);
+            sysctl.args(["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]);
+            if net.routers.contains(ns) {
+                sysctl.args(["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
+            }
+            run(&mut sysctl)?;
         }
         // Node i reaches node i + 1 through its interface "east", whose peer in node i + 1 is "west".
         for (i, pair) in nodes.windows(2).enumerate() {
@@ -82,6 +101,19 @@ impl TestNet {
                 .args(["netns", far]))?;
             run(Command::new("ip").args(["-n", near, "addr", "add", &format!("{}/24", link(i, 1)), "dev", "east"]))?;
             run(Command::new("ip").args(["-n", far, "addr", "add", &format!("{}/24", link(i, 2)), "dev", "west"]))?;
+            // No duplicate address detection: the addresses are usable at once, and nothing else is on the link.
+            for (ns, end, dev) in [(near, 1, "east"), (far, 2, "west")] {
+                run(Command::new("ip").args([
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    &format!("{}/64", link6(i, end)),
+                    "dev",
+                    dev,
+                    "nodad",
+                ]))?;
+            }
             run(Command::new("ip").args(["-n", near, "link", "set", "east", "up"]))?;
             run(Command::new("ip").args(["-n", far, "link", "set", "west", "up"]))?;
         }
@@ -98,11 +130,36 @@ impl TestNet {
                     continue; // directly connected
                 };
                 run(Command::new("ip").args(["-n", ns, "route", "add", &subnet, "via", &via.to_string(), "dev", dev]))?;
+                let (via6, subnet6) =
+                    (if dev == "west" { link6(n - 1, 1) } else { link6(n, 2) }, format!("fd00:0:0:{j}::/64"));
+                run(Command::new("ip").args([
+                    "-n",
+                    ns,
+                    "-6",
+                    "route",
+                    "add",
+                    &subnet6,
+                    "via",
+                    &via6.to_string(),
+                    "dev",
+                    dev,
+                ]))?;
             }
         }
+        net.wait_until_links_are_up(&nodes)?;
         for (k, router) in net.routers.iter().enumerate() {
-            run(net.exec(router).args(["sysctl", "-qw", "net.ipv4.ip_forward=1"]))?;
             if silent.contains(&k) {
+                run(net.exec(router).args([
+                    "ip6tables",
+                    "-A",
+                    "OUTPUT",
+                    "-p",
+                    "icmpv6",
+                    "--icmpv6-type",
+                    "time-exceeded",
+                    "-j",
+                    "DROP",
+                ]))?;
                 run(net.exec(router).args([
                     "iptables",
                     "-A",
@@ -117,6 +174,28 @@ impl TestNet {
             }
         }
         Ok(net)
+    }
+
+    /// Waits until every veth reports its carrier (operstate UP). The kernel announces carrier changes up to a
+    /// second late (linkwatch), and until then IPv6 treats the link as down and drops what it should forward.
+    fn wait_until_links_are_up(&self, nodes: &[String]) -> io::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for ns in nodes {
+            loop {
+                let output = Command::new("ip").args(["-n", ns, "-o", "link", "show"]).output()?;
+                let links = String::from_utf8_lossy(&output.stdout);
+                let veths: Vec<&str> =
+                    links.lines().filter(|line| line.contains(" east@") || line.contains(" west@")).collect();
+                if !veths.is_empty() && veths.iter().all(|line| line.contains("state UP")) {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!("links of {ns} not up after 5 s:\n{links}")));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok(())
     }
 
     /// A command that runs in namespace `ns` (`ip netns exec ns ...`); add the program and its arguments.

@@ -36,6 +36,34 @@ enum Hop {
     Silent,
     /// The destination, answering after this many milliseconds.
     Destination(u64),
+    /// A Linux router answering Time Exceeded after this many milliseconds, through its per-source ICMP rate
+    /// limiter (a token a second, burst 6), of which another trace has just spent all but two and a half.
+    LimitedRouter(u64),
+    /// A Linux router with a reject route to the destination: every probe that reaches it (its TTL and all beyond)
+    /// gets Destination Unreachable, code 13, charged twice to the limiter (once in the forwarding path, capped at
+    /// 5 tokens, once when the ICMP is sent).
+    Reject(u64),
+}
+
+/// Linux's per-source ICMP token bucket (`inet_peer_xrlim_allow`, and `ip_error` for unreachables), in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Duration,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Duration, cap: f64) -> bool {
+        self.tokens = (self.tokens + (now - self.last).as_secs_f64()).min(cap);
+        self.last = now;
+        // Strictly more than one token, as the kernel compares.
+        if self.tokens > 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Runs a whole trace over `hops` (index 0 is TTL 1; TTLs beyond the list reach the destination too) and returns
@@ -45,17 +73,40 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
     let mut pending: Vec<(Duration, Reply)> = Vec::new();
     let mut sent = Vec::new();
     let mut outcomes = Vec::new();
+    // A new peer starts with a full bucket (the kernel backdates its last refill by a minute).
+    let mut buckets: Vec<Bucket> = hops
+        .iter()
+        .map(|hop| Bucket {
+            tokens: if matches!(hop, Hop::LimitedRouter(_)) { 2.5 } else { 6.0 },
+            last: Duration::ZERO,
+        })
+        .collect();
     loop {
         let action = tracer.poll(now);
         outcomes.extend(tracer.drain_outcomes());
         match action {
             Action::Send(probe) => {
                 sent.push((now, probe));
-                let hop = hops.get(usize::from(probe.ttl) - 1).copied().unwrap_or(*hops.last().unwrap());
-                let (from, delay, response) = match hop {
+                let at = (usize::from(probe.ttl) - 1).min(hops.len() - 1);
+                // A reject route answers for every TTL that reaches it.
+                let at = hops.iter().position(|hop| matches!(hop, Hop::Reject(_))).map_or(at, |reject| reject.min(at));
+                let (from, delay, response) = match hops[at] {
                     Hop::Router(delay) => (router(probe.ttl), delay, Response::TimeExceeded),
                     Hop::Destination(delay) => (DESTINATION, delay, Response::EchoReply),
                     Hop::Silent => continue,
+                    Hop::LimitedRouter(delay) => {
+                        if !buckets[at].take(now, 6.0) {
+                            continue;
+                        }
+                        (router(probe.ttl), delay, Response::TimeExceeded)
+                    }
+                    Hop::Reject(delay) => {
+                        let bucket = &mut buckets[at];
+                        if !(bucket.take(now, 5.0) && bucket.take(now, 6.0)) {
+                            continue;
+                        }
+                        (router(at as u8 + 1), delay, Response::Unreachable { code: 13, mtu: 0 })
+                    }
                 };
                 let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
                 let reply = Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination };
@@ -140,7 +191,8 @@ fn silent_hop_times_out_once_per_probe() {
     let (outcomes, _, done) = simulate(&mut tracer, &hops);
     assert_eq!(table(&outcomes), expected(&[Some(router(1)), None, Some(router(3)), Some(DESTINATION)]));
     assert_eq!(outcomes.len(), 12, "exactly one outcome per probe");
-    assert!(done >= TIMEOUT && done < TIMEOUT + ms(10), "done at {done:?}");
+    // Not the 2 s timeout: ten times the slowest answer beyond it (the destination's 4 ms).
+    assert!(done >= ms(40) && done < ms(45), "done at {done:?}");
     // The destination is reported only after the silent hop is settled, and last.
     let last = outcomes.iter().rposition(|o| o.ttl == 2).unwrap();
     let first_destination = outcomes.iter().position(|o| o.ttl == 4).unwrap();
@@ -160,7 +212,7 @@ fn silent_tail_probes_every_ttl_up_to_max_hops() {
 #[test]
 fn nothing_is_sent_or_reported_beyond_the_destination() {
     // A one-probe window: once the destination answers at TTL 2, TTL 3 is never sent.
-    let pacing = Pacing { max_in_flight: 1, ttl_window: 1 };
+    let pacing = Pacing { max_in_flight: 1, ttl_window: 1, ..Pacing::default() };
     let mut tracer = Tracer::new(&config(30), ID, FIRST_SEQ, pacing);
     let (outcomes, sent, _) = simulate(&mut tracer, &[Hop::Router(1), Hop::Destination(1)]);
     assert_eq!(sent.len(), 6);
@@ -275,12 +327,14 @@ fn unreachable_ends_the_trace_with_its_flag() {
 
 #[test]
 fn in_flight_probes_are_bounded() {
-    let pacing = Pacing { max_in_flight: 4, ttl_window: 10 };
+    let pacing = Pacing { max_in_flight: 4, ttl_window: 10, ..Pacing::default() };
     let mut tracer = Tracer::new(&config(30), ID, FIRST_SEQ, pacing);
     for _ in 0..4 {
         send(&mut tracer, ms(0));
     }
-    assert_eq!(tracer.poll(ms(0)), Action::Wait(TIMEOUT));
+    // Nothing answered yet: the tracer wakes when it would open the window (half the timeout), or at the timeout.
+    assert_eq!(tracer.poll(ms(0)), Action::Wait(TIMEOUT / 2));
+    assert_eq!(tracer.poll(TIMEOUT / 2), Action::Wait(TIMEOUT));
 }
 
 #[test]
@@ -302,7 +356,7 @@ fn reply_is_read_from_a_parsed_datagram() {
     let datagram = Icmpv4Datagram::parse(&hex("4500 0038 0000 0000 4001 65c3 0a000102 0a000001  0b00 b9c6 00000000 \
          4500 0020 0000 4000 0101 62db 0a000001 0a000302 0800 2104 1234 0001"))
     .unwrap();
-    let reply = Reply::from_icmpv4(&datagram).unwrap();
+    let reply = crate::probe::Method::IcmpEcho.reply_from_icmpv4(&datagram).unwrap();
     assert_eq!(reply.from, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 2)));
     assert_eq!(reply.response, Response::TimeExceeded);
     assert_eq!((reply.identifier, reply.sequence), (0x1234, 1));
@@ -355,4 +409,115 @@ fn huge_timeouts_do_not_overflow() {
     let probe = send(&mut tracer, Duration::MAX - ms(1));
     assert!(matches!(tracer.poll(Duration::MAX), Action::Send(_)));
     tracer.on_reply(Duration::MAX, &reply_to(probe, router(1), Response::TimeExceeded));
+}
+
+#[test]
+fn reject_route_answers_every_try_once_its_limiter_refills() {
+    // Linux answers only two of three back-to-back probes here (`!X !X *` in traceroute); the third is sent again
+    // once two tokens have come back.
+    let mut tracer = tracer(30);
+    let hops = [Hop::Router(1), Hop::Router(1), Hop::Reject(1)];
+    let (outcomes, sent, done) = simulate(&mut tracer, &hops);
+    let flags: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.ttl == 3)
+        .map(|o| o.reply.as_ref().map(|a| (a.from, a.flag.clone().unwrap_or_default())))
+        .collect();
+    assert_eq!(flags, vec![Some((router(3), "!X".to_owned())); 3], "{outcomes:?}");
+    assert_eq!(table(&outcomes).len(), 9, "nothing reported beyond the reject: {outcomes:?}");
+    let resends: Vec<_> = sent.iter().filter(|(_, p)| p.attempt == 1).collect();
+    assert_eq!(resends.len(), 1, "only the dropped probe is sent again: {sent:?}");
+    let refill = Pacing::default().rate_limit_refill;
+    assert!(resends[0].0 >= refill * 2, "after two tokens refilled: {resends:?}");
+    assert!(done < refill * 2 + ms(20), "done at {done:?}");
+    assert!(!tracer.destination_reached());
+}
+
+#[test]
+fn routers_over_their_burst_are_asked_again_not_starred() {
+    // Other traces spent 4 of each router's 6 tokens: each answers 2 of its 3 probes at once, the third a second
+    // later.
+    let mut tracer = tracer(30);
+    let hops = [Hop::LimitedRouter(1), Hop::LimitedRouter(2), Hop::Destination(3)];
+    let (outcomes, sent, done) = simulate(&mut tracer, &hops);
+    assert_eq!(table(&outcomes), expected(&[Some(router(1)), Some(router(2)), Some(DESTINATION)]));
+    assert_eq!(sent.iter().filter(|(_, p)| p.attempt == 1).count(), 2, "one resend per limited router");
+    let refill = Pacing::default().rate_limit_refill;
+    assert!(done >= refill && done < refill + ms(10), "done at {done:?}");
+}
+
+#[test]
+fn resend_goes_out_only_after_the_limiter_refilled() {
+    let mut tracer = tracer(1);
+    let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
+    for probe in &probes[..2] {
+        tracer.on_reply(ms(1), &reply_to(*probe, router(1), Response::TimeExceeded));
+    }
+    // The third try is given up after the floor of the adaptive wait (3 x 1 ms < 10 ms)...
+    let Action::Wait(at) = tracer.poll(ms(10)) else { panic!("waits") };
+    let refill = Pacing::default().rate_limit_refill;
+    assert_eq!(at, refill, "...and its resend waits for a token: {at:?}");
+    match tracer.poll(refill) {
+        Action::Send(probe) => {
+            assert_eq!((probe.ttl, probe.index, probe.attempt), (1, 2, 1));
+            assert_ne!(probe.sequence, probes[2].sequence, "a resend has its own sequence");
+            let reply = reply_to(probe, router(1), Response::TimeExceeded);
+            assert_eq!(tracer.on_reply(refill + ms(1), &reply), Match::Accepted);
+        }
+        other => panic!("expected the resend, got {other:?}"),
+    }
+    let ttl1: Vec<_> = tracer.drain_outcomes().filter(|o| o.ttl == 1).collect();
+    assert_eq!(ttl1.len(), 3);
+    assert!(ttl1.iter().all(|o| o.reply.as_ref().is_some_and(|a| a.rtt <= ms(1))), "{ttl1:?}");
+}
+
+#[test]
+fn slow_first_attempt_still_counts_while_its_resend_is_pending() {
+    let mut tracer = tracer(1);
+    let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
+    for probe in &probes[..2] {
+        tracer.on_reply(ms(1), &reply_to(*probe, router(1), Response::TimeExceeded));
+    }
+    assert!(matches!(tracer.poll(ms(20)), Action::Wait(_)), "given up, resend pending");
+    assert_eq!(tracer.on_reply(ms(50), &reply_to(probes[2], router(1), Response::TimeExceeded)), Match::Accepted);
+    let outcomes: Vec<_> = tracer.drain_outcomes().collect();
+    assert_eq!(outcomes.last().and_then(|o| o.reply.as_ref()).map(|a| a.rtt), Some(ms(50)));
+    assert_eq!(tracer.poll(ms(51)), Action::Done, "no resend once answered");
+}
+
+#[test]
+fn silent_tail_costs_about_one_timeout() {
+    // Three routers, then nothing: the window opens once the fourth TTL has been silent for ten round trips, and
+    // every remaining TTL waits out one timeout together instead of one per window of six TTLs.
+    let mut tracer = tracer(30);
+    let (outcomes, sent, done) = simulate(&mut tracer, &[Hop::Router(1), Hop::Router(1), Hop::Router(1), Hop::Silent]);
+    assert_eq!(outcomes.len(), 90);
+    assert_eq!(sent.len(), 90, "no resends at silent hops");
+    assert!(done >= TIMEOUT && done < TIMEOUT + ms(20), "done at {done:?}");
+}
+
+#[test]
+fn silent_hop_never_waits_beyond_the_timeout() {
+    // Answers beyond are slow (a second), so ten of them would exceed the timeout: the timeout is the ceiling.
+    let mut tracer = tracer(30);
+    let (outcomes, _, done) = simulate(&mut tracer, &[Hop::Router(1), Hop::Silent, Hop::Destination(1000)]);
+    assert_eq!(table(&outcomes), expected(&[Some(router(1)), None, Some(DESTINATION)]));
+    assert!(done <= TIMEOUT + ms(1), "done at {done:?}");
+}
+
+#[test]
+fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
+    let mut tracer = tracer(1);
+    let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
+    let asked = std::cell::RefCell::new(Vec::new());
+    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+        asked.borrow_mut().push((ttl, sibling));
+        Some((ReplyKind::TimeExceeded, Duration::from_secs(3)))
+    };
+    // No sibling answered: without the policy these would be stars at the timeout.
+    assert_eq!(tracer.poll_with(TIMEOUT, &mut policy), Action::Wait(Duration::from_secs(3)));
+    assert_eq!(*asked.borrow(), vec![(1, None); 3]);
+    let Action::Send(resend) = tracer.poll_with(Duration::from_secs(3), &mut policy) else { panic!("resend") };
+    assert_eq!((resend.ttl, resend.index, resend.attempt), (1, 0, 1));
+    assert_ne!(resend.sequence, probes[0].sequence);
 }

@@ -1,0 +1,446 @@
+//! The process-wide prober: the raw receive sockets, one per protocol and family, shared by every running trace.
+//!
+//! Each socket has one reader task. It parses what arrives (`wire`), works out which trace could have sent the
+//! probe it answers (the probe's identifier: echo identifier, UDP source port, upper half of the TCP sequence) and
+//! hands the packet to that trace's channel; a packet no running trace could have sent is dropped and counted.
+//! Identifiers are unique among running traces (the prober hands them out; UDP ports are unique because each trace
+//! binds its own socket), so a reply can never reach the wrong trace. The trace itself then checks everything else
+//! (protocol, destination, ports, an outstanding sequence) before the tracer accepts it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracemap_shared::ReplyKind;
+
+use super::NetError;
+use super::socket::{Family, RawKind, RawSocket, Received};
+use crate::probe::Method;
+use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
+use crate::wire::icmpv6::Icmpv6Message;
+use crate::wire::ipv4::Ipv4Header;
+use crate::wire::tcp::{self, Segment};
+
+/// Large enough for any ICMP error (RFC 1812 caps them at 576 bytes, RFC 4443 at 1280) and for the answers to our
+/// probes; longer datagrams are cut and then fail to parse, which is right: they cannot be answers to us.
+const RECEIVE_BUFFER: usize = 2048;
+
+/// Which transport a trace's identifier belongs to: identifiers are unique within one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// ICMP echo: the echo identifier.
+    Icmp,
+    /// UDP: the source port.
+    Udp,
+    /// TCP: the upper half of the sequence number.
+    Tcp,
+}
+
+impl Transport {
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Icmp => "ICMP",
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    /// The transport a probing method uses.
+    pub fn of(method: Method) -> Transport {
+        match method {
+            Method::IcmpEcho => Transport::Icmp,
+            Method::UdpClassic { .. } | Method::UdpParis { .. } => Transport::Udp,
+            Method::TcpSyn { .. } => Transport::Tcp,
+        }
+    }
+}
+
+/// A packet that may answer a trace's probe, on its way to that trace.
+#[derive(Debug, Clone, Copy)]
+pub enum Packet {
+    /// An ICMPv4 message with its IPv4 header.
+    Icmpv4(Icmpv4Datagram),
+    /// An ICMPv6 message and who sent it.
+    Icmpv6 {
+        /// The sender.
+        from: IpAddr,
+        /// The message.
+        message: Icmpv6Message,
+    },
+    /// An ICMP error the kernel queued on a trace's own UDP socket (unprivileged mode).
+    QueuedError(super::recverr::QueuedError),
+    /// A TCP segment and who sent it.
+    Tcp {
+        /// The sender.
+        from: IpAddr,
+        /// The segment's header.
+        segment: Segment,
+    },
+}
+
+/// A packet and when it arrived.
+pub type Delivery = (Packet, Instant);
+
+type Key = (Family, Transport, u16);
+
+/// Counters of what the readers could not attribute to any trace.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Datagrams that failed to parse.
+    pub malformed: AtomicU64,
+    /// Parsed packets that no running trace could have caused (other programs' traffic, replies to finished
+    /// traces, other ICMP types).
+    pub foreign: AtomicU64,
+    /// Packets a trace received but did not accept (late, duplicate, wrong destination or sequence).
+    pub rejected: AtomicU64,
+}
+
+/// The shared state the readers consult: which trace owns which identifier.
+#[derive(Debug, Default)]
+struct Registry {
+    traces: Mutex<HashMap<Key, mpsc::UnboundedSender<Delivery>>>,
+    counters: Counters,
+}
+
+/// How long an answer seen by one trace counts as evidence for the others: a little longer than a rate limiter
+/// takes to refill its burst.
+const HOP_MEMORY: Duration = Duration::from_secs(10);
+
+/// What the traces of this process learned about the hops they share, so that one trace's answers explain another
+/// trace's silence, and their resends to one rate-limited router are spaced instead of colliding.
+#[derive(Debug, Default)]
+struct HopBook {
+    /// The latest answer per destination and TTL: who answered, how, and when.
+    answers: HashMap<(IpAddr, u8), (IpAddr, ReplyKind, Instant)>,
+    /// Per responder, the earliest time the next resend to it may go.
+    next_resend: HashMap<IpAddr, Instant>,
+}
+
+/// The process-wide prober. Open it once (as root or with CAP_NET_RAW, before dropping privileges) and run every
+/// trace through [`Prober::trace`](super::Prober::trace). Dropping it stops its readers.
+#[derive(Debug)]
+pub struct Prober {
+    pub(super) icmp4: Option<Arc<RawSocket>>,
+    pub(super) icmp6: Option<Arc<RawSocket>>,
+    pub(super) tcp4: Option<Arc<RawSocket>>,
+    pub(super) tcp6: Option<Arc<RawSocket>>,
+    pub(super) udp4: Option<Arc<RawSocket>>,
+    pub(super) udp6: Option<Arc<RawSocket>>,
+    registry: Arc<Registry>,
+    readers: Vec<JoinHandle<()>>,
+    hops: Mutex<HopBook>,
+    /// Whether raw sockets could be opened; without them only UDP probes run, over the error queue.
+    pub(super) privileged: bool,
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}
+
+impl Prober {
+    /// Opens the raw sockets of both families and starts their readers on the current tokio runtime. Fails with
+    /// [`NetError::NoPrivilege`] when the process may not open raw sockets. A family the host lacks (no IPv6) only
+    /// leaves that family's sockets closed; tracing to it then fails with a clear error.
+    pub fn open() -> Result<Prober, NetError> {
+        let icmp4 = match RawSocket::open(Family::V4, RawKind::Icmp) {
+            Ok(socket) => Arc::new(socket),
+            Err(NetError::NoPrivilege { .. }) => {
+                tracing::info!("no raw sockets (needs root or CAP_NET_RAW): UDP probes only, over the error queue");
+                return Ok(Prober::unprivileged());
+            }
+            Err(error) => return Err(error),
+        };
+        let optional = |family, kind| match RawSocket::open(family, kind) {
+            Ok(socket) => Some(Arc::new(socket)),
+            Err(error) => {
+                tracing::warn!(%error, "{family:?} {kind:?} probes unavailable");
+                None
+            }
+        };
+        let mut prober = Prober {
+            icmp4: Some(icmp4),
+            icmp6: optional(Family::V6, RawKind::Icmp),
+            tcp4: optional(Family::V4, RawKind::Tcp),
+            tcp6: optional(Family::V6, RawKind::Tcp),
+            udp4: optional(Family::V4, RawKind::Udp),
+            udp6: optional(Family::V6, RawKind::Udp),
+            registry: Arc::new(Registry::default()),
+            readers: Vec::new(),
+            hops: Mutex::new(HopBook::default()),
+            privileged: true,
+        };
+        let sockets = [
+            (prober.icmp4.clone(), Family::V4, RawKind::Icmp),
+            (prober.icmp6.clone(), Family::V6, RawKind::Icmp),
+            (prober.tcp4.clone(), Family::V4, RawKind::Tcp),
+            (prober.tcp6.clone(), Family::V6, RawKind::Tcp),
+        ];
+        for (socket, family, kind) in sockets {
+            if let Some(socket) = socket {
+                prober.readers.push(tokio::spawn(read_loop(socket, family, kind, Arc::clone(&prober.registry))));
+            }
+        }
+        Ok(prober)
+    }
+
+    /// A prober without raw sockets: UDP traces read ICMP errors from their own socket's error queue.
+    pub fn unprivileged() -> Prober {
+        Prober {
+            icmp4: None,
+            icmp6: None,
+            tcp4: None,
+            tcp6: None,
+            udp4: None,
+            udp6: None,
+            registry: Arc::new(Registry::default()),
+            readers: Vec::new(),
+            hops: Mutex::new(HopBook::default()),
+            privileged: false,
+        }
+    }
+
+    /// Whether this prober has raw sockets (every protocol) or runs unprivileged (UDP only).
+    pub fn is_privileged(&self) -> bool {
+        self.privileged
+    }
+
+    /// Reads and dispatches, without waiting, everything the receive sockets hold right now. A trace calls this
+    /// before it gives up on a probe: the kernel may have received (and stamped) the answer in time while the reader
+    /// task has not run yet, on a busy runtime.
+    pub(super) fn pump(&self) {
+        let mut buf = [0u8; RECEIVE_BUFFER];
+        let sockets = [
+            (&self.icmp4, Family::V4, RawKind::Icmp),
+            (&self.icmp6, Family::V6, RawKind::Icmp),
+            (&self.tcp4, Family::V4, RawKind::Tcp),
+            (&self.tcp6, Family::V6, RawKind::Tcp),
+        ];
+        for (socket, family, kind) in sockets {
+            let Some(socket) = socket else { continue };
+            // Bounded, so a flood cannot keep one trace here forever; the reader takes the rest.
+            for _ in 0..256 {
+                match socket.try_recv(&mut buf) {
+                    Ok(Some(received)) => dispatch(&self.registry, family, kind, &buf, received),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind`.
+    pub(super) fn note_answer(&self, destination: IpAddr, ttl: u8, responder: IpAddr, kind: ReplyKind) {
+        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        hops.answers.insert((destination, ttl), (responder, kind, now));
+        // Keep the book small on a long-running server: forget what is too old to matter.
+        if hops.answers.len() > 4096 {
+            hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
+            hops.next_resend.retain(|_, at| *at + HOP_MEMORY > now);
+        }
+    }
+
+    /// Whether a probe to `destination` at `ttl`, given up, is sent again, and when: when a sibling try answered
+    /// (`sibling`) or another trace saw that hop answer recently, at the next free turn of that responder's rate
+    /// limiter (`refill` per token; a reject route's unreachable costs two). `None`: the hop is silent.
+    pub(super) fn schedule_resend(
+        &self,
+        destination: IpAddr,
+        ttl: u8,
+        sibling: Option<(ReplyKind, IpAddr)>,
+        refill: Duration,
+    ) -> Option<(ReplyKind, Instant)> {
+        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let (kind, responder) = sibling.or_else(|| {
+            let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
+            (now.duration_since(at) < HOP_MEMORY).then_some((kind, responder))
+        })?;
+        let cost = if kind == ReplyKind::Unreachable { refill * 2 } else { refill };
+        // The limiter is probably empty now; each resend to it takes the next token after the previous resend's.
+        let turn = hops.next_resend.get(&responder).map_or(now + cost, |next| (*next).max(now + cost));
+        hops.next_resend.insert(responder, turn + cost);
+        Some((kind, turn))
+    }
+
+    /// What the readers and traces could not use so far.
+    pub fn counters(&self) -> &Counters {
+        &self.registry.counters
+    }
+
+    /// Registers a trace under a fresh random identifier of `transport` (one no running trace holds).
+    pub(super) fn register_random(
+        &self,
+        family: Family,
+        transport: Transport,
+    ) -> (Registration, mpsc::UnboundedReceiver<Delivery>) {
+        loop {
+            if let Some(registered) = self.register(family, transport, rand::random()) {
+                return registered;
+            }
+        }
+    }
+
+    /// Registers a trace under `identifier`, unless a running trace holds it.
+    pub(super) fn register(
+        &self,
+        family: Family,
+        transport: Transport,
+        identifier: u16,
+    ) -> Option<(Registration, mpsc::UnboundedReceiver<Delivery>)> {
+        let key = (family, transport, identifier);
+        let mut traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if traces.contains_key(&key) {
+            return None;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        traces.insert(key, tx);
+        Some((Registration { key, registry: Arc::clone(&self.registry) }, rx))
+    }
+}
+
+/// A trace's hold on its identifier; released when dropped, so a finished trace's late replies count as foreign.
+#[derive(Debug)]
+pub(super) struct Registration {
+    key: Key,
+    registry: Arc<Registry>,
+}
+
+impl Registration {
+    /// The identifier the trace's probes carry.
+    pub fn identifier(&self) -> u16 {
+        self.key.2
+    }
+
+    /// Another handle on the trace's channel, for a reader of the trace's own socket.
+    pub fn deliveries(&self) -> Option<mpsc::UnboundedSender<Delivery>> {
+        let traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        traces.get(&self.key).cloned()
+    }
+
+    /// Counts a packet the trace received but did not accept.
+    pub fn rejected(&self) {
+        self.registry.counters.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        traces.remove(&self.key);
+    }
+}
+
+/// Reads `socket` until the prober is dropped, handing each packet to the trace whose identifier it carries.
+async fn read_loop(socket: Arc<RawSocket>, family: Family, kind: RawKind, registry: Arc<Registry>) {
+    let mut buf = vec![0u8; RECEIVE_BUFFER];
+    loop {
+        let received = match socket.recv(&mut buf).await {
+            Ok(received) => received,
+            Err(error) => {
+                // Nothing a reader can do about a failing socket but report it and keep the others going.
+                tracing::warn!(%error, ?family, ?kind, "raw socket receive failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        dispatch(&registry, family, kind, &buf, received);
+    }
+}
+
+/// Hands a datagram read into `buf` to the trace it answers, or counts it.
+fn dispatch(registry: &Registry, family: Family, kind: RawKind, buf: &[u8], received: Received) {
+    // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
+    let bytes = &buf[..received.len.min(buf.len())];
+    match classify(family, kind, bytes, received.from) {
+        Ok(Some((key, packet))) => {
+            let traces = registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let delivered = traces.get(&key).is_some_and(|trace| trace.send((packet, received.at)).is_ok());
+            if !delivered {
+                registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(None) => {
+            registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(error) => {
+            tracing::trace!(%error, ?family, ?kind, "unparsable datagram dropped");
+            registry.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Parses a datagram and names the trace that could have caused it: `None` when no trace of ours could have (our
+/// own outgoing echo requests, other ICMP types, TCP segments that answer nothing).
+fn classify(
+    family: Family,
+    kind: RawKind,
+    bytes: &[u8],
+    from: Option<IpAddr>,
+) -> Result<Option<(Key, Packet)>, crate::wire::WireError> {
+    let quoted_key = |probe: &QuotedProbe| match *probe {
+        QuotedProbe::EchoRequest { identifier, .. } => Some((family, Transport::Icmp, identifier)),
+        QuotedProbe::Udp(header) => Some((family, Transport::Udp, header.source_port)),
+        QuotedProbe::Tcp(header) => Some((family, Transport::Tcp, (header.sequence >> 16) as u16)),
+        QuotedProbe::Other { .. } => None,
+    };
+    Ok(match (family, kind) {
+        (Family::V4, RawKind::Icmp) => {
+            let datagram = Icmpv4Datagram::parse(bytes)?;
+            let key = match &datagram.message {
+                IcmpMessage::EchoReply { identifier, .. } => Some((family, Transport::Icmp, *identifier)),
+                IcmpMessage::TimeExceeded { quoted, .. } | IcmpMessage::DestinationUnreachable { quoted, .. } => {
+                    quoted_key(&quoted.probe)
+                }
+                IcmpMessage::Other { .. } => None,
+            };
+            key.map(|key| (key, Packet::Icmpv4(datagram)))
+        }
+        (Family::V6, RawKind::Icmp) => {
+            let Some(from) = from else { return Ok(None) };
+            let message = Icmpv6Message::parse(bytes)?;
+            let key = match &message {
+                Icmpv6Message::EchoReply { identifier, .. } => Some((family, Transport::Icmp, *identifier)),
+                Icmpv6Message::TimeExceeded { quoted, .. } | Icmpv6Message::DestinationUnreachable { quoted, .. } => {
+                    quoted_key(&quoted.probe)
+                }
+                Icmpv6Message::Other { .. } => None,
+            };
+            key.map(|key| (key, Packet::Icmpv6 { from, message }))
+        }
+        (Family::V4, RawKind::Tcp) => {
+            let (header, payload) = Ipv4Header::parse(bytes)?;
+            if header.protocol != tcp::PROTOCOL {
+                return Ok(None);
+            }
+            let from = IpAddr::V4(header.source);
+            // No checksum check: a segment that crossed a veth pair (or loopback) still carries the partial checksum
+            // the sender left for offload, and the raw socket sees it before TCP would have excused it. An answer
+            // must match ports and acknowledgement exactly, which a corrupted segment is very unlikely to do.
+            let segment = Segment::parse(payload, None)?;
+            tcp_key(family, segment).map(|key| (key, Packet::Tcp { from, segment }))
+        }
+        // Send-only sockets have no reader.
+        (_, RawKind::Udp) => None,
+        (Family::V6, RawKind::Tcp) => {
+            let Some(from) = from else { return Ok(None) };
+            // The kernel verified the checksum: the socket has IPV6_CHECKSUM set (see `socket`).
+            let segment = Segment::parse(bytes, None)?;
+            tcp_key(family, segment).map(|key| (key, Packet::Tcp { from, segment }))
+        }
+    })
+}
+
+/// The trace a SYN-ACK or RST answers: the upper half of the sequence it acknowledges.
+fn tcp_key(family: Family, segment: Segment) -> Option<Key> {
+    (segment.syn_ack || segment.rst)
+        .then(|| (family, Transport::Tcp, (segment.acknowledgement.wrapping_sub(1) >> 16) as u16))
+}

@@ -1,0 +1,321 @@
+//! Raw sockets: send a probe with a chosen TTL (hop limit) and hand back every datagram of one protocol the host
+//! receives, with the kernel's arrival time.
+//!
+//! Raw sockets need root or CAP_NET_RAW, and each one sees a copy of every datagram of its protocol, answers to other
+//! traces included, so the prober dispatches what it reads by identifier. Over IPv4 the kernel keeps the IP header
+//! on what we receive (the parser in `wire` expects it); over IPv6 it never does, and the sender's address comes from
+//! the socket address instead. We never write IP headers ourselves: the kernel adds them, we set only the TTL.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use super::NetError;
+
+/// The ICMPv4 types a tracer can use: echo reply (0), destination unreachable (3), time exceeded (11).
+const WANTED_ICMPV4_TYPES: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+/// The ICMPv6 types a tracer can use: destination unreachable (1), packet too big (2), time exceeded (3), echo
+/// reply (129).
+const WANTED_ICMPV6_TYPES: [u8; 4] = [1, 2, 3, 129];
+
+/// The IP family of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// The family of `address`.
+    pub fn of(address: IpAddr) -> Family {
+        if address.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+
+    fn domain(self) -> Domain {
+        match self {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        }
+    }
+}
+
+/// Which protocol a raw socket carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RawKind {
+    /// ICMP (ICMPv6 over IPv6): echo probes out, every answer and error in.
+    Icmp,
+    /// TCP: SYN probes out, SYN-ACK and RST answers in.
+    Tcp,
+    /// UDP, send only: Paris probes, whose checksum must be ours (a datagram socket may leave it to offload, and a
+    /// veth pair then delivers, and routers quote, a partial checksum).
+    Udp,
+}
+
+/// One datagram as read from a socket.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    /// Bytes written to the buffer.
+    pub len: usize,
+    /// When it arrived: the kernel's timestamp when there is one.
+    pub at: Instant,
+    /// The sender's address.
+    pub from: Option<IpAddr>,
+}
+
+/// An open raw socket registered with the tokio reactor.
+#[derive(Debug)]
+pub struct RawSocket {
+    fd: AsyncFd<Socket>,
+    family: Family,
+    /// Setting the TTL and sending must happen together: probes of several traces share the socket.
+    send_lock: Mutex<()>,
+}
+
+impl RawSocket {
+    /// Opens a raw socket; fails with [`NetError::NoPrivilege`] when the process may not open raw sockets.
+    pub fn open(family: Family, kind: RawKind) -> Result<RawSocket, NetError> {
+        let (protocol, operation) = match (family, kind) {
+            (Family::V4, RawKind::Icmp) => (Protocol::ICMPV4, "open a raw ICMP socket"),
+            (Family::V6, RawKind::Icmp) => (Protocol::ICMPV6, "open a raw ICMPv6 socket"),
+            (Family::V4, RawKind::Tcp) => (Protocol::TCP, "open a raw TCP socket"),
+            (Family::V6, RawKind::Tcp) => (Protocol::TCP, "open a raw TCP socket for IPv6"),
+            (Family::V4, RawKind::Udp) => (Protocol::UDP, "open a raw UDP socket"),
+            (Family::V6, RawKind::Udp) => (Protocol::UDP, "open a raw UDP socket for IPv6"),
+        };
+        let socket = Socket::new(family.domain(), Type::RAW, Some(protocol)).map_err(|error| {
+            if matches!(error.kind(), io::ErrorKind::PermissionDenied) || error.raw_os_error() == Some(libc::EPERM) {
+                NetError::NoPrivilege { operation }
+            } else {
+                NetError::Io { operation, error }
+            }
+        })?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|error| NetError::Io { operation: "make a raw socket non-blocking", error })?;
+        // Only filters: without them the prober would still drop other types, after waking for them.
+        let filtered = match (family, kind) {
+            (Family::V4, RawKind::Icmp) => set_icmp_filter(&socket, !WANTED_ICMPV4_TYPES),
+            (Family::V6, RawKind::Icmp) => set_icmpv6_filter(&socket, &WANTED_ICMPV6_TYPES),
+            (Family::V6, RawKind::Tcp) => set_ipv6_checksum_offset(&socket, 16),
+            (Family::V4, RawKind::Tcp) => Ok(()),
+            // Nothing is read from it: without this filter it would queue a copy of every UDP datagram received.
+            (_, RawKind::Udp) => drop_all_input(&socket),
+        };
+        if let Err(error) = filtered {
+            tracing::debug!(%error, ?family, ?kind, "socket filter not available; unwanted datagrams are dropped after parsing");
+        }
+        if let Err(error) = enable_timestamps(&socket) {
+            tracing::debug!(%error, "SO_TIMESTAMPNS not available; RTTs are taken when the datagram is read");
+        }
+        // SAFETY: the `Socket` owns its descriptor, which stays open and unchanged for as long as the `AsyncFd` owns
+        // the `Socket`; nothing here swaps or closes it. Sends never wait, so only readability is watched.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|error| NetError::Io { operation: "register a raw socket", error: error.into() })?;
+        Ok(RawSocket { fd, family, send_lock: Mutex::new(()) })
+    }
+
+    /// Sends one message (the kernel adds the IP header) to `destination` with `ttl`. Returns the time taken right
+    /// before the datagram was handed to the kernel, the probe's send time.
+    pub fn send(&self, message: &[u8], destination: IpAddr, ttl: u8) -> io::Result<Instant> {
+        let socket = self.fd.get_ref();
+        // A poisoned lock only means another sender panicked between two system calls; the socket is fine.
+        let _turn = self.send_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        set_ttl(socket, self.family, ttl)?;
+        let address = SockAddr::from(SocketAddr::new(destination, 0));
+        let sent = Instant::now();
+        // A raw socket never sends part of a datagram: the only outcomes are all of it or an error. A full send
+        // buffer (EAGAIN) is reported like any other error; probes are too few to fill it.
+        socket.send_to(message, &address)?;
+        Ok(sent)
+    }
+
+    /// Waits for the next datagram and copies it into `buf`: its length, when it arrived (the kernel's receive
+    /// timestamp when there is one, so time spent sending other probes or waiting for the task to be scheduled does
+    /// not inflate round-trip times) and who sent it.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| recv_timestamped(fd.get_ref(), buf, 0)) {
+                Ok(result) => return result,
+                // Woken without data (another reader, or a spurious wake-up): wait again.
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl RawSocket {
+    /// Takes the next datagram already queued, without waiting: `None` when there is none.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match recv_timestamped(self.fd.get_ref(), buf, libc::MSG_DONTWAIT) {
+            Ok(received) => Ok(Some(received)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Sets the TTL (hop limit) of the next datagrams `socket` sends.
+pub fn set_ttl(socket: &Socket, family: Family, ttl: u8) -> io::Result<()> {
+    match family {
+        Family::V4 => socket.set_ttl_v4(u32::from(ttl)),
+        Family::V6 => socket.set_unicast_hops_v6(u32::from(ttl)),
+    }
+}
+
+/// The address this host sends from towards `destination`: a route lookup, without sending anything (connecting a
+/// UDP socket only picks the route). TCP and Paris probes need it for their checksums.
+pub fn source_for(destination: IpAddr) -> io::Result<IpAddr> {
+    let socket = Socket::new(Family::of(destination).domain(), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.connect(&SockAddr::from(SocketAddr::new(destination, 9)))?;
+    socket
+        .local_addr()?
+        .as_socket()
+        .map(|address| address.ip())
+        .ok_or_else(|| io::Error::other("the local address is not an IP socket address"))
+}
+
+/// Reads one datagram with `recvmsg`, along with its `SO_TIMESTAMPNS` receive time when the kernel attached one.
+pub(crate) fn recv_timestamped(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    // u64 elements keep the control buffer aligned for `cmsghdr`; 128 bytes hold a timestamp message many times over.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain data (integers and pointers), for which all zeroes is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    msg.msg_name = name.as_mut_ptr().cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // The field's type differs between C libraries (size_t or socklen_t); 128 fits either.
+    msg.msg_controllen = size_of_val(&control) as _;
+    // SAFETY: every pointer in `msg` refers to a live buffer of the length given, for the duration of the call.
+    let len = unsafe { libc::recvmsg(socket.as_raw_fd(), &raw mut msg, flags) };
+    let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
+    let mut stamp = None;
+    // SAFETY: `msg` was filled in by recvmsg, so its control pointer and length describe the control messages the
+    // kernel wrote; CMSG_FIRSTHDR and CMSG_NXTHDR stay within them and return null at the end.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is non-null and points to a complete header inside `control` (checked by the macros).
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+            // SAFETY: an SCM_TIMESTAMPNS message carries one timespec; the data may be unaligned, so read it so.
+            let ts: libc::timespec = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            if let (Ok(secs), Ok(nanos)) = (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+                stamp = UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+            }
+        }
+        // SAFETY: as above; `cmsg` came from this `msg`.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
+    }
+    // SAFETY: recvmsg wrote at most `msg_namelen` bytes of a socket address into `name`, which was zeroed before,
+    // so reading it as a sockaddr_storage is sound; `sockaddr_to_ip` only reads the family's own fields.
+    let from = unsafe { sockaddr_to_ip(name.assume_init_ref(), msg.msg_namelen) };
+    Ok(Received { len, at: stamp.map_or_else(Instant::now, to_instant), from })
+}
+
+/// The IP address inside a socket address the kernel filled in, if it is an IPv4 or IPv6 one of full length.
+///
+/// # Safety
+/// `storage` must hold `len` initialised bytes of a socket address.
+unsafe fn sockaddr_to_ip(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<IpAddr> {
+    let len = usize::try_from(len).ok()?;
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says this is a sockaddr_in and the kernel wrote all of it.
+            let v4 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the family says this is a sockaddr_in6 and the kernel wrote all of it.
+            let v6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+/// The monotonic time of a kernel timestamp, which is wall-clock time: the datagram arrived as long ago as the wall
+/// clock says, measured now. Reading both clocks back to back keeps a clock step from entering an RTT, except in the
+/// instant between the two reads; an age that makes no sense (negative, or beyond any probe timeout) is ignored.
+pub(crate) fn to_instant(stamp: SystemTime) -> Instant {
+    let now = Instant::now();
+    match SystemTime::now().duration_since(stamp) {
+        Ok(age) if age < Duration::from_secs(60) => now.checked_sub(age).unwrap_or(now),
+        _ => now,
+    }
+}
+
+/// Asks the kernel to timestamp every datagram on arrival (`SO_TIMESTAMPNS`).
+pub(crate) fn enable_timestamps(socket: &Socket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: the pointer and length describe a live c_int for the duration of the call, and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&raw const on).cast(), len)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Sets `ICMP6_FILTER`: the kernel passes only the listed ICMPv6 types.
+fn set_icmpv6_filter(socket: &Socket, wanted: &[u8]) -> io::Result<()> {
+    // From netinet/icmp6.h: a 256-bit map where a set bit blocks that type.
+    const ICMP6_FILTER: libc::c_int = 1;
+    let mut blocked = [u32::MAX; 8];
+    for &icmp_type in wanted {
+        blocked[usize::from(icmp_type >> 5)] &= !(1 << (icmp_type & 31));
+    }
+    let len = libc::socklen_t::try_from(size_of_val(&blocked)).unwrap_or(32);
+    // SAFETY: the pointer and length describe a live array for the duration of the call, and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(socket.as_raw_fd(), libc::IPPROTO_ICMPV6, ICMP6_FILTER, blocked.as_ptr().cast(), len)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Attaches a classic BPF filter that accepts nothing, so a send-only raw socket queues nothing.
+fn drop_all_input(socket: &Socket) -> io::Result<()> {
+    // One instruction: BPF_RET | BPF_K with k = 0, "keep 0 bytes".
+    let mut program = [libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 }];
+    let filter = libc::sock_fprog { len: 1, filter: program.as_mut_ptr() };
+    let len = libc::socklen_t::try_from(size_of::<libc::sock_fprog>()).unwrap_or(16);
+    // SAFETY: `filter` points to a live one-instruction program for the duration of the call (the kernel copies
+    // it), and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, (&raw const filter).cast(), len)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Asks the kernel to compute the checksum at `offset` of what a raw IPv6 socket sends (`IPV6_CHECKSUM`).
+fn set_ipv6_checksum_offset(socket: &Socket, offset: libc::c_int) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: the pointer and length describe a live c_int for the duration of the call, and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(socket.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, (&raw const offset).cast(), len)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Sets the Linux `ICMP_FILTER` socket option: the kernel drops types whose bit is set before they reach us.
+fn set_icmp_filter(socket: &Socket, blocked_types: u32) -> io::Result<()> {
+    // Values from linux/icmp.h; libc does not export them for every target.
+    const SOL_RAW: libc::c_int = 255;
+    const ICMP_FILTER: libc::c_int = 1;
+    let len = libc::socklen_t::try_from(size_of::<u32>()).unwrap_or(4);
+    // SAFETY: the pointer and length describe a live u32 for the duration of the call, and the fd is open.
+    let rc =
+        unsafe { libc::setsockopt(socket.as_raw_fd(), SOL_RAW, ICMP_FILTER, (&raw const blocked_types).cast(), len) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
