@@ -117,7 +117,7 @@ async fn create_trace(
     let live = state.hub.insert(&id, report);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(runner::run(TraceJob { target, probe, geo: true }, Arc::clone(&state.enricher), tx));
+    tokio::spawn(runner::run(TraceJob { target, probe, geo: true, dns: true }, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
