@@ -207,7 +207,8 @@ fn unquote(field: &str) -> Result<String, String> {
 /// An ASN record in any of the mmdb schemas; every field optional.
 #[derive(Debug, Deserialize)]
 struct MmdbRecord {
-    autonomous_system_number: Option<u32>,
+    /// Read through [`AsnField`]: the mmdb decoder refuses an integer of another width than asked for.
+    autonomous_system_number: Option<AsnField>,
     autonomous_system_organization: Option<String>,
     /// IPinfo writes `"AS13335"`.
     asn: Option<AsnField>,
@@ -217,16 +218,16 @@ struct MmdbRecord {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum AsnField {
-    Number(u32),
+    Number(u64),
     Text(String),
 }
 
 impl MmdbRecord {
     fn into_asn(self, source: &str) -> Option<Asn> {
-        let number = self.autonomous_system_number.or_else(|| match self.asn? {
-            AsnField::Number(n) => Some(n),
+        let number = match self.autonomous_system_number.or(self.asn)? {
+            AsnField::Number(n) => u32::try_from(n).ok(),
             AsnField::Text(t) => t.trim().trim_start_matches("AS").parse().ok(),
-        });
+        };
         let number = number.filter(|&n| n != 0)?;
         let org = self.autonomous_system_organization.or(self.as_name).filter(|o| !o.is_empty());
         Some(Asn { number, org, source: Some(source.to_owned()) })

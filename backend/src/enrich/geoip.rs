@@ -121,26 +121,35 @@ impl Named {
 
 #[derive(Debug, Deserialize)]
 struct Location {
-    latitude: Option<Coordinate>,
-    longitude: Option<Coordinate>,
-    accuracy_radius: Option<u32>,
+    latitude: Option<Number>,
+    longitude: Option<Number>,
+    accuracy_radius: Option<Number>,
 }
 
-/// A coordinate: a number in most files, decimal text in some of IPinfo's.
+/// A number as files actually store it. The mmdb decoder is strict about widths (MaxMind's accuracy radius is a
+/// uint16, DB-IP's coordinates 32-bit floats) and some of IPinfo's files hold decimal text, so fields are read as
+/// whatever they are and converted after.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum Coordinate {
-    Number(f64),
+enum Number {
+    Integer(u64),
+    Float(f64),
     Text(String),
 }
 
-impl Coordinate {
-    fn degrees(&self) -> Option<f64> {
+impl Number {
+    fn value(&self) -> Option<f64> {
         match self {
-            Coordinate::Number(n) => Some(*n),
-            Coordinate::Text(t) => t.trim().parse().ok(),
+            Number::Integer(n) => Some(*n as f64),
+            Number::Float(f) => Some(*f),
+            Number::Text(t) => t.trim().parse().ok(),
         }
         .filter(|d: &f64| d.is_finite())
+    }
+
+    /// A radius in whole kilometres.
+    fn kilometres(&self) -> Option<u32> {
+        self.value().filter(|km| (0.0..=20_000.0).contains(km)).map(|km| km.round() as u32)
     }
 }
 
@@ -156,18 +165,18 @@ struct Record {
     subdivisions: Vec<Named>,
     location: Option<Location>,
     #[serde(alias = "lat")]
-    latitude: Option<Coordinate>,
+    latitude: Option<Number>,
     #[serde(alias = "lng", alias = "lon")]
-    longitude: Option<Coordinate>,
+    longitude: Option<Number>,
     #[serde(alias = "radius")]
-    accuracy_radius: Option<u32>,
+    accuracy_radius: Option<Number>,
 }
 
 impl Record {
     fn into_geo(self, source: &str) -> Option<Geo> {
         let nested = self.location.as_ref();
-        let lat = self.latitude.as_ref().or(nested.and_then(|l| l.latitude.as_ref()))?.degrees()?;
-        let lon = self.longitude.as_ref().or(nested.and_then(|l| l.longitude.as_ref()))?.degrees()?;
+        let lat = self.latitude.as_ref().or(nested.and_then(|l| l.latitude.as_ref()))?.value()?;
+        let lon = self.longitude.as_ref().or(nested.and_then(|l| l.longitude.as_ref()))?.value()?;
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return None;
         }
@@ -192,7 +201,10 @@ impl Record {
             country_code,
             lat: round6(lat),
             lon: round6(lon),
-            accuracy_km: nested.and_then(|l| l.accuracy_radius).or(self.accuracy_radius),
+            accuracy_km: nested
+                .and_then(|l| l.accuracy_radius.as_ref())
+                .or(self.accuracy_radius.as_ref())
+                .and_then(Number::kilometres),
             source: Some(source.to_owned()),
         })
     }
