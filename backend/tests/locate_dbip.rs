@@ -154,3 +154,31 @@ fn locate_agrees_with_mmdblookup_on_dbip_cities() {
     );
     assert!(located > addresses.len() / 3, "too few located ({located}) for the check to mean anything");
 }
+
+#[test]
+fn locate_names_the_as_from_the_npm_asn_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/asn");
+    let files: Vec<PathBuf> = ["asn-ipv4.csv", "asn-ipv6.csv"].iter().map(|f| dir.join(f)).collect();
+    if files.iter().any(|f| !f.is_file()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must have fetched {} (./scripts/setup.sh)", dir.display());
+        eprintln!("\n!!!! SKIPPED locate_names_the_as_from_the_npm_asn_files: no ASN files in {}", dir.display());
+        eprintln!("!!!! run ./scripts/setup.sh (or the README's test command) to fetch them\n");
+        return;
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_tracemap"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["locate", "--json", "-n", "-g"])
+        .arg("--asn-db")
+        .arg(&files[0])
+        .arg("--asn-db")
+        .arg(&files[1])
+        .args(["1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "2001:4860:4860::8888", "10.0.0.1"])
+        .output()
+        .expect("run tracemap");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("a JSON array");
+    let numbers: Vec<Option<u64>> = answers.iter().map(|a| a["asn"]["number"].as_u64()).collect();
+    assert_eq!(numbers, [Some(13335), Some(15169), Some(13335), Some(15169), None], "{answers:#?}");
+    assert_eq!(answers[0]["asn"]["org"], "Cloudflare, Inc.");
+    assert_eq!(answers[0]["asn"]["source"], "ip-location-db asn");
+}
