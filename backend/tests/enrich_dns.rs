@@ -250,4 +250,18 @@ fn cli_reads_the_namespace_resolv_conf_and_prints_names() {
     }
     let table = run(&["-n"]);
     assert!(!table.contains("lab.test"), "-n looks up no names:\n{table}");
+
+    // `locate` uses the same resolver and says where the name came from.
+    let first = net.hops[0].expect("first router answers");
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["locate", "--json", "-g", &first.to_string(), "10.9.9.9"])
+        .output()
+        .expect("run tracemap locate");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answers: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(answers[0]["hostname"], name_of(first), "{answers:#}");
+    assert_eq!(answers[0]["hostname_source"], "reverse DNS");
+    assert!(answers[1]["hostname"].is_null(), "no PTR record, no name: {answers:#}");
 }
