@@ -357,3 +357,38 @@ fn locate_refuses_what_is_not_an_address() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("'example.com' is not an IP address"));
     assert!(output.stdout.is_empty(), "nothing printed before the refusal");
 }
+
+#[test]
+fn damaged_files_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let dir = Scratch::new();
+    let good = std::fs::read(maxmind_city(&dir)).expect("fixture");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let probes = ["81.2.69.160", "2a02:ff00::1", "10.1.0.1", "1.2.3.4", "::1", "89.160.20.1"].map(ip);
+    for round in 0..400 {
+        let mut bytes = good.clone();
+        // Damage the tree and data (the metadata must survive for the file to open at all), or cut the file.
+        let metadata_at = bytes.windows(14).rposition(|w| w == b"\xAB\xCD\xEFMaxMind.com").expect("marker");
+        if round % 10 == 0 {
+            bytes.drain(..rng.random_range(0..metadata_at));
+        } else {
+            for _ in 0..rng.random_range(1..8) {
+                let at = rng.random_range(0..metadata_at);
+                bytes[at] = rng.random();
+            }
+        }
+        let path = dir.path(&format!("damaged-{round}.mmdb"));
+        std::fs::write(&path, &bytes).expect("write");
+        if let Ok(db) = GeoIp::open(&[&path]) {
+            for probe in probes {
+                let _ = db.lookup(probe);
+            }
+        }
+        if let Ok((db, _)) = AsnDb::open(&[&path]) {
+            for probe in probes {
+                let _ = db.lookup(probe);
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -373,6 +373,26 @@ not,an,address
     }
 
     #[test]
+    fn random_lines_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let alphabet: Vec<char> = "0123456789abcdefAS.:,\"\\ \t\r#-/é\u{0}".chars().collect();
+        for _ in 0..2000 {
+            let mut text: String = CSV.to_owned();
+            for _ in 0..rng.random_range(1..40) {
+                text.push(alphabet[rng.random_range(0..alphabet.len())]);
+                if rng.random_bool(0.1) {
+                    text.push('\n');
+                }
+            }
+            let (table, _) = RangeTable::parse(&text, "fuzz");
+            for probe in ["1.0.0.1", "::1", "2001::1", "255.255.255.255", "ffff::"] {
+                let _ = table.lookup(ip(probe));
+            }
+        }
+    }
+
+    #[test]
     fn organisations_are_stored_once() {
         let text = (0..100u32).map(|i| format!("10.0.{i}.0,10.0.{i}.255,64512,Lab\n")).collect::<String>();
         let (table, errors) = RangeTable::parse(&text, "lab");
