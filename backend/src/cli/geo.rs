@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed};
+use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed, ReverseDns, dns};
 
 #[derive(Args, Debug, Clone)]
 pub struct GeoArgs {
@@ -26,6 +26,8 @@ pub struct GeoArgs {
 /// defaults only mean less information. Location sources are skipped unless `locations` (`-g` turns them off).
 pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
     let enricher = if locations { open_locations(args)? } else { Enricher::default() };
+    // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.
+    let enricher = enricher.with_reverse_dns(ReverseDns::system(dns::DEFAULT_TIMEOUT));
     let files = if args.asn_db.is_empty() {
         enrich::default_asn_files(Path::new(enrich::DEFAULT_ASN_DIR))
     } else {

@@ -31,6 +31,8 @@ const MAX_IN_FLIGHT: usize = 32;
 /// Where the resolver's configuration comes from.
 #[derive(Debug, Clone)]
 enum Source {
+    /// No resolver: every lookup answers `None` at once (the default, so nothing queries a resolver unasked).
+    Disabled,
     /// `/etc/resolv.conf`, read on the first lookup.
     System,
     /// The text of a resolv.conf (tests point it at a server inside their own network).
@@ -58,11 +60,16 @@ impl std::fmt::Debug for ReverseDns {
 
 impl Default for ReverseDns {
     fn default() -> Self {
-        ReverseDns::system(DEFAULT_TIMEOUT)
+        ReverseDns::disabled()
     }
 }
 
 impl ReverseDns {
+    /// A resolver that never asks anyone: every hop stays nameless.
+    pub fn disabled() -> Self {
+        ReverseDns::new(Source::Disabled, Duration::ZERO)
+    }
+
     /// A resolver configured like the system's, giving up on a name after `timeout`.
     pub fn system(timeout: Duration) -> Self {
         ReverseDns::new(Source::System, timeout)
@@ -91,6 +98,9 @@ impl ReverseDns {
     /// The name of `ip`, or `None` when it has none, the resolver fails or does not answer within the timeout.
     /// Never takes (much) longer than [`ReverseDns::timeout`].
     pub async fn lookup(&self, ip: IpAddr) -> Option<String> {
+        if matches!(self.source, Source::Disabled) || !worth_asking(ip) {
+            return None;
+        }
         let slot = self.slot(ip);
         let deadline = tokio::time::Instant::now() + self.timeout;
         // The timeout also covers waiting for a query someone else started, and for a permit.
@@ -131,6 +141,7 @@ impl ReverseDns {
 
     fn build(&self) -> Option<TokioResolver> {
         let parsed = match &self.source {
+            Source::Disabled => return None,
             Source::System => hickory_resolver::system_conf::read_system_conf(),
             Source::ResolvConf(text) => hickory_resolver::system_conf::parse_resolv_conf(text),
         };
@@ -154,6 +165,18 @@ impl ReverseDns {
             }
         }
     }
+}
+
+/// Whether a PTR query for `ip` can tell anything. Loopback, link-local, multicast and the like mean the same
+/// on every host, so an upstream resolver has no name for them that is about this route (RFC 6761 wants loopback
+/// reverse queries answered locally); asking would only send queries out for nothing. Private ranges are asked:
+/// a campus resolver often names its routers.
+fn worth_asking(ip: IpAddr) -> bool {
+    use super::special::AddressKind as K;
+    !matches!(
+        super::special::kind_of(ip),
+        K::Loopback | K::LinkLocal | K::Multicast | K::Unspecified | K::Broadcast | K::Documentation
+    )
 }
 
 /// A PTR target as something safe to print and store: the trailing dot dropped, anything but printable ASCII
@@ -180,12 +203,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn local_only_addresses_and_a_disabled_resolver_ask_no_one() {
+        // Configured with a server, but none of these may reach it: the answer comes before any socket exists.
+        let dns = ReverseDns::from_resolv_conf("nameserver 192.0.2.53\n", Duration::from_secs(5));
+        let started = Instant::now();
+        for local in ["127.0.0.1", "::1", "169.254.1.1", "fe80::1", "224.0.0.1", "0.0.0.0", "203.0.113.1"] {
+            assert_eq!(dns.lookup(local.parse().expect("address")).await, None, "{local}");
+        }
+        assert!(started.elapsed() < Duration::from_millis(100));
+        assert!(dns.cache.lock().map(|c| c.is_empty()).unwrap_or(false), "nothing was looked up");
+        assert_eq!(ReverseDns::default().lookup(IpAddr::from([10, 0, 0, 1])).await, None);
+    }
+
+    #[tokio::test]
     async fn no_nameserver_means_no_name_at_once() {
         // A configuration with no server to ask: nothing leaves this process.
         let dns = ReverseDns::from_resolv_conf("options timeout:1\n", Duration::from_millis(300));
         let started = Instant::now();
-        assert_eq!(dns.lookup(IpAddr::from([192, 0, 2, 1])).await, None);
-        assert_eq!(dns.lookup(IpAddr::from([192, 0, 2, 1])).await, None, "cached");
+        assert_eq!(dns.lookup(IpAddr::from([10, 0, 0, 1])).await, None);
+        assert_eq!(dns.lookup(IpAddr::from([10, 0, 0, 1])).await, None, "cached");
         assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     }
 

@@ -64,7 +64,8 @@ pub struct Enricher {
 }
 
 impl Enricher {
-    /// An enricher that consults the user's `geofeed` first, then `geoip`; no ASN source; the system's resolver.
+    /// An enricher that consults the user's `geofeed` first, then `geoip`; no ASN source; no resolver (see
+    /// [`Enricher::with_reverse_dns`]: nothing queries DNS unless asked to).
     pub fn new(geofeed: Option<Geofeed>, geoip: Option<GeoIp>) -> Self {
         Enricher { geofeed, geoip, ..Enricher::default() }
     }
