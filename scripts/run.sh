@@ -19,4 +19,4 @@ if [ "$(id -u)" != 0 ] && ! getcap "$BIN" 2>/dev/null | grep -q cap_net_raw; the
     say "tracemap needs CAP_NET_RAW to send probes: sudo setcap cap_net_raw+ep $BIN (or run this script as root)"
 fi
 say "starting tracemap (Ctrl-C stops it)"
-exec "$BIN" serve --web-dir "$ROOT/dist" --db "$ROOT/data/tracemap.sqlite" "$@"
+exec "$BIN" serve --db "$ROOT/data/tracemap.sqlite" "$@"

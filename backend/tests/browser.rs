@@ -1,21 +1,23 @@
 //! End to end, as a user meets it: `tracemap serve` runs in the client namespace of a real test network, headless
 //! Chromium (also in that namespace) opens the release build of the page, types the destination, presses Enter,
-//! and the test waits for the table rows, the map's markers and the route line, then saves a screenshot.
+//! and the test waits for the table rows, the map's markers and the route line, then saves a screenshot. The page
+//! is the copy embedded in the binary, as a deployment serves it.
 //!
 //! Hop locations come from a geofeed written here: the routers have private addresses that no public database
 //! places, which is exactly the case `--geofeed` exists for.
 
 mod common;
+mod served;
 mod webdriver;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TestNet;
 use serde_json::json;
-use webdriver::{Browser, enter_netns};
+use served::{Server, in_namespace, scratch};
+use webdriver::Browser;
 
 const SERVER_PORT: u16 = 18080;
 const DRIVER_PORT: u16 = 19515;
@@ -42,16 +44,6 @@ fn artifacts_dir() -> PathBuf {
     dir
 }
 
-/// The server process; killed on drop so a failing test leaves nothing behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn geofeed(located: &[Ipv4Addr], dir: &std::path::Path) -> PathBuf {
     let mut csv = String::from("# test network locations\n");
     for (addr, (cc, city, lat, lon)) in located.iter().zip(PLACES) {
@@ -72,24 +64,16 @@ fn page_traces_through_the_network_and_draws_the_route() {
     let net = TestNet::new(3, &[1]).expect("test network");
     let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
     assert_eq!(located.len(), PLACES.len());
-    let work = std::env::temp_dir().join(format!("tracemap-browser-{}", std::process::id()));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let work = scratch("browser");
     let feed = geofeed(&located, &work);
-
-    let server = net
-        .exec(&net.client)
-        .arg(env!("CARGO_BIN_EXE_tracemap"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{SERVER_PORT}")])
-        .arg("--db")
-        .arg(work.join("traces.sqlite"))
-        .arg("--web-dir")
-        .arg(web_dir())
-        .arg("--geofeed")
-        .arg(&feed)
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Server)
-        .expect("server starts");
+    let feed_arg = feed.to_string_lossy().into_owned();
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        SERVER_PORT,
+        &work.join("t.sqlite"),
+        &["--geofeed", &feed_arg],
+    );
 
     let destination = net.destination.to_string();
     let hop_count = net.hops.len();
@@ -97,16 +81,8 @@ fn page_traces_through_the_network_and_draws_the_route() {
     let launcher = net.exec(&net.client);
     let shot = artifacts_dir().join("browser-trace.png");
     let shot_for_thread = shot.clone();
-    let result = std::thread::spawn(move || {
-        enter_netns(&client_ns).expect("enter the client namespace");
-        let base = format!("http://127.0.0.1:{SERVER_PORT}");
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while agent.get(&format!("{base}/")).call().is_err() {
-            assert!(Instant::now() < deadline, "server did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-
+    let base = server.base.clone();
+    let result = in_namespace(&client_ns, move || {
         let browser = Browser::start(launcher, DRIVER_PORT, 1280, 800);
         browser.goto(&format!("{base}/"));
         browser.wait_for("the map", Duration::from_secs(20), "return document.querySelector('.leaflet-container')");
@@ -120,10 +96,13 @@ fn page_traces_through_the_network_and_draws_the_route() {
         let status = browser.wait_for(
             "the trace to finish",
             Duration::from_secs(30),
-            "const s = document.querySelector('#status'); return s && /done|finished|reached/i.test(s.textContent) ? s.textContent : ''",
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? s.textContent : ''",
         );
-        let markers =
-            browser.wait_for("a marker per located hop", Duration::from_secs(10), "return document.querySelectorAll('.hop-marker').length");
+        let markers = browser.wait_for(
+            "a marker per located hop",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('.hop-marker').length",
+        );
         let route = browser.eval("return document.querySelectorAll('path.route-line').length", json!([]));
         let table = browser.eval(
             "return [...document.querySelectorAll('#hops tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim())",
@@ -139,14 +118,15 @@ fn page_traces_through_the_network_and_draws_the_route() {
             reopened = browser.wait_for(
                 "the permalink's rows",
                 Duration::from_secs(20),
-                &format!("const n = document.querySelectorAll('#hops tbody tr').length; return n >= {hop_count} ? n : 0"),
+                &format!(
+                    "const n = document.querySelectorAll('#hops tbody tr').length; return n >= {hop_count} ? n : 0"
+                ),
             );
         }
         (rows, status, markers, route, table, permalink, reopened)
-    })
-    .join();
+    });
     drop(server);
-    let (rows, status, markers, route, table, permalink, reopened) = result.expect("browser thread");
+    let (rows, status, markers, route, table, permalink, reopened) = result;
 
     eprintln!("status: {status}\ntable: {table:#}\nscreenshot: {}", shot.display());
     assert_eq!(rows, json!(hop_count), "one row per hop: {table:#}");

@@ -42,14 +42,60 @@ impl std::fmt::Display for Protocol {
     }
 }
 
-/// Body of `POST /api/traces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Which address family to trace over when a name has both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// The family of the first address the name resolves to.
+    #[default]
+    Auto,
+    /// IPv4 only.
+    Ipv4,
+    /// IPv6 only.
+    Ipv6,
+}
+
+/// Body of `POST /api/traces`. Only `target` is required; every other field has the server's default. Unknown
+/// fields are refused, so a misspelt option is an error rather than silently ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TraceRequest {
     /// A hostname or an IP literal.
     pub target: String,
     /// Probe protocol; ICMP when absent.
     #[serde(default)]
     pub protocol: Protocol,
+    /// Address family; `auto` when absent.
+    #[serde(default)]
+    pub family: Family,
+    /// Highest TTL to probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hops: Option<u8>,
+    /// Probes per TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u8>,
+    /// Longest wait for one probe's reply, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+    /// Destination port for TCP and UDP probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// First TTL to probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ttl: Option<u8>,
+    /// Whether to resolve hop names (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<bool>,
+    /// Whether to locate hops (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<bool>,
+}
+
+impl TraceRequest {
+    /// A request for `target` with every option at the server's default.
+    pub fn new(target: impl Into<String>, protocol: Protocol) -> Self {
+        TraceRequest { target: target.into(), protocol, ..Default::default() }
+    }
 }
 
 /// Answer to `POST /api/traces`.
@@ -57,6 +103,38 @@ pub struct TraceRequest {
 pub struct TraceCreated {
     /// The trace's permanent id, as used in `/t/{id}` and `/api/traces/{id}`.
     pub id: String,
+}
+
+/// One line of `GET /api/traces`: enough to list recent traces without loading them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceSummary {
+    /// The trace's id.
+    pub id: String,
+    /// What was traced.
+    pub target: String,
+    /// The resolved address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Probe protocol.
+    pub protocol: Protocol,
+    /// Lifecycle status.
+    pub status: TraceStatus,
+    /// Whether the destination answered.
+    pub destination_reached: bool,
+    /// Number of hops probed.
+    pub hops: usize,
+    /// Unix time (milliseconds) when the trace was created.
+    pub created_ms: u64,
+    /// Duration, once finished.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+/// Answer to `GET /api/traces`: most recent first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TraceList {
+    /// The traces.
+    pub traces: Vec<TraceSummary>,
 }
 
 /// Error body of every API failure: `{"error": {"code": "...", "message": "..."}}`.
@@ -490,6 +568,9 @@ mod tests {
         let req: TraceRequest = serde_json::from_str(r#"{"target":"10.0.0.1"}"#).unwrap();
         assert_eq!(req.protocol, Protocol::Icmp);
         assert!(serde_json::from_str::<TraceRequest>(r#"{"target":"x","protocol":"gre"}"#).is_err());
+        let err = serde_json::from_str::<TraceRequest>(r#"{"target":"x","max_hop":3}"#).unwrap_err();
+        assert!(err.to_string().contains("max_hop"), "{err}");
+        assert_eq!(req, TraceRequest::new("10.0.0.1", Protocol::Icmp));
     }
 
     #[test]

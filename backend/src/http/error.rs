@@ -16,12 +16,25 @@ pub struct AppError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl AppError {
     /// A failure with an explicit status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError { status, code, message: message.into() }
+        AppError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// 429 with the wait before the client may start another trace.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many traces started from your address; try again in {secs} s"),
+        );
+        err.retry_after = Some(secs);
+        err
     }
 
     /// 404 for an unknown trace id.
@@ -33,7 +46,11 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = ApiError { error: ApiErrorBody { code: self.code.to_owned(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -56,7 +73,11 @@ impl From<StoreError> for AppError {
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
+        // Wrong types and missing fields are the client's mistake like bad syntax: 400, naming the field.
+        let status = match rejection.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            other => other,
+        };
         Self::new(status, "invalid_request", rejection.body_text())
     }
 }

@@ -4,28 +4,41 @@
 //! target once, stores the trace, and hands it to the runner; a task per trace publishes its events to the hub
 //! and stores the result when it ends. Only this module speaks HTTP.
 
+pub mod assets;
 mod error;
+pub mod export;
 pub mod hub;
+pub mod limits;
+pub mod policy;
+pub mod request;
 mod ws;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use rand::Rng;
-use tokio::sync::mpsc;
+use serde::Deserialize;
+use tokio::sync::{Semaphore, mpsc};
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
-use tracemap_shared::{TraceCreated, TraceReport, TraceRequest};
+use tower_http::trace::TraceLayer;
+use tracemap_shared::{TraceCreated, TraceList, TraceReport, TraceRequest};
 
 pub use error::AppError;
+use export::Format;
 use hub::Hub;
+use limits::{ClientKey, RateLimiter};
+use policy::TargetPolicy;
 
 use crate::enrich::Enricher;
 use crate::probe::ProbeConfig;
@@ -34,6 +47,36 @@ use crate::store::Store;
 
 /// Request bodies are tiny JSON documents; anything larger is refused before it is read.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The service's limits and rules, from the command line.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Probe parameters for options a request leaves out.
+    pub probe_defaults: ProbeConfig,
+    /// Which targets may be traced.
+    pub policy: TargetPolicy,
+    /// Origins besides the server's own allowed to open the live WebSocket (e.g. `https://maps.example.org`).
+    pub allowed_origins: Vec<String>,
+    /// Trace starts a client may make at once.
+    pub rate_burst: u32,
+    /// Trace starts a client may make per minute on average.
+    pub rate_per_minute: u32,
+    /// Traces running at once, server-wide.
+    pub max_concurrent: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            probe_defaults: ProbeConfig::default(),
+            policy: TargetPolicy::default(),
+            allowed_origins: Vec::new(),
+            rate_burst: 5,
+            rate_per_minute: 20,
+            max_concurrent: 32,
+        }
+    }
+}
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -44,34 +87,90 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// GeoIP and friends.
     pub enricher: Arc<Enricher>,
-    /// Folder holding the built frontend (`index.html` and its assets).
-    pub web_dir: PathBuf,
-    /// Probe parameters used for every trace the API starts.
-    pub probe_defaults: ProbeConfig,
+    /// Folder holding a built frontend to serve instead of the embedded one.
+    pub web_dir: Option<PathBuf>,
+    /// Limits and rules.
+    pub config: Arc<ServiceConfig>,
+    limiter: Arc<RateLimiter>,
+    slots: Arc<Semaphore>,
 }
 
 impl AppState {
-    /// State with default probe parameters.
-    pub fn new(store: Store, enricher: Arc<Enricher>, web_dir: PathBuf) -> Self {
-        AppState { store, hub: Arc::new(Hub::default()), enricher, web_dir, probe_defaults: ProbeConfig::default() }
+    /// State with the default limits.
+    pub fn new(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>) -> Self {
+        Self::with_config(store, enricher, web_dir, ServiceConfig::default())
+    }
+
+    /// State with explicit limits and rules.
+    pub fn with_config(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>, config: ServiceConfig) -> Self {
+        AppState {
+            store,
+            hub: Arc::new(Hub::default()),
+            enricher,
+            web_dir,
+            limiter: Arc::new(RateLimiter::new(config.rate_burst, config.rate_per_minute)),
+            slots: Arc::new(Semaphore::new(config.max_concurrent)),
+            config: Arc::new(config),
+        }
     }
 }
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
-    let index = ServeFile::new(state.web_dir.join("index.html"));
     let api = Router::new()
-        .route("/traces", post(create_trace))
+        .route("/traces", post(create_trace).get(list_traces))
         .route("/traces/{id}", get(get_trace))
         .route("/traces/{id}/live", get(ws::live))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    Router::new()
-        .nest("/api", api)
-        .route_service("/", index.clone())
-        .route_service("/t/{id}", index)
-        .fallback_service(ServeDir::new(&state.web_dir))
+    let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
+    let router = match &state.web_dir {
+        Some(dir) => {
+            let index = ServeFile::new(dir.join("index.html"));
+            router
+                .route_service("/", index.clone())
+                .route_service("/t/{id}", index)
+                .fallback_service(ServeDir::new(dir))
+        }
+        None => router.route("/", get(embedded_index)).route("/t/{id}", get(embedded_index)).fallback(embedded_file),
+    };
+    router
         .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+}
+
+/// Request ids: a per-process random prefix and a counter, unique without a UUID dependency.
+#[derive(Debug, Clone)]
+struct RequestIds {
+    prefix: u32,
+    next: Arc<AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds { prefix: rand::rng().random(), next: Arc::new(AtomicU64::new(1)) }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
+async fn embedded_index(headers: HeaderMap) -> Response {
+    assets::serve("index.html", &headers)
+}
+
+async fn embedded_file(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    assets::serve(uri.path().trim_start_matches('/'), &headers)
 }
 
 async fn api_not_found() -> AppError {
@@ -102,22 +201,46 @@ fn unix_ms() -> u64 {
 
 async fn create_trace(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Json<TraceRequest>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(request) = body?;
+    request::check_options(&request)?;
+    let client = ClientKey::of(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    if let Err(wait) = state.limiter.check(client, Instant::now()) {
+        return Err(AppError::rate_limited(wait));
+    }
     let target = request.target.trim().to_owned();
     let destination = runner::resolve(&target).await?;
+    request::check_family(&request, destination)?;
+    if let Err(kind) = state.config.policy.check(destination) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_target",
+            format!("{target} resolves to {destination}, {kind}, which this server does not trace"),
+        ));
+    }
+    let Ok(slot) = Arc::clone(&state.slots).try_acquire_owned() else {
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("{} traces are already running; try again in a few seconds", state.config.max_concurrent),
+        ));
+    };
 
     let id = new_trace_id();
-    let probe = ProbeConfig { destination, protocol: request.protocol, ..state.probe_defaults.clone() };
+    let probe = request::probe_config(&request, destination, &state.config.probe_defaults);
     let mut report = TraceReport::new(target.clone(), request.protocol);
     report.id = Some(id.clone());
     report.address = Some(destination.to_string());
+    report.max_hops = probe.max_hops;
+    report.tries = probe.tries;
     state.store.insert(&id, unix_ms(), &report).await?;
     let live = state.hub.insert(&id, report);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(runner::run(TraceJob { target, probe, geo: true, dns: true }, Arc::clone(&state.enricher), tx));
+    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns: request.dns.unwrap_or(true) };
+    tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -128,6 +251,7 @@ async fn create_trace(
             tracing::error!(id = %trace_id, error = %err, "could not store a finished trace");
         }
         state.hub.remove(&trace_id);
+        drop(slot);
         tracing::info!(id = %trace_id, status = ?report.status, hops = report.hops.len(), "trace ended");
     });
 
@@ -135,14 +259,57 @@ async fn create_trace(
     Ok((StatusCode::CREATED, Json(TraceCreated { id })).into_response())
 }
 
-async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TraceReport>, AppError> {
-    if let Some(live) = state.hub.get(&id) {
-        return Ok(Json(live.report()));
+/// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.
+async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+    let (id, format) = Format::split(&id);
+    let report = match state.hub.get(id) {
+        Some(live) => live.report(),
+        None => state.store.get(id).await?.ok_or_else(AppError::trace_not_found)?.report,
+    };
+    let Some(format) = format else { return Ok(Json(report).into_response()) };
+    let disposition = format!("attachment; filename=\"tracemap-{id}.{}\"", format.extension());
+    let mut response = format.render(&report).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    match state.store.get(&id).await? {
-        Some(stored) => Ok(Json(stored.report)),
-        None => Err(AppError::trace_not_found()),
+    Ok(response)
+}
+
+/// Query of `GET /api/traces`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// Most traces one listing returns.
+const MAX_LIST: usize = 200;
+
+async fn list_traces(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<TraceList>, AppError> {
+    let Query(query) = query.map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_field", r.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            format!("limit: must be between 1 and {MAX_LIST}"),
+        ));
     }
+    Ok(Json(TraceList { traces: state.store.list(limit).await? }))
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "running_traces": state.hub.len(),
+        "geoip": state.enricher.geoip_labels(),
+    }))
 }
 
 /// How long the server waits for running traces to end on shutdown before it lets them be marked interrupted.

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
@@ -26,11 +28,37 @@ enum Source {
     Stored(Vec<TraceEvent>),
 }
 
+/// Whether a browser page at `origin` may open the live stream of a server reached as `host`. Browsers always
+/// send `Origin` on a WebSocket upgrade, and cookies or not, a page from another site must not read our streams
+/// (cross-site WebSocket hijacking). Clients that are not browsers send no `Origin` and are let through.
+fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(origin) = origin else { return true };
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let Some(host) = host else { return false };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin.len() == scheme.len() + host.len()
+            && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && origin[scheme.len()..].eq_ignore_ascii_case(host)
+    })
+}
+
 pub(super) async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
+    let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if !origin_allowed(header(header::ORIGIN), header(header::HOST), &state.config.allowed_origins) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "this page's origin may not watch traces here (see --allow-origin)",
+        ));
+    }
     let source = match state.hub.get(&id) {
         Some(trace) => Source::Live(trace.subscribe()),
         None => match state.store.get(&id).await? {
@@ -38,6 +66,13 @@ pub(super) async fn live(
             None => return Err(AppError::trace_not_found()),
         },
     };
+    let upgrade = upgrade.map_err(|rejection| {
+        AppError::new(
+            rejection.status(),
+            "websocket_required",
+            format!("open this URL as a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     Ok(upgrade
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
@@ -149,6 +184,19 @@ mod tests {
         assert!(got[0].contains(r#""ttl":1"#));
         assert!(got[1].contains(r#""ttl":2"#));
         assert!(got[2].contains(r#""type":"finished""#));
+    }
+
+    #[test]
+    fn only_same_origin_or_allowed_pages_may_watch() {
+        let allowed = vec!["https://maps.example.org".to_owned()];
+        assert!(origin_allowed(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed(Some("HTTPS://Tracemap.example"), Some("tracemap.example"), &[]));
+        assert!(origin_allowed(None, Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed(Some("https://maps.example.org/"), Some("127.0.0.1:8080"), &allowed));
+        for evil in ["http://evil.example", "http://127.0.0.1:8081", "null", "http://127.0.0.1:8080.evil.example", ""] {
+            assert!(!origin_allowed(Some(evil), Some("127.0.0.1:8080"), &allowed), "{evil}");
+        }
+        assert!(!origin_allowed(Some("http://127.0.0.1:8080"), None, &[]));
     }
 
     #[tokio::test]

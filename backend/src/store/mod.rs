@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tracemap_shared::{TraceEvent, TraceReport, TraceStatus};
+use tracemap_shared::{TraceEvent, TraceReport, TraceStatus, TraceSummary};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +179,57 @@ impl Store {
     }
 }
 
+fn parse_status(name: &str) -> TraceStatus {
+    match name {
+        "finished" => TraceStatus::Finished,
+        "failed" => TraceStatus::Failed,
+        "interrupted" => TraceStatus::Interrupted,
+        _ => TraceStatus::Running,
+    }
+}
+
+impl Store {
+    /// The `limit` most recent traces, newest first. A row whose report no longer parses is skipped (and
+    /// logged) rather than hiding every other trace.
+    pub async fn list(&self, limit: usize) -> Result<Vec<TraceSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare("SELECT id, created_ms, status, report FROM traces ORDER BY created_ms DESC, id LIMIT ?1")
+                .op("listing traces")?;
+            let rows = stmt
+                .query_map([limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .op("listing traces")?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, created_ms, status, report) = row.op("reading a trace row")?;
+                let report: TraceReport = match serde_json::from_str(&report) {
+                    Ok(report) => report,
+                    Err(err) => {
+                        tracing::warn!(%id, error = %err, "skipping an unreadable stored trace");
+                        continue;
+                    }
+                };
+                out.push(TraceSummary {
+                    id,
+                    target: report.target,
+                    address: report.address,
+                    protocol: report.protocol,
+                    status: parse_status(&status),
+                    destination_reached: report.destination_reached,
+                    hops: report.hops.len(),
+                    created_ms: u64::try_from(created_ms).unwrap_or(0),
+                    duration_ms: report.duration_ms,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +259,12 @@ mod tests {
         let interrupted = store.get("run").await.expect("get").expect("present");
         assert_eq!(interrupted.report.status, TraceStatus::Interrupted);
         assert!(store.get("nope").await.expect("get").is_none());
+        let listed = store.list(10).await.expect("list");
+        let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["run", "abc"], "newest first");
+        assert_eq!(listed[1].status, TraceStatus::Finished);
+        assert_eq!(listed[0].status, TraceStatus::Interrupted);
+        assert_eq!(store.list(1).await.expect("list").len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

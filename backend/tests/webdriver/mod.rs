@@ -1,9 +1,6 @@
-//! A small W3C WebDriver client for driving Debian's headless Chromium through chromedriver, plus a helper that
-//! moves the calling thread into a network namespace so the test can reach servers started inside one.
+//! A small W3C WebDriver client for driving Debian's headless Chromium through chromedriver.
 //! Blocking on purpose: it runs on its own thread, and a test that waits on a browser gains nothing from async.
 
-use std::io;
-use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,14 +8,6 @@ use serde_json::{Value, json};
 
 /// The key WebDriver uses for element references.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f116d0ab07b";
-
-/// Moves the current thread into network namespace `ns` (sockets it opens from now on live there).
-pub fn enter_netns(ns: &str) -> io::Result<()> {
-    let file = std::fs::File::open(format!("/run/netns/{ns}"))?;
-    // SAFETY: setns only reads the descriptor, which stays open for the duration of the call.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
 
 /// A chromedriver process and one browser session; both end on drop.
 pub struct Browser {

@@ -1,0 +1,119 @@
+//! Turning a `TraceRequest` into probe settings: every option range-checked, each error naming its field.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tracemap_shared::{Family, Protocol, TraceRequest};
+
+use super::AppError;
+use crate::probe::ProbeConfig;
+
+/// The widest settings a browser may ask for. Narrower than the command line's: a server's probes are shared.
+pub const MAX_HOPS: u8 = 64;
+/// Most probes per hop.
+pub const MAX_TRIES: u8 = 10;
+/// Shortest and longest per-probe wait, in milliseconds.
+pub const TIMEOUT_MS: std::ops::RangeInclusive<u32> = 50..=10_000;
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, "invalid_field", format!("{field}: {message}"))
+}
+
+/// The request's options checked against the server's limits, before the target is resolved.
+pub fn check_options(req: &TraceRequest) -> Result<(), AppError> {
+    if let Some(hops) = req.max_hops
+        && !(1..=MAX_HOPS).contains(&hops)
+    {
+        return Err(invalid("max_hops", format!("must be between 1 and {MAX_HOPS}")));
+    }
+    if let Some(tries) = req.tries
+        && !(1..=MAX_TRIES).contains(&tries)
+    {
+        return Err(invalid("tries", format!("must be between 1 and {MAX_TRIES}")));
+    }
+    if let Some(ms) = req.timeout_ms
+        && !TIMEOUT_MS.contains(&ms)
+    {
+        return Err(invalid("timeout_ms", format!("must be between {} and {}", TIMEOUT_MS.start(), TIMEOUT_MS.end())));
+    }
+    let max_hops = req.max_hops.unwrap_or(ProbeConfig::default().max_hops);
+    if let Some(first) = req.first_ttl
+        && (first == 0 || first > max_hops)
+    {
+        return Err(invalid("first_ttl", format!("must be between 1 and max_hops ({max_hops})")));
+    }
+    match req.port {
+        Some(_) if req.protocol == Protocol::Icmp => return Err(invalid("port", "applies to udp and tcp probes only")),
+        Some(0) => return Err(invalid("port", "must be between 1 and 65535")),
+        _ => {}
+    }
+    if req.target.trim().is_empty() {
+        return Err(invalid("target", "is empty"));
+    }
+    Ok(())
+}
+
+/// Whether `ip` is of the family the request asked for.
+pub fn check_family(req: &TraceRequest, ip: IpAddr) -> Result<(), AppError> {
+    match (req.family, ip) {
+        (Family::Ipv4, IpAddr::V6(_)) => Err(invalid("family", format!("{ip} is not an IPv4 address"))),
+        (Family::Ipv6, IpAddr::V4(_)) => Err(invalid("family", format!("{ip} is not an IPv6 address"))),
+        _ => Ok(()),
+    }
+}
+
+/// The probe settings for a checked request.
+pub fn probe_config(req: &TraceRequest, destination: IpAddr, defaults: &ProbeConfig) -> ProbeConfig {
+    ProbeConfig {
+        destination,
+        protocol: req.protocol,
+        first_ttl: req.first_ttl.unwrap_or(defaults.first_ttl),
+        max_hops: req.max_hops.unwrap_or(defaults.max_hops),
+        tries: req.tries.unwrap_or(defaults.tries),
+        timeout: req.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))).unwrap_or(defaults.timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> TraceRequest {
+        serde_json::from_str(json).expect("request")
+    }
+
+    #[test]
+    fn out_of_range_options_name_their_field() {
+        for (body, field) in [
+            (r#"{"target":"h","max_hops":0}"#, "max_hops"),
+            (r#"{"target":"h","max_hops":65}"#, "max_hops"),
+            (r#"{"target":"h","tries":0}"#, "tries"),
+            (r#"{"target":"h","tries":11}"#, "tries"),
+            (r#"{"target":"h","timeout_ms":10}"#, "timeout_ms"),
+            (r#"{"target":"h","timeout_ms":10001}"#, "timeout_ms"),
+            (r#"{"target":"h","first_ttl":0}"#, "first_ttl"),
+            (r#"{"target":"h","max_hops":5,"first_ttl":6}"#, "first_ttl"),
+            (r#"{"target":"h","port":80}"#, "port"),
+            (r#"{"target":"h","protocol":"tcp","port":0}"#, "port"),
+            (r#"{"target":"  "}"#, "target"),
+        ] {
+            let err = check_options(&req(body)).expect_err(body);
+            assert!(format!("{err:?}").contains(field), "{body}: {err:?}");
+        }
+        assert!(check_options(&req(r#"{"target":"h","protocol":"udp","port":53,"max_hops":5,"first_ttl":5}"#)).is_ok());
+    }
+
+    #[test]
+    fn settings_take_defaults_for_absent_options() {
+        let defaults = ProbeConfig::default();
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        let config = probe_config(&req(r#"{"target":"h","tries":1,"timeout_ms":250}"#), ip, &defaults);
+        assert_eq!(config.tries, 1);
+        assert_eq!(config.timeout, Duration::from_millis(250));
+        assert_eq!(config.max_hops, defaults.max_hops);
+        assert_eq!(config.destination, ip);
+        assert!(check_family(&req(r#"{"target":"h","family":"ipv6"}"#), ip).is_err());
+        assert!(check_family(&req(r#"{"target":"h","family":"ipv4"}"#), ip).is_ok());
+    }
+}

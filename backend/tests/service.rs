@@ -1,0 +1,136 @@
+//! The server as an operator meets it, in a real namespace network: limits that hold under a burst, and traces
+//! that survive `kill -9`. Root only (network namespaces, raw sockets); run by the README's test command.
+
+mod common;
+mod served;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::TestNet;
+use serde_json::{Value, json};
+use served::{Server, agent, in_namespace, scratch};
+
+const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
+
+/// Adds a second address to the destination host that silently drops every ICMP packet sent to it: a trace to
+/// it is a silent tail that keeps running for seconds.
+fn add_silent_address(net: &TestNet) -> Ipv4Addr {
+    let d = net.destination.octets();
+    let silent = Ipv4Addr::new(d[0], d[1], d[2], 3);
+    let run = |args: &[&str]| {
+        let status = net.exec(&net.server).args(args).status().expect("run in the server namespace");
+        assert!(status.success(), "{args:?}");
+    };
+    run(&["ip", "addr", "add", &format!("{silent}/24"), "dev", "west"]);
+    run(&["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"]);
+    silent
+}
+
+fn post(base: &str, body: Value) -> (u16, Value, Option<String>) {
+    let mut res = agent().post(&format!("{base}/api/traces")).send_json(body).expect("POST");
+    let status = res.status().as_u16();
+    let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, res.body_mut().read_json().unwrap_or(Value::Null), retry)
+}
+
+fn get(base: &str, path: &str) -> (u16, Value) {
+    let mut res = agent().get(&format!("{base}{path}")).call().expect("GET");
+    (res.status().as_u16(), res.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// Polls the trace until it is no longer running.
+fn wait_done(base: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, trace) = get(base, &format!("/api/traces/{id}"));
+        assert_eq!(status, 200, "{trace}");
+        if trace["status"] != "running" {
+            return trace;
+        }
+        assert!(Instant::now() < deadline, "trace {id} still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn rate_limit_and_concurrency_cap_hold_under_a_burst() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let silent = add_silent_address(&net);
+    let dir = scratch("limits");
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        18081,
+        &dir.join("t.sqlite"),
+        &["--rate-burst", "3", "--rate-per-minute", "6", "--max-concurrent", "2"],
+    );
+    let base = server.base.clone();
+    let results = in_namespace(&net.client, move || {
+        let body = json!({"target": silent.to_string(), "max_hops": 8, "timeout_ms": 3000, "tries": 1});
+        (0..5).map(|_| post(&base, body.clone())).collect::<Vec<_>>()
+    });
+    let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [201, 201, 503, 429, 429], "{results:?}");
+    assert_eq!(results[2].1["error"]["code"], "busy");
+    assert_eq!(results[3].1["error"]["code"], "rate_limited");
+    let retry: u64 = results[3].2.as_deref().and_then(|r| r.parse().ok()).expect("Retry-After on 429");
+    assert!((1..=10).contains(&retry), "Retry-After {retry}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn finished_traces_survive_kill_9_and_running_ones_are_marked_interrupted() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let silent = add_silent_address(&net);
+    let dir = scratch("kill9");
+    let db = dir.join("t.sqlite");
+    let destination = net.destination.to_string();
+    let hops = net.hops.len();
+
+    let server = Server::start(net.exec(&net.client), &net.client, 18082, &db, &[]);
+    let base = server.base.clone();
+    let (finished, running) = in_namespace(&net.client, move || {
+        let mut finished = Vec::new();
+        for _ in 0..2 {
+            let (status, created, _) = post(&base, json!({"target": destination}));
+            assert_eq!(status, 201, "{created}");
+            let id = created["id"].as_str().expect("id").to_owned();
+            let trace = wait_done(&base, &id);
+            assert_eq!(trace["status"], "finished", "{trace}");
+            finished.push((id, trace));
+        }
+        let (status, created, _) = post(&base, json!({"target": silent.to_string(), "timeout_ms": 5000}));
+        assert_eq!(status, 201, "{created}");
+        let running = created["id"].as_str().expect("id").to_owned();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(get(&base, &format!("/api/traces/{running}")).1["status"], "running");
+        (finished, running)
+    });
+    server.kill9();
+
+    let integrity: String = rusqlite::Connection::open(&db)
+        .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+        .expect("integrity check");
+    assert_eq!(integrity, "ok");
+
+    let server = Server::start(net.exec(&net.client), &net.client, 18083, &db, &[]);
+    let base = server.base.clone();
+    in_namespace(&net.client, move || {
+        for (id, before) in &finished {
+            let (status, after) = get(&base, &format!("/api/traces/{id}"));
+            assert_eq!(status, 200);
+            assert_eq!(&after, before, "a finished trace reads back the same after kill -9");
+            assert_eq!(after["hops"].as_array().map(Vec::len), Some(hops));
+            assert_eq!(after["destination_reached"], true);
+        }
+        let (status, cut) = get(&base, &format!("/api/traces/{running}"));
+        assert_eq!(status, 200);
+        assert_eq!(cut["status"], "interrupted", "{cut}");
+        let (_, list) = get(&base, "/api/traces?limit=10");
+        assert_eq!(list["traces"].as_array().map(Vec::len), Some(3), "{list}");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,95 @@
+//! The HTTP half of the contract: start a trace, load a trace, fetch a static file.
+//!
+//! Thin wrappers over the browser's `fetch` that turn every failure into one sentence a person can act on: the
+//! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
+
+use serde::de::DeserializeOwned;
+use tracemap_shared::{ApiError, TraceCreated, TraceReport, TraceRequest};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, Response};
+
+/// `POST /api/traces`: starts a trace and returns its id.
+pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, String> {
+    let body = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let (status, text) = send("POST", "/api/traces", Some(&body)).await?;
+    decode(status, &text)
+}
+
+/// `GET /api/traces/{id}`: the trace as stored (or as folded so far, while it runs).
+pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
+    let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
+    let (status, text) = send("GET", &url, None).await?;
+    decode(status, &text)
+}
+
+/// `GET url` as text, for static files such as the basemap.
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let (status, text) = send("GET", url, None).await?;
+    if (200..300).contains(&status) { Ok(text) } else { Err(format!("{url} answered HTTP {status}")) }
+}
+
+/// The body of a 2xx answer as `T`; otherwise the server's error message.
+fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, String> {
+    if (200..300).contains(&status) {
+        serde_json::from_str(text).map_err(|e| format!("The server sent an answer this page cannot read ({e})."))
+    } else {
+        Err(error_message(status, text))
+    }
+}
+
+/// The `ApiError` message, or a plain description of the status when the body is not one.
+pub fn error_message(status: u16, text: &str) -> String {
+    match serde_json::from_str::<ApiError>(text) {
+        Ok(e) => e.error.message,
+        Err(_) if status == 404 => "No such trace on this server.".to_owned(),
+        Err(_) => format!("The server answered HTTP {status}."),
+    }
+}
+
+async fn send(method: &str, url: &str, json_body: Option<&str>) -> Result<(u16, String), String> {
+    let unreachable = |e: JsValue| format!("Could not reach the tracemap server ({}).", describe(&e));
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = json_body {
+        let headers = Headers::new().map_err(unreachable)?;
+        headers.set("Content-Type", "application/json").map_err(unreachable)?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(body));
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(unreachable)?;
+    let window = web_sys::window().ok_or("no window")?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(unreachable)?
+        .dyn_into()
+        .map_err(unreachable)?;
+    let text = JsFuture::from(response.text().map_err(unreachable)?).await.map_err(unreachable)?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}
+
+/// A JS error's message, or its string form.
+pub fn describe(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_message_is_shown_as_is() {
+        let body = r#"{"error":{"code":"unresolvable_target","message":"nope.invalid does not resolve."}}"#;
+        assert_eq!(error_message(422, body), "nope.invalid does not resolve.");
+    }
+
+    #[test]
+    fn other_failures_are_described() {
+        assert_eq!(error_message(404, "Not Found"), "No such trace on this server.");
+        assert_eq!(error_message(502, "<html>"), "The server answered HTTP 502.");
+    }
+}

@@ -1,0 +1,100 @@
+//! The live hop table: one row per TTL, one cell per probe, filled in as events arrive.
+
+use crate::session::Session;
+use crate::state::ProbeCell;
+use leptos::prelude::*;
+
+/// `hostname (ip)` with the parts styled apart (its text stays `hostname (ip)`), the ip alone, or `*`.
+fn host_cell(hostname: Option<String>, address: Option<String>) -> impl IntoView {
+    match (hostname, address) {
+        (Some(name), Some(ip)) => view! {
+            <span class="hostname">{name}</span>
+            " "
+            <span class="ip">{format!("({ip})")}</span>
+        }
+        .into_any(),
+        (Some(name), None) => view! { <span class="hostname">{name}</span> }.into_any(),
+        (None, Some(ip)) => view! { <span class="ip">{ip}</span> }.into_any(),
+        (None, None) => view! { <span class="no-reply">"*"</span> }.into_any(),
+    }
+}
+
+/// The table of hops; rows are re-rendered from the model (a route has at most a few dozen hops).
+#[component]
+pub fn HopTable() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let rows = Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| m.rows()).unwrap_or_default()));
+    let columns = Memo::new(move |_| session.model.with(|m| m.as_ref().map_or(3, |m| m.columns())));
+
+    view! {
+        <div class="table-scroll">
+            <table id="hops" class="hop-table">
+                <thead>
+                    <tr>
+                        <th scope="col" class="ttl">
+                            "Hop"
+                        </th>
+                        {move || {
+                            (1..=columns.get())
+                                .map(|i| {
+                                    view! {
+                                        <th scope="col" class="rtt">
+                                            <span class="rtt-label">"RTT "</span>
+                                            {i}
+                                        </th>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                        <th scope="col" class="host">
+                            "Host"
+                        </th>
+                        <th scope="col" class="location">
+                            "Location"
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || {
+                        rows.get()
+                            .into_iter()
+                            .map(|row| {
+                                let cells = row
+                                    .cells
+                                    .iter()
+                                    .map(|&cell| {
+                                        let class = match cell {
+                                            ProbeCell::Pending => "rtt pending",
+                                            ProbeCell::Lost => "rtt lost",
+                                            ProbeCell::Rtt(_) => "rtt",
+                                        };
+                                        let unit = matches!(cell, ProbeCell::Rtt(_)).then_some(" ms");
+                                        view! {
+                                            <td class=class>
+                                                {cell.value()}
+                                                <span class="unit">{unit}</span>
+                                            </td>
+                                        }
+                                    })
+                                    .collect_view();
+                                view! {
+                                    <tr class="hop-row" class:located=row.located data-ttl=row.ttl.to_string()>
+                                        <td class="ttl">{row.ttl}</td>
+                                        {cells}
+                                        <td class="host" title=row.host.clone()>
+                                            {host_cell(row.hostname, row.address)}
+                                        </td>
+                                        <td class="location">{row.location}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </tbody>
+            </table>
+            <Show when=move || rows.with(Vec::is_empty)>
+                <p class="table-empty">"Hops appear here as routers answer."</p>
+            </Show>
+        </div>
+    }
+}

@@ -1,0 +1,19 @@
+//! The page's views, one component per file. Each reads the [`crate::session::Session`] from context.
+
+mod basemap_layer;
+mod footer;
+mod hop_markers;
+mod hop_table;
+mod route_line;
+mod route_map;
+mod status_line;
+mod trace_form;
+
+pub use basemap_layer::BasemapLayer;
+pub use footer::SiteFooter;
+pub use hop_markers::HopMarkers;
+pub use hop_table::HopTable;
+pub use route_line::RouteLine;
+pub use route_map::{MapContext, RouteMap};
+pub use status_line::StatusLine;
+pub use trace_form::{TraceForm, validate_target};

@@ -1,0 +1,65 @@
+//! tracemap's page: type a host, watch the route fill a table and a map as probes come back.
+//!
+//! [`App`] wires the [`session::Session`] (the trace model and its live connection) to the views: the form, the
+//! status line, the hop table and the route map, all reading the one model that events fold into. Pure logic lives
+//! in `state`, `route` and `map::topojson` and is tested natively with `cargo test -p tracemap-frontend`.
+
+pub mod api;
+pub mod components;
+pub mod map;
+pub mod route;
+pub mod session;
+pub mod state;
+pub mod ws;
+
+use components::{HopTable, RouteMap, SiteFooter, StatusLine, TraceForm};
+use leptos::prelude::*;
+use session::Session;
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let session = Session::new();
+    provide_context(session);
+
+    // The address bar decides what is on show: a permalink opens its trace; back and forward follow history.
+    let follow_location = move || {
+        let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+        match route::trace_id_from_path(&path) {
+            Some(id) => session.open(id),
+            None => session.reset(),
+        }
+    };
+    follow_location();
+    let _ = window_event_listener(leptos::ev::popstate, move |_| follow_location());
+
+    // The tab says what it traces, so several open traces can be told apart.
+    Effect::new(move |_| {
+        let target = session.model.with(|m| m.as_ref().map(|m| m.report.target.clone()).filter(|t| !t.is_empty()));
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            document.set_title(&target.map_or_else(|| "tracemap".to_owned(), |t| format!("{t} · tracemap")));
+        }
+    });
+
+    view! {
+        <div class="app">
+            <header class="app-header">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "tracemap"
+                </a>
+                <TraceForm />
+            </header>
+            <StatusLine />
+            <main class="layout">
+                <section class="table-pane" aria-label="Hops">
+                    <HopTable />
+                </section>
+                <section class="map-pane" aria-label="Route map">
+                    <RouteMap />
+                </section>
+            </main>
+            <SiteFooter />
+        </div>
+    }
+}

@@ -1,0 +1,103 @@
+//! Hand-written bindings to the few Leaflet 1.9 calls tracemap makes (the global `L` from `leaflet.js`).
+//!
+//! Options are passed as plain JS objects built from JSON (see [`options`]), which keeps each binding one line and
+//! mirrors Leaflet's own documentation. Calls that can fail when Leaflet did not load are marked `catch`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `L.Map`.
+    #[derive(Debug, Clone)]
+    #[wasm_bindgen(js_namespace = L, js_name = Map)]
+    pub type LeafletMap;
+
+    /// `L.map(element, options)`; fails when Leaflet is missing.
+    #[wasm_bindgen(catch, js_namespace = L, js_name = map)]
+    pub fn new_map(element: &web_sys::HtmlElement, options: &JsValue) -> Result<LeafletMap, JsValue>;
+
+    /// `map.fitBounds([[south, west], [north, east]], options)`.
+    #[wasm_bindgen(method, js_name = fitBounds)]
+    pub fn fit_bounds(this: &LeafletMap, bounds: &JsValue, options: &JsValue);
+
+    /// `map.createPane(name)`: a layer pane whose stacking order CSS can set.
+    #[wasm_bindgen(method, js_name = createPane)]
+    pub fn create_pane(this: &LeafletMap, name: &str) -> web_sys::HtmlElement;
+
+    /// `map.invalidateSize()`: re-reads the element's size after the layout changed.
+    #[wasm_bindgen(method, js_name = invalidateSize)]
+    pub fn invalidate_size(this: &LeafletMap);
+
+    /// `map.remove()`: destroys the map and its listeners.
+    #[wasm_bindgen(method)]
+    pub fn remove(this: &LeafletMap);
+
+    /// `L.Layer`: the base of everything drawn on the map.
+    #[derive(Debug, Clone)]
+    #[wasm_bindgen(js_namespace = L, js_name = Layer)]
+    pub type Layer;
+
+    /// `layer.addTo(map)`.
+    #[wasm_bindgen(method, js_name = addTo)]
+    pub fn add_to(this: &Layer, map: &LeafletMap);
+
+    /// `layer.remove()`: takes the layer off its map; fails when the map is already gone.
+    #[wasm_bindgen(catch, method, js_name = remove)]
+    pub fn try_remove(this: &Layer) -> Result<(), JsValue>;
+
+    /// `layer.bindTooltip(html, options)`; the content is HTML, so callers escape text.
+    #[wasm_bindgen(method, js_name = bindTooltip)]
+    pub fn bind_tooltip(this: &Layer, html: &str, options: &JsValue);
+
+    /// `layer.getElement()`: the marker's icon or the path's SVG element, once on a map.
+    #[wasm_bindgen(method, js_name = getElement)]
+    pub fn get_element(this: &Layer) -> Option<web_sys::Element>;
+
+    /// `L.LayerGroup`: a set of layers added and cleared together.
+    #[derive(Debug, Clone)]
+    #[wasm_bindgen(js_namespace = L, js_name = LayerGroup, extends = Layer)]
+    pub type LayerGroup;
+
+    /// `L.layerGroup()`.
+    #[wasm_bindgen(js_namespace = L, js_name = layerGroup)]
+    pub fn layer_group() -> LayerGroup;
+
+    /// `group.addLayer(layer)`.
+    #[wasm_bindgen(method, js_name = addLayer)]
+    pub fn add_layer(this: &LayerGroup, layer: &Layer);
+
+    /// `group.clearLayers()`.
+    #[wasm_bindgen(method, js_name = clearLayers)]
+    pub fn clear_layers(this: &LayerGroup);
+
+    /// `L.geoJSON(data, options)`.
+    #[wasm_bindgen(js_namespace = L, js_name = geoJSON)]
+    pub fn geo_json(data: &JsValue, options: &JsValue) -> Layer;
+
+    /// `L.polyline([[lat, lon], ...], options)`.
+    #[wasm_bindgen(js_namespace = L, js_name = polyline)]
+    pub fn polyline(latlngs: &JsValue, options: &JsValue) -> Layer;
+
+    /// `L.marker([lat, lon], options)`.
+    #[wasm_bindgen(js_namespace = L, js_name = marker)]
+    pub fn marker(latlng: &JsValue, options: &JsValue) -> Layer;
+
+    /// `L.svg(options)`: the SVG renderer for vector layers; fails when Leaflet is missing.
+    #[wasm_bindgen(catch, js_namespace = L, js_name = svg)]
+    pub fn try_svg_renderer(options: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `L.divIcon(options)`: a marker icon made of HTML, styled by CSS.
+    #[wasm_bindgen(js_namespace = L, js_name = divIcon)]
+    pub fn div_icon(options: &JsValue) -> JsValue;
+}
+
+/// A JS object from JSON, for Leaflet's option bags and GeoJSON.
+pub fn options(value: &serde_json::Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A JS object from any serializable value (large GeoJSON goes through one `JSON.parse`).
+pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(|e| crate::api::describe(&e))
+}

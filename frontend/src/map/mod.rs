@@ -1,0 +1,12 @@
+//! Everything map: the Leaflet bridge, the offline Natural Earth basemap, and the pure geometry behind them.
+//!
+//! `leaflet` holds the raw `#[wasm_bindgen]` bindings (only the calls tracemap makes); `view` owns one Leaflet map
+//! and makes the layers the map components draw; `topojson` turns the world-atlas topology into GeoJSON and
+//! `antimeridian` makes it drawable on a flat map. The last two are pure Rust, tested natively.
+
+pub mod antimeridian;
+pub mod leaflet;
+pub mod topojson;
+mod view;
+
+pub use view::{MapView, basemap_layer, escape_html, hop_marker, layer_effect, route_line, view_bounds};

@@ -1,0 +1,202 @@
+//! One trace session on the page: start or open a trace, follow it live, recover from a dropped connection.
+//!
+//! The session owns the page's three signals (the [`TraceModel`], the [`Phase`] and the error to show) and the live
+//! socket. Every start or open bumps a generation number; answers that belong to an older generation are ignored,
+//! so a slow response from a previous trace can never draw over the current one.
+
+use crate::api;
+use crate::route::permalink;
+use crate::state::{Phase, TraceModel};
+use crate::ws::LiveSocket;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::time::Duration;
+use tracemap_shared::{Protocol, TraceReport, TraceRequest, TraceStatus};
+
+/// Longest wait between two reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The page's trace session; cheap to copy into closures, provided to components through context.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// The trace on show, if any.
+    pub model: RwSignal<Option<TraceModel>>,
+    /// Where the conversation with the server stands.
+    pub phase: RwSignal<Phase>,
+    /// The last failure, worded for a person.
+    pub error: RwSignal<Option<String>>,
+    socket: StoredValue<Option<LiveSocket>, LocalStorage>,
+    generation: StoredValue<u64>,
+    retries: StoredValue<u32>,
+}
+
+impl Session {
+    /// A session with nothing on show.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Session {
+            model: RwSignal::new(None),
+            phase: RwSignal::new(Phase::Idle),
+            error: RwSignal::new(None),
+            socket: StoredValue::new_local(None),
+            generation: StoredValue::new(0),
+            retries: StoredValue::new(0),
+        }
+    }
+
+    /// Starts a new trace of `target` and, once the server accepts it, moves the address bar to its permalink.
+    pub fn start(self, target: String, protocol: Protocol) {
+        let generation = self.begin();
+        self.model.set(None);
+        self.phase.set(Phase::Starting(target.clone()));
+        spawn_local(async move {
+            let request = TraceRequest::new(target.clone(), protocol);
+            let created = api::create_trace(&request).await;
+            if !self.is_current(generation) {
+                return;
+            }
+            match created {
+                Ok(created) => {
+                    push_history(&permalink(&created.id));
+                    self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
+                    self.connect(generation, created.id);
+                }
+                Err(message) => {
+                    // The page no longer shows the trace its address named.
+                    push_history("/");
+                    self.error.set(Some(message));
+                    self.phase.set(Phase::Idle);
+                }
+            }
+        });
+    }
+
+    /// Shows trace `id` (a permalink): the stored report, then live events while it is still running.
+    pub fn open(self, id: String) {
+        let generation = self.begin();
+        self.model.set(None);
+        self.phase.set(Phase::Loading(id.clone()));
+        self.load(generation, id);
+    }
+
+    /// Back to an empty page.
+    pub fn reset(self) {
+        self.begin();
+        self.model.set(None);
+        self.phase.set(Phase::Idle);
+    }
+
+    /// Starts a new generation: drops the old socket and error.
+    fn begin(self) -> u64 {
+        self.socket.set_value(None);
+        self.retries.set_value(0);
+        self.error.set(None);
+        self.generation.update_value(|g| *g += 1);
+        self.generation.get_value()
+    }
+
+    fn is_current(self, generation: u64) -> bool {
+        self.generation.get_value() == generation
+    }
+
+    fn load(self, generation: u64, id: String) {
+        spawn_local(async move {
+            let report = api::fetch_trace(&id).await;
+            if !self.is_current(generation) {
+                return;
+            }
+            match report {
+                Ok(report) => {
+                    let running = report.status == TraceStatus::Running;
+                    let resuming = running && self.phase.get_untracked() == Phase::Reconnecting;
+                    // While resuming, keep what is drawn: the socket replays every event and the fold ignores repeats.
+                    if !resuming || self.model.with_untracked(Option::is_none) {
+                        self.model.set(Some(TraceModel::from_report(report)));
+                    }
+                    if running {
+                        self.connect(generation, id);
+                    } else {
+                        self.phase.set(Phase::Settled);
+                    }
+                }
+                Err(message) if self.phase.get_untracked() == Phase::Reconnecting => {
+                    self.error.set(Some(message));
+                    self.retry_later(generation, id);
+                }
+                Err(message) => {
+                    self.error.set(Some(message));
+                    self.phase.set(Phase::Idle);
+                }
+            }
+        });
+    }
+
+    fn connect(self, generation: u64, id: String) {
+        let on_event = move |event: tracemap_shared::TraceEvent| {
+            if !self.is_current(generation) {
+                return;
+            }
+            self.model.update(|m| m.get_or_insert_with(TraceModel::default).apply(&event));
+            self.retries.set_value(0);
+            if event.is_terminal() {
+                self.phase.set(Phase::Settled);
+            } else if self.phase.get_untracked() != Phase::Live {
+                self.phase.set(Phase::Live);
+                self.error.set(None);
+            }
+        };
+        let closed_id = id.clone();
+        let on_close = move || {
+            if !self.is_current(generation) {
+                return;
+            }
+            let running =
+                self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
+            if running {
+                self.phase.set(Phase::Reconnecting);
+                self.retry_later(generation, closed_id.clone());
+            } else {
+                self.phase.set(Phase::Settled);
+            }
+        };
+        match LiveSocket::connect(&id, on_event, on_close) {
+            Ok(socket) => {
+                self.socket.set_value(Some(socket));
+                if self.phase.get_untracked() != Phase::Reconnecting {
+                    self.phase.set(Phase::Live);
+                }
+            }
+            Err(message) => {
+                self.error.set(Some(format!("Could not follow the trace live ({message}).")));
+                self.phase.set(Phase::Settled);
+            }
+        }
+    }
+
+    /// Reloads the trace after an exponential backoff; the server replays past events, the fold ignores repeats.
+    fn retry_later(self, generation: u64, id: String) {
+        let attempt = self.retries.get_value();
+        self.retries.set_value(attempt.saturating_add(1));
+        let delay = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(8))).min(MAX_BACKOFF);
+        set_timeout(
+            move || {
+                if self.is_current(generation) {
+                    // The old socket is closed; dropping it here, outside its own callback, is safe.
+                    self.socket.set_value(None);
+                    self.load(generation, id);
+                }
+            },
+            delay,
+        );
+    }
+}
+
+fn push_history(path: &str) {
+    let Some(window) = web_sys::window() else { return };
+    if window.location().pathname().ok().as_deref() == Some(path) {
+        return;
+    }
+    if let Ok(history) = window.history() {
+        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+    }
+}

@@ -1,0 +1,387 @@
+//! The trace model the page's events fold into, and the pure view models drawn from it.
+//!
+//! [`TraceModel`] wraps the shared [`TraceReport`] (so the fold is the one the server uses) and adds the one thing a
+//! live viewer needs that a report cannot say: which probe slots have been heard from, so an unanswered probe still
+//! in flight shows as pending rather than as `*`. The table and the map read the same model through the functions
+//! here, which are plain Rust and tested natively.
+
+use std::collections::BTreeSet;
+use tracemap_shared::{Hop, TraceEvent, TraceReport, TraceStatus};
+
+/// One trace as the page knows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceModel {
+    /// The folded report, exactly as the server would fold the same events.
+    pub report: TraceReport,
+    /// `(ttl, index)` of every probe whose outcome (reply or timeout) has arrived.
+    settled: BTreeSet<(u8, u8)>,
+}
+
+impl TraceModel {
+    /// A model that starts from a stored report (from `GET /api/traces/{id}`).
+    pub fn from_report(report: TraceReport) -> Self {
+        TraceModel { report, settled: BTreeSet::new() }
+    }
+
+    /// Folds one event; repeated events (a replay after reconnecting) change nothing.
+    pub fn apply(&mut self, event: &TraceEvent) {
+        if let TraceEvent::Probe { ttl, index, .. } = event {
+            self.settled.insert((*ttl, *index));
+        }
+        self.report.apply(event);
+    }
+
+    /// What to show for try `index` of `hop`.
+    pub fn probe_cell(&self, hop: &Hop, index: usize) -> ProbeCell {
+        match hop.probes.get(index) {
+            Some(Some(reply)) => ProbeCell::Rtt(reply.rtt_ms),
+            _ => {
+                let settled = u8::try_from(index).is_ok_and(|i| self.settled.contains(&(hop.ttl, i)));
+                if self.report.status == TraceStatus::Running && !settled {
+                    ProbeCell::Pending
+                } else {
+                    ProbeCell::Lost
+                }
+            }
+        }
+    }
+
+    /// Number of probe columns: the trace's tries, or the widest hop seen.
+    pub fn columns(&self) -> usize {
+        let widest = self.report.hops.iter().map(|h| h.probes.len()).max().unwrap_or(0);
+        usize::from(self.report.tries).max(widest).max(1)
+    }
+
+    /// The table's rows, in TTL order.
+    pub fn rows(&self) -> Vec<HopRow> {
+        let columns = self.columns();
+        self.report
+            .hops
+            .iter()
+            .map(|hop| HopRow {
+                ttl: hop.ttl,
+                cells: (0..columns).map(|i| self.probe_cell(hop, i)).collect(),
+                host: host_label(hop),
+                hostname: hop.hostname.clone().filter(|name| Some(name) != hop.address.as_ref()),
+                address: hop.address.clone(),
+                location: location_label(hop),
+                located: hop.geo.is_some(),
+            })
+            .collect()
+    }
+}
+
+/// One probe's cell in the table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProbeCell {
+    /// Still waiting for a reply or a timeout.
+    Pending,
+    /// No reply within the timeout: traceroute's `*`.
+    Lost,
+    /// Round-trip time in milliseconds.
+    Rtt(f64),
+}
+
+impl ProbeCell {
+    /// The number alone (`0.412`, `*`, `…`), for layouts that put the unit in the header.
+    pub fn value(self) -> String {
+        let text = self.text();
+        text.strip_suffix(" ms").map(str::to_owned).unwrap_or(text)
+    }
+
+    /// The cell's text, in traceroute's spirit.
+    pub fn text(self) -> String {
+        match self {
+            ProbeCell::Pending => "…".to_owned(),
+            ProbeCell::Lost => "*".to_owned(),
+            ProbeCell::Rtt(ms) => format_rtt(ms),
+        }
+    }
+}
+
+/// Milliseconds with precision that suits the magnitude: `0.412 ms`, `4.07 ms`, `38.1 ms`.
+pub fn format_rtt(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// One row of the hop table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HopRow {
+    /// The hop's TTL.
+    pub ttl: u8,
+    /// One cell per try.
+    pub cells: Vec<ProbeCell>,
+    /// `hostname (ip)`, the bare ip, or `*` when nothing answered.
+    pub host: String,
+    /// Reverse DNS name, when it differs from the address.
+    pub hostname: Option<String>,
+    /// The address that answered most probes.
+    pub address: Option<String>,
+    /// `City, Country`, or empty when the hop has no location.
+    pub location: String,
+    /// Whether the hop has a marker on the map.
+    pub located: bool,
+}
+
+/// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
+pub fn host_label(hop: &Hop) -> String {
+    match (&hop.hostname, &hop.address) {
+        (Some(name), Some(ip)) if name != ip => format!("{name} ({ip})"),
+        (_, Some(ip)) => ip.clone(),
+        (Some(name), None) => name.clone(),
+        (None, None) => "*".to_owned(),
+    }
+}
+
+/// `City, Region, Country` with whatever parts the database knows.
+pub fn location_label(hop: &Hop) -> String {
+    let Some(geo) = &hop.geo else { return String::new() };
+    let parts: Vec<&str> = [&geo.city, &geo.country].into_iter().filter_map(|p| p.as_deref()).collect();
+    if parts.is_empty() { format!("{:.2}, {:.2}", geo.lat, geo.lon) } else { parts.join(", ") }
+}
+
+/// A located hop, as the map draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutePoint {
+    /// The hop's TTL (the marker's number).
+    pub ttl: u8,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Tooltip text: host and location.
+    pub label: String,
+}
+
+/// Every located hop in TTL order: the markers, and the vertices of the route line.
+pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
+    report
+        .hops
+        .iter()
+        .filter_map(|hop| {
+            let geo = hop.geo.as_ref()?;
+            if !(geo.lat.is_finite() && geo.lon.is_finite()) {
+                return None;
+            }
+            let location = location_label(hop);
+            let host = host_label(hop);
+            let label = if location.is_empty() { host } else { format!("{host} · {location}") };
+            Some(RoutePoint { ttl: hop.ttl, lat: geo.lat, lon: geo.lon, label })
+        })
+        .collect()
+}
+
+/// Where the page is in its conversation with the server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Phase {
+    /// Nothing asked yet.
+    #[default]
+    Idle,
+    /// `POST /api/traces` is in flight.
+    Starting(String),
+    /// Loading a stored trace for a permalink.
+    Loading(String),
+    /// The WebSocket is open and events are arriving.
+    Live,
+    /// The WebSocket closed before the trace ended; trying again.
+    Reconnecting,
+    /// The trace has ended, or the page shows a stored one.
+    Settled,
+}
+
+/// The sentence the status line shows (and screen readers announce).
+pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
+    match (phase, model) {
+        (Phase::Starting(target), _) => format!("Starting a trace to {target}…"),
+        (Phase::Loading(id), _) => format!("Loading trace {id}…"),
+        (Phase::Idle, None) => "Type a host name or IP address and press Enter.".to_owned(),
+        (_, None) => String::new(),
+        (phase, Some(model)) => {
+            let r = &model.report;
+            let to = match &r.address {
+                Some(addr) if *addr != r.target => format!("{} ({addr})", r.target),
+                _ => r.target.clone(),
+            };
+            let hops = r.hops.len();
+            let hops_word = if hops == 1 { "hop" } else { "hops" };
+            match r.status {
+                TraceStatus::Running if *phase == Phase::Reconnecting => {
+                    format!("Connection lost while tracing {to}; reconnecting…")
+                }
+                TraceStatus::Running if r.address.is_none() => format!("Resolving {to}…"),
+                TraceStatus::Running => {
+                    format!("Tracing {to} over {}: {hops} {hops_word} so far…", r.protocol.as_str().to_uppercase())
+                }
+                TraceStatus::Finished => {
+                    let secs = r.duration_ms.map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0)).unwrap_or_default();
+                    if r.destination_reached {
+                        format!("Done{secs}: reached {to} in {hops} {hops_word}.")
+                    } else {
+                        format!("Done{secs}: {to} did not answer within {hops} {hops_word}.")
+                    }
+                }
+                TraceStatus::Failed => {
+                    format!("Trace to {to} failed: {}", r.error.as_deref().unwrap_or("no reason given"))
+                }
+                TraceStatus::Interrupted => format!("The server stopped before the trace to {to} finished."),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tracemap_shared::{EVENT_VERSION, Geo, ProbeReply, Protocol, ReplyKind};
+
+    fn started() -> TraceEvent {
+        TraceEvent::Started {
+            version: EVENT_VERSION,
+            target: "example.test".into(),
+            address: "192.0.2.9".into(),
+            protocol: Protocol::Icmp,
+            first_ttl: 1,
+            max_hops: 30,
+            tries: 3,
+            started_at_ms: 0,
+        }
+    }
+
+    fn probe(ttl: u8, index: u8, from: Option<&str>, rtt: f64) -> TraceEvent {
+        let reply = from.map(|f| ProbeReply { from: f.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None });
+        TraceEvent::Probe { ttl, index, reply }
+    }
+
+    fn geo(city: &str, lat: f64, lon: f64) -> Option<Geo> {
+        Some(Geo {
+            city: Some(city.into()),
+            region: None,
+            country: Some("Testland".into()),
+            country_code: None,
+            lat,
+            lon,
+            accuracy_km: None,
+            source: None,
+        })
+    }
+
+    #[test]
+    fn unsettled_probes_are_pending_until_their_event_arrives() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 0.4125));
+        model.apply(&probe(1, 1, None, 0.0));
+        let rows = model.rows();
+        assert_eq!(rows[0].cells, vec![ProbeCell::Rtt(0.4125), ProbeCell::Lost, ProbeCell::Pending]);
+        assert_eq!(rows[0].cells.iter().map(|c| c.text()).collect::<Vec<_>>(), ["0.412 ms", "*", "…"]);
+        assert_eq!(rows[0].cells.iter().map(|c| c.value()).collect::<Vec<_>>(), ["0.412", "*", "…"]);
+        model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
+        assert_eq!(model.rows()[0].cells[2], ProbeCell::Lost, "a finished trace has nothing pending");
+    }
+
+    #[test]
+    fn stored_report_shows_lost_probes() {
+        let mut live = TraceModel::default();
+        live.apply(&started());
+        live.apply(&probe(1, 0, None, 0.0));
+        live.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
+        let stored = TraceModel::from_report(live.report.clone());
+        assert_eq!(stored.rows()[0].cells, vec![ProbeCell::Lost; 3]);
+    }
+
+    #[test]
+    fn replayed_events_do_not_add_rows() {
+        let mut model = TraceModel::default();
+        let events = [started(), probe(1, 0, Some("192.0.2.1"), 1.0), probe(2, 0, Some("192.0.2.2"), 2.0)];
+        for e in events.iter().chain(events.iter()) {
+            model.apply(e);
+        }
+        assert_eq!(model.rows().len(), 2);
+    }
+
+    #[test]
+    fn host_and_location_labels() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        model.apply(&probe(2, 0, None, 0.0));
+        model.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "192.0.2.1".into(),
+            hostname: Some("r1.example.test".into()),
+            geo: geo("Paris", 48.85, 2.35),
+            asn: None,
+            kind: None,
+        });
+        let rows = model.rows();
+        assert_eq!(rows[0].host, "r1.example.test (192.0.2.1)");
+        assert_eq!(rows[0].location, "Paris, Testland");
+        assert!(rows[0].located);
+        assert_eq!(rows[1].host, "*");
+        assert_eq!(rows[1].location, "");
+    }
+
+    #[test]
+    fn route_points_follow_hop_order_and_skip_unlocated_hops() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        for (ttl, ip) in [(3, "192.0.2.3"), (1, "192.0.2.1"), (2, "192.0.2.2")] {
+            model.apply(&probe(ttl, 0, Some(ip), 1.0));
+        }
+        model.apply(&TraceEvent::HopInfo {
+            ttl: 3,
+            address: "192.0.2.3".into(),
+            hostname: None,
+            geo: geo("C", 3.0, 30.0),
+            asn: None,
+            kind: None,
+        });
+        model.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "192.0.2.1".into(),
+            hostname: None,
+            geo: geo("A", 1.0, 10.0),
+            asn: None,
+            kind: None,
+        });
+        let points = route_points(&model.report);
+        assert_eq!(points.iter().map(|p| p.ttl).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!((points[1].lat, points[1].lon), (3.0, 30.0));
+        assert_eq!(points[0].label, "192.0.2.1 · A, Testland");
+    }
+
+    #[test]
+    fn status_line_follows_the_trace() {
+        assert!(status_text(&Phase::Idle, None).contains("press Enter"));
+        assert_eq!(status_text(&Phase::Starting("x.test".into()), None), "Starting a trace to x.test…");
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        assert_eq!(
+            status_text(&Phase::Live, Some(&model)),
+            "Tracing example.test (192.0.2.9) over ICMP: 1 hop so far…"
+        );
+        assert!(status_text(&Phase::Reconnecting, Some(&model)).contains("reconnecting"));
+        model.apply(&TraceEvent::Finished { destination_reached: true, duration_ms: 2500 });
+        assert_eq!(
+            status_text(&Phase::Settled, Some(&model)),
+            "Done in 2.5 s: reached example.test (192.0.2.9) in 1 hop."
+        );
+        model.apply(&TraceEvent::Failed { reason: "no privilege".into() });
+        assert!(status_text(&Phase::Settled, Some(&model)).ends_with("failed: no privilege"));
+    }
+
+    #[test]
+    fn rtt_precision_suits_magnitude() {
+        assert_eq!(format_rtt(0.0412), "0.041 ms");
+        assert_eq!(format_rtt(4.071), "4.07 ms");
+        assert_eq!(format_rtt(38.14), "38.1 ms");
+    }
+}
