@@ -19,7 +19,7 @@ enum Command {
     /// Trace the route to HOST and print it.
     Trace(cli::trace::TraceArgs),
     /// Serve the web app and its API.
-    Serve(cli::serve::ServeArgs),
+    Serve(Box<cli::serve::ServeArgs>),
     /// Print what tracemap knows about addresses: kind, name, location, AS, and which source said so.
     Locate(cli::locate::LocateArgs),
 }
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(args) => cli::trace::run(args).await,
-            Command::Serve(args) => cli::serve::run(args).await,
+            Command::Serve(args) => cli::serve::run(*args).await,
             Command::Locate(args) => cli::locate::run(args).await,
         }
     });

@@ -244,6 +244,15 @@ async fn page_is_served_at_root_and_permalinks() {
     }
 }
 
+#[tokio::test]
+async fn config_tells_the_page_about_the_server() {
+    let (status, body) = call(&state(), Request::get("/api/config").body(Body::empty()).expect("r")).await;
+    assert_eq!(status, StatusCode::OK);
+    let info: tracemap_shared::ServerInfo = serde_json::from_slice(&body).expect("ServerInfo");
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert!(info.tiles.is_none() && info.location.is_none() && info.geoip.is_empty());
+}
+
 #[test]
 fn trace_ids_are_long_random_and_url_safe() {
     let a = new_trace_id();

@@ -61,7 +61,7 @@ fn page_traces_through_the_network_and_draws_the_route() {
     let index = web_dir().join("index.html");
     assert!(index.is_file(), "{} is missing: build the page first (scripts/build-frontend.sh)", index.display());
 
-    let net = TestNet::new(3, &[1]).expect("test network");
+    let net = TestNet::new(4, &[2]).expect("test network");
     let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
     assert_eq!(located.len(), PLACES.len());
     let work = scratch("browser");
@@ -109,6 +109,8 @@ fn page_traces_through_the_network_and_draws_the_route() {
             json!([]),
         );
         let permalink = browser.eval("return location.pathname", json!([]));
+        // Leaflet animates the fit to the finished route; let it settle so the screenshot shows the whole route.
+        std::thread::sleep(Duration::from_millis(1500));
         browser.screenshot(&shot_for_thread);
 
         // A permalink opened afresh shows the same trace.

@@ -137,6 +137,31 @@ pub struct TraceList {
     pub traces: Vec<TraceSummary>,
 }
 
+/// A raster tile layer the server operator configured (`--tiles`), drawn instead of the offline basemap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileLayer {
+    /// URL template with `{z}`, `{x}`, `{y}` (and optionally `{s}`).
+    pub url: String,
+    /// The attribution the tile provider requires, as plain text (shown verbatim, never as HTML).
+    pub attribution: String,
+}
+
+/// Answer to `GET /api/config`: what the page needs to know about the server it talks to.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The server's version.
+    pub version: String,
+    /// Where the prober stands (`--location`), the start of every route on the map.
+    #[serde(default)]
+    pub location: Option<Geo>,
+    /// A tile layer to use instead of the offline basemap.
+    #[serde(default)]
+    pub tiles: Option<TileLayer>,
+    /// Labels of the GeoIP databases in use (the page credits DB-IP when one of them is DB-IP's).
+    #[serde(default)]
+    pub geoip: Vec<String>,
+}
+
 /// Error body of every API failure: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -11,6 +11,7 @@ use clap::Args;
 use tracemap::http::policy::{TargetPolicy, local_addresses};
 use tracemap::http::{self, AppState, ServiceConfig};
 use tracemap::store::Store;
+use tracemap_shared::{Geo, TileLayer};
 
 use super::geo::{GeoArgs, open_enricher};
 
@@ -40,8 +41,53 @@ pub struct ServeArgs {
     /// Traces running at once, server-wide; more get 503.
     #[arg(long = "max-concurrent", default_value_t = 32, env = "TRACEMAP_MAX_CONCURRENT")]
     max_concurrent: usize,
+    /// Where this server stands, as LAT,LON[,LABEL]: drawn as the start of every route.
+    #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
+    location: Option<Geo>,
+    /// A raster tile URL template ({z}/{x}/{y}) for the page's map instead of the offline basemap.
+    #[arg(long, value_name = "URL", env = "TRACEMAP_TILES", requires = "tiles_attribution")]
+    tiles: Option<String>,
+    /// The attribution the tile provider requires (plain text), shown on the map.
+    #[arg(long = "tiles-attribution", value_name = "TEXT", env = "TRACEMAP_TILES_ATTRIBUTION")]
+    tiles_attribution: Option<String>,
     #[command(flatten)]
     geo: GeoArgs,
+}
+
+fn parse_location(s: &str) -> Result<Geo, String> {
+    let mut parts = s.splitn(3, ',');
+    let mut number = |what: &str, range: std::ops::RangeInclusive<f64>| {
+        parts
+            .next()
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|v| range.contains(v))
+            .ok_or_else(|| format!("expected LAT,LON[,LABEL] with a valid {what}"))
+    };
+    let lat = number("latitude", -90.0..=90.0)?;
+    let lon = number("longitude", -180.0..=180.0)?;
+    let label = parts.next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
+    Ok(Geo {
+        city: label,
+        region: None,
+        country: None,
+        country_code: None,
+        lat,
+        lon,
+        accuracy_km: None,
+        source: Some("--location".to_owned()),
+    })
+}
+
+fn tile_layer(url: Option<&str>, attribution: Option<&str>) -> anyhow::Result<Option<TileLayer>> {
+    let Some(url) = url else { return Ok(None) };
+    anyhow::ensure!(
+        url.starts_with("https://") || url.starts_with("http://"),
+        "--tiles must be an http(s) URL template"
+    );
+    anyhow::ensure!(["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)), "--tiles needs {{z}}, {{x}} and {{y}}");
+    let attribution = attribution.unwrap_or_default().trim();
+    anyhow::ensure!(!attribution.is_empty(), "--tiles-attribution is required: tile providers require credit");
+    Ok(Some(TileLayer { url: url.to_owned(), attribution: attribution.to_owned() }))
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +119,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rate_burst: args.rate_burst,
         rate_per_minute: args.rate_per_minute,
         max_concurrent: args.max_concurrent.max(1),
+        location: args.location.clone(),
+        tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         ..ServiceConfig::default()
     };
     let state = AppState::with_config(store, enricher, args.web_dir.clone(), config);
@@ -107,4 +155,32 @@ async fn shutdown_signal() {
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_flag() {
+        let geo = parse_location("-36.85, 174.76, Auckland lab").expect("valid");
+        assert_eq!((geo.lat, geo.lon, geo.city.as_deref()), (-36.85, 174.76, Some("Auckland lab")));
+        assert!(parse_location("1,2").expect("no label").city.is_none());
+        for bad in ["", "1", "91,0", "0,181", "x,y", "1;2"] {
+            assert!(parse_location(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tiles_need_a_template_and_credit() {
+        let url = "https://tiles.example/{z}/{x}/{y}.png";
+        assert!(tile_layer(None, None).expect("none").is_none());
+        assert_eq!(
+            tile_layer(Some(url), Some("© Example")).expect("ok").map(|t| t.attribution),
+            Some("© Example".into())
+        );
+        assert!(tile_layer(Some(url), None).is_err());
+        assert!(tile_layer(Some("javascript:alert(1)/{z}/{x}/{y}"), Some("x")).is_err());
+        assert!(tile_layer(Some("https://tiles.example/{z}.png"), Some("x")).is_err());
+    }
 }

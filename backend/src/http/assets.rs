@@ -22,12 +22,12 @@ pub fn embedded() -> bool {
     Dist::get("index.html").is_some()
 }
 
-/// Whether a file name carries a Trunk content hash (`name-0123456789abcdef.ext` or `_bg.wasm` after one).
+/// Whether a file name carries a Trunk content hash (`name-6c92c0056ca7a79.ext`, or `_bg.wasm` after one).
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The embedded file at `path` (no leading slash), honouring `If-None-Match`.
@@ -64,6 +64,8 @@ mod tests {
         assert!(is_hashed("tracemap-frontend-3f2a9c1d0b4e5f60.js"));
         assert!(is_hashed("tracemap-frontend-3f2a9c1d0b4e5f60_bg.wasm"));
         assert!(is_hashed("main-0123456789abcdef.css"));
+        // Trunk does not zero-pad its 64-bit hashes.
+        assert!(is_hashed("leaflet-6c92c0056ca7a79.css"));
         assert!(!is_hashed("index.html"));
         assert!(!is_hashed("countries-110m.json"));
         assert!(!is_hashed("images/marker-icon.png"));

@@ -32,7 +32,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
-use tracemap_shared::{TraceCreated, TraceList, TraceReport, TraceRequest};
+use tracemap_shared::{Geo, ServerInfo, TileLayer, TraceCreated, TraceList, TraceReport, TraceRequest};
 
 pub use error::AppError;
 use export::Format;
@@ -63,6 +63,10 @@ pub struct ServiceConfig {
     pub rate_per_minute: u32,
     /// Traces running at once, server-wide.
     pub max_concurrent: usize,
+    /// Where the prober stands, shown as the start of every route.
+    pub location: Option<Geo>,
+    /// A tile layer for the page instead of the offline basemap.
+    pub tiles: Option<TileLayer>,
 }
 
 impl Default for ServiceConfig {
@@ -74,6 +78,8 @@ impl Default for ServiceConfig {
             rate_burst: 5,
             rate_per_minute: 20,
             max_concurrent: 32,
+            location: None,
+            tiles: None,
         }
     }
 }
@@ -121,6 +127,7 @@ pub fn app(state: AppState) -> Router {
         .route("/traces", post(create_trace).get(list_traces))
         .route("/traces/{id}", get(get_trace))
         .route("/traces/{id}/live", get(ws::live))
+        .route("/config", get(server_info))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
@@ -301,6 +308,15 @@ async fn list_traces(
         ));
     }
     Ok(Json(TraceList { traces: state.store.list(limit).await? }))
+}
+
+async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
+    Json(ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        location: state.config.location.clone(),
+        tiles: state.config.tiles.clone(),
+        geoip: state.enricher.geoip_labels().into_iter().map(str::to_owned).collect(),
+    })
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {

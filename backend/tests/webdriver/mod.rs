@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// The key WebDriver uses for element references.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f116d0ab07b";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one browser session; both end on drop.
 pub struct Browser {
@@ -90,7 +90,7 @@ impl Browser {
     /// Types `text` into the first element matching `css` (`\u{E007}` is Enter).
     pub fn type_into(&self, css: &str, text: &str) {
         let found = self.post(&self.session_path("/element"), json!({"using": "css selector", "value": css}));
-        let id = found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}")).to_owned();
+        let id = found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned();
         self.post(&self.session_path(&format!("/element/{id}/value")), json!({"text": text}));
     }
 

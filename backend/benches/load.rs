@@ -1,0 +1,139 @@
+//! Load benchmark of the server: N traces started at once through the API, through a namespace network of Linux
+//! routers, each checked against its own expected route (zero cross-talk), with completion times and the
+//! server's peak memory. Run as root: `cargo bench -p tracemap --bench load -- 50 200`; figures go to
+//! BENCHMARKS.md.
+//!
+//! The routers' ICMP rate limit is switched off here (`net.ipv4.icmp_ratelimit=0`): with it, 200 traces from one
+//! client drain each router's 6-token bucket within the first milliseconds and most hops read `*`, which measures
+//! the routers, not the server. Each trace targets one of ten addresses of the destination host, so a reply handed
+//! to the wrong trace shows up as a wrong last hop.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/served/mod.rs"]
+mod served;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::TestNet;
+use serde_json::{Value, json};
+use served::{Server, agent, in_namespace, scratch};
+
+const ADDRESSES: u8 = 10;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// One round: `n` concurrent traces. Returns a printable line.
+fn round(n: usize, port: u16) -> String {
+    let net = TestNet::new(3, &[]).expect("root and network namespaces");
+    for ns in net.routers.iter().chain([&net.server]) {
+        let ok = net.exec(ns).args(["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]).status().expect("sysctl");
+        assert!(ok.success());
+    }
+    let d = net.destination.octets();
+    let targets: Vec<Ipv4Addr> = (0..ADDRESSES).map(|i| Ipv4Addr::new(d[0], d[1], d[2], 2 + i)).collect();
+    for extra in &targets[1..] {
+        let ok = net.exec(&net.server).args(["ip", "addr", "add", &format!("{extra}/24"), "dev", "west"]).status();
+        assert!(ok.expect("ip addr").success());
+    }
+    let routers: Vec<String> = net.hops[..net.hops.len() - 1].iter().flatten().map(|a| a.to_string()).collect();
+    let dir = scratch(&format!("load{n}"));
+    let limits = ["--max-concurrent", "1000", "--rate-burst", "100000", "--rate-per-minute", "100000"];
+    let server = Server::start(net.exec(&net.client), &net.client, port, &dir.join("t.sqlite"), &limits);
+    let base = server.base.clone();
+    let rss_before = peak_rss_kib(server.pid());
+
+    let started = Instant::now();
+    let results: Vec<Result<f64, String>> = in_namespace(&net.client, move || {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let base = base.clone();
+                let target = targets[i % targets.len()];
+                let routers = routers.clone();
+                std::thread::spawn(move || -> Result<f64, String> {
+                    let t0 = Instant::now();
+                    let agent = agent();
+                    let mut res = agent
+                        .post(&format!("{base}/api/traces"))
+                        .send_json(json!({"target": target.to_string(), "timeout_ms": 2000}))
+                        .map_err(|e| e.to_string())?;
+                    let created: Value = res.body_mut().read_json().map_err(|e| e.to_string())?;
+                    let id = created["id"].as_str().ok_or(format!("no id: {created}"))?.to_owned();
+                    let trace = loop {
+                        let mut res = agent.get(&format!("{base}/api/traces/{id}")).call().map_err(|e| e.to_string())?;
+                        let trace: Value = res.body_mut().read_json().map_err(|e| e.to_string())?;
+                        if trace["status"] != "running" {
+                            break trace;
+                        }
+                        if t0.elapsed() > Duration::from_secs(120) {
+                            return Err(format!("{id} still running"));
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    };
+                    let elapsed = t0.elapsed().as_secs_f64();
+                    let mut want: Vec<String> = routers.clone();
+                    want.push(target.to_string());
+                    let got: Vec<String> = trace["hops"]
+                        .as_array()
+                        .map(|h| h.iter().map(|h| h["address"].as_str().unwrap_or("*").to_owned()).collect())
+                        .unwrap_or_default();
+                    let all_answered = trace["hops"]
+                        .as_array()
+                        .is_some_and(|h| h.iter().all(|h| h["probes"].as_array().is_some_and(|p| p.iter().all(|p| !p.is_null()))));
+                    if got != want || !all_answered || trace["destination_reached"] != true {
+                        return Err(format!("{id}: hops {got:?}, want {want:?}, all answered {all_answered}"));
+                    }
+                    Ok(elapsed)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into()))).collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let rss_peak = peak_rss_kib(server.pid());
+    drop(server);
+
+    let mut times: Vec<f64> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    times.sort_by(f64::total_cmp);
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    for failure in failures.iter().take(5) {
+        eprintln!("  failure: {failure}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    format!(
+        "| {n} | {} | {} | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {} MiB | {} MiB |",
+        times.len(),
+        failures.len(),
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times.last().copied().unwrap_or(f64::NAN),
+        wall,
+        rss_before / 1024,
+        rss_peak / 1024,
+    )
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() { vec![50, 200] } else { sizes };
+    println!("| traces | correct | wrong or failed | median | p95 | slowest | wall | RSS at start | peak RSS |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (i, n) in sizes.into_iter().enumerate() {
+        println!("{}", round(n, 18200 + i as u16));
+    }
+}
