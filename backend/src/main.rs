@@ -1,4 +1,5 @@
-//! The `tracemap` command: `trace` a host from the terminal, or `serve` the web app. Only wiring lives here.
+//! The `tracemap` command: `trace` a host from the terminal, `locate` addresses, or `serve` the web app. Only
+//! wiring lives here.
 
 mod cli;
 
@@ -19,6 +20,8 @@ enum Command {
     Trace(cli::trace::TraceArgs),
     /// Serve the web app and its API.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Print what tracemap knows about addresses: kind, name, location, AS, and which source said so.
+    Locate(cli::locate::LocateArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Trace(args) => cli::trace::run(args).await,
             Command::Serve(args) => cli::serve::run(*args).await,
+            Command::Locate(args) => cli::locate::run(args).await,
         }
     });
     match result {

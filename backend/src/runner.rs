@@ -1,8 +1,9 @@
 //! One trace from resolved target to its last event, shared by the command line and the server.
 //!
 //! The runner wraps the prober: it announces the trace, forwards every probe event, adds what enrichment knows
-//! about each new address right after the probe that revealed it, and closes the stream with exactly one
-//! `finished` or `failed` event. Callers only read a channel of [`TraceEvent`]s.
+//! about each new address right after the probe that revealed it (and its name when reverse DNS answers), and
+//! closes the stream with exactly one `finished` or `failed` event, after every name. Callers only read a channel
+//! of [`TraceEvent`]s.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -10,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tracemap_shared::{EVENT_VERSION, TraceEvent};
 
-use crate::enrich::Enricher;
+use crate::enrich::{AddressInfo, Enricher};
 use crate::net;
 use crate::probe::ProbeConfig;
 
@@ -85,7 +87,13 @@ pub struct TraceJob {
     pub probe: ProbeConfig,
     /// Whether to look up locations.
     pub geo: bool,
+    /// Whether to look up hop names (reverse DNS).
+    pub dns: bool,
 }
+
+/// Slack on top of the resolver's own timeout before the trace stops waiting for names: lookups end by
+/// themselves within the timeout, this only guards the terminal event against a lookup that misbehaves.
+const NAME_WAIT_SLACK: Duration = Duration::from_millis(500);
 
 /// Milliseconds since the Unix epoch, for the `started` event.
 fn unix_ms() -> u64 {
@@ -94,6 +102,11 @@ fn unix_ms() -> u64 {
 
 /// Runs `job` to its end, sending every event to `events`. The last event sent is always `finished` or `failed`.
 /// A closed receiver does not stop the trace early: its result is still wanted by the other holders of its log.
+///
+/// Each new (TTL, address) gets a `hop_info` at once with what the in-memory sources know; with `job.dns`, a
+/// second one with the name follows when its lookup ends. Lookups run beside the trace, so no probe event waits
+/// for them; after the last probe the runner waits for the outstanding ones, never longer than the resolver's
+/// timeout, and only then sends the terminal event.
 pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::UnboundedSender<TraceEvent>) {
     let started = Instant::now();
     let _ = events.send(TraceEvent::Started {
@@ -112,25 +125,43 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     let prober = tokio::spawn(async move { net::trace(&config, &probe_tx).await });
 
     let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();
-    while let Some(event) = probe_rx.recv().await {
-        let info = match &event {
-            TraceEvent::Probe { ttl, reply: Some(reply), .. } if job.geo => {
-                reply.from.parse::<IpAddr>().ok().filter(|ip| seen.insert((*ttl, *ip))).map(|ip| TraceEvent::HopInfo {
-                    ttl: *ttl,
-                    address: ip.to_string(),
-                    hostname: None,
-                    geo: enricher.locate(ip),
-                })
+    let mut names: JoinSet<TraceEvent> = JoinSet::new();
+    loop {
+        tokio::select! {
+            event = probe_rx.recv() => {
+                let Some(event) = event else { break };
+                let revealed = match &event {
+                    TraceEvent::Probe { ttl, reply: Some(reply), .. } => {
+                        reply.from.parse::<IpAddr>().ok().filter(|ip| seen.insert((*ttl, *ip))).map(|ip| (*ttl, ip))
+                    }
+                    _ => None,
+                };
+                let _ = events.send(event);
+                if let Some((ttl, ip)) = revealed {
+                    let info = enricher.info(ip, job.geo);
+                    let _ = events.send(hop_info(ttl, ip, None, info.clone()));
+                    if job.dns {
+                        let enricher = Arc::clone(&enricher);
+                        names.spawn(async move { hop_info(ttl, ip, enricher.hostname(ip).await, info) });
+                    }
+                }
             }
-            _ => None,
-        };
-        let _ = events.send(event);
-        if let Some(info) = info {
-            let _ = events.send(info);
+            Some(Ok(named)) = names.join_next(), if !names.is_empty() => {
+                let _ = events.send(named);
+            }
         }
     }
-
     let duration_ms = started.elapsed().as_millis() as u64;
+
+    let deadline = tokio::time::Instant::now() + enricher.dns_timeout() + NAME_WAIT_SLACK;
+    while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, names.join_next()).await {
+        if let Ok(named) = joined {
+            let _ = events.send(named);
+        }
+    }
+    // Whatever is still looking up is dropped with the set: its name would arrive after the end.
+    names.abort_all();
+
     let last = match prober.await {
         Ok(Ok(destination_reached)) => TraceEvent::Finished { destination_reached, duration_ms },
         Ok(Err(err)) => TraceEvent::Failed { reason: err.to_string() },
@@ -140,6 +171,17 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         }
     };
     let _ = events.send(last);
+}
+
+fn hop_info(ttl: u8, ip: IpAddr, hostname: Option<String>, info: AddressInfo) -> TraceEvent {
+    TraceEvent::HopInfo {
+        ttl,
+        address: ip.to_string(),
+        hostname,
+        geo: info.geo,
+        asn: info.asn,
+        kind: Some(info.kind.as_str().to_owned()),
+    }
 }
 
 #[cfg(test)]

@@ -317,6 +317,8 @@ mod tests {
             address: "192.0.2.1".into(),
             hostname: Some("r1.example.test".into()),
             geo: geo("Paris", 48.85, 2.35),
+            asn: None,
+            kind: None,
         });
         let rows = model.rows();
         assert_eq!(rows[0].host, "r1.example.test (192.0.2.1)");
@@ -338,12 +340,16 @@ mod tests {
             address: "192.0.2.3".into(),
             hostname: None,
             geo: geo("C", 3.0, 30.0),
+            asn: None,
+            kind: None,
         });
         model.apply(&TraceEvent::HopInfo {
             ttl: 1,
             address: "192.0.2.1".into(),
             hostname: None,
             geo: geo("A", 1.0, 10.0),
+            asn: None,
+            kind: None,
         });
         let points = route_points(&model.report);
         assert_eq!(points.iter().map(|p| p.ttl).collect::<Vec<_>>(), [1, 3]);

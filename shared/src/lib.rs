@@ -203,6 +203,19 @@ pub struct Geo {
     pub source: Option<String>,
 }
 
+/// The autonomous system that announces an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asn {
+    /// AS number, e.g. 13335.
+    pub number: u32,
+    /// The organisation holding the AS, when the source names it.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Which source said so (for attribution and trust), e.g. `ip-location-db asn`.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
 /// What answered a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -243,11 +256,18 @@ pub struct Hop {
     pub hostname: Option<String>,
     /// Location of `address`.
     pub geo: Option<Geo>,
+    /// The autonomous system of `address`.
+    #[serde(default)]
+    pub asn: Option<Asn>,
+    /// What sort of address `address` is: `public`, or a special range (`private`, `shared`, `loopback`,
+    /// `link-local`, `unique-local`, `documentation`, `multicast`, ...) that no database can place.
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 impl Hop {
     fn new(ttl: u8, tries: usize) -> Self {
-        Hop { ttl, probes: vec![None; tries], address: None, hostname: None, geo: None }
+        Hop { ttl, probes: vec![None; tries], address: None, hostname: None, geo: None, asn: None, kind: None }
     }
 
     /// Number of probes that were answered.
@@ -312,6 +332,9 @@ pub struct TraceReport {
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// `hop_info` is the big one; a few hundred bytes per event is nothing next to its JSON, and boxing its fields
+// would make every consumer (the frontend included) unwrap them.
+#[allow(clippy::large_enum_variant)]
 pub enum TraceEvent {
     /// The target resolved and probing begins.
     Started {
@@ -342,7 +365,9 @@ pub enum TraceEvent {
         /// The answer, or `None` for a timeout.
         reply: Option<ProbeReply>,
     },
-    /// What enrichment learned about the address that answered at `ttl`.
+    /// Everything enrichment knows about the address that answered at `ttl`; each one replaces the last for that
+    /// address. The first follows the probe that revealed the address; with reverse DNS on, a second one follows
+    /// when the name lookup ends, found or not (`hostname` stays `null` when there is no name).
     HopInfo {
         /// TTL of the hop.
         ttl: u8,
@@ -352,6 +377,12 @@ pub enum TraceEvent {
         hostname: Option<String>,
         /// GeoIP location.
         geo: Option<Geo>,
+        /// Autonomous system.
+        #[serde(default)]
+        asn: Option<Asn>,
+        /// Address kind, as in [`Hop::kind`].
+        #[serde(default)]
+        kind: Option<String>,
     },
     /// The trace ended.
     Finished {
@@ -410,7 +441,7 @@ impl TraceReport {
                 hop.probes[slot] = reply.clone();
                 hop.address = majority_address(&hop.probes);
             }
-            TraceEvent::HopInfo { ttl, address, hostname, geo } => {
+            TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
                 let tries = usize::from(self.tries);
                 let hop = self.hop_mut(*ttl, tries);
                 if hop.address.is_none() {
@@ -419,6 +450,8 @@ impl TraceReport {
                 if hop.address.as_deref() == Some(address.as_str()) {
                     hop.hostname.clone_from(hostname);
                     hop.geo.clone_from(geo);
+                    hop.asn.clone_from(asn);
+                    hop.kind.clone_from(kind);
                 }
             }
             TraceEvent::Finished { destination_reached, duration_ms } => {
@@ -518,6 +551,8 @@ mod tests {
             address: "10.9.9.9".into(),
             hostname: Some("other".into()),
             geo: None,
+            asn: None,
+            kind: None,
         });
         assert_eq!(report.hops[0].address.as_deref(), Some("10.0.1.1"));
         assert_eq!(report.hops[0].hostname, None);
@@ -526,8 +561,12 @@ mod tests {
             address: "10.0.1.1".into(),
             hostname: Some("r1.test".into()),
             geo: None,
+            asn: Some(Asn { number: 64512, org: Some("Lab".into()), source: None }),
+            kind: Some("private".into()),
         });
         assert_eq!(report.hops[0].hostname.as_deref(), Some("r1.test"));
+        assert_eq!(report.hops[0].asn.as_ref().map(|a| a.number), Some(64512));
+        assert_eq!(report.hops[0].kind.as_deref(), Some("private"));
     }
 
     #[test]
@@ -538,6 +577,15 @@ mod tests {
         assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
         let back: TraceEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None });
+    }
+
+    #[test]
+    fn events_and_hops_from_before_asn_and_kind_still_read() {
+        let old = r#"{"type":"hop_info","ttl":1,"address":"10.0.0.1","hostname":null,"geo":null}"#;
+        let event: TraceEvent = serde_json::from_str(old).unwrap();
+        assert!(matches!(event, TraceEvent::HopInfo { asn: None, kind: None, .. }));
+        let hop: Hop = serde_json::from_str(r#"{"ttl":1,"probes":[null],"hostname":null,"geo":null}"#).unwrap();
+        assert_eq!((hop.asn, hop.kind), (None, None));
     }
 
     #[test]

@@ -1,28 +1,55 @@
-//! Where hop locations come from: the options shared by `trace` and `serve`, and opening the sources once.
+//! Where hop information comes from: the enrichment options shared by `trace`, `locate` and `serve`, and opening
+//! the sources once at start-up.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use tracemap::enrich::{self, Enricher, GeoIp, Geofeed};
+use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed, ReverseDns, dns};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct GeoArgs {
-    /// MaxMind DB file(s) for locations; default: the DB-IP files under data/geoip.
+    /// MaxMind DB file for locations (MaxMind, DB-IP or IPinfo schema); repeat for several, the first that places
+    /// an address wins. Default: the DB-IP files under data/geoip.
     #[arg(long = "geoip-db", value_name = "PATH", env = "TRACEMAP_GEOIP_DB", value_delimiter = ',')]
     pub geoip_db: Vec<PathBuf>,
     /// Your own locations: an RFC 8805 geofeed CSV with latitude and longitude columns; overrides the databases.
     #[arg(long, value_name = "PATH", env = "TRACEMAP_GEOFEED")]
     pub geofeed: Option<PathBuf>,
+    /// AS numbers: a range CSV (start,end,number,organisation) or an ASN mmdb (GeoLite2-ASN, IPinfo); repeatable.
+    /// Default: the ip-location-db files under data/asn.
+    #[arg(long = "asn-db", value_name = "PATH", env = "TRACEMAP_ASN_DB", value_delimiter = ',')]
+    pub asn_db: Vec<PathBuf>,
 }
 
-/// Opens the geofeed and the GeoIP databases named, or the default DB-IP files when none are. Named files must
-/// open; missing defaults only mean no locations.
-pub fn open_enricher(geo: &GeoArgs, wanted: bool) -> anyhow::Result<Enricher> {
-    if !wanted {
-        return Ok(Enricher::default());
+/// Opens the enrichment sources named, or the default data files when none are. Named files must open; missing
+/// defaults only mean less information. Location sources are skipped unless `locations` (`-g` turns them off).
+pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
+    let enricher = if locations { open_locations(args)? } else { Enricher::default() };
+    // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.
+    let enricher = enricher.with_reverse_dns(ReverseDns::system(dns::DEFAULT_TIMEOUT));
+    let files = if args.asn_db.is_empty() {
+        enrich::default_asn_files(Path::new(enrich::DEFAULT_ASN_DIR))
+    } else {
+        args.asn_db.clone()
+    };
+    if files.is_empty() {
+        tracing::info!("no ASN data under {}: hops will have no AS numbers", enrich::DEFAULT_ASN_DIR);
+        return Ok(enricher);
     }
-    let geofeed = match &geo.geofeed {
+    let (asn, problems) = AsnDb::open(&files)?;
+    for (file, problem) in problems.iter().take(5) {
+        tracing::warn!(file = %file.display(), "skipped ASN {problem}");
+    }
+    if problems.len() > 5 {
+        tracing::warn!(count = problems.len(), "skipped ASN lines in all");
+    }
+    tracing::debug!(sources = ?asn.labels(), "ASN ready");
+    Ok(enricher.with_asn(asn))
+}
+
+fn open_locations(args: &GeoArgs) -> anyhow::Result<Enricher> {
+    let geofeed = match &args.geofeed {
         None => None,
         Some(path) => {
             let (feed, errors) = Geofeed::load(path).with_context(|| format!("reading geofeed {}", path.display()))?;
@@ -33,10 +60,10 @@ pub fn open_enricher(geo: &GeoArgs, wanted: bool) -> anyhow::Result<Enricher> {
             Some(feed)
         }
     };
-    let files = if geo.geoip_db.is_empty() {
+    let files = if args.geoip_db.is_empty() {
         enrich::default_geoip_files(Path::new(enrich::DEFAULT_GEOIP_DIR))
     } else {
-        geo.geoip_db.clone()
+        args.geoip_db.clone()
     };
     if files.is_empty() {
         tracing::warn!(

@@ -1,6 +1,7 @@
 //! The subcommands of the `tracemap` binary, one file each, plus what they share.
 
 pub mod geo;
+pub mod locate;
 pub mod output;
 pub mod serve;
 pub mod trace;

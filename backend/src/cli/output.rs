@@ -1,10 +1,10 @@
 //! How `tracemap trace` shows a trace: a table printed hop by hop as hops complete, or one JSON document.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use tokio::sync::mpsc;
-use tracemap_shared::{Geo, Hop, TraceEvent, TraceReport};
+use tracemap_shared::{Asn, Geo, Hop, TraceEvent, TraceReport};
 
 /// Folds every event into a report (for `--json`).
 pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport {
@@ -15,59 +15,70 @@ pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport
     report
 }
 
-/// Prints the header, then each hop once all its probes are known, in TTL order. A hop is printed one event
-/// after it completes, because enrichment of a new address follows the probe that revealed it.
+/// Prints the header, then each hop once all its probes and its enrichment are known, in TTL order. The runner
+/// sends one `hop_info` for each new address and, with reverse DNS on (`names`), a second when its lookup ends;
+/// a hop waits for those, which the runner bounds by the resolver's timeout.
 pub async fn print_table(
     mut rx: mpsc::UnboundedReceiver<TraceEvent>,
     out: &mut impl Write,
+    names: bool,
 ) -> std::io::Result<TraceReport> {
-    let mut report = TraceReport::default();
-    let mut seen: BTreeMap<u8, u8> = BTreeMap::new();
-    let mut next_ttl: Option<u8> = None;
-    let mut pending = false;
+    let mut progress = Progress { infos_needed: if names { 2 } else { 1 }, ..Progress::default() };
     while let Some(event) = rx.recv().await {
-        if pending {
-            flush(&report, &seen, &mut next_ttl, out, false)?;
-        }
-        report.apply(&event);
+        progress.report.apply(&event);
         match &event {
             TraceEvent::Started { target, address, max_hops, protocol, first_ttl, .. } => {
-                next_ttl = Some(*first_ttl);
+                progress.next_ttl = Some(*first_ttl);
                 writeln!(out, "tracemap to {target} ({address}), {max_hops} hops max, {protocol} probes")?;
             }
             TraceEvent::Probe { ttl, .. } => {
-                *seen.entry(*ttl).or_default() += 1;
+                *progress.probes.entry(*ttl).or_default() += 1;
+            }
+            TraceEvent::HopInfo { ttl, address, .. } => {
+                *progress.infos.entry((*ttl, address.clone())).or_default() += 1;
             }
             _ => {}
         }
-        pending = true;
+        progress.flush(out, false)?;
     }
-    flush(&report, &seen, &mut next_ttl, out, true)?;
+    progress.flush(out, true)?;
     out.flush()?;
-    Ok(report)
+    Ok(progress.report)
 }
 
-/// Prints every hop from `next_ttl` on that is complete (or all known hops when `all`).
-fn flush(
-    report: &TraceReport,
-    seen: &BTreeMap<u8, u8>,
-    next_ttl: &mut Option<u8>,
-    out: &mut impl Write,
-    all: bool,
-) -> std::io::Result<()> {
-    let Some(from) = *next_ttl else { return Ok(()) };
-    for hop in report.hops.iter().filter(|h| h.ttl >= from) {
-        // A hop is printed only after every hop before it, so a TTL with no event yet holds back the ones after.
-        let in_turn = Some(hop.ttl) == *next_ttl;
-        let complete = seen.get(&hop.ttl).copied().unwrap_or(0) >= report.tries;
-        let printable = all || (in_turn && complete);
-        if !printable {
-            break;
+/// What the table printer knows so far.
+#[derive(Default)]
+struct Progress {
+    report: TraceReport,
+    /// Probe events per TTL.
+    probes: BTreeMap<u8, u8>,
+    /// `hop_info` events per (TTL, address).
+    infos: HashMap<(u8, String), u8>,
+    /// How many `hop_info` events an address gets.
+    infos_needed: u8,
+    /// The next TTL to print.
+    next_ttl: Option<u8>,
+}
+
+impl Progress {
+    /// Prints every hop from `next_ttl` on that is complete (or all known hops when `all`).
+    fn flush(&mut self, out: &mut impl Write, all: bool) -> std::io::Result<()> {
+        let Some(from) = self.next_ttl else { return Ok(()) };
+        for hop in self.report.hops.iter().filter(|h| h.ttl >= from) {
+            // A hop is printed only after every hop before it, so a TTL with no event yet holds back the ones after.
+            let in_turn = Some(hop.ttl) == self.next_ttl;
+            let probed = self.probes.get(&hop.ttl).copied().unwrap_or(0) >= self.report.tries;
+            let enriched = hop.address.as_ref().is_none_or(|address| {
+                self.infos.get(&(hop.ttl, address.clone())).copied().unwrap_or(0) >= self.infos_needed
+            });
+            if !(all || (in_turn && probed && enriched)) {
+                break;
+            }
+            writeln!(out, "{}", format_hop(hop))?;
+            self.next_ttl = hop.ttl.checked_add(1);
         }
-        writeln!(out, "{}", format_hop(hop))?;
-        *next_ttl = hop.ttl.checked_add(1);
+        Ok(())
     }
-    Ok(())
 }
 
 /// One table line: `ttl  rtt rtt rtt  host (ip)  location`.
@@ -97,10 +108,24 @@ pub fn format_hop(hop: &Hop) -> String {
             line.push_str(&format!(" / {other}"));
         }
     }
-    if let Some(geo) = &hop.geo {
-        line.push_str(&format!("  {}", place(geo)));
+    if let Some(asn) = &hop.asn {
+        line.push_str(&format!("  [{}]", as_label(asn)));
+    }
+    match (&hop.geo, hop.kind.as_deref()) {
+        (Some(geo), _) => line.push_str(&format!("  {}", place(geo))),
+        // Special addresses are nowhere in particular: say why there is no place instead of leaving a blank.
+        (None, Some(kind)) if kind != "public" => line.push_str(&format!("  {} address", sanitize(kind))),
+        (None, _) => {}
     }
     line
+}
+
+/// `AS13335 Cloudflare, Inc.`, or just the number when the source names no organisation.
+pub fn as_label(asn: &Asn) -> String {
+    match &asn.org {
+        Some(org) => sanitize(&format!("AS{} {org}", asn.number)),
+        None => format!("AS{}", asn.number),
+    }
 }
 
 /// "City, Region, Country" with whatever parts the database knows.
@@ -114,7 +139,7 @@ pub fn place(geo: &Geo) -> String {
 }
 
 /// Names come from the network and from databases: never let them move the terminal's cursor.
-fn sanitize(s: &str) -> String {
+pub fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
@@ -127,52 +152,101 @@ mod tests {
         Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None })
     }
 
-    #[tokio::test]
-    async fn table_prints_hops_in_order_with_locations() {
+    fn info(ttl: u8, address: &str, hostname: Option<&str>, geo: Option<Geo>, asn: Option<Asn>) -> TraceEvent {
+        let kind = if address.starts_with("10.") { "private" } else { "public" };
+        TraceEvent::HopInfo {
+            ttl,
+            address: address.into(),
+            hostname: hostname.map(Into::into),
+            geo,
+            asn,
+            kind: Some(kind.into()),
+        }
+    }
+
+    fn sydney() -> Geo {
+        Geo {
+            city: Some("Sydney".into()),
+            region: None,
+            country: Some("AU".into()),
+            country_code: Some("AU".into()),
+            lat: -33.9,
+            lon: 151.2,
+            accuracy_km: None,
+            source: None,
+        }
+    }
+
+    fn started(tries: u8) -> TraceEvent {
+        TraceEvent::Started {
+            version: EVENT_VERSION,
+            target: "dest".into(),
+            address: "10.0.9.2".into(),
+            protocol: Protocol::Icmp,
+            first_ttl: 1,
+            max_hops: 30,
+            tries,
+            started_at_ms: 0,
+        }
+    }
+
+    async fn table(events: Vec<TraceEvent>, names: bool) -> Vec<String> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let events = [
-            TraceEvent::Started {
-                version: EVENT_VERSION,
-                target: "dest".into(),
-                address: "10.0.9.2".into(),
-                protocol: Protocol::Icmp,
-                first_ttl: 1,
-                max_hops: 30,
-                tries: 2,
-                started_at_ms: 0,
-            },
-            TraceEvent::Probe { ttl: 2, index: 0, reply: None },
-            TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) },
-            TraceEvent::HopInfo {
-                ttl: 1,
-                address: "10.0.1.1".into(),
-                hostname: Some("r1\x1b[2J".into()),
-                geo: Some(Geo {
-                    city: Some("Sydney".into()),
-                    region: None,
-                    country: Some("AU".into()),
-                    country_code: Some("AU".into()),
-                    lat: -33.9,
-                    lon: 151.2,
-                    accuracy_km: None,
-                    source: None,
-                }),
-            },
-            TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25) },
-            TraceEvent::Probe { ttl: 2, index: 1, reply: None },
-            TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
-        ];
         for e in events {
             tx.send(e).expect("send");
         }
         drop(tx);
         let mut out = Vec::new();
-        print_table(rx, &mut out).await.expect("print");
-        let text = String::from_utf8(out).expect("utf8");
-        let lines: Vec<&str> = text.lines().collect();
+        print_table(rx, &mut out, names).await.expect("print");
+        String::from_utf8(out).expect("utf8").lines().map(str::to_owned).collect()
+    }
+
+    #[tokio::test]
+    async fn table_prints_hops_in_order_with_locations() {
+        let cf = Asn { number: 13335, org: Some("Cloudflare, Inc.".into()), source: None };
+        let lines = table(
+            vec![
+                started(2),
+                TraceEvent::Probe { ttl: 2, index: 0, reply: None },
+                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) },
+                info(1, "10.0.1.1", Some("r1\x1b[2J"), Some(sydney()), None),
+                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25) },
+                TraceEvent::Probe { ttl: 2, index: 1, reply: None },
+                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0) },
+                info(3, "10.0.3.1", None, None, None),
+                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0) },
+                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0) },
+                info(4, "1.1.1.1", None, None, Some(cf)),
+                TraceEvent::Probe { ttl: 4, index: 1, reply: None },
+                TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
+            ],
+            false,
+        )
+        .await;
         assert_eq!(lines[0], "tracemap to dest (10.0.9.2), 30 hops max, icmp probes");
         assert_eq!(lines[1], " 1  0.500 ms 0.250 ms  r1?[2J (10.0.1.1)  Sydney, AU");
         assert_eq!(lines[2], " 2   *  *");
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[3], " 3  1.000 ms 1.000 ms  10.0.3.1  private address");
+        assert_eq!(lines[4], " 4  2.000 ms  *  1.1.1.1  [AS13335 Cloudflare, Inc.]");
+        assert_eq!(lines.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn with_names_on_a_hop_waits_for_its_lookup() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let printer = tokio::spawn(async move {
+            let mut out = Vec::new();
+            print_table(rx, &mut out, true).await.map(|_| out)
+        });
+        tx.send(started(1)).expect("send");
+        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) }).expect("send");
+        tx.send(info(1, "10.0.1.1", None, None, None)).expect("send");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tx.send(info(1, "10.0.1.1", Some("r1.lab"), None, None)).expect("send");
+        tx.send(TraceEvent::Finished { destination_reached: false, duration_ms: 9 }).expect("send");
+        drop(tx);
+        let out = printer.await.expect("join").expect("print");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(text.lines().nth(1), Some(" 1  0.500 ms  r1.lab (10.0.1.1)  private address"));
     }
 }

@@ -106,7 +106,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         port: args.port,
         paris: args.paris,
     };
-    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip };
+    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip, dns: !args.no_dns };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(runner::run(job, enricher, tx));
     let report = if args.json {
@@ -114,7 +114,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?);
         report
     } else {
-        output::print_table(rx, &mut std::io::stdout()).await?
+        output::print_table(rx, &mut std::io::stdout(), !args.no_dns).await?
     };
     if let Some(reason) = &report.error {
         eprintln!("tracemap: {reason}");

@@ -201,6 +201,26 @@ not-a-prefix,US,,,,1,1
     }
 
     #[test]
+    fn random_lines_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let alphabet: Vec<char> = "0123456789abcdefUSNZ.:,/-#\" \t\r\u{0}é".chars().collect();
+        for _ in 0..2000 {
+            let mut text: String = FEED.to_owned();
+            for _ in 0..rng.random_range(1..40) {
+                text.push(alphabet[rng.random_range(0..alphabet.len())]);
+                if rng.random_bool(0.1) {
+                    text.push('\n');
+                }
+            }
+            let (feed, _) = Geofeed::parse(&text, "fuzz");
+            for probe in ["10.0.2.7", "::", "2001:db8::1", "255.255.255.255"] {
+                let _ = feed.lookup(ip(probe));
+            }
+        }
+    }
+
+    #[test]
     fn prefix_edges() {
         assert!(contains(ip("0.0.0.0"), 0, ip("203.0.113.9")));
         assert!(contains(ip("10.0.0.1"), 32, ip("10.0.0.1")));

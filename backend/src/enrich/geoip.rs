@@ -1,9 +1,11 @@
 //! GeoIP lookups in MaxMind DB files, whatever their schema.
 //!
-//! Two schemas are common: MaxMind's GeoIP2/GeoLite2 City (nested `city.names`, `country`, `location` with an
-//! accuracy radius) and the flat one of the DB-IP Lite files published on npm (`city`, `country_code`, `state1`,
-//! `latitude`, `longitude`). One record type accepts both, so a file is usable without being told which it is.
-//! Several files may be open at once (DB-IP ships IPv4 and IPv6 apart); the first that places an address wins.
+//! Three families are common: MaxMind's GeoIP2/GeoLite2 City (nested `city.names`, `country`, `subdivisions`,
+//! `location` with an accuracy radius), the flat one of the DB-IP Lite files published on npm (`city`,
+//! `country_code`, `state1`, `latitude`, `longitude`) and IPinfo's (flat `city`, `region`, `country`, coordinates
+//! as numbers or as text). One record type accepts all of them, field by field, so a file is usable without being
+//! told which it is. Several files may be open at once (DB-IP ships IPv4 and IPv6 apart); the first that places
+//! an address wins.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -119,9 +121,36 @@ impl Named {
 
 #[derive(Debug, Deserialize)]
 struct Location {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    accuracy_radius: Option<u32>,
+    latitude: Option<Number>,
+    longitude: Option<Number>,
+    accuracy_radius: Option<Number>,
+}
+
+/// A number as files actually store it. The mmdb decoder is strict about widths (MaxMind's accuracy radius is a
+/// uint16, DB-IP's coordinates 32-bit floats) and some of IPinfo's files hold decimal text, so fields are read as
+/// whatever they are and converted after.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Integer(u64),
+    Float(f64),
+    Text(String),
+}
+
+impl Number {
+    fn value(&self) -> Option<f64> {
+        match self {
+            Number::Integer(n) => Some(*n as f64),
+            Number::Float(f) => Some(*f),
+            Number::Text(t) => t.trim().parse().ok(),
+        }
+        .filter(|d: &f64| d.is_finite())
+    }
+
+    /// A radius in whole kilometres.
+    fn kilometres(&self) -> Option<u32> {
+        self.value().filter(|km| (0.0..=20_000.0).contains(km)).map(|km| km.round() as u32)
+    }
 }
 
 /// The union of the schemas' fields; every one optional.
@@ -136,16 +165,18 @@ struct Record {
     subdivisions: Vec<Named>,
     location: Option<Location>,
     #[serde(alias = "lat")]
-    latitude: Option<f64>,
-    #[serde(alias = "lng")]
-    longitude: Option<f64>,
+    latitude: Option<Number>,
+    #[serde(alias = "lng", alias = "lon")]
+    longitude: Option<Number>,
+    #[serde(alias = "radius")]
+    accuracy_radius: Option<Number>,
 }
 
 impl Record {
     fn into_geo(self, source: &str) -> Option<Geo> {
         let nested = self.location.as_ref();
-        let lat = self.latitude.or(nested.and_then(|l| l.latitude))?;
-        let lon = self.longitude.or(nested.and_then(|l| l.longitude))?;
+        let lat = self.latitude.as_ref().or(nested.and_then(|l| l.latitude.as_ref()))?.value()?;
+        let lon = self.longitude.as_ref().or(nested.and_then(|l| l.longitude.as_ref()))?.value()?;
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return None;
         }
@@ -170,7 +201,10 @@ impl Record {
             country_code,
             lat: round6(lat),
             lon: round6(lon),
-            accuracy_km: nested.and_then(|l| l.accuracy_radius),
+            accuracy_km: nested
+                .and_then(|l| l.accuracy_radius.as_ref())
+                .or(self.accuracy_radius.as_ref())
+                .and_then(Number::kilometres),
             source: Some(source.to_owned()),
         })
     }
@@ -218,6 +252,23 @@ mod tests {
         assert_eq!(geo.country_code.as_deref(), Some("GB"));
         assert_eq!(geo.region.as_deref(), Some("England"));
         assert_eq!(geo.accuracy_km, Some(10));
+    }
+
+    #[test]
+    fn flat_ipinfo_record_with_text_coordinates() {
+        let r = decode(
+            r#"{"city":"Tokyo","region":"Tokyo","country":"JP","latitude":"35.6895","longitude":"139.69171",
+                "postal_code":"101-8656","timezone":"Asia/Tokyo","radius":50}"#,
+        );
+        let geo = r.into_geo("ipinfo location").expect("located");
+        assert_eq!((geo.city.as_deref(), geo.region.as_deref()), (Some("Tokyo"), Some("Tokyo")));
+        assert_eq!((geo.country.as_deref(), geo.country_code.as_deref()), (Some("JP"), Some("JP")));
+        assert_eq!((geo.lat, geo.lon, geo.accuracy_km), (35.6895, 139.69171, Some(50)));
+        let named = decode(r#"{"country":"Japan","country_code":"JP","lat":35.0,"lng":139.0}"#);
+        let geo = named.into_geo("ipinfo").expect("located");
+        assert_eq!((geo.country.as_deref(), geo.country_code.as_deref()), (Some("Japan"), Some("JP")));
+        assert!(decode(r#"{"latitude":"north","longitude":"1"}"#).into_geo("x").is_none());
+        assert!(decode(r#"{"latitude":"NaN","longitude":"1"}"#).into_geo("x").is_none());
     }
 
     #[test]

@@ -246,7 +246,7 @@ async fn create_trace(
     let live = state.hub.insert(&id, report);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true) };
+    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns: request.dns.unwrap_or(true) };
     tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {

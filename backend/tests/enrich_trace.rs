@@ -1,0 +1,109 @@
+//! Enrichment wired into `tracemap trace` through real routers (network namespaces): a classroom-lab geofeed
+//! places the private routers, an ASN range file names their AS, and both show in the table and in `--json`,
+//! with each hop's address kind; a silent router gets nothing made up.
+//!
+//! They need root, so a plain `cargo test` skips them; the README's test command runs them with
+//! `--include-ignored`. Run as another user they fail and say why.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::TestNet;
+
+const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
+
+/// A lab's own data files in a scratch directory, removed on drop.
+struct LabFiles {
+    dir: PathBuf,
+    geofeed: PathBuf,
+    asn: PathBuf,
+}
+
+impl LabFiles {
+    fn new() -> LabFiles {
+        let dir =
+            std::env::temp_dir().join(format!("enrich-trace-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let geofeed = dir.join("lab.geofeed");
+        // The first link's /24 is in Auckland; the rest of 10/8 in Wellington, so longest prefix decides.
+        std::fs::write(
+            &geofeed,
+            "# classroom lab\n10.0.0.0/8,NZ,NZ-WGN,Wellington,,-41.29,174.78\n10.0.0.0/24,NZ,NZ-AUK,Auckland,,-36.85,174.76\n",
+        )
+        .expect("geofeed");
+        let asn = dir.join("lab-asn.csv");
+        std::fs::write(&asn, "10.0.0.0,10.0.255.255,64512,\"Lab, Campus Net\"\n").expect("asn csv");
+        LabFiles { dir, geofeed, asn }
+    }
+}
+
+impl Drop for LabFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `tracemap trace -n` in the client namespace of `net` with the lab's files, from the scratch directory
+/// (so no default data is picked up).
+fn trace(net: &TestNet, files: &LabFiles, extra: &[&str]) -> String {
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .current_dir(&files.dir)
+        .args(["trace", "-n", "-t", "1", "-m", "10", "--geofeed"])
+        .arg(&files.geofeed)
+        .arg("--asn-db")
+        .arg(&files.asn)
+        .args(extra)
+        .arg(net.destination.to_string())
+        .output()
+        .expect("run tracemap");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn json_hops_carry_geofeed_places_asn_and_kind() {
+    let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+    let files = LabFiles::new();
+    let json: serde_json::Value = serde_json::from_str(&trace(&net, &files, &["--json"])).expect("json");
+    let hops = json["hops"].as_array().expect("hops");
+    assert_eq!(hops.len(), net.hops.len(), "{json:#}");
+    for (hop, expected) in hops.iter().zip(&net.hops) {
+        match expected {
+            None => {
+                for key in ["geo", "asn", "kind", "hostname"] {
+                    assert!(hop[key].is_null(), "silent hop has no {key}: {hop}");
+                }
+            }
+            Some(address) => {
+                let city = if address.octets()[2] == 0 { "Auckland" } else { "Wellington" };
+                assert_eq!(hop["geo"]["city"], city, "{hop}");
+                assert_eq!(hop["geo"]["source"], "geofeed lab.geofeed");
+                assert_eq!(hop["asn"]["number"], 64512, "{hop}");
+                assert_eq!(hop["asn"]["org"], "Lab, Campus Net");
+                assert_eq!(hop["asn"]["source"], "lab-asn.csv");
+                assert_eq!(hop["kind"], "private");
+                assert!(hop["hostname"].is_null(), "-n");
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn table_shows_as_and_place_and_no_geoip_keeps_the_as() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let files = LabFiles::new();
+    let table = trace(&net, &files, &[]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 1 + net.hops.len(), "{table}");
+    assert!(lines[1].ends_with("10.0.0.2  [AS64512 Lab, Campus Net]  Auckland, AUK, NZ"), "{table}");
+    assert!(lines[2].ends_with("10.0.1.2  [AS64512 Lab, Campus Net]  Wellington, WGN, NZ"), "{table}");
+
+    let table = trace(&net, &files, &["-g"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[1].ends_with("10.0.0.2  [AS64512 Lab, Campus Net]  private address"), "-g: no place\n{table}");
+}
