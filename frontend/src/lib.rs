@@ -10,6 +10,7 @@ pub mod map;
 pub mod route;
 pub mod session;
 pub mod state;
+pub mod stats;
 pub mod ws;
 
 use components::{HopTable, RouteMap, SiteFooter, StatusLine, TraceForm};

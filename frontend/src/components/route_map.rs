@@ -47,7 +47,7 @@ pub fn RouteMap() -> impl IntoView {
     });
     // The view follows the route as it grows.
     Effect::new(move |_| {
-        let bounds = points.with(|p| view_bounds(p));
+        let bounds = points.with(|p| view_bounds(&p.iter().map(|p| [p.lat, p.lon]).collect::<Vec<_>>()));
         if map.with(Option::is_some) {
             view.with_value(|v| v.as_ref().map(|v| v.fit(bounds)));
         }

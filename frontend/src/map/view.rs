@@ -4,6 +4,7 @@
 //! (the route as it grows). Layers are not its business: each layer component (basemap, route line, hop markers)
 //! owns a [`LayerGroup`] on the map through [`layer_effect`] and redraws it from its own signal.
 
+use super::geodesy::LatLon;
 use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
 use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
@@ -176,8 +177,8 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// `[[south, west], [north, east]]` around the route, widened to at least [`MIN_SPAN_DEG`] each way; the world when
-/// no hop is located.
-pub fn view_bounds(points: &[RoutePoint]) -> [[f64; 2]; 2] {
+/// nothing is located.
+pub fn view_bounds(points: &[LatLon]) -> [[f64; 2]; 2] {
     if points.is_empty() {
         return WORLD;
     }
@@ -186,8 +187,8 @@ pub fn view_bounds(points: &[RoutePoint]) -> [[f64; 2]; 2] {
         let half = ((hi - lo) / 2.0).max(MIN_SPAN_DEG / 2.0);
         ((centre - half).max(-limit), (centre + half).min(limit))
     };
-    let (south, north) = widen(min_max(points.iter().map(|p| p.lat)), 85.0);
-    let (west, east) = widen(min_max(points.iter().map(|p| p.lon)), 540.0);
+    let (south, north) = widen(min_max(points.iter().map(|p| p[0])), 85.0);
+    let (west, east) = widen(min_max(points.iter().map(|p| p[1])), 540.0);
     [[south, west], [north, east]]
 }
 
@@ -211,8 +212,8 @@ pub fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn at(lat: f64, lon: f64) -> RoutePoint {
-        RoutePoint { ttl: 1, lat, lon, label: String::new() }
+    fn at(lat: f64, lon: f64) -> LatLon {
+        [lat, lon]
     }
 
     #[test]
