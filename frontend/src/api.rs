@@ -4,7 +4,7 @@
 //! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
 
 use serde::de::DeserializeOwned;
-use tracemap_shared::{ApiError, TraceCreated, TraceReport, TraceRequest};
+use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceReport, TraceRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -20,6 +20,12 @@ pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, String
 pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text) = send("GET", &url, None).await?;
+    decode(status, &text)
+}
+
+/// `GET /api/config`: the server's location, tile layer and GeoIP labels.
+pub async fn fetch_config() -> Result<ServerInfo, String> {
+    let (status, text) = send("GET", "/api/config", None).await?;
     decode(status, &text)
 }
 

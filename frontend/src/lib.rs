@@ -11,17 +11,41 @@ pub mod route;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod ui;
 pub mod ws;
 
 use components::{HopTable, RouteMap, SiteFooter, StatusLine, TraceForm};
 use leptos::prelude::*;
 use session::Session;
+use tracemap_shared::ServerInfo;
+use ui::{Focus, Presenter, ServerConfig};
 
 /// The whole page.
 #[component]
 pub fn App() -> impl IntoView {
     let session = Session::new();
     provide_context(session);
+    let focus = Focus::new();
+    provide_context(focus);
+    let config = ServerConfig(RwSignal::new(None));
+    provide_context(config);
+    let presenter = Presenter(RwSignal::new(false));
+    provide_context(presenter);
+    // What the server says about itself (its location starts every route; an optional tile layer). Without an
+    // answer the page still works: no start marker, the offline basemap.
+    leptos::task::spawn_local(async move {
+        let info = api::fetch_config().await.unwrap_or_else(|e| {
+            web_sys::console::warn_1(&format!("tracemap: /api/config: {e}").into());
+            ServerInfo::default()
+        });
+        config.0.set(Some(info));
+    });
+    // A new trace on show starts with nothing focused.
+    Effect::new(move |_| {
+        session.model.with(|m| m.as_ref().and_then(|m| m.report.id.clone()));
+        focus.selected.set(None);
+        focus.hovered.set(None);
+    });
 
     // The address bar decides what is on show: a permalink opens its trace; back and forward follow history.
     let follow_location = move || {

@@ -52,38 +52,39 @@ impl Loss {
     }
 }
 
-/// Round-trip times at and below this are the scale's fast end.
-const FAST_MS: f64 = 1.0;
-/// Round-trip times at and above this are the scale's slow end (a route half way round the world).
-const SLOW_MS: f64 = 300.0;
-/// Hue of the fast end (green) and the slow end (red).
-const FAST_HUE: f64 = 140.0;
-const SLOW_HUE: f64 = 0.0;
+/// The colour scale: round-trip times (ms) and their colours, green (a LAN) through amber (a continent) to red
+/// (the other side of the world). Chosen to stay apart from each other and readable under a white number.
+const STOPS: [(f64, [u8; 3]); 5] = [
+    (1.0, [0x2b, 0x8a, 0x3e]),
+    (10.0, [0x5c, 0x94, 0x0d]),
+    (50.0, [0xe6, 0x77, 0x00]),
+    (150.0, [0xd9, 0x48, 0x0f]),
+    (300.0, [0xc9, 0x2a, 0x2a]),
+];
 /// Colour of a hop without any answered probe.
-pub const NO_RTT_COLOUR: &str = "hsl(210, 10%, 55%)";
+pub const NO_RTT_COLOUR: &str = "rgb(134, 142, 150)";
 
 /// Where `ms` lies on the scale, 0 (fast) to 1 (slow). Logarithmic: 1 → 10 ms matters as much as 30 → 300 ms,
 /// which matches how people read latency (a LAN, a country, a continent, the world).
 pub fn rtt_scale(ms: f64) -> f64 {
-    if !ms.is_finite() || ms <= FAST_MS {
+    let (fast, slow) = (STOPS[0].0, STOPS[STOPS.len() - 1].0);
+    if !ms.is_finite() || ms <= fast {
         return 0.0;
     }
-    ((ms / FAST_MS).ln() / (SLOW_MS / FAST_MS).ln()).clamp(0.0, 1.0)
+    ((ms / fast).ln() / (slow / fast).ln()).clamp(0.0, 1.0)
 }
 
-/// The marker colour for a hop whose median round-trip time is `ms`: green (fast) through yellow to red (slow).
-/// Lightness stays dark enough for a white number on it in light and dark themes.
+/// The marker colour for a hop whose median round-trip time is `ms`, interpolated between the scale's stops on the
+/// logarithmic scale.
 pub fn rtt_colour(ms: Option<f64>) -> String {
-    match ms.filter(|ms| ms.is_finite()) {
-        None => NO_RTT_COLOUR.to_owned(),
-        Some(ms) => {
-            let t = rtt_scale(ms);
-            let hue = FAST_HUE + (SLOW_HUE - FAST_HUE) * t;
-            // Yellow is light at equal HSL lightness: darken the middle of the scale a little.
-            let lightness = 38.0 - 6.0 * (1.0 - (2.0 * t - 1.0).abs());
-            format!("hsl({hue:.0}, 75%, {lightness:.0}%)")
-        }
-    }
+    let Some(ms) = ms.filter(|ms| ms.is_finite()) else { return NO_RTT_COLOUR.to_owned() };
+    let t = rtt_scale(ms);
+    let at = |i: usize| rtt_scale(STOPS[i].0);
+    let upper = (1..STOPS.len()).find(|&i| t <= at(i)).unwrap_or(STOPS.len() - 1);
+    let (lo, hi) = (STOPS[upper - 1].1, STOPS[upper].1);
+    let f = ((t - at(upper - 1)) / (at(upper) - at(upper - 1))).clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    format!("rgb({}, {}, {})", mix(lo[0], hi[0]), mix(lo[1], hi[1]), mix(lo[2], hi[2]))
 }
 
 /// The legend under the map: a few round-trip times and their colours.
@@ -156,15 +157,22 @@ mod tests {
 
     #[test]
     fn colours_run_from_green_to_red() {
-        assert_eq!(rtt_colour(Some(0.4)), "hsl(140, 75%, 38%)");
-        assert_eq!(rtt_colour(Some(900.0)), "hsl(0, 75%, 38%)");
+        assert_eq!(rtt_colour(Some(0.4)), "rgb(43, 138, 62)");
+        assert_eq!(rtt_colour(Some(1.0)), "rgb(43, 138, 62)");
+        assert_eq!(rtt_colour(Some(50.0)), "rgb(230, 119, 0)", "a stop exactly");
+        assert_eq!(rtt_colour(Some(900.0)), "rgb(201, 42, 42)");
         assert_eq!(rtt_colour(None), NO_RTT_COLOUR);
         assert_eq!(rtt_colour(Some(f64::INFINITY)), NO_RTT_COLOUR);
-        let hue = |ms: f64| -> f64 {
+        let channels = |ms: f64| -> Vec<u8> {
             let c = rtt_colour(Some(ms));
-            c.trim_start_matches("hsl(").split(',').next().unwrap().parse().unwrap()
+            c.trim_start_matches("rgb(").trim_end_matches(')').split(", ").map(|v| v.parse().unwrap()).collect()
         };
-        assert!(hue(5.0) > hue(50.0) && hue(50.0) > hue(200.0));
+        // Between stops the colour lies between theirs.
+        let mid = channels(25.0);
+        assert!((0x5c..=0xe6).contains(&mid[0]) && (0x77..=0x94).contains(&mid[1]), "{mid:?}");
+        // Red grows and green shrinks as the time grows.
+        assert!(channels(5.0)[0] < channels(50.0)[0]);
+        assert!(channels(50.0)[1] > channels(200.0)[1]);
         assert_eq!(rtt_legend().len(), 5);
     }
 }

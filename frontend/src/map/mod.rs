@@ -13,4 +13,7 @@ pub mod leaflet;
 pub mod topojson;
 mod view;
 
-pub use view::{MapView, basemap_layer, escape_html, hop_marker, layer_effect, route_line, view_bounds};
+pub use view::{
+    MapView, accuracy_circle, basemap_layer, escape_html, layer_effect, origin_marker, place_marker, route_lines,
+    tag_marker, tile_basemap, view_bounds,
+};
