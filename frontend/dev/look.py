@@ -75,6 +75,18 @@ try:
     wait("return document.getElementById('error') !== null"); time.sleep(1.0)
     print("error", counts())
     shot(PREFIX + "-error.png")
+    # Rate limited: the wait time is shown.
+    call("POST", f"{S}/element/{el}/clear", {})
+    call("POST", f"{S}/element/{el}/value", {"text": "busy.example\ue007"})
+    wait("return (document.getElementById('error')||{}).textContent.includes('17 s')")
+    print("rate limited:", js("return document.getElementById('error').textContent"))
+    # Options: an out-of-range value is refused inline.
+    js("document.getElementById('options-toggle').click()")
+    mh = list(call("POST", f"{S}/element", {"using": "css selector", "value": "#max-hops"}).values())[0]
+    call("POST", f"{S}/element/{mh}/value", {"text": "99"})
+    print("max hops problem:", js("return document.getElementById('max-hops-problem').textContent"))
+    shot(PREFIX + "-options.png")
+    call("POST", f"{S}/element/{mh}/clear", {})
     # 3. Inline validation.
     call("POST", f"{S}/element/{el}/clear", {})
     call("POST", f"{S}/element/{el}/value", {"text": "http://x/\ue007"})

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod components;
 pub mod map;
+pub mod options;
 pub mod route;
 pub mod session;
 pub mod state;

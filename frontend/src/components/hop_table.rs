@@ -66,6 +66,9 @@ pub fn HopTable() -> impl IntoView {
                         <th scope="col" class="location">
                             "Location"
                         </th>
+                        <th scope="col" class="loss">
+                            "Loss"
+                        </th>
                     </tr>
                 </thead>
                 <tbody>
@@ -118,6 +121,9 @@ pub fn HopTable() -> impl IntoView {
                                             {host_cell(row.hostname, row.address)}
                                         </td>
                                         <td class="location">{row.location}</td>
+                                        <td class="loss" class:lossy={row.loss.lost > 0}>
+                                            {row.loss.label()}
+                                        </td>
                                     </tr>
                                 }
                             })

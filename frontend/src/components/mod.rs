@@ -16,4 +16,4 @@ pub use hop_table::HopTable;
 pub use route_line::RouteLine;
 pub use route_map::{MapContext, RouteMap};
 pub use status_line::StatusLine;
-pub use trace_form::{TraceForm, validate_target};
+pub use trace_form::TraceForm;
