@@ -4,7 +4,7 @@
 //! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
 
 use serde::de::DeserializeOwned;
-use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceReport, TraceRequest};
+use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceList, TraceReport, TraceRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -63,6 +63,12 @@ pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, StartF
 pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text) = send("GET", &url, None).await?;
+    decode(status, &text)
+}
+
+/// `GET /api/traces?limit=N`: the most recent traces first.
+pub async fn fetch_recent(limit: usize) -> Result<TraceList, String> {
+    let (status, text) = send("GET", &format!("/api/traces?limit={limit}"), None).await?;
     decode(status, &text)
 }
 

@@ -15,7 +15,7 @@ pub mod stats;
 pub mod ui;
 pub mod ws;
 
-use components::{HopTable, RouteMap, SiteFooter, StatusLine, TraceForm};
+use components::{HopTable, RecentTraces, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm};
 use leptos::prelude::*;
 use session::Session;
 use tracemap_shared::ServerInfo;
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <TraceForm />
             </header>
             <StatusLine />
+            <ShareBar />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">
                     <HopTable />
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <RouteMap />
                 </section>
             </main>
+            <RecentTraces />
             <SiteFooter />
         </div>
     }

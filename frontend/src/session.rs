@@ -26,6 +26,8 @@ pub struct Session {
     pub phase: RwSignal<Phase>,
     /// The last failure, worded for a person.
     pub error: RwSignal<Option<String>>,
+    /// Id of the trace on show (its permalink is `/t/{id}`).
+    pub id: RwSignal<Option<String>>,
     /// The form field the server found fault with (`invalid_field`), to mark it inline.
     pub error_field: RwSignal<Option<Field>>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
@@ -42,6 +44,7 @@ impl Session {
             phase: RwSignal::new(Phase::Idle),
             error: RwSignal::new(None),
             error_field: RwSignal::new(None),
+            id: RwSignal::new(None),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
@@ -62,6 +65,7 @@ impl Session {
             match created {
                 Ok(created) => {
                     push_history(&permalink(&created.id));
+                    self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
                 }
@@ -83,12 +87,14 @@ impl Session {
         let generation = self.begin();
         self.model.set(None);
         self.phase.set(Phase::Loading(id.clone()));
+        self.id.set(Some(id.clone()));
         self.load(generation, id);
     }
 
     /// Back to an empty page.
     pub fn reset(self) {
         self.begin();
+        self.id.set(None);
         self.model.set(None);
         self.phase.set(Phase::Idle);
     }
