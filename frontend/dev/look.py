@@ -1,13 +1,14 @@
 """Drives headless Chromium against frontend/dev/stub_server.py through chromedriver's WebDriver HTTP API (no
 selenium needed): starts a trace from the form, waits for it to finish, shows an API error, opens a permalink at phone
-width, and saves screenshots in /tmp (shot-*.png) to look at.
+width, and saves screenshots (PREFIX-*.png, default /tmp/front-shot-*) to look at.
 
-    python3 frontend/dev/look.py http://127.0.0.1:8765
+    python3 frontend/dev/look.py http://127.0.0.1:8765 [PREFIX]
 """
 import base64, json, subprocess, sys, time, urllib.request
 
 PORT = 9515
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8765"
+PREFIX = sys.argv[2] if len(sys.argv) > 2 else "/tmp/front-shot"
 
 def call(method, path, body=None):
     req = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", method=method,
@@ -55,16 +56,37 @@ try:
     call("POST", f"{S}/element/{el}/value", {"text": "example.org\ue007"})
     wait("return document.querySelectorAll('#hops tr.hop-row').length >= 4")
     print("mid-trace", counts())
-    shot("/tmp/shot-live-mid.png")
+    shot(PREFIX + "-live-mid.png")
     wait("return document.getElementById('status').dataset.state === 'finished'", 20)
     print("finished after %.1fs" % (time.time() - t0), counts())
-    shot("/tmp/shot-live-done.png")
+    shot(PREFIX + "-live-done.png")
+    # Selecting a row highlights its marker; a marker click selects its row.
+    js("document.querySelector('#hops tr.hop-row[data-ttl=\"6\"]').click()")
+    print("row 6 selected -> highlighted marker:",
+          js("return [...document.querySelectorAll('#map .hop-marker.highlighted')].map(m => m.dataset.ttls)"))
+    js("document.querySelector('#map .hop-marker[data-ttl=\"3\"]').click()")
+    print("marker 3-4 clicked -> highlighted rows:",
+          js("return [...document.querySelectorAll('#hops tr.highlighted')].map(r => r.dataset.ttl)"))
+    time.sleep(0.3)
+    shot(PREFIX + "-selected.png")
     # 2. Error from the server, shown as is.
     call("POST", f"{S}/element/{el}/clear", {})
     call("POST", f"{S}/element/{el}/value", {"text": "nope.invalid\ue007"})
     wait("return document.getElementById('error') !== null"); time.sleep(1.0)
     print("error", counts())
-    shot("/tmp/shot-error.png")
+    shot(PREFIX + "-error.png")
+    # Rate limited: the wait time is shown.
+    call("POST", f"{S}/element/{el}/clear", {})
+    call("POST", f"{S}/element/{el}/value", {"text": "busy.example\ue007"})
+    wait("return (document.getElementById('error')||{}).textContent.includes('17 s')")
+    print("rate limited:", js("return document.getElementById('error').textContent"))
+    # Options: an out-of-range value is refused inline.
+    js("document.getElementById('options-toggle').click()")
+    mh = list(call("POST", f"{S}/element", {"using": "css selector", "value": "#max-hops"}).values())[0]
+    call("POST", f"{S}/element/{mh}/value", {"text": "99"})
+    print("max hops problem:", js("return document.getElementById('max-hops-problem').textContent"))
+    shot(PREFIX + "-options.png")
+    call("POST", f"{S}/element/{mh}/clear", {})
     # 3. Inline validation.
     call("POST", f"{S}/element/{el}/clear", {})
     call("POST", f"{S}/element/{el}/value", {"text": "http://x/\ue007"})
@@ -72,10 +94,10 @@ try:
     # 4. Permalink in a fresh page, phone width.
     call("POST", f"{S}/window/rect", {"width": 390, "height": 844})
     call("POST", f"{S}/url", {"url": BASE + "/t/done1"})
-    wait("return document.querySelectorAll('#map .hop-marker').length === 6")
+    wait("return document.querySelectorAll('#map .hop-marker').length === 5")
     time.sleep(0.6)
     print("permalink", counts())
-    shot("/tmp/shot-phone.png")
+    shot(PREFIX + "-phone.png")
     call("DELETE", S)
 finally:
     driver.terminate()

@@ -17,10 +17,10 @@ HOPS = [
     (1, "192.168.1.1", "gw.home.lan", None, [0.41, 0.38, 0.52]),
     (2, None, None, None, [None, None, None]),
     (3, "192.0.2.30", "ae1.fra.example.net", ("Frankfurt am Main", "Germany", 50.11, 8.68), [9.8, 10.2, 9.9]),
-    (4, "192.0.2.40", "ams-ix.example.net", ("Amsterdam", "Netherlands", 52.37, 4.90), [14.1, 14.3, 15.0]),
+    (4, "192.0.2.40", "fra-core.example.net", ("Frankfurt am Main", "Germany", 50.11, 8.68), [11.1, 11.3, 12.0]),
     (5, "198.51.100.5", "lon1.example.net", ("London", "United Kingdom", 51.51, -0.13), [19.7, 20.1, None]),
     (6, "198.51.100.6", "nyc-core.example.net", ("New York", "United States", 40.71, -74.01), [88.2, 87.9, 88.5]),
-    (7, "203.0.113.7", None, ("Chicago", "United States", 41.88, -87.63), [101.3, 100.9, 102.4]),
+    (7, "203.0.113.7", None, ("Chicago", "United States", 41.88, -87.63, 200), [101.3, 100.9, 102.4]),
     (8, "203.0.113.8", "edge.sfo.example.org", ("San Francisco", "United States", 37.77, -122.42), [139.5, 140.2, 139.9]),
 ]
 
@@ -34,7 +34,7 @@ def events():
             yield {"type": "probe", "ttl": ttl, "index": i, "reply": reply}
         if ip:
             g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
-                                          "source": "stub"}
+                                          "accuracy_km": geo[4] if len(geo) > 4 else None, "source": "stub"}
             yield {"type": "hop_info", "ttl": ttl, "address": ip, "hostname": host, "geo": g}
     yield {"type": "finished", "destination_reached": True, "duration_ms": 4200}
 
@@ -42,7 +42,8 @@ def report(status):
     hops = []
     for ttl, ip, host, geo, rtts in HOPS:
         probes = [None if r is None else {"from": ip, "rtt_ms": r, "kind": "destination" if ttl == 8 else "time_exceeded"} for r in rtts]
-        g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3]}
+        g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
+                                      "accuracy_km": geo[4] if len(geo) > 4 else None}
         hops.append({"ttl": ttl, "probes": probes, "address": ip, "hostname": host, "geo": g})
     return {"id": "done1", "status": status, "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
             "max_hops": 30, "tries": 3, "hops": hops, "destination_reached": True, "duration_ms": 4200}
@@ -68,6 +69,14 @@ class Handler(SimpleHTTPRequestHandler):
         if self.path != "/api/traces":
             return self.send_json(404, {"error": {"code": "not_found", "message": "no such route"}})
         req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if req.get("target", "").startswith("busy."):
+            body = json.dumps({"error": {"code": "rate_limited", "message": "Too many traces from your address."}}).encode()
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "17")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         if req.get("target", "").endswith(".invalid"):
             return self.send_json(422, {"error": {"code": "unresolvable_target",
                                                   "message": f"{req['target']} does not resolve to an address."}})
@@ -77,6 +86,17 @@ class Handler(SimpleHTTPRequestHandler):
         p = self.path.split("?")[0]
         if p.startswith("/api/traces/") and p.endswith("/live"):
             return self.websocket()
+        if p == "/api/config":
+            return self.send_json(200, {"version": "stub", "location": {"city": "Zurich", "country": "Switzerland",
+                                         "lat": 47.37, "lon": 8.54}, "tiles": None, "geoip": ["DBIP-City-Lite"]})
+        if p == "/api/traces":
+            return self.send_json(200, {"traces": [
+                {"id": "done1", "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
+                 "status": "finished", "destination_reached": True, "hops": 8, "created_ms": 1763888400000,
+                 "duration_ms": 4200},
+                {"id": "live1", "target": "example.net", "address": "198.51.100.9", "protocol": "udp",
+                 "status": "finished", "destination_reached": False, "hops": 30, "created_ms": 1763884800000,
+                 "duration_ms": 31000}]})
         if p == "/api/traces/done1":
             return self.send_json(200, report("finished"))
         if p == "/api/traces/live1":

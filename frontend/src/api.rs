@@ -4,22 +4,77 @@
 //! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
 
 use serde::de::DeserializeOwned;
-use tracemap_shared::{ApiError, TraceCreated, TraceReport, TraceRequest};
+use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceList, TraceReport, TraceRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
 
+/// Why the server refused to start a trace, with what the page needs to say it well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    /// The `ApiError` code (`rate_limited`, `invalid_field`...), when the server sent one.
+    pub code: Option<String>,
+    /// The server's message, or what went wrong on the way.
+    pub message: String,
+    /// Seconds to wait (`Retry-After`), for `rate_limited`.
+    pub retry_after: Option<u64>,
+}
+
+impl StartFailure {
+    /// One sentence for the error banner: what happened, in the page's words, then the server's own detail.
+    pub fn sentence(&self) -> String {
+        let detail = capitalized(self.message.trim_end_matches('.'));
+        match self.code.as_deref() {
+            Some("rate_limited") => match self.retry_after {
+                Some(secs) => format!("Too many traces started from your address. You can start another in {secs} s."),
+                None => format!("Too many traces started from your address. {detail}."),
+            },
+            Some("busy") => format!("The server is busy: {}.", self.message.trim_end_matches('.')),
+            Some("forbidden_target") => {
+                format!("This server does not trace that address: {}.", self.message.trim_end_matches('.'))
+            }
+            Some("unresolvable_target") => format!("Host not found: {}.", self.message.trim_end_matches('.')),
+            Some("invalid_target") => {
+                format!("That is not a host name or IP address: {}.", self.message.trim_end_matches('.'))
+            }
+            _ => format!("{detail}."),
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// `POST /api/traces`: starts a trace and returns its id.
-pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, String> {
-    let body = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    let (status, text) = send("POST", "/api/traces", Some(&body)).await?;
-    decode(status, &text)
+pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, StartFailure> {
+    let failure = |message: String| StartFailure { code: None, message, retry_after: None };
+    let body = serde_json::to_string(request).map_err(|e| failure(e.to_string()))?;
+    let (status, text, retry_after) = send_with_headers("POST", "/api/traces", Some(&body)).await.map_err(failure)?;
+    if (200..300).contains(&status) {
+        return decode(status, &text).map_err(failure);
+    }
+    let code = serde_json::from_str::<ApiError>(&text).ok().map(|e| e.error.code);
+    Err(StartFailure { code, message: error_message(status, &text), retry_after })
 }
 
 /// `GET /api/traces/{id}`: the trace as stored (or as folded so far, while it runs).
 pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text) = send("GET", &url, None).await?;
+    decode(status, &text)
+}
+
+/// `GET /api/traces?limit=N`: the most recent traces first.
+pub async fn fetch_recent(limit: usize) -> Result<TraceList, String> {
+    let (status, text) = send("GET", &format!("/api/traces?limit={limit}"), None).await?;
+    decode(status, &text)
+}
+
+/// `GET /api/config`: the server's location, tile layer and GeoIP labels.
+pub async fn fetch_config() -> Result<ServerInfo, String> {
+    let (status, text) = send("GET", "/api/config", None).await?;
     decode(status, &text)
 }
 
@@ -48,6 +103,15 @@ pub fn error_message(status: u16, text: &str) -> String {
 }
 
 async fn send(method: &str, url: &str, json_body: Option<&str>) -> Result<(u16, String), String> {
+    send_with_headers(method, url, json_body).await.map(|(status, text, _)| (status, text))
+}
+
+/// Status, body and the `Retry-After` seconds of one request.
+async fn send_with_headers(
+    method: &str,
+    url: &str,
+    json_body: Option<&str>,
+) -> Result<(u16, String, Option<u64>), String> {
     let unreachable = |e: JsValue| format!("Could not reach the tracemap server ({}).", describe(&e));
     let init = RequestInit::new();
     init.set_method(method);
@@ -65,7 +129,8 @@ async fn send(method: &str, url: &str, json_body: Option<&str>) -> Result<(u16, 
         .dyn_into()
         .map_err(unreachable)?;
     let text = JsFuture::from(response.text().map_err(unreachable)?).await.map_err(unreachable)?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    let retry_after = response.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse().ok());
+    Ok((response.status(), text.as_string().unwrap_or_default(), retry_after))
 }
 
 /// A JS error's message, or its string form.
@@ -85,6 +150,44 @@ mod tests {
     fn api_error_message_is_shown_as_is() {
         let body = r#"{"error":{"code":"unresolvable_target","message":"nope.invalid does not resolve."}}"#;
         assert_eq!(error_message(422, body), "nope.invalid does not resolve.");
+    }
+
+    #[test]
+    fn start_failures_say_what_to_do() {
+        let failure = |code: &str, message: &str, retry_after| StartFailure {
+            code: Some(code.to_owned()),
+            message: message.to_owned(),
+            retry_after,
+        };
+        assert_eq!(
+            failure("rate_limited", "too many traces started from your address; try again in 17 s", Some(17))
+                .sentence(),
+            "Too many traces started from your address. You can start another in 17 s."
+        );
+        assert_eq!(
+            failure(
+                "forbidden_target",
+                "localhost resolves to 127.0.0.1, loopback, which this server does not trace",
+                None
+            )
+            .sentence(),
+            "This server does not trace that address: localhost resolves to 127.0.0.1, loopback, which this server does not trace."
+        );
+        assert_eq!(
+            failure("unresolvable_target", "x.test does not resolve", None).sentence(),
+            "Host not found: x.test does not resolve."
+        );
+        assert_eq!(
+            failure("busy", "8 traces are already running; try again in a few seconds", None).sentence(),
+            "The server is busy: 8 traces are already running; try again in a few seconds."
+        );
+        assert_eq!(
+            failure("invalid_field", "max_hops: must be between 1 and 64", None).sentence(),
+            "Max_hops: must be between 1 and 64."
+        );
+        let offline =
+            StartFailure { code: None, message: "Could not reach the tracemap server (x).".into(), retry_after: None };
+        assert_eq!(offline.sentence(), "Could not reach the tracemap server (x).");
     }
 
     #[test]

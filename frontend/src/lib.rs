@@ -7,20 +7,46 @@
 pub mod api;
 pub mod components;
 pub mod map;
+pub mod options;
 pub mod route;
 pub mod session;
 pub mod state;
+pub mod stats;
+pub mod ui;
 pub mod ws;
 
-use components::{HopTable, RouteMap, SiteFooter, StatusLine, TraceForm};
+use components::{HopTable, RecentTraces, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm};
 use leptos::prelude::*;
 use session::Session;
+use tracemap_shared::ServerInfo;
+use ui::{Focus, Presenter, ServerConfig};
 
 /// The whole page.
 #[component]
 pub fn App() -> impl IntoView {
     let session = Session::new();
     provide_context(session);
+    let focus = Focus::new();
+    provide_context(focus);
+    let config = ServerConfig(RwSignal::new(None));
+    provide_context(config);
+    let presenter = Presenter(RwSignal::new(false));
+    provide_context(presenter);
+    // What the server says about itself (its location starts every route; an optional tile layer). Without an
+    // answer the page still works: no start marker, the offline basemap.
+    leptos::task::spawn_local(async move {
+        let info = api::fetch_config().await.unwrap_or_else(|e| {
+            web_sys::console::warn_1(&format!("tracemap: /api/config: {e}").into());
+            ServerInfo::default()
+        });
+        config.0.set(Some(info));
+    });
+    // A new trace on show starts with nothing focused.
+    Effect::new(move |_| {
+        session.model.with(|m| m.as_ref().and_then(|m| m.report.id.clone()));
+        focus.selected.set(None);
+        focus.hovered.set(None);
+    });
 
     // The address bar decides what is on show: a permalink opens its trace; back and forward follow history.
     let follow_location = move || {
@@ -51,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <TraceForm />
             </header>
             <StatusLine />
+            <ShareBar />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">
                     <HopTable />
@@ -59,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <RouteMap />
                 </section>
             </main>
+            <RecentTraces />
             <SiteFooter />
         </div>
     }

@@ -5,13 +5,14 @@
 //! so a slow response from a previous trace can never draw over the current one.
 
 use crate::api;
+use crate::options::Field;
 use crate::route::permalink;
 use crate::state::{Phase, TraceModel};
 use crate::ws::LiveSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
-use tracemap_shared::{Protocol, TraceReport, TraceRequest, TraceStatus};
+use tracemap_shared::{TraceReport, TraceRequest, TraceStatus};
 
 /// Longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -25,6 +26,10 @@ pub struct Session {
     pub phase: RwSignal<Phase>,
     /// The last failure, worded for a person.
     pub error: RwSignal<Option<String>>,
+    /// Id of the trace on show (its permalink is `/t/{id}`).
+    pub id: RwSignal<Option<String>>,
+    /// The form field the server found fault with (`invalid_field`), to mark it inline.
+    pub error_field: RwSignal<Option<Field>>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
     generation: StoredValue<u64>,
     retries: StoredValue<u32>,
@@ -38,19 +43,21 @@ impl Session {
             model: RwSignal::new(None),
             phase: RwSignal::new(Phase::Idle),
             error: RwSignal::new(None),
+            error_field: RwSignal::new(None),
+            id: RwSignal::new(None),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
         }
     }
 
-    /// Starts a new trace of `target` and, once the server accepts it, moves the address bar to its permalink.
-    pub fn start(self, target: String, protocol: Protocol) {
+    /// Starts the trace `request` asks for and, once the server accepts it, moves the address bar to its permalink.
+    pub fn start(self, request: TraceRequest) {
+        let (target, protocol) = (request.target.clone(), request.protocol);
         let generation = self.begin();
         self.model.set(None);
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
-            let request = TraceRequest::new(target.clone(), protocol);
             let created = api::create_trace(&request).await;
             if !self.is_current(generation) {
                 return;
@@ -58,13 +65,17 @@ impl Session {
             match created {
                 Ok(created) => {
                     push_history(&permalink(&created.id));
+                    self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
                 }
-                Err(message) => {
+                Err(failure) => {
                     // The page no longer shows the trace its address named.
                     push_history("/");
-                    self.error.set(Some(message));
+                    if failure.code.as_deref() == Some("invalid_field") {
+                        self.error_field.set(Field::from_server_message(&failure.message));
+                    }
+                    self.error.set(Some(failure.sentence()));
                     self.phase.set(Phase::Idle);
                 }
             }
@@ -76,12 +87,14 @@ impl Session {
         let generation = self.begin();
         self.model.set(None);
         self.phase.set(Phase::Loading(id.clone()));
+        self.id.set(Some(id.clone()));
         self.load(generation, id);
     }
 
     /// Back to an empty page.
     pub fn reset(self) {
         self.begin();
+        self.id.set(None);
         self.model.set(None);
         self.phase.set(Phase::Idle);
     }
@@ -91,6 +104,7 @@ impl Session {
         self.socket.set_value(None);
         self.retries.set_value(0);
         self.error.set(None);
+        self.error_field.set(None);
         self.generation.update_value(|g| *g += 1);
         self.generation.get_value()
     }

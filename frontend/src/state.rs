@@ -5,6 +5,7 @@
 //! in flight shows as pending rather than as `*`. The table and the map read the same model through the functions
 //! here, which are plain Rust and tested natively.
 
+use crate::stats::Loss;
 use std::collections::BTreeSet;
 use tracemap_shared::{Hop, TraceEvent, TraceReport, TraceStatus};
 
@@ -46,6 +47,23 @@ impl TraceModel {
         }
     }
 
+    /// How many of `hop`'s probes have settled and how many of those went unanswered. In a live trace a probe
+    /// still in flight counts in neither; once the trace is over every unanswered probe is lost.
+    pub fn loss(&self, hop: &Hop) -> Loss {
+        let mut loss = Loss::default();
+        for index in 0..hop.probes.len() {
+            match self.probe_cell(hop, index) {
+                ProbeCell::Pending => {}
+                ProbeCell::Lost => {
+                    loss.settled += 1;
+                    loss.lost += 1;
+                }
+                ProbeCell::Rtt(_) => loss.settled += 1,
+            }
+        }
+        loss
+    }
+
     /// Number of probe columns: the trace's tries, or the widest hop seen.
     pub fn columns(&self) -> usize {
         let widest = self.report.hops.iter().map(|h| h.probes.len()).max().unwrap_or(0);
@@ -66,6 +84,7 @@ impl TraceModel {
                 address: hop.address.clone(),
                 location: location_label(hop),
                 located: hop.geo.is_some(),
+                loss: self.loss(hop),
             })
             .collect()
     }
@@ -127,6 +146,8 @@ pub struct HopRow {
     pub location: String,
     /// Whether the hop has a marker on the map.
     pub located: bool,
+    /// Probes lost so far.
+    pub loss: Loss,
 }
 
 /// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
@@ -157,6 +178,10 @@ pub struct RoutePoint {
     pub lon: f64,
     /// Tooltip text: host and location.
     pub label: String,
+    /// Median round-trip time of the hop's answers (the marker's colour).
+    pub rtt_ms: Option<f64>,
+    /// Radius within which the database places the address.
+    pub accuracy_km: Option<u32>,
 }
 
 /// Every located hop in TTL order: the markers, and the vertices of the route line.
@@ -172,7 +197,14 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
             let location = location_label(hop);
             let host = host_label(hop);
             let label = if location.is_empty() { host } else { format!("{host} · {location}") };
-            Some(RoutePoint { ttl: hop.ttl, lat: geo.lat, lon: geo.lon, label })
+            Some(RoutePoint {
+                ttl: hop.ttl,
+                lat: geo.lat,
+                lon: geo.lon,
+                label,
+                rtt_ms: crate::stats::median_rtt(hop),
+                accuracy_km: geo.accuracy_km,
+            })
         })
         .collect()
 }
@@ -284,6 +316,18 @@ mod tests {
         assert_eq!(rows[0].cells.iter().map(|c| c.value()).collect::<Vec<_>>(), ["0.412", "*", "…"]);
         model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
         assert_eq!(model.rows()[0].cells[2], ProbeCell::Lost, "a finished trace has nothing pending");
+    }
+
+    #[test]
+    fn loss_counts_settled_probes_only() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        model.apply(&probe(1, 1, None, 0.0));
+        assert_eq!(model.rows()[0].loss, Loss { settled: 2, lost: 1 }, "the third probe is in flight");
+        assert_eq!(model.rows()[0].loss.label(), "50 %");
+        model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
+        assert_eq!(model.rows()[0].loss, Loss { settled: 3, lost: 2 });
     }
 
     #[test]

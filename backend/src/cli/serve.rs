@@ -123,6 +123,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         ..ServiceConfig::default()
     };
+    // One prober for every trace: its raw receive sockets are opened now, once, and shared.
+    let prober = tracemap::net::Prober::open().context("opening the probe sockets")?;
+    if !prober.is_privileged() {
+        tracing::warn!(
+            "no CAP_NET_RAW: only UDP traces will work (setcap cap_net_raw+ep on the binary, or run as root)"
+        );
+    }
+    let _ = tracemap::net::install(Arc::new(prober));
     let state = AppState::with_config(store, enricher, args.web_dir.clone(), config);
     let hub = Arc::clone(&state.hub);
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -218,7 +218,10 @@ async fn create_trace(
         return Err(AppError::rate_limited(wait));
     }
     let target = request.target.trim().to_owned();
-    let destination = runner::resolve(&target).await?;
+    if let Ok(Some(literal)) = runner::parse_target(&target) {
+        request::check_family(&request, literal)?;
+    }
+    let destination = runner::resolve_family(&target, request::wanted_family(&request)).await?;
     request::check_family(&request, destination)?;
     if let Err(kind) = state.config.policy.check(destination) {
         return Err(AppError::new(

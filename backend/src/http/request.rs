@@ -54,6 +54,15 @@ pub fn check_options(req: &TraceRequest) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The family the request asks the resolver for, if any.
+pub fn wanted_family(req: &TraceRequest) -> Option<crate::net::Family> {
+    match req.family {
+        Family::Auto => None,
+        Family::Ipv4 => Some(crate::net::Family::V4),
+        Family::Ipv6 => Some(crate::net::Family::V6),
+    }
+}
+
 /// Whether `ip` is of the family the request asked for.
 pub fn check_family(req: &TraceRequest, ip: IpAddr) -> Result<(), AppError> {
     match (req.family, ip) {
@@ -72,6 +81,8 @@ pub fn probe_config(req: &TraceRequest, destination: IpAddr, defaults: &ProbeCon
         max_hops: req.max_hops.unwrap_or(defaults.max_hops),
         tries: req.tries.unwrap_or(defaults.tries),
         timeout: req.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))).unwrap_or(defaults.timeout),
+        port: req.port.or(defaults.port),
+        paris: defaults.paris,
     }
 }
 

@@ -1,22 +1,57 @@
-//! The hop markers: one numbered marker per located hop, tagged with its TTL for styling and tests.
+//! The hop markers: one numbered marker per place (hops at the same place share one), coloured by round-trip time,
+//! the start of the route, and the accuracy circles. The marker of the focused hop is highlighted.
 
 use super::route_map::MapContext;
-use crate::map::{hop_marker, layer_effect};
+use crate::map::{accuracy_circle, layer_effect, origin_marker, place_marker, tag_marker};
+use crate::ui::Focus;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
-/// Draws a marker per located hop; renders nothing itself.
+/// Draws the markers; renders nothing itself.
 #[component]
 pub fn HopMarkers() -> impl IntoView {
     let ctx = expect_context::<MapContext>();
+    let focus = expect_context::<Focus>();
+    // Circles first, so markers stay on top and clickable.
     layer_effect(ctx.map, move |group| {
-        ctx.points.with(|points| {
-            for point in points {
-                let marker = hop_marker(point);
-                group.add_layer(&marker);
-                if let Some(element) = marker.get_element() {
-                    let _ = element.set_attribute("data-ttl", &point.ttl.to_string());
+        ctx.layout.with(|layout| {
+            ctx.points.with(|points| {
+                for (point, position) in points.iter().zip(&layout.positions) {
+                    if let Some(km) = point.accuracy_km.filter(|&km| km > 0) {
+                        group.add_layer(&accuracy_circle(*position, km));
+                    }
                 }
-            }
+            })
         })
+    });
+    let drawn = RwSignal::new(0u32);
+    layer_effect(ctx.map, move |group| {
+        ctx.layout.with(|layout| {
+            if let Some(origin) = layout.origin {
+                group.add_layer(&origin_marker(origin));
+            }
+            ctx.points.with(|points| {
+                for place in &layout.places {
+                    let Some(marker) = place_marker(place, points) else { continue };
+                    group.add_layer(&marker);
+                    let ttls: Vec<u8> = place.members.iter().filter_map(|&i| points.get(i).map(|p| p.ttl)).collect();
+                    tag_marker(&marker, &ttls);
+                }
+            })
+        });
+        drawn.update(|n| *n = n.wrapping_add(1));
+    });
+    // The focused hop's marker stands out; markers are redrawn when the route changes, so re-apply after each draw.
+    Effect::new(move |_| {
+        drawn.track();
+        let active = focus.active().map(|ttl| ttl.to_string());
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Ok(markers) = document.query_selector_all("#map .hop-marker") else { return };
+        for i in 0..markers.length() {
+            let Some(element) = markers.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else { continue };
+            let ttls = element.get_attribute("data-ttls").unwrap_or_default();
+            let on = active.as_ref().is_some_and(|ttl| ttls.split(' ').any(|t| t == ttl));
+            let _ = element.class_list().toggle_with_force("highlighted", on);
+        }
     });
 }

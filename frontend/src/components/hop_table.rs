@@ -2,6 +2,7 @@
 
 use crate::session::Session;
 use crate::state::ProbeCell;
+use crate::ui::Focus;
 use leptos::prelude::*;
 
 /// `hostname (ip)` with the parts styled apart (its text stays `hostname (ip)`), the ip alone, or `*`.
@@ -23,6 +24,19 @@ fn host_cell(hostname: Option<String>, address: Option<String>) -> impl IntoView
 #[component]
 pub fn HopTable() -> impl IntoView {
     let session = expect_context::<Session>();
+    let focus = expect_context::<Focus>();
+    // A hop picked on the map (or by the replay) scrolls its row into view.
+    Effect::new(move |_| {
+        let Some(ttl) = focus.selected.get() else { return };
+        let selector = format!("#hops tr.hop-row[data-ttl=\"{ttl}\"]");
+        if let Some(row) =
+            web_sys::window().and_then(|w| w.document()).and_then(|d| d.query_selector(&selector).ok().flatten())
+        {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+            row.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    });
     let rows = Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| m.rows()).unwrap_or_default()));
     let columns = Memo::new(move |_| session.model.with(|m| m.as_ref().map_or(3, |m| m.columns())));
 
@@ -52,6 +66,9 @@ pub fn HopTable() -> impl IntoView {
                         <th scope="col" class="location">
                             "Location"
                         </th>
+                        <th scope="col" class="loss">
+                            "Loss"
+                        </th>
                     </tr>
                 </thead>
                 <tbody>
@@ -77,14 +94,36 @@ pub fn HopTable() -> impl IntoView {
                                         }
                                     })
                                     .collect_view();
+                                let ttl = row.ttl;
+                                let highlighted = move || focus.active() == Some(ttl);
+                                let selected = move || focus.selected.get() == Some(ttl);
                                 view! {
-                                    <tr class="hop-row" class:located=row.located data-ttl=row.ttl.to_string()>
+                                    <tr
+                                        class="hop-row"
+                                        class:located=row.located
+                                        class:highlighted=highlighted
+                                        data-ttl=row.ttl.to_string()
+                                        tabindex="0"
+                                        aria-current=move || if selected() { "true" } else { "false" }
+                                        on:mouseenter=move |_| focus.hovered.set(Some(ttl))
+                                        on:mouseleave=move |_| focus.hovered.set(None)
+                                        on:click=move |_| focus.toggle(ttl)
+                                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                                            if matches!(ev.key().as_str(), "Enter" | " ") {
+                                                ev.prevent_default();
+                                                focus.toggle(ttl);
+                                            }
+                                        }
+                                    >
                                         <td class="ttl">{row.ttl}</td>
                                         {cells}
                                         <td class="host" title=row.host.clone()>
                                             {host_cell(row.hostname, row.address)}
                                         </td>
                                         <td class="location">{row.location}</td>
+                                        <td class="loss" class:lossy={row.loss.lost > 0}>
+                                            {row.loss.label()}
+                                        </td>
                                     </tr>
                                 }
                             })

@@ -6,6 +6,7 @@ mod hop_markers;
 mod hop_table;
 mod route_line;
 mod route_map;
+mod share;
 mod status_line;
 mod trace_form;
 
@@ -15,5 +16,6 @@ pub use hop_markers::HopMarkers;
 pub use hop_table::HopTable;
 pub use route_line::RouteLine;
 pub use route_map::{MapContext, RouteMap};
+pub use share::{RecentTraces, ShareBar};
 pub use status_line::StatusLine;
-pub use trace_form::{TraceForm, validate_target};
+pub use trace_form::TraceForm;

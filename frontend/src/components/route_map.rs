@@ -1,15 +1,20 @@
 //! The route map: a Leaflet map created once its element is mounted, with one child component per layer.
 //!
-//! The map and the located hops are provided to the layer components through [`MapContext`]; the map itself only
-//! follows the route (fits the view as it grows) and is removed when the component unmounts.
+//! The map, the located hops and their layout (arcs, places, the start at the server's location) are provided to
+//! the layer components through [`MapContext`]. The map itself follows the route (fits the view as it grows),
+//! turns pointer and keyboard events on markers into the page's [`Focus`], and is removed when it unmounts.
 
 use super::{BasemapLayer, HopMarkers, RouteLine};
+use crate::map::layout::RouteLayout;
 use crate::map::leaflet::LeafletMap;
 use crate::map::{MapView, view_bounds};
 use crate::session::Session;
 use crate::state::{RoutePoint, route_points};
+use crate::stats::rtt_legend;
+use crate::ui::{Focus, ServerConfig};
 use leptos::html::Div;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// What the map's layer components draw on, and from.
 #[derive(Debug, Clone, Copy)]
@@ -18,19 +23,40 @@ pub struct MapContext {
     pub map: RwSignal<Option<LeafletMap>, LocalStorage>,
     /// The located hops in hop order.
     pub points: Memo<Vec<RoutePoint>>,
+    /// Where the start, the hops and the arcs go.
+    pub layout: Memo<RouteLayout>,
+}
+
+/// The TTL of the hop marker an event happened on, if any.
+fn marker_ttl(event: &web_sys::Event) -> Option<u8> {
+    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    target.closest(".hop-marker").ok()??.get_attribute("data-ttl")?.parse().ok()
 }
 
 /// The map beside the table.
 #[component]
 pub fn RouteMap() -> impl IntoView {
     let session = expect_context::<Session>();
+    let focus = expect_context::<Focus>();
+    let config = expect_context::<ServerConfig>();
     let element = NodeRef::<Div>::new();
     let view = StoredValue::new_local(None::<MapView>);
     let map = RwSignal::new_local(None::<LeafletMap>);
     let failure = RwSignal::new(None::<String>);
     let points =
         Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| route_points(&m.report)).unwrap_or_default()));
-    provide_context(MapContext { map, points });
+    let origin =
+        Memo::new(move |_| config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon]))));
+    let first_ttl = Memo::new(move |_| {
+        session.model.with(|m| m.as_ref().and_then(|m| m.report.hops.first().map(|h| h.ttl)).unwrap_or(1))
+    });
+    let layout = Memo::new(move |_| {
+        let has_trace = session.model.with(Option::is_some);
+        // The start alone is no route: show it only once there is a trace to start.
+        let origin = origin.get().filter(|_| has_trace);
+        points.with(|p| RouteLayout::new(origin, first_ttl.get(), p))
+    });
+    provide_context(MapContext { map, points, layout });
 
     Effect::new(move |_| {
         let Some(div) = element.get() else { return };
@@ -47,7 +73,7 @@ pub fn RouteMap() -> impl IntoView {
     });
     // The view follows the route as it grows.
     Effect::new(move |_| {
-        let bounds = points.with(|p| view_bounds(p));
+        let bounds = layout.with(|l| view_bounds(&l.all_points().collect::<Vec<_>>()));
         if map.with(Option::is_some) {
             view.with_value(|v| v.as_ref().map(|v| v.fit(bounds)));
         }
@@ -60,9 +86,50 @@ pub fn RouteMap() -> impl IntoView {
         })
     });
 
+    let on_over = move |ev: leptos::ev::MouseEvent| {
+        if let Some(ttl) = marker_ttl(&ev) {
+            focus.hovered.set(Some(ttl));
+        }
+    };
+    let on_out = move |ev: leptos::ev::MouseEvent| {
+        if marker_ttl(&ev).is_some() {
+            focus.hovered.set(None);
+        }
+    };
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if let Some(ttl) = marker_ttl(&ev) {
+            focus.toggle(ttl);
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if matches!(ev.key().as_str(), "Enter" | " ")
+            && let Some(ttl) = marker_ttl(&ev)
+        {
+            ev.prevent_default();
+            focus.toggle(ttl);
+        }
+    };
+    let on_focus_in = move |ev: leptos::ev::FocusEvent| {
+        if let Some(ttl) = marker_ttl(&ev) {
+            focus.hovered.set(Some(ttl));
+        }
+    };
+    let on_focus_out = move |_: leptos::ev::FocusEvent| focus.hovered.set(None);
+
     view! {
         <div class="route-map-frame">
-            <div id="map" class="route-map" node_ref=element aria-label="Map of the located hops"></div>
+            <div
+                id="map"
+                class="route-map"
+                node_ref=element
+                aria-label="Map of the located hops"
+                on:mouseover=on_over
+                on:mouseout=on_out
+                on:click=on_click
+                on:keydown=on_key
+                on:focusin=on_focus_in
+                on:focusout=on_focus_out
+            ></div>
             <BasemapLayer />
             <RouteLine />
             <HopMarkers />
@@ -71,6 +138,24 @@ pub fn RouteMap() -> impl IntoView {
                     {move || failure.get()}
                 </p>
             </Show>
+            <div class="map-legend" aria-label="Map legend">
+                <span class="legend-title">"Median RTT"</span>
+                {rtt_legend()
+                    .into_iter()
+                    .map(|(label, colour)| {
+                        view! {
+                            <span class="legend-item">
+                                <span class="legend-swatch" style=format!("background:{colour}")></span>
+                                {label}
+                            </span>
+                        }
+                    })
+                    .collect_view()}
+                <span class="legend-item">
+                    <span class="legend-dash" aria-hidden="true"></span>
+                    "hops without a location"
+                </span>
+            </div>
         </div>
     }
 }

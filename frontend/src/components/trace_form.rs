@@ -1,33 +1,44 @@
-//! The host field (Enter starts a trace) and the protocol selector, with inline validation.
+//! The form at the top: the host field (Enter starts a trace), the protocol, and the trace options (family, max
+//! hops, tries, timeout, port), each checked as the user types with the server's own limits. A problem the server
+//! finds with a field is shown beside that field too.
 
+use crate::options::{Field, OptionInputs, build_request, check_field, family_value, parse_family, parse_protocol};
 use crate::session::Session;
 use crate::state::Phase;
 use leptos::prelude::*;
 use tracemap_shared::{Protocol, TraceStatus};
 
-/// Checks what the user typed before asking the server; the server still has the last word.
-pub fn validate_target(input: &str) -> Result<String, &'static str> {
-    let target = input.trim();
-    if target.is_empty() {
-        return Err("Type a host name or an IP address to trace.");
-    }
-    if target.contains("://") || target.contains('/') {
-        return Err("Type just the host, without http:// or a path.");
-    }
-    if target.chars().any(char::is_whitespace) {
-        return Err("A host name has no spaces.");
-    }
-    if target.len() > 253 {
-        return Err("That is longer than any host name can be.");
-    }
-    Ok(target.to_owned())
-}
-
-fn parse_protocol(value: &str) -> Protocol {
-    match value {
-        "udp" => Protocol::Udp,
-        "tcp" => Protocol::Tcp,
-        _ => Protocol::Icmp,
+/// One labelled number input of the options, with its inline problem.
+#[component]
+fn NumberOption(
+    field: Field,
+    label: &'static str,
+    placeholder: &'static str,
+    value: Signal<String>,
+    set: Callback<String>,
+    problem: Signal<Option<String>>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+) -> impl IntoView {
+    let problem_id = format!("{}-problem", field.id());
+    view! {
+        <label class="option">
+            <span class="option-label">{label}</span>
+            <input
+                id=field.id()
+                type="text"
+                inputmode="numeric"
+                autocomplete="off"
+                placeholder=placeholder
+                aria-describedby=problem_id.clone()
+                aria-invalid=move || if problem.with(Option::is_some) { "true" } else { "false" }
+                disabled=move || disabled.get()
+                prop:value=move || value.get()
+                on:input=move |ev| set.run(event_target_value(&ev))
+            />
+            <span id=problem_id class="field-problem" aria-live="polite">
+                {move || problem.get()}
+            </span>
+        </label>
     }
 }
 
@@ -36,8 +47,9 @@ fn parse_protocol(value: &str) -> Protocol {
 pub fn TraceForm() -> impl IntoView {
     let session = expect_context::<Session>();
     let target = RwSignal::new(String::new());
-    let protocol = RwSignal::new(Protocol::Icmp);
-    let problem = RwSignal::new(None::<&'static str>);
+    let inputs = RwSignal::new(OptionInputs::default());
+    let target_problem = RwSignal::new(None::<String>);
+    let open = RwSignal::new(false);
     let busy = move || matches!(session.phase.get(), Phase::Starting(_));
 
     // A permalink fills the field with the trace it shows, so "trace again" is one key away.
@@ -48,21 +60,51 @@ pub fn TraceForm() -> impl IntoView {
             && target.get_untracked().is_empty()
         {
             target.set(shown);
-            protocol.set(proto);
+            inputs.update(|i| i.protocol = proto);
+        }
+    });
+    // A field the server refused opens the options so its message is seen.
+    Effect::new(move |_| {
+        if session.error_field.get().is_some_and(|f| f != Field::Target) {
+            open.set(true);
         }
     });
 
+    // Inline problems: what the user typed, else what the server said about the field.
+    let problem = move |field: Field| {
+        Signal::derive(move || {
+            inputs
+                .with(|i| check_field(i, field))
+                .or_else(|| (session.error_field.get() == Some(field)).then(|| session.error.get()).flatten())
+        })
+    };
+    let value = move |get: fn(&OptionInputs) -> String| Signal::derive(move || inputs.with(get));
+    let set = move |put: fn(&mut OptionInputs, String)| {
+        Callback::new(move |text: String| {
+            inputs.update(|i| put(i, text));
+            session.error_field.set(None);
+        })
+    };
+
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match validate_target(&target.get_untracked()) {
-            Ok(host) => {
-                problem.set(None);
-                session.start(host, protocol.get_untracked());
+        match build_request(&target.get_untracked(), &inputs.get_untracked()) {
+            Ok(request) => {
+                target_problem.set(None);
+                session.start(request);
             }
-            Err(message) => problem.set(Some(message)),
+            Err(problems) => {
+                target_problem.set(problems.iter().find(|(f, _)| *f == Field::Target).map(|(_, m)| m.clone()));
+                if problems.iter().any(|(f, _)| *f != Field::Target) {
+                    open.set(true);
+                }
+            }
         }
     };
     let running = move || session.model.with(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
+    let icmp = Signal::derive(move || inputs.with(|i| i.protocol == Protocol::Icmp));
+    let target_invalid =
+        move || target_problem.with(Option::is_some) || session.error_field.get() == Some(Field::Target);
 
     view! {
         <form id="trace-form" class="trace-form" on:submit=on_submit novalidate>
@@ -80,11 +122,11 @@ pub fn TraceForm() -> impl IntoView {
                 spellcheck="false"
                 autofocus
                 aria-describedby="target-problem"
-                aria-invalid=move || if problem.get().is_some() { "true" } else { "false" }
+                aria-invalid=move || if target_invalid() { "true" } else { "false" }
                 prop:value=move || target.get()
                 on:input=move |ev| {
                     target.set(event_target_value(&ev));
-                    problem.set(None);
+                    target_problem.set(None);
                 }
             />
             <label class="visually-hidden" for="protocol">
@@ -93,43 +135,83 @@ pub fn TraceForm() -> impl IntoView {
             <select
                 id="protocol"
                 name="protocol"
-                prop:value=move || protocol.get().as_str()
-                on:change=move |ev| protocol.set(parse_protocol(&event_target_value(&ev)))
+                prop:value=move || inputs.with(|i| i.protocol.as_str())
+                on:change=move |ev| inputs.update(|i| i.protocol = parse_protocol(&event_target_value(&ev)))
             >
                 <option value="icmp">"ICMP"</option>
                 <option value="udp">"UDP"</option>
                 <option value="tcp">"TCP"</option>
             </select>
+            <button
+                id="options-toggle"
+                type="button"
+                class="secondary"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                aria-controls="trace-options"
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                "Options"
+            </button>
             <button id="trace-button" type="submit" disabled=busy>
                 {move || if running() { "Trace again" } else { "Trace" }}
             </button>
             <p id="target-problem" class="field-problem" aria-live="assertive">
-                {move || problem.get()}
+                {move || target_problem.get()}
             </p>
+            <fieldset id="trace-options" class="trace-options" hidden=move || !open.get()>
+                <legend class="visually-hidden">"Trace options"</legend>
+                <label class="option">
+                    <span class="option-label">"Address family"</span>
+                    <select
+                        id="family"
+                        prop:value=move || inputs.with(|i| family_value(i.family))
+                        on:change=move |ev| {
+                            inputs.update(|i| i.family = parse_family(&event_target_value(&ev)));
+                            session.error_field.set(None);
+                        }
+                    >
+                        <option value="auto">"Auto"</option>
+                        <option value="ipv4">"IPv4"</option>
+                        <option value="ipv6">"IPv6"</option>
+                    </select>
+                    <span id="family-problem" class="field-problem" aria-live="polite">
+                        {move || problem(Field::Family).get()}
+                    </span>
+                </label>
+                <NumberOption
+                    field=Field::MaxHops
+                    label="Max hops"
+                    placeholder="30"
+                    value=value(|i| i.max_hops.clone())
+                    set=set(|i, v| i.max_hops = v)
+                    problem=problem(Field::MaxHops)
+                />
+                <NumberOption
+                    field=Field::Tries
+                    label="Probes per hop"
+                    placeholder="3"
+                    value=value(|i| i.tries.clone())
+                    set=set(|i, v| i.tries = v)
+                    problem=problem(Field::Tries)
+                />
+                <NumberOption
+                    field=Field::Timeout
+                    label="Timeout (ms)"
+                    placeholder="2000"
+                    value=value(|i| i.timeout_ms.clone())
+                    set=set(|i, v| i.timeout_ms = v)
+                    problem=problem(Field::Timeout)
+                />
+                <NumberOption
+                    field=Field::Port
+                    label="Port (UDP, TCP)"
+                    placeholder="default"
+                    value=value(|i| i.port.clone())
+                    set=set(|i, v| i.port = v)
+                    problem=problem(Field::Port)
+                    disabled=icmp
+                />
+            </fieldset>
         </form>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_are_trimmed_and_checked() {
-        assert_eq!(validate_target("  example.com \n"), Ok("example.com".to_owned()));
-        assert_eq!(validate_target("2001:db8::1"), Ok("2001:db8::1".to_owned()));
-        assert!(validate_target("   ").is_err());
-        assert!(validate_target("https://example.com").is_err());
-        assert!(validate_target("example.com/path").is_err());
-        assert!(validate_target("exa mple.com").is_err());
-        assert!(validate_target(&"a".repeat(254)).is_err());
-    }
-
-    #[test]
-    fn protocols_parse_with_icmp_as_default() {
-        assert_eq!(parse_protocol("udp"), Protocol::Udp);
-        assert_eq!(parse_protocol("tcp"), Protocol::Tcp);
-        assert_eq!(parse_protocol("icmp"), Protocol::Icmp);
-        assert_eq!(parse_protocol("?"), Protocol::Icmp);
     }
 }

@@ -3,7 +3,8 @@
 //! Natural Earth keeps Russia's and Fiji's rings whole, so one edge jumps from +180° to -180°. Drawn naively in Web
 //! Mercator that edge runs across the whole map and the polygon fills a band around the world. Here each such ring
 //! is *unwrapped* (longitudes made continuous, so it may reach past 180°) and drawn twice, once on each side, 360°
-//! apart. Rings around a pole (Antarctica) cannot be unwrapped into a closed ring and are left as they are.
+//! apart. Rings around a pole (Antarctica) cannot be unwrapped into a closed ring and are left as they are. The whole
+//! world is also drawn a turn east and west, for routes whose unwrapped longitudes run past ±180°.
 
 use super::topojson::{Feature, FeatureCollection, Geometry, Position};
 
@@ -83,6 +84,38 @@ pub fn planar_features(collection: FeatureCollection) -> FeatureCollection {
     FeatureCollection { features, ..collection }
 }
 
+fn shift_rings(rings: &[Vec<Position>], dlon: f64) -> Vec<Vec<Position>> {
+    rings.iter().map(|ring| ring.iter().map(|p| [p[0] + dlon, p[1]]).collect()).collect()
+}
+
+fn with_copies(geometry: Geometry, offsets: &[f64]) -> Geometry {
+    let polygons = match geometry {
+        Geometry::Polygon { coordinates } => vec![coordinates],
+        Geometry::MultiPolygon { coordinates } => coordinates,
+        Geometry::GeometryCollection { geometries } => {
+            let geometries = geometries.into_iter().map(|g| with_copies(g, offsets)).collect();
+            return Geometry::GeometryCollection { geometries };
+        }
+        other => return other,
+    };
+    let mut copies = polygons.clone();
+    for &dlon in offsets {
+        copies.extend(polygons.iter().map(|p| shift_rings(p, dlon)));
+    }
+    Geometry::MultiPolygon { coordinates: copies }
+}
+
+/// Every polygon also drawn `offsets` degrees east (e.g. `[-360, 360]`): a route that crosses the antimeridian is
+/// drawn with continuous longitudes and may reach past ±180°, where it must still find land under it.
+pub fn world_copies(collection: FeatureCollection, offsets: &[f64]) -> FeatureCollection {
+    let features = collection
+        .features
+        .into_iter()
+        .map(|f| Feature { geometry: f.geometry.map(|g| with_copies(g, offsets)), ..f })
+        .collect();
+    FeatureCollection { features, ..collection }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -90,6 +123,24 @@ mod tests {
 
     fn square(west: f64, east: f64, south: f64, north: f64) -> Vec<Position> {
         vec![[west, north], [east, north], [east, south], [west, south], [west, north]]
+    }
+
+    #[test]
+    fn world_copies_repeat_polygons_a_turn_away() {
+        let collection = FeatureCollection {
+            kind: "FeatureCollection",
+            features: vec![Feature {
+                kind: "Feature",
+                id: None,
+                properties: serde_json::Value::Null,
+                geometry: Some(Geometry::Polygon { coordinates: vec![square(2.0, 8.0, 43.0, 51.0)] }),
+            }],
+        };
+        let copied = world_copies(collection, &[-360.0, 360.0]);
+        let Some(Geometry::MultiPolygon { coordinates }) = &copied.features[0].geometry else { panic!("multipolygon") };
+        assert_eq!(coordinates.len(), 3);
+        assert_eq!(coordinates[1][0][0], [2.0 - 360.0, 51.0]);
+        assert_eq!(coordinates[2][0][0], [362.0, 51.0]);
     }
 
     #[test]

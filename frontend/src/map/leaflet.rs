@@ -82,6 +82,14 @@ extern "C" {
     #[wasm_bindgen(js_namespace = L, js_name = marker)]
     pub fn marker(latlng: &JsValue, options: &JsValue) -> Layer;
 
+    /// `L.circle([lat, lon], options)`: a circle with a radius in metres (`options.radius`).
+    #[wasm_bindgen(js_namespace = L, js_name = circle)]
+    pub fn circle(latlng: &JsValue, options: &JsValue) -> Layer;
+
+    /// `L.tileLayer(urlTemplate, options)`: a raster tile basemap.
+    #[wasm_bindgen(js_namespace = L, js_name = tileLayer)]
+    pub fn tile_layer(url: &str, options: &JsValue) -> Layer;
+
     /// `L.svg(options)`: the SVG renderer for vector layers; fails when Leaflet is missing.
     #[wasm_bindgen(catch, js_namespace = L, js_name = svg)]
     pub fn try_svg_renderer(options: &JsValue) -> Result<JsValue, JsValue>;

@@ -2,11 +2,18 @@
 //!
 //! `leaflet` holds the raw `#[wasm_bindgen]` bindings (only the calls tracemap makes); `view` owns one Leaflet map
 //! and makes the layers the map components draw; `topojson` turns the world-atlas topology into GeoJSON and
-//! `antimeridian` makes it drawable on a flat map. The last two are pure Rust, tested natively.
+//! `antimeridian` makes it drawable on a flat map; `geodesy` (great circles, the short way round) and `layout` (arcs,
+//! dashed bridges, hops grouped by place) place the route. Everything but `leaflet` and `view` is pure Rust, tested
+//! natively.
 
 pub mod antimeridian;
+pub mod geodesy;
+pub mod layout;
 pub mod leaflet;
 pub mod topojson;
 mod view;
 
-pub use view::{MapView, basemap_layer, escape_html, hop_marker, layer_effect, route_line, view_bounds};
+pub use view::{
+    MapView, accuracy_circle, basemap_layer, escape_html, layer_effect, origin_marker, place_marker, route_lines,
+    tag_marker, tile_basemap, view_bounds,
+};

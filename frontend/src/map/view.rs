@@ -4,13 +4,17 @@
 //! (the route as it grows). Layers are not its business: each layer component (basemap, route line, hop markers)
 //! owns a [`LayerGroup`] on the map through [`layer_effect`] and redraws it from its own signal.
 
+use super::geodesy::LatLon;
+use super::layout::{Place, RouteLayout, ttl_label};
 use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
 use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
+use crate::stats::rtt_colour;
 use leptos::prelude::*;
 use serde_json::json;
 use std::cell::Cell;
 use std::rc::Rc;
+use tracemap_shared::TileLayer;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -86,7 +90,7 @@ impl MapView {
 }
 
 fn fit_options(animate: bool) -> JsValue {
-    options(&json!({"padding": [40, 40], "maxZoom": MAX_FIT_ZOOM, "animate": animate}))
+    options(&json!({"padding": [48, 48], "maxZoom": MAX_FIT_ZOOM, "animate": animate}))
 }
 
 /// Keeps one layer group on the map held by `map` and redraws it with `draw` whenever the signals `draw` reads
@@ -114,44 +118,127 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
     });
 }
 
-/// The line joining located hops in hop order, or `None` below two hops.
-pub fn route_line(points: &[RoutePoint]) -> Option<Layer> {
-    if points.len() < 2 {
-        return None;
+/// The route's arcs as at most two layers: `route-line` (solid, one SVG path for all solid arcs) and `route-gap`
+/// (dashed, across hops without a location).
+pub fn route_lines(layout: &RouteLayout) -> Vec<Layer> {
+    let (solid, bridged) = layout.solid_and_bridged();
+    let mut layers = Vec::new();
+    for (paths, class, dash) in [(solid, "route-line", None), (bridged, "route-gap", Some("6 8"))] {
+        if paths.is_empty() {
+            continue;
+        }
+        layers.push(leaflet::polyline(
+            &options(&json!(paths)),
+            &options(&json!({
+                "className": class,
+                "color": "#3b5bdb",
+                "weight": 3,
+                "opacity": 0.9,
+                "dashArray": dash,
+                "interactive": false,
+            })),
+        ));
     }
-    let latlngs: Vec<[f64; 2]> = points.iter().map(|p| [p.lat, p.lon]).collect();
-    Some(leaflet::polyline(
-        &options(&json!(latlngs)),
-        &options(&json!({
-            "className": "route-line",
-            "color": "#e8590c",
-            "weight": 3,
-            "opacity": 0.9,
-            "interactive": false,
-        })),
-    ))
+    layers
 }
 
-/// A numbered marker for one located hop, with its host and location as title and tooltip.
-pub fn hop_marker(point: &RoutePoint) -> Layer {
+/// The marker of one place: the numbers of its hops, coloured by the first hop's round-trip time, with every hop
+/// listed in its tooltip.
+pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
+    let members: Vec<&RoutePoint> = place.members.iter().filter_map(|&i| points.get(i)).collect();
+    let first = members.first()?;
+    let ttls: Vec<u8> = members.iter().map(|p| p.ttl).collect();
+    let label = ttl_label(&ttls);
+    let width = 26.max(12 + 8 * label.chars().count() as u32);
+    let class = if members.len() > 1 { "hop-marker grouped" } else { "hop-marker" };
     let icon = leaflet::div_icon(&options(&json!({
-        "className": "hop-marker",
-        "html": format!("<span>{}</span>", point.ttl),
-        "iconSize": [26, 26],
-        "iconAnchor": [13, 13],
+        "className": class,
+        "html": format!(
+            "<span style=\"background:{}\">{}</span>",
+            rtt_colour(first.rtt_ms),
+            escape_html(&label)
+        ),
+        "iconSize": [width, 26],
+        "iconAnchor": [width / 2, 13],
     })));
-    let marker_options = options(&json!({ "title": point.label, "alt": format!("Hop {}", point.ttl) }));
+    let title = members.iter().map(|p| format!("{} · {}", p.ttl, p.label)).collect::<Vec<_>>().join("\n");
+    let alt = if members.len() > 1 { format!("Hops {label}") } else { format!("Hop {label}") };
+    let marker_options = options(&json!({ "title": title, "alt": alt, "riseOnHover": true }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
-    let marker = leaflet::marker(&options(&json!([point.lat, point.lon])), &marker_options);
-    marker.bind_tooltip(&escape_html(&format!("{} · {}", point.ttl, point.label)), &options(&json!({})));
+    let marker = leaflet::marker(&options(&json!(place.position)), &marker_options);
+    let tooltip = members
+        .iter()
+        .map(|p| {
+            let rtt = p.rtt_ms.map(|ms| format!(" · {}", crate::state::format_rtt(ms))).unwrap_or_default();
+            format!("<b>{}</b> {}{}", p.ttl, escape_html(&p.label), escape_html(&rtt))
+        })
+        .collect::<Vec<_>>()
+        .join("<br>");
+    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "top", "offset": [0, -12]})));
+    Some(marker)
+}
+
+/// Sets `data-ttl` (the first hop) and `data-ttls` (all, space-separated) on a marker's element once it is on the
+/// map: the hooks the highlight, the tests and the styles use.
+pub fn tag_marker(marker: &Layer, ttls: &[u8]) {
+    if let Some(element) = marker.get_element() {
+        if let Some(first) = ttls.first() {
+            let _ = element.set_attribute("data-ttl", &first.to_string());
+        }
+        let all = ttls.iter().map(u8::to_string).collect::<Vec<_>>().join(" ");
+        let _ = element.set_attribute("data-ttls", &all);
+    }
+}
+
+/// The start of the route: where the server (the prober) stands.
+pub fn origin_marker(position: LatLon) -> Layer {
+    let icon = leaflet::div_icon(&options(&json!({
+        "className": "origin-marker",
+        "html": "<span></span>",
+        "iconSize": [18, 18],
+        "iconAnchor": [9, 9],
+    })));
+    let marker_options =
+        options(&json!({ "title": "This tracemap server (the start)", "alt": "Start", "keyboard": false }));
+    let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
+    let marker = leaflet::marker(&options(&json!(position)), &marker_options);
+    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "top"})));
     marker
+}
+
+/// The area within which the database places a hop (`accuracy_km`), as a faint circle.
+pub fn accuracy_circle(position: LatLon, km: u32) -> Layer {
+    leaflet::circle(
+        &options(&json!(position)),
+        &options(&json!({
+            "radius": f64::from(km) * 1000.0,
+            "className": "accuracy",
+            "color": "#1c7ed6",
+            "weight": 1,
+            "opacity": 0.5,
+            "fillOpacity": 0.08,
+            "interactive": false,
+        })),
+    )
+}
+
+/// The operator's tile layer (`--tiles`), credited with its attribution as plain text.
+pub fn tile_basemap(tiles: &TileLayer) -> Layer {
+    leaflet::tile_layer(
+        &tiles.url,
+        &options(&json!({
+            "attribution": escape_html(&tiles.attribution),
+            "maxZoom": 19,
+            "className": "tile-basemap",
+        })),
+    )
 }
 
 /// Fetches the world-atlas topology, decodes it in Rust and returns it as a layer for the basemap pane.
 pub async fn basemap_layer() -> Result<Layer, String> {
     let text = crate::api::fetch_text(COUNTRIES_URL).await?;
     let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
-    let countries = antimeridian::planar_features(countries);
+    let countries = antimeridian::world_copies(antimeridian::planar_features(countries), &[-360.0, 360.0]);
     let layer_options = options(&json!({
         "pane": "basemap",
         "interactive": false,
@@ -176,8 +263,8 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// `[[south, west], [north, east]]` around the route, widened to at least [`MIN_SPAN_DEG`] each way; the world when
-/// no hop is located.
-pub fn view_bounds(points: &[RoutePoint]) -> [[f64; 2]; 2] {
+/// nothing is located.
+pub fn view_bounds(points: &[LatLon]) -> [[f64; 2]; 2] {
     if points.is_empty() {
         return WORLD;
     }
@@ -186,8 +273,8 @@ pub fn view_bounds(points: &[RoutePoint]) -> [[f64; 2]; 2] {
         let half = ((hi - lo) / 2.0).max(MIN_SPAN_DEG / 2.0);
         ((centre - half).max(-limit), (centre + half).min(limit))
     };
-    let (south, north) = widen(min_max(points.iter().map(|p| p.lat)), 85.0);
-    let (west, east) = widen(min_max(points.iter().map(|p| p.lon)), 540.0);
+    let (south, north) = widen(min_max(points.iter().map(|p| p[0])), 85.0);
+    let (west, east) = widen(min_max(points.iter().map(|p| p[1])), 540.0);
     [[south, west], [north, east]]
 }
 
@@ -211,8 +298,8 @@ pub fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn at(lat: f64, lon: f64) -> RoutePoint {
-        RoutePoint { ttl: 1, lat, lon, label: String::new() }
+    fn at(lat: f64, lon: f64) -> LatLon {
+        [lat, lon]
     }
 
     #[test]

@@ -1,0 +1,212 @@
+//! Where everything of a route goes on the flat map: the start, each located hop, the arcs between them, and the
+//! places where several hops share one marker.
+//!
+//! The route starts at the server's own location when it is known. Consecutive stops are joined by great-circle
+//! arcs; an arc that passes over hops without a location is *bridged* (drawn dashed: the packets went somewhere in
+//! between that no database could place). Longitudes are unwrapped along the route so it never jumps across the
+//! map, then the whole route is shifted by whole turns so its middle lies on the main copy of the world.
+
+use super::geodesy::{LatLon, distance_km, great_circle, near_lon};
+use crate::state::RoutePoint;
+
+/// Hops closer than this share a marker: GeoIP places whole cities on one coordinate.
+pub const SAME_PLACE_KM: f64 = 1.0;
+
+/// The arc from one stop of the route to the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leg {
+    /// The arc, sampled, with unwrapped longitudes.
+    pub path: Vec<LatLon>,
+    /// Whether hops without a location lie between the two ends (drawn dashed).
+    pub bridged: bool,
+}
+
+/// One marker: every located hop at one place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// Where the marker goes (unwrapped like the route).
+    pub position: LatLon,
+    /// Indexes into the route's points, in hop order.
+    pub members: Vec<usize>,
+}
+
+/// The drawable route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RouteLayout {
+    /// The server's own location, where the route starts, when known.
+    pub origin: Option<LatLon>,
+    /// Where each route point is drawn (unwrapped), one per point.
+    pub positions: Vec<LatLon>,
+    /// The arcs between consecutive stops.
+    pub legs: Vec<Leg>,
+    /// Markers: located hops grouped by place.
+    pub places: Vec<Place>,
+}
+
+impl RouteLayout {
+    /// Lays out `points` (located hops in TTL order), starting at `origin` when given; `first_ttl` is the first TTL
+    /// probed, so a first located hop after it is reached by a bridged leg.
+    pub fn new(origin: Option<LatLon>, first_ttl: u8, points: &[RoutePoint]) -> RouteLayout {
+        let mut positions = Vec::with_capacity(points.len());
+        let mut legs = Vec::new();
+        // The previous stop: its drawn position and its TTL (the origin counts as the TTL before the first).
+        let mut previous: Option<(LatLon, u8)> = origin.map(|o| (o, first_ttl.saturating_sub(1)));
+        for point in points {
+            let target = [point.lat, point.lon];
+            let position = match previous {
+                None => target,
+                Some((from, from_ttl)) => {
+                    let bridged = point.ttl > from_ttl.saturating_add(1);
+                    if distance_km(from, target) < SAME_PLACE_KM {
+                        [point.lat, near_lon(from[1], point.lon)]
+                    } else {
+                        let path = great_circle(from, target);
+                        let end = path[path.len() - 1];
+                        legs.push(Leg { path, bridged });
+                        end
+                    }
+                }
+            };
+            positions.push(position);
+            previous = Some((position, point.ttl));
+        }
+        let mut layout = RouteLayout { origin, positions, legs, places: Vec::new() };
+        layout.recentre();
+        layout.places = group_places(&layout.positions);
+        layout
+    }
+
+    /// Shifts everything by whole turns so the middle of the route's longitudes lies within ±180°.
+    fn recentre(&mut self) {
+        let (west, east) =
+            self.all_points().fold((f64::INFINITY, f64::NEG_INFINITY), |(w, e), p| (w.min(p[1]), e.max(p[1])));
+        if !west.is_finite() {
+            return;
+        }
+        let middle = (west + east) / 2.0;
+        let shift = ((middle + 180.0).div_euclid(360.0)) * 360.0;
+        if shift == 0.0 {
+            return;
+        }
+        let move_point = |p: &mut LatLon| p[1] -= shift;
+        self.origin.iter_mut().for_each(move_point);
+        self.positions.iter_mut().for_each(move_point);
+        self.legs.iter_mut().flat_map(|l| l.path.iter_mut()).for_each(move_point);
+    }
+
+    /// Every drawn coordinate: the start, the hops and the arcs' samples (arcs bow away from the straight line).
+    pub fn all_points(&self) -> impl Iterator<Item = LatLon> + '_ {
+        self.origin
+            .into_iter()
+            .chain(self.positions.iter().copied())
+            .chain(self.legs.iter().flat_map(|l| l.path.iter().copied()))
+    }
+
+    /// The arcs drawn solid and the ones drawn dashed, each as a list of paths.
+    pub fn solid_and_bridged(&self) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
+        let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) = self.legs.iter().partition(|l| l.bridged);
+        let paths = |legs: Vec<&Leg>| legs.into_iter().map(|l| l.path.clone()).collect();
+        (paths(solid), paths(bridged))
+    }
+}
+
+/// Groups positions that lie within [`SAME_PLACE_KM`] of a place's first member.
+pub fn group_places(positions: &[LatLon]) -> Vec<Place> {
+    let mut places: Vec<Place> = Vec::new();
+    for (index, &position) in positions.iter().enumerate() {
+        match places.iter_mut().find(|p| distance_km(p.position, position) < SAME_PLACE_KM) {
+            Some(place) => place.members.push(index),
+            None => places.push(Place { position, members: vec![index] }),
+        }
+    }
+    places
+}
+
+/// `3`, `3–5` for consecutive hops, `3, 7` otherwise: the number on a grouped marker.
+pub fn ttl_label(ttls: &[u8]) -> String {
+    match ttls {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if ttls.windows(2).all(|w| w[1] == w[0] + 1) => format!("{first}–{last}"),
+        _ => ttls.iter().map(u8::to_string).collect::<Vec<_>>().join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at(ttl: u8, lat: f64, lon: f64) -> RoutePoint {
+        RoutePoint { ttl, lat, lon, label: String::new(), rtt_ms: None, accuracy_km: None }
+    }
+
+    #[test]
+    fn legs_join_consecutive_stops_and_bridge_gaps() {
+        let points = [at(1, 48.85, 2.35), at(2, 50.11, 8.68), at(4, 52.37, 4.90)];
+        let layout = RouteLayout::new(None, 1, &points);
+        assert_eq!(layout.legs.len(), 2);
+        assert!(!layout.legs[0].bridged);
+        assert!(layout.legs[1].bridged, "hop 3 has no location");
+        assert_eq!(layout.positions.len(), 3);
+        assert_eq!(layout.places.len(), 3);
+        let (solid, bridged) = layout.solid_and_bridged();
+        assert_eq!((solid.len(), bridged.len()), (1, 1));
+    }
+
+    #[test]
+    fn the_route_starts_at_the_server() {
+        let origin = Some([47.37, 8.54]);
+        let layout = RouteLayout::new(origin, 1, &[at(1, 48.85, 2.35)]);
+        assert_eq!(layout.legs.len(), 1);
+        assert!(!layout.legs[0].bridged);
+        assert_eq!(layout.legs[0].path[0], [47.37, 8.54]);
+        let late = RouteLayout::new(origin, 1, &[at(3, 48.85, 2.35)]);
+        assert!(late.legs[0].bridged, "hops 1 and 2 have no location");
+        let first_ttl_three = RouteLayout::new(origin, 3, &[at(3, 48.85, 2.35)]);
+        assert!(!first_ttl_three.legs[0].bridged, "probing began at TTL 3");
+    }
+
+    #[test]
+    fn hops_at_one_place_share_a_marker_and_no_arc() {
+        let points = [at(1, 50.11, 8.68), at(2, 50.11, 8.68), at(3, 52.37, 4.90), at(5, 50.1101, 8.6801)];
+        let layout = RouteLayout::new(None, 1, &points);
+        assert_eq!(layout.places.len(), 2);
+        assert_eq!(layout.places[0].members, vec![0, 1, 3]);
+        assert_eq!(layout.places[1].members, vec![2]);
+        assert_eq!(layout.legs.len(), 2, "no zero-length arc between hops 1 and 2");
+    }
+
+    #[test]
+    fn a_route_across_the_pacific_stays_continuous_and_centred() {
+        // Sydney → Auckland → Los Angeles → New York: east across the antimeridian.
+        let points = [at(1, -33.87, 151.21), at(2, -36.85, 174.76), at(3, 34.05, -118.24), at(4, 40.71, -74.01)];
+        let layout = RouteLayout::new(None, 1, &points);
+        let lons: Vec<f64> = layout.positions.iter().map(|p| p[1]).collect();
+        assert!(lons.windows(2).all(|w| w[1] > w[0]), "always eastwards: {lons:?}");
+        let all: Vec<LatLon> = layout.all_points().collect();
+        assert!(all.windows(2).all(|w| (w[1][1] - w[0][1]).abs() < 180.0));
+        let (west, east) = (lons[0], lons[3]);
+        let middle = (west + east) / 2.0;
+        assert!((-180.0..180.0).contains(&middle), "centred on the main world: {lons:?}");
+        // Los Angeles is drawn one turn east or west of its coordinate, never half way.
+        let drawn = layout.positions[2][1];
+        assert!(((drawn - -118.24).rem_euclid(360.0)).abs() < 1e-6 || (drawn - -118.24).rem_euclid(360.0) > 359.999);
+    }
+
+    #[test]
+    fn recentring_moves_a_route_that_drifted_a_whole_turn() {
+        // Starting far east (Honolulu) and going further east to Los Angeles keeps the route near the Pacific.
+        let layout = RouteLayout::new(Some([21.31, -157.86]), 1, &[at(1, 34.05, -118.24)]);
+        assert_eq!(layout.origin, Some([21.31, -157.86]));
+        assert!((layout.positions[0][1] - -118.24).abs() < 1e-9);
+    }
+
+    #[test]
+    fn grouped_marker_numbers() {
+        assert_eq!(ttl_label(&[4]), "4");
+        assert_eq!(ttl_label(&[3, 4, 5]), "3–5");
+        assert_eq!(ttl_label(&[3, 7]), "3, 7");
+        assert_eq!(ttl_label(&[]), "");
+    }
+}

@@ -1,0 +1,262 @@
+//! The trace options a user can set in the form, checked as they type with the same limits the server applies.
+//!
+//! Inputs are kept as the text the user typed ([`OptionInputs`]); [`build_request`] turns them into a
+//! [`TraceRequest`] or into one problem per field, worded for a person. An empty field means "the server's default",
+//! so a user who never opens the options sends only the target and the protocol. Pure, tested natively.
+
+use tracemap_shared::{Family, Protocol, TraceRequest};
+
+/// Most hops the server accepts.
+pub const MAX_HOPS: u32 = 64;
+/// Most probes per hop the server accepts.
+pub const MAX_TRIES: u32 = 10;
+/// Shortest and longest per-probe wait the server accepts, in milliseconds.
+pub const TIMEOUT_MS: (u32, u32) = (50, 10_000);
+
+/// A form field that can have a problem; its `id` is the input's element id and `api` the request field name the
+/// server names in its `invalid_field` messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The host to trace.
+    Target,
+    /// Highest TTL.
+    MaxHops,
+    /// Probes per hop.
+    Tries,
+    /// Per-probe wait.
+    Timeout,
+    /// Destination port (UDP, TCP).
+    Port,
+    /// Address family.
+    Family,
+}
+
+impl Field {
+    /// Every field, in form order.
+    pub const ALL: [Field; 6] =
+        [Field::Target, Field::Family, Field::MaxHops, Field::Tries, Field::Timeout, Field::Port];
+
+    /// The input element's id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Field::Target => "target",
+            Field::MaxHops => "max-hops",
+            Field::Tries => "tries",
+            Field::Timeout => "timeout",
+            Field::Port => "port",
+            Field::Family => "family",
+        }
+    }
+
+    /// The request field's name, as the server names it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Field::Target => "target",
+            Field::MaxHops => "max_hops",
+            Field::Tries => "tries",
+            Field::Timeout => "timeout_ms",
+            Field::Port => "port",
+            Field::Family => "family",
+        }
+    }
+
+    /// The field a server's `invalid_field` message is about: the message starts with the field's name.
+    pub fn from_server_message(message: &str) -> Option<Field> {
+        let name = message.split([':', ' ']).next()?;
+        Field::ALL.into_iter().find(|f| f.api_name() == name)
+    }
+}
+
+/// The options as typed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OptionInputs {
+    /// Probe protocol.
+    pub protocol: Protocol,
+    /// Address family.
+    pub family: Family,
+    /// Highest TTL; empty for the server's default.
+    pub max_hops: String,
+    /// Probes per hop; empty for the server's default.
+    pub tries: String,
+    /// Per-probe wait in milliseconds; empty for the server's default.
+    pub timeout_ms: String,
+    /// Destination port for UDP and TCP; empty for the server's default (ignored for ICMP).
+    pub port: String,
+}
+
+/// A whole number in `min..=max` from `text`; `Ok(None)` when empty.
+fn number(text: &str, min: u32, max: u32, what: &str) -> Result<Option<u32>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        Ok(_) => Err(format!("{what} must be between {min} and {max}.")),
+        Err(_) => Err(format!("{what} must be a whole number between {min} and {max}.")),
+    }
+}
+
+/// The problem with one option, if any (for inline messages as the user types).
+pub fn check_field(inputs: &OptionInputs, field: Field) -> Option<String> {
+    match field {
+        Field::MaxHops => number(&inputs.max_hops, 1, MAX_HOPS, "Max hops").err(),
+        Field::Tries => number(&inputs.tries, 1, MAX_TRIES, "Tries").err(),
+        Field::Timeout => number(&inputs.timeout_ms, TIMEOUT_MS.0, TIMEOUT_MS.1, "Timeout (ms)").err(),
+        Field::Port if inputs.protocol != Protocol::Icmp => number(&inputs.port, 1, 65_535, "Port").err(),
+        Field::Port | Field::Family | Field::Target => None,
+    }
+}
+
+/// Checks what the user typed as a host before asking the server; the server still has the last word.
+pub fn validate_target(input: &str) -> Result<String, &'static str> {
+    let target = input.trim();
+    if target.is_empty() {
+        return Err("Type a host name or an IP address to trace.");
+    }
+    if target.contains("://") || target.contains('/') {
+        return Err("Type just the host, without http:// or a path.");
+    }
+    if target.chars().any(char::is_whitespace) {
+        return Err("A host name has no spaces.");
+    }
+    if target.len() > 253 {
+        return Err("That is longer than any host name can be.");
+    }
+    Ok(target.to_owned())
+}
+
+/// The request for `target` with these options, or every problem found (field and sentence).
+pub fn build_request(target: &str, inputs: &OptionInputs) -> Result<TraceRequest, Vec<(Field, String)>> {
+    let mut problems = Vec::new();
+    let target = validate_target(target).map_err(|m| problems.push((Field::Target, m.to_owned()))).ok();
+    for field in Field::ALL {
+        if let Some(problem) = check_field(inputs, field) {
+            problems.push((field, problem));
+        }
+    }
+    let Some(target) = target.filter(|_| problems.is_empty()) else { return Err(problems) };
+    let small = |text: &str, max: u32| number(text, 1, max, "").ok().flatten().and_then(|n| u8::try_from(n).ok());
+    let mut request = TraceRequest::new(target, inputs.protocol);
+    request.family = inputs.family;
+    request.max_hops = small(&inputs.max_hops, MAX_HOPS);
+    request.tries = small(&inputs.tries, MAX_TRIES);
+    request.timeout_ms = number(&inputs.timeout_ms, TIMEOUT_MS.0, TIMEOUT_MS.1, "").ok().flatten();
+    if inputs.protocol != Protocol::Icmp {
+        request.port = number(&inputs.port, 1, 65_535, "").ok().flatten().and_then(|n| u16::try_from(n).ok());
+    }
+    Ok(request)
+}
+
+/// The protocol a `<select>` value names (ICMP for anything unknown).
+pub fn parse_protocol(value: &str) -> Protocol {
+    match value {
+        "udp" => Protocol::Udp,
+        "tcp" => Protocol::Tcp,
+        _ => Protocol::Icmp,
+    }
+}
+
+/// The family a `<select>` value names (auto for anything unknown).
+pub fn parse_family(value: &str) -> Family {
+    match value {
+        "ipv4" => Family::Ipv4,
+        "ipv6" => Family::Ipv6,
+        _ => Family::Auto,
+    }
+}
+
+/// The `<select>` value of a family.
+pub fn family_value(family: Family) -> &'static str {
+    match family {
+        Family::Auto => "auto",
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn targets_are_trimmed_and_checked() {
+        assert_eq!(validate_target("  example.com \n"), Ok("example.com".to_owned()));
+        assert_eq!(validate_target("2001:db8::1"), Ok("2001:db8::1".to_owned()));
+        assert!(validate_target("   ").is_err());
+        assert!(validate_target("https://example.com").is_err());
+        assert!(validate_target("example.com/path").is_err());
+        assert!(validate_target("exa mple.com").is_err());
+        assert!(validate_target(&"a".repeat(254)).is_err());
+    }
+
+    #[test]
+    fn empty_options_send_only_target_and_protocol() {
+        let request = build_request("example.com", &OptionInputs::default()).unwrap();
+        assert_eq!(request, TraceRequest::new("example.com", Protocol::Icmp));
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json, serde_json::json!({"target": "example.com", "protocol": "icmp", "family": "auto"}));
+    }
+
+    #[test]
+    fn options_fill_the_request() {
+        let inputs = OptionInputs {
+            protocol: Protocol::Udp,
+            family: Family::Ipv6,
+            max_hops: "20".into(),
+            tries: " 5 ".into(),
+            timeout_ms: "800".into(),
+            port: "33434".into(),
+        };
+        let request = build_request("example.com", &inputs).unwrap();
+        assert_eq!(request.family, Family::Ipv6);
+        assert_eq!(
+            (request.max_hops, request.tries, request.timeout_ms, request.port),
+            (Some(20), Some(5), Some(800), Some(33434))
+        );
+    }
+
+    #[test]
+    fn out_of_range_options_are_named() {
+        let inputs = OptionInputs {
+            max_hops: "65".into(),
+            tries: "0".into(),
+            timeout_ms: "fast".into(),
+            ..OptionInputs::default()
+        };
+        let problems = build_request("example.com", &inputs).unwrap_err();
+        let fields: Vec<Field> = problems.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, [Field::MaxHops, Field::Tries, Field::Timeout]);
+        assert_eq!(problems[0].1, "Max hops must be between 1 and 64.");
+        assert_eq!(problems[2].1, "Timeout (ms) must be a whole number between 50 and 10000.");
+        let problems = build_request(" ", &OptionInputs::default()).unwrap_err();
+        assert_eq!(problems[0].0, Field::Target);
+    }
+
+    #[test]
+    fn the_port_belongs_to_udp_and_tcp() {
+        let icmp = OptionInputs { port: "99999".into(), ..OptionInputs::default() };
+        let request = build_request("example.com", &icmp).unwrap();
+        assert_eq!(request.port, None, "ICMP has no port; a stale value is not sent");
+        let tcp = OptionInputs { protocol: Protocol::Tcp, ..icmp };
+        assert_eq!(check_field(&tcp, Field::Port).as_deref(), Some("Port must be between 1 and 65535."));
+    }
+
+    #[test]
+    fn server_messages_name_their_field() {
+        assert_eq!(Field::from_server_message("max_hops: must be between 1 and 64"), Some(Field::MaxHops));
+        assert_eq!(Field::from_server_message("timeout_ms: must be between 50 and 10000"), Some(Field::Timeout));
+        assert_eq!(Field::from_server_message("family: 10.0.0.1 is not an IPv6 address"), Some(Field::Family));
+        assert_eq!(Field::from_server_message("something else"), None);
+    }
+
+    #[test]
+    fn select_values_round_trip() {
+        assert_eq!(parse_protocol("udp"), Protocol::Udp);
+        assert_eq!(parse_protocol("?"), Protocol::Icmp);
+        for family in [Family::Auto, Family::Ipv4, Family::Ipv6] {
+            assert_eq!(parse_family(family_value(family)), family);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Numbers about one hop that the table, the map and the replay all show: its typical round-trip time, the spread
+//! of its replies, its loss, and the colour that encodes the round-trip time on the map.
+//!
+//! Pure functions of a [`Hop`], tested natively; the live part (which probes are still in flight) is the trace
+//! model's business and arrives here as [`Loss`].
+
+use tracemap_shared::Hop;
+
+/// Round-trip times of the hop's answered probes, in probe order.
+pub fn rtts(hop: &Hop) -> Vec<f64> {
+    hop.probes.iter().flatten().map(|r| r.rtt_ms).filter(|ms| ms.is_finite()).collect()
+}
+
+/// The median round-trip time of the answered probes: one slow reply (a router busy generating ICMP) does not move
+/// it, which is why the map colours by it.
+pub fn median_rtt(hop: &Hop) -> Option<f64> {
+    let mut values = rtts(hop);
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
+}
+
+/// Fastest and slowest answered probe.
+pub fn rtt_range(hop: &Hop) -> Option<(f64, f64)> {
+    let values = rtts(hop);
+    let lo = values.iter().copied().reduce(f64::min)?;
+    let hi = values.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
+}
+
+/// Probes of one hop whose fate is known: answered or timed out (in-flight probes count in neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loss {
+    /// Probes answered or given up on.
+    pub settled: usize,
+    /// Probes given up on.
+    pub lost: usize,
+}
+
+impl Loss {
+    /// Lost share in percent, once any probe has settled.
+    pub fn percent(self) -> Option<f64> {
+        (self.settled > 0).then(|| self.lost as f64 * 100.0 / self.settled as f64)
+    }
+
+    /// `0 %`, `33 %`, `100 %`; empty while nothing has settled.
+    pub fn label(self) -> String {
+        self.percent().map(|p| format!("{p:.0} %")).unwrap_or_default()
+    }
+}
+
+/// The colour scale: round-trip times (ms) and their colours, green (a LAN) through amber (a continent) to red
+/// (the other side of the world). Chosen to stay apart from each other and readable under a white number.
+const STOPS: [(f64, [u8; 3]); 5] = [
+    (1.0, [0x2b, 0x8a, 0x3e]),
+    (10.0, [0x5c, 0x94, 0x0d]),
+    (50.0, [0xe6, 0x77, 0x00]),
+    (150.0, [0xd9, 0x48, 0x0f]),
+    (300.0, [0xc9, 0x2a, 0x2a]),
+];
+/// Colour of a hop without any answered probe.
+pub const NO_RTT_COLOUR: &str = "rgb(134, 142, 150)";
+
+/// Where `ms` lies on the scale, 0 (fast) to 1 (slow). Logarithmic: 1 → 10 ms matters as much as 30 → 300 ms,
+/// which matches how people read latency (a LAN, a country, a continent, the world).
+pub fn rtt_scale(ms: f64) -> f64 {
+    let (fast, slow) = (STOPS[0].0, STOPS[STOPS.len() - 1].0);
+    if !ms.is_finite() || ms <= fast {
+        return 0.0;
+    }
+    ((ms / fast).ln() / (slow / fast).ln()).clamp(0.0, 1.0)
+}
+
+/// The marker colour for a hop whose median round-trip time is `ms`, interpolated between the scale's stops on the
+/// logarithmic scale.
+pub fn rtt_colour(ms: Option<f64>) -> String {
+    let Some(ms) = ms.filter(|ms| ms.is_finite()) else { return NO_RTT_COLOUR.to_owned() };
+    let t = rtt_scale(ms);
+    let at = |i: usize| rtt_scale(STOPS[i].0);
+    let upper = (1..STOPS.len()).find(|&i| t <= at(i)).unwrap_or(STOPS.len() - 1);
+    let (lo, hi) = (STOPS[upper - 1].1, STOPS[upper].1);
+    let f = ((t - at(upper - 1)) / (at(upper) - at(upper - 1))).clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    format!("rgb({}, {}, {})", mix(lo[0], hi[0]), mix(lo[1], hi[1]), mix(lo[2], hi[2]))
+}
+
+/// The legend under the map: a few round-trip times and their colours.
+pub fn rtt_legend() -> Vec<(&'static str, String)> {
+    [("1 ms", 1.0), ("10", 10.0), ("50", 50.0), ("150", 150.0), ("300+", 300.0)]
+        .into_iter()
+        .map(|(label, ms)| (label, rtt_colour(Some(ms))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tracemap_shared::{ProbeReply, ReplyKind};
+
+    fn hop(rtts: &[Option<f64>]) -> Hop {
+        Hop {
+            ttl: 1,
+            probes: rtts
+                .iter()
+                .map(|r| {
+                    r.map(|ms| ProbeReply {
+                        from: "192.0.2.1".into(),
+                        rtt_ms: ms,
+                        kind: ReplyKind::TimeExceeded,
+                        flag: None,
+                    })
+                })
+                .collect(),
+            address: None,
+            hostname: None,
+            geo: None,
+        }
+    }
+
+    #[test]
+    fn median_ignores_one_slow_reply() {
+        assert_eq!(median_rtt(&hop(&[Some(10.0), Some(250.0), Some(12.0)])), Some(12.0));
+        assert_eq!(median_rtt(&hop(&[Some(10.0), None, Some(12.0)])), Some(11.0));
+        assert_eq!(median_rtt(&hop(&[None, None])), None);
+        assert_eq!(rtt_range(&hop(&[Some(14.0), None, Some(12.0)])), Some((12.0, 14.0)));
+        assert_eq!(rtt_range(&hop(&[None])), None);
+    }
+
+    #[test]
+    fn loss_counts_only_settled_probes() {
+        assert_eq!(Loss { settled: 3, lost: 1 }.label(), "33 %");
+        assert_eq!(Loss { settled: 2, lost: 0 }.label(), "0 %");
+        assert_eq!(Loss { settled: 3, lost: 3 }.percent(), Some(100.0));
+        assert_eq!(Loss::default().label(), "", "nothing settled yet: no figure");
+    }
+
+    #[test]
+    fn rtt_scale_is_logarithmic_and_clamped() {
+        assert_eq!(rtt_scale(0.2), 0.0);
+        assert_eq!(rtt_scale(1.0), 0.0);
+        assert_eq!(rtt_scale(300.0), 1.0);
+        assert_eq!(rtt_scale(5000.0), 1.0);
+        assert_eq!(rtt_scale(f64::NAN), 0.0);
+        // Each tenfold step moves the same distance along the scale.
+        let step = rtt_scale(10.0);
+        assert!((rtt_scale(100.0) - 2.0 * step).abs() < 1e-12);
+        let mut last = -1.0;
+        for ms in [0.5, 2.0, 8.0, 30.0, 90.0, 200.0, 299.0] {
+            assert!(rtt_scale(ms) > last || ms < 1.0);
+            last = rtt_scale(ms);
+        }
+    }
+
+    #[test]
+    fn colours_run_from_green_to_red() {
+        assert_eq!(rtt_colour(Some(0.4)), "rgb(43, 138, 62)");
+        assert_eq!(rtt_colour(Some(1.0)), "rgb(43, 138, 62)");
+        assert_eq!(rtt_colour(Some(50.0)), "rgb(230, 119, 0)", "a stop exactly");
+        assert_eq!(rtt_colour(Some(900.0)), "rgb(201, 42, 42)");
+        assert_eq!(rtt_colour(None), NO_RTT_COLOUR);
+        assert_eq!(rtt_colour(Some(f64::INFINITY)), NO_RTT_COLOUR);
+        let channels = |ms: f64| -> Vec<u8> {
+            let c = rtt_colour(Some(ms));
+            c.trim_start_matches("rgb(").trim_end_matches(')').split(", ").map(|v| v.parse().unwrap()).collect()
+        };
+        // Between stops the colour lies between theirs.
+        let mid = channels(25.0);
+        assert!((0x5c..=0xe6).contains(&mid[0]) && (0x77..=0x94).contains(&mid[1]), "{mid:?}");
+        // Red grows and green shrinks as the time grows.
+        assert!(channels(5.0)[0] < channels(50.0)[0]);
+        assert!(channels(50.0)[1] > channels(200.0)[1]);
+        assert_eq!(rtt_legend().len(), 5);
+    }
+}

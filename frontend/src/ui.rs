@@ -1,0 +1,41 @@
+//! Page-wide view state that is not part of any trace: which hop the user points at, what the server told us about
+//! itself, and how the page is presented. Provided once by [`crate::App`] and read by the table, the map and the
+//! replay, so pointing at a row lights up its marker and the other way round.
+
+use leptos::prelude::*;
+use tracemap_shared::ServerInfo;
+
+/// The hop the user is looking at: hovered (pointer over a row or marker) or selected (clicked, Enter, replay).
+#[derive(Debug, Clone, Copy)]
+pub struct Focus {
+    /// TTL under the pointer.
+    pub hovered: RwSignal<Option<u8>>,
+    /// TTL chosen by click, keyboard or the replay.
+    pub selected: RwSignal<Option<u8>>,
+}
+
+impl Focus {
+    /// Nothing pointed at.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Focus { hovered: RwSignal::new(None), selected: RwSignal::new(None) }
+    }
+
+    /// The hop to highlight: the one under the pointer, else the selected one.
+    pub fn active(self) -> Option<u8> {
+        self.hovered.get().or_else(|| self.selected.get())
+    }
+
+    /// Selects `ttl`, or clears the selection when it is already selected.
+    pub fn toggle(self, ttl: u8) {
+        self.selected.update(|s| *s = if *s == Some(ttl) { None } else { Some(ttl) });
+    }
+}
+
+/// `GET /api/config`, once it has answered.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerConfig(pub RwSignal<Option<ServerInfo>>);
+
+/// Presenter mode: large type and high contrast for a room with a projector.
+#[derive(Debug, Clone, Copy)]
+pub struct Presenter(pub RwSignal<bool>);
