@@ -118,6 +118,8 @@ mod tests {
             address: None,
             hostname: None,
             geo: None,
+            asn: None,
+            kind: None,
         }
     }
 
