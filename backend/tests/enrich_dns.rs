@@ -9,13 +9,12 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::TestNet;
+use common::{TestNet, in_namespace};
 use tokio::sync::mpsc;
 use tracemap::enrich::{Enricher, ReverseDns};
 use tracemap::probe::ProbeConfig;
@@ -92,19 +91,6 @@ impl Drop for NetnsResolvConf {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Runs `f` on a new thread that has entered the network namespace `ns`.
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
-    std::thread::spawn(move || {
-        // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("the namespace thread panicked")
 }
 
 /// Runs one trace with the library from inside `ns`, reverse DNS through `resolv_conf`; every event with the

@@ -7,28 +7,14 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use common::TestNet;
+use common::{TestNet, in_namespace};
 use tokio::sync::mpsc;
 use tracemap::probe::ProbeConfig;
 use tracemap_shared::{Protocol, ReplyKind, TraceEvent, TraceReport};
 
 const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
-
-/// Runs `f` on a new thread that has entered the network namespace `ns`, so the trace's sockets live there.
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
-    std::thread::spawn(move || {
-        // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("the namespace thread panicked")
-}
 
 /// Traces `destination` with the library, from inside `ns`, and folds the events like the runner does.
 fn library_trace(ns: &str, destination: Ipv4Addr, traces: usize) -> Vec<TraceReport> {

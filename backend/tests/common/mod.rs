@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -256,4 +257,18 @@ fn run(command: &mut Command) -> io::Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
+}
+
+/// Runs `f` on a new thread that has entered network namespace `ns`, so the sockets it opens live there, and
+/// returns its result; a panic inside propagates to the caller (so the caller's networks are still dropped).
+pub fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
+    std::thread::spawn(move || {
+        // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

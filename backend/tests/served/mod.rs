@@ -4,23 +4,11 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `f` on a new thread inside network namespace `ns` and returns its result (panics propagate).
-pub fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
-    std::thread::spawn(move || {
-        // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
+pub use crate::common::in_namespace;
 
 /// An HTTP client that reports every status instead of failing on 4xx/5xx.
 pub fn agent() -> ureq::Agent {
