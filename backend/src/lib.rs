@@ -7,6 +7,7 @@
 pub mod enrich;
 pub mod http;
 pub mod net;
+pub mod privilege;
 pub mod probe;
 pub mod runner;
 pub mod store;

@@ -24,6 +24,13 @@ enum Command {
     Locate(cli::locate::LocateArgs),
 }
 
+/// A command, ready to run on the async runtime.
+enum Job {
+    Trace(cli::trace::TraceArgs),
+    Serve(Box<cli::serve::Prepared>),
+    Locate(cli::locate::LocateArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -33,6 +40,19 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // The server opens its sockets and drops privileges while the process still has one thread: before the
+    // runtime starts its workers.
+    let job = match cli.command {
+        Command::Serve(args) => match cli::serve::prepare(*args) {
+            Ok(prepared) => Job::Serve(Box::new(prepared)),
+            Err(err) => {
+                eprintln!("tracemap: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Command::Trace(args) => Job::Trace(args),
+        Command::Locate(args) => Job::Locate(args),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -41,10 +61,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Trace(args) => cli::trace::run(args).await,
-            Command::Serve(args) => cli::serve::run(*args).await,
-            Command::Locate(args) => cli::locate::run(args).await,
+        match job {
+            Job::Trace(args) => cli::trace::run(args).await,
+            Job::Serve(prepared) => cli::serve::run(*prepared).await,
+            Job::Locate(args) => cli::locate::run(args).await,
         }
     });
     match result {

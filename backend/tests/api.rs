@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 use tracemap::enrich::Enricher;
+use tracemap::http::assets::Page;
 use tracemap::http::policy::TargetPolicy;
 use tracemap::http::{AppState, ServiceConfig, app, new_trace_id};
 use tracemap::store::Store;
@@ -25,7 +26,11 @@ fn web_dir() -> PathBuf {
 }
 
 fn state() -> AppState {
-    AppState::new(Store::in_memory().expect("store"), Arc::new(Enricher::default()), Some(web_dir()))
+    AppState::new(
+        Store::in_memory().expect("store"),
+        Arc::new(Enricher::default()),
+        Page::load(&web_dir()).expect("page"),
+    )
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -80,7 +85,12 @@ fn public_state() -> AppState {
         rate_burst: 1000,
         ..ServiceConfig::default()
     };
-    AppState::with_config(Store::in_memory().expect("store"), Arc::new(Enricher::default()), Some(web_dir()), config)
+    AppState::with_config(
+        Store::in_memory().expect("store"),
+        Arc::new(Enricher::default()),
+        Page::load(&web_dir()).expect("page"),
+        config,
+    )
 }
 
 /// Hostile and malformed requests: each gets a 4xx with a JSON error (where there is a body to send), no trace is

@@ -134,3 +134,88 @@ fn finished_traces_survive_kill_9_and_running_ones_are_marked_interrupted() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The uid and gid lines and every capability set of each thread of `pid`.
+fn thread_credentials(pid: u32) -> Vec<(String, String, tracemap::privilege::CapabilitySets)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    tasks
+        .map(|task| {
+            let status = std::fs::read_to_string(task.expect("thread").path().join("status")).expect("thread status");
+            let line = |name: &str| status.lines().find(|l| l.starts_with(name)).expect(name).to_owned();
+            let sets = tracemap::privilege::CapabilitySets::parse(&status).expect("capability sets");
+            (line("Uid:"), line("Gid:"), sets)
+        })
+        .collect()
+}
+
+/// Traces the network's destination through `base` with `protocol` and checks it arrives with every hop.
+fn traces_to_the_end(net: &TestNet, base: &str, protocol: &str) {
+    let destination = net.destination.to_string();
+    let hops = net.hops.len();
+    let base = base.to_owned();
+    let protocol = protocol.to_owned();
+    in_namespace(&net.client, move || {
+        let (status, created, _) = post(&base, json!({"target": destination, "protocol": protocol, "tries": 1}));
+        assert_eq!(status, 201, "{created}");
+        let trace = wait_done(&base, created["id"].as_str().expect("id"));
+        assert_eq!(trace["status"], "finished", "{trace}");
+        assert_eq!(trace["destination_reached"], true, "{protocol}: {trace}");
+        assert_eq!(trace["hops"].as_array().map(Vec::len), Some(hops), "{trace}");
+    });
+}
+
+fn nobody() -> (String, String) {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id").args([flag, "nobody"]).output().expect("id");
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    };
+    (id("-u"), id("-g"))
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn started_as_root_the_server_becomes_nobody_with_no_capabilities_and_still_probes() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let dir = scratch("privdrop");
+    let server = Server::start(net.exec(&net.client), &net.client, 18084, &dir.join("t.sqlite"), &[]);
+    let (uid, gid) = nobody();
+    let threads = thread_credentials(server.pid());
+    assert!(threads.len() > 1, "the runtime's threads are checked too: {threads:?}");
+    for (uids, gids, sets) in &threads {
+        assert_eq!(uids.split_whitespace().skip(1).collect::<Vec<_>>(), [&uid; 4], "{uids}");
+        assert_eq!(gids.split_whitespace().skip(1).collect::<Vec<_>>(), [&gid; 4], "{gids}");
+        assert_eq!((sets.inheritable, sets.permitted, sets.effective, sets.ambient), (0, 0, 0, 0), "{sets:?}");
+        assert_eq!(sets.bounding, 0, "root can empty the bounding set too: {sets:?}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("status");
+    assert!(status.lines().any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"])), "{status}");
+    // The raw sockets opened before the drop still send and receive; UDP needs none.
+    for protocol in ["icmp", "tcp", "udp"] {
+        traces_to_the_end(&net, &server.base, protocol);
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn an_ordinary_user_with_ambient_cap_net_raw_drops_it_after_opening_the_sockets() {
+    // What a systemd unit with User= and AmbientCapabilities=CAP_NET_RAW gives the server.
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let dir = scratch("ambient");
+    let status = std::process::Command::new("chmod").arg("777").arg(&dir).status().expect("chmod");
+    assert!(status.success());
+    let (uid, gid) = nobody();
+    let mut launcher = net.exec(&net.client);
+    launcher.args(["setpriv", "--reuid", &uid, "--regid", &gid, "--clear-groups"]);
+    launcher.args(["--inh-caps", "+net_raw", "--ambient-caps", "+net_raw"]);
+    let server = Server::start(launcher, &net.client, 18085, &dir.join("t.sqlite"), &[]);
+    for (uids, _, sets) in thread_credentials(server.pid()) {
+        assert_eq!(uids.split_whitespace().nth(1), Some(uid.as_str()), "{uids}");
+        assert_eq!((sets.inheritable, sets.permitted, sets.effective, sets.ambient), (0, 0, 0, 0), "{sets:?}");
+    }
+    // ICMP needs the raw socket the capability opened.
+    traces_to_the_end(&net, &server.base, "icmp");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

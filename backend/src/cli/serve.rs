@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use tracemap::enrich::Enricher;
+use tracemap::http::assets::Page;
 use tracemap::http::policy::{TargetPolicy, local_addresses};
 use tracemap::http::{self, AppState, ServiceConfig};
+use tracemap::net::{ProbeSockets, Prober};
+use tracemap::privilege;
 use tracemap::store::Store;
 use tracemap_shared::{Geo, TileLayer};
 
@@ -50,6 +54,12 @@ pub struct ServeArgs {
     /// The attribution the tile provider requires (plain text), shown on the map.
     #[arg(long = "tiles-attribution", value_name = "TEXT", env = "TRACEMAP_TILES_ATTRIBUTION")]
     tiles_attribution: Option<String>,
+    /// Started as root, become this user once the sockets are open (every capability is dropped in any case).
+    #[arg(long, default_value = "nobody", env = "TRACEMAP_USER")]
+    user: String,
+    /// Keep the privileges the server was started with (for debugging; never in production).
+    #[arg(long = "keep-privileges", env = "TRACEMAP_KEEP_PRIVILEGES")]
+    keep_privileges: bool,
     #[command(flatten)]
     geo: GeoArgs,
 }
@@ -90,23 +100,66 @@ fn tile_layer(url: Option<&str>, attribution: Option<&str>) -> anyhow::Result<Op
     Ok(Some(TileLayer { url: url.to_owned(), attribution: attribution.to_owned() }))
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// What `serve` opens while it may: before the runtime starts threads and before privileges are dropped.
+pub struct Prepared {
+    args: ServeArgs,
+    store: Store,
+    enricher: Arc<Enricher>,
+    page: Page,
+    sockets: ProbeSockets,
+    listener: std::net::TcpListener,
+}
+
+/// Opens everything the server needs a privilege or a file for (the probe sockets, the listening socket, the
+/// database, GeoIP and ASN data, the page), then drops privileges. Runs on the main thread before the async
+/// runtime exists, so no thread ever holds a capability afterwards.
+pub fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let enricher = Arc::new(open_enricher(&args.geo, true)?);
     if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
-    match &args.web_dir {
-        Some(dir) if !dir.join("index.html").is_file() => {
-            tracing::warn!(dir = %dir.display(), "no index.html in --web-dir: the API works, the page does not");
-        }
-        None if !http::assets::embedded() => {
-            tracing::warn!(
+    let page = match &args.web_dir {
+        Some(dir) => Page::load(dir).with_context(|| format!("reading the page in --web-dir {}", dir.display()))?,
+        None => Page::embedded(),
+    };
+    if !page.has_index() {
+        match &args.web_dir {
+            Some(dir) => {
+                tracing::warn!(dir = %dir.display(), "no index.html in --web-dir: the API works, the page does not")
+            }
+            None => tracing::warn!(
                 "this binary was built before the page (scripts/build-frontend.sh): the API works, the page does not"
-            );
+            ),
         }
-        _ => {}
     }
+    // One prober for every trace: its raw sockets are opened now, once, and shared.
+    let sockets = ProbeSockets::open().context("opening the probe sockets")?;
+    if !sockets.is_privileged() {
+        tracing::warn!(
+            "no CAP_NET_RAW: only UDP traces will work (setcap cap_net_raw+ep on the binary, or run as root)"
+        );
+    }
+    let listener =
+        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    listener.set_nonblocking(true).context("making the listening socket non-blocking")?;
+    if args.keep_privileges {
+        tracing::warn!("--keep-privileges: the server keeps every privilege it was started with");
+    } else {
+        let dropped = privilege::drop_privileges(&args.user).context("dropping privileges")?;
+        match &dropped.user {
+            Some(user) => {
+                tracing::info!(user, uid = dropped.uid, gid = dropped.gid, "switched user; no capabilities left")
+            }
+            None => tracing::info!(uid = dropped.uid, "no capabilities left"),
+        }
+    }
+    Ok(Prepared { args, store, enricher, page, sockets, listener })
+}
+
+/// Serves until SIGINT or SIGTERM, on what [`prepare`] opened.
+pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
+    let Prepared { args, store, enricher, page, sockets, listener } = prepared;
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches this port can start traces");
     }
@@ -123,19 +176,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         ..ServiceConfig::default()
     };
-    // One prober for every trace: its raw receive sockets are opened now, once, and shared.
-    let prober = tracemap::net::Prober::open().context("opening the probe sockets")?;
-    if !prober.is_privileged() {
-        tracing::warn!(
-            "no CAP_NET_RAW: only UDP traces will work (setcap cap_net_raw+ep on the binary, or run as root)"
-        );
-    }
-    let _ = tracemap::net::install(Arc::new(prober));
-    let state = AppState::with_config(store, enricher, args.web_dir.clone(), config);
+    let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));
+    let state = AppState::with_config(store, enricher, page, config);
     let hub = Arc::clone(&state.hub);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::from_std(listener).context("registering the listening socket")?;
     let url = format!("http://{}/", listener.local_addr().context("reading the bound address")?);
     tracing::info!(%url, db = %args.db.display(), "tracemap is serving");
     println!("tracemap is serving on {url}");

@@ -1,11 +1,17 @@
-//! The page, embedded: `tracemap serve` alone is a complete deployment.
+//! The page, held in memory: `tracemap serve` alone is a complete deployment.
 //!
-//! Trunk's release build in `dist/` is compiled into the binary. Files whose names carry Trunk's content hash never
-//! change under that name, so browsers may keep them for a year; `index.html` (which names the current hashes) is
-//! revalidated on every load with its ETag. A server started with `--web-dir` serves that folder instead, for
-//! working on the page without rebuilding the server.
+//! Trunk's release build in `dist/` is compiled into the binary. A server started with `--web-dir` reads that
+//! folder instead, once at start (before it drops privileges, so the folder need not be readable by the user it
+//! becomes); restart it to pick up a rebuilt page. Files whose names carry Trunk's content hash never change under
+//! that name, so browsers may keep them for a year; `index.html` (which names the current hashes) is revalidated on
+//! every load with its ETag.
 
-use axum::body::Body;
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::io;
+use std::path::Path;
+
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
@@ -17,9 +23,112 @@ use rust_embed::RustEmbed;
 #[allow_missing = true]
 struct Dist;
 
+/// A page folder larger than this is not a Trunk build: refuse it rather than fill memory.
+const MAX_PAGE_BYTES: u64 = 256 * 1024 * 1024;
+/// The same for the number of files.
+const MAX_PAGE_FILES: usize = 10_000;
+
 /// Whether the binary carries a built page.
 pub fn embedded() -> bool {
     Dist::get("index.html").is_some()
+}
+
+/// One file of the page.
+#[derive(Debug)]
+struct File {
+    data: Bytes,
+    mime: HeaderValue,
+    etag: HeaderValue,
+}
+
+impl File {
+    fn new(path: &str, data: Bytes) -> File {
+        // The content decides the tag: the same bytes keep their tag across restarts and servers.
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(&data);
+        let etag = HeaderValue::from_str(&format!("\"{:016x}-{:x}\"", hasher.finish(), data.len()))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        let mime = HeaderValue::from_str(mime.as_ref())
+            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+        File { data, mime, etag }
+    }
+}
+
+/// A built page, every file in memory by its path (no leading slash, `/` between folders).
+#[derive(Debug, Default)]
+pub struct Page {
+    files: HashMap<String, File>,
+}
+
+impl Page {
+    /// The page compiled into the binary (empty when it was built before the page).
+    pub fn embedded() -> Page {
+        let files = Dist::iter()
+            .filter_map(|path| {
+                let file = Dist::get(&path)?;
+                Some((path.to_string(), File::new(&path, Bytes::from(file.data.into_owned()))))
+            })
+            .collect();
+        Page { files }
+    }
+
+    /// Reads the built page in `dir` (a Trunk `dist/`), following no symbolic links out of it.
+    pub fn load(dir: &Path) -> io::Result<Page> {
+        let mut files = HashMap::new();
+        let mut total = 0u64;
+        let mut pending = vec![(dir.to_path_buf(), String::new())];
+        while let Some((folder, prefix)) = pending.pop() {
+            for entry in std::fs::read_dir(&folder)? {
+                let entry = entry?;
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                let kind = entry.file_type()?;
+                let path = format!("{prefix}{name}");
+                if kind.is_dir() {
+                    pending.push((entry.path(), format!("{path}/")));
+                } else if kind.is_file() {
+                    let data = std::fs::read(entry.path())?;
+                    total += data.len() as u64;
+                    if total > MAX_PAGE_BYTES || files.len() >= MAX_PAGE_FILES {
+                        return Err(io::Error::other(format!(
+                            "{} holds more than {MAX_PAGE_FILES} files or {} MiB: not a built page",
+                            dir.display(),
+                            MAX_PAGE_BYTES >> 20
+                        )));
+                    }
+                    let file = File::new(&path, Bytes::from(data));
+                    files.insert(path, file);
+                }
+            }
+        }
+        Ok(Page { files })
+    }
+
+    /// Whether the page has its `index.html`.
+    pub fn has_index(&self) -> bool {
+        self.files.contains_key("index.html")
+    }
+
+    /// The file at `path` (no leading slash), honouring `If-None-Match`.
+    pub fn serve(&self, path: &str, request_headers: &HeaderMap) -> Response {
+        let Some(file) = self.files.get(path) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let cache = if is_hashed(path) { "public, max-age=31536000, immutable" } else { "no-cache" };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, file.mime.clone());
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        headers.insert(header::ETAG, file.etag.clone());
+        let etag = file.etag.as_bytes();
+        let fresh = request_headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim().as_bytes() == etag || t.trim() == "*"));
+        if fresh {
+            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        }
+        (headers, Body::from(file.data.clone())).into_response()
+    }
 }
 
 /// Whether a file name carries a Trunk content hash (`name-6c92c0056ca7a79.ext`, or `_bg.wasm` after one).
@@ -28,31 +137,6 @@ fn is_hashed(path: &str) -> bool {
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The embedded file at `path` (no leading slash), honouring `If-None-Match`.
-pub fn serve(path: &str, request_headers: &HeaderMap) -> Response {
-    let Some(file) = Dist::get(path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let cache = if is_hashed(path) { "public, max-age=31536000, immutable" } else { "no-cache" };
-    let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(file.metadata.mimetype()) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
-    }
-    let fresh = request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    (headers, Body::from(file.data.into_owned())).into_response()
 }
 
 #[cfg(test)]
@@ -70,5 +154,30 @@ mod tests {
         assert!(!is_hashed("countries-110m.json"));
         assert!(!is_hashed("images/marker-icon.png"));
         assert!(!is_hashed("leaflet.js"));
+    }
+
+    #[test]
+    fn a_folder_is_read_once_and_served_with_tags() {
+        let dir = std::env::temp_dir().join(format!("tracemap-page-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("images")).expect("folder");
+        std::fs::write(dir.join("index.html"), "<!doctype html>").expect("index");
+        std::fs::write(dir.join("app-0123456789abcdef.js"), "x").expect("script");
+        std::fs::write(dir.join("images/pin.png"), [0x89, b'P']).expect("image");
+        let page = Page::load(&dir).expect("loads");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        // Served from memory: the folder is gone.
+        assert!(page.has_index());
+        let index = page.serve("index.html", &HeaderMap::new());
+        assert_eq!(index.status(), StatusCode::OK);
+        assert_eq!(index.headers()[header::CONTENT_TYPE], "text/html");
+        assert_eq!(index.headers()[header::CACHE_CONTROL], "no-cache");
+        let script = page.serve("app-0123456789abcdef.js", &HeaderMap::new());
+        assert!(script.headers()[header::CACHE_CONTROL].to_str().expect("ascii").contains("immutable"));
+        assert_eq!(page.serve("images/pin.png", &HeaderMap::new()).headers()[header::CONTENT_TYPE], "image/png");
+        assert_eq!(page.serve("missing.js", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+        let mut conditional = HeaderMap::new();
+        conditional.insert(header::IF_NONE_MATCH, index.headers()[header::ETAG].clone());
+        assert_eq!(page.serve("index.html", &conditional).status(), StatusCode::NOT_MODIFIED);
+        assert!(Page::load(&dir).is_err(), "a missing folder is an error");
     }
 }

@@ -14,7 +14,6 @@ pub mod request;
 mod ws;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,10 +29,10 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 use tracemap_shared::{Geo, ServerInfo, TileLayer, TraceCreated, TraceList, TraceReport, TraceRequest};
 
+use assets::Page;
 pub use error::AppError;
 use export::Format;
 use hub::Hub;
@@ -93,8 +92,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// GeoIP and friends.
     pub enricher: Arc<Enricher>,
-    /// Folder holding a built frontend to serve instead of the embedded one.
-    pub web_dir: Option<PathBuf>,
+    /// The built frontend.
+    pub page: Arc<Page>,
     /// Limits and rules.
     pub config: Arc<ServiceConfig>,
     limiter: Arc<RateLimiter>,
@@ -103,17 +102,17 @@ pub struct AppState {
 
 impl AppState {
     /// State with the default limits.
-    pub fn new(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>) -> Self {
-        Self::with_config(store, enricher, web_dir, ServiceConfig::default())
+    pub fn new(store: Store, enricher: Arc<Enricher>, page: Page) -> Self {
+        Self::with_config(store, enricher, page, ServiceConfig::default())
     }
 
     /// State with explicit limits and rules.
-    pub fn with_config(store: Store, enricher: Arc<Enricher>, web_dir: Option<PathBuf>, config: ServiceConfig) -> Self {
+    pub fn with_config(store: Store, enricher: Arc<Enricher>, page: Page, config: ServiceConfig) -> Self {
         AppState {
             store,
             hub: Arc::new(Hub::default()),
             enricher,
-            web_dir,
+            page: Arc::new(page),
             limiter: Arc::new(RateLimiter::new(config.rate_burst, config.rate_per_minute)),
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
             config: Arc::new(config),
@@ -131,17 +130,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
-    let router = match &state.web_dir {
-        Some(dir) => {
-            let index = ServeFile::new(dir.join("index.html"));
-            router
-                .route_service("/", index.clone())
-                .route_service("/t/{id}", index)
-                .fallback_service(ServeDir::new(dir))
-        }
-        None => router.route("/", get(embedded_index)).route("/t/{id}", get(embedded_index)).fallback(embedded_file),
-    };
     router
+        .route("/", get(page_index))
+        .route("/t/{id}", get(page_index))
+        .fallback(page_file)
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -172,12 +164,12 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-async fn embedded_index(headers: HeaderMap) -> Response {
-    assets::serve("index.html", &headers)
+async fn page_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    state.page.serve("index.html", &headers)
 }
 
-async fn embedded_file(uri: axum::http::Uri, headers: HeaderMap) -> Response {
-    assets::serve(uri.path().trim_start_matches('/'), &headers)
+async fn page_file(State(state): State<AppState>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    state.page.serve(uri.path().trim_start_matches('/'), &headers)
 }
 
 async fn api_not_found() -> AppError {

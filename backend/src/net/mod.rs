@@ -27,7 +27,7 @@ use crate::wire::icmp::EchoRequest;
 use crate::wire::tcp::Syn;
 use crate::wire::{icmpv6, udp};
 
-pub use prober::{Counters, Prober};
+pub use prober::{Counters, ProbeSockets, Prober};
 pub use recverr::parse_extended_err;
 pub use socket::Family;
 

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use socket2::Socket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracemap_shared::ReplyKind;
@@ -121,6 +122,55 @@ struct HopBook {
     next_resend: HashMap<IpAddr, Instant>,
 }
 
+/// The raw sockets of a prober, opened but not yet watched by any runtime. A server opens them first thing, while
+/// it still has the privilege, then drops the privilege before it starts threads, and hands them to
+/// [`Prober::start`].
+#[derive(Debug)]
+pub struct ProbeSockets {
+    icmp4: Option<Socket>,
+    icmp6: Option<Socket>,
+    tcp4: Option<Socket>,
+    tcp6: Option<Socket>,
+    udp4: Option<Socket>,
+    udp6: Option<Socket>,
+}
+
+impl ProbeSockets {
+    /// Opens every raw socket the host allows. Without the privilege for raw sockets, none is open and the prober
+    /// made from them runs UDP probes only, over the error queue; other failures are errors. A family the host
+    /// lacks only leaves that family's sockets closed.
+    pub fn open() -> Result<ProbeSockets, NetError> {
+        let icmp4 = match RawSocket::create(Family::V4, RawKind::Icmp) {
+            Ok(socket) => socket,
+            Err(NetError::NoPrivilege { .. }) => {
+                tracing::info!("no raw sockets (needs root or CAP_NET_RAW): UDP probes only, over the error queue");
+                return Ok(ProbeSockets { icmp4: None, icmp6: None, tcp4: None, tcp6: None, udp4: None, udp6: None });
+            }
+            Err(error) => return Err(error),
+        };
+        let optional = |family, kind| match RawSocket::create(family, kind) {
+            Ok(socket) => Some(socket),
+            Err(error) => {
+                tracing::warn!(%error, "{family:?} {kind:?} probes unavailable");
+                None
+            }
+        };
+        Ok(ProbeSockets {
+            icmp4: Some(icmp4),
+            icmp6: optional(Family::V6, RawKind::Icmp),
+            tcp4: optional(Family::V4, RawKind::Tcp),
+            tcp6: optional(Family::V6, RawKind::Tcp),
+            udp4: optional(Family::V4, RawKind::Udp),
+            udp6: optional(Family::V6, RawKind::Udp),
+        })
+    }
+
+    /// Whether raw sockets could be opened.
+    pub fn is_privileged(&self) -> bool {
+        self.icmp4.is_some()
+    }
+}
+
 /// The process-wide prober. Open it once (as root or with CAP_NET_RAW, before dropping privileges) and run every
 /// trace through [`Prober::trace`](super::Prober::trace). Dropping it stops its readers.
 #[derive(Debug)]
@@ -151,28 +201,22 @@ impl Prober {
     /// [`NetError::NoPrivilege`] when the process may not open raw sockets. A family the host lacks (no IPv6) only
     /// leaves that family's sockets closed; tracing to it then fails with a clear error.
     pub fn open() -> Result<Prober, NetError> {
-        let icmp4 = match RawSocket::open(Family::V4, RawKind::Icmp) {
-            Ok(socket) => Arc::new(socket),
-            Err(NetError::NoPrivilege { .. }) => {
-                tracing::info!("no raw sockets (needs root or CAP_NET_RAW): UDP probes only, over the error queue");
-                return Ok(Prober::unprivileged());
-            }
-            Err(error) => return Err(error),
-        };
-        let optional = |family, kind| match RawSocket::open(family, kind) {
-            Ok(socket) => Some(Arc::new(socket)),
-            Err(error) => {
-                tracing::warn!(%error, "{family:?} {kind:?} probes unavailable");
-                None
-            }
+        Prober::start(ProbeSockets::open()?)
+    }
+
+    /// Starts a prober on sockets opened earlier (before privileges were dropped), on the current tokio runtime.
+    pub fn start(sockets: ProbeSockets) -> Result<Prober, NetError> {
+        let Some(icmp4) = sockets.icmp4 else { return Ok(Prober::unprivileged()) };
+        let register = |family, socket: Option<Socket>| -> Result<Option<Arc<RawSocket>>, NetError> {
+            socket.map(|socket| RawSocket::register(socket, family).map(Arc::new)).transpose()
         };
         let mut prober = Prober {
-            icmp4: Some(icmp4),
-            icmp6: optional(Family::V6, RawKind::Icmp),
-            tcp4: optional(Family::V4, RawKind::Tcp),
-            tcp6: optional(Family::V6, RawKind::Tcp),
-            udp4: optional(Family::V4, RawKind::Udp),
-            udp6: optional(Family::V6, RawKind::Udp),
+            icmp4: register(Family::V4, Some(icmp4))?,
+            icmp6: register(Family::V6, sockets.icmp6)?,
+            tcp4: register(Family::V4, sockets.tcp4)?,
+            tcp6: register(Family::V6, sockets.tcp6)?,
+            udp4: register(Family::V4, sockets.udp4)?,
+            udp6: register(Family::V6, sockets.udp6)?,
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
             hops: Mutex::new(HopBook::default()),

@@ -81,8 +81,9 @@ pub struct RawSocket {
 }
 
 impl RawSocket {
-    /// Opens a raw socket; fails with [`NetError::NoPrivilege`] when the process may not open raw sockets.
-    pub fn open(family: Family, kind: RawKind) -> Result<RawSocket, NetError> {
+    /// Opens and configures a raw socket, without a runtime (what needs the privilege, done before it is dropped);
+    /// fails with [`NetError::NoPrivilege`] when the process may not open raw sockets.
+    pub fn create(family: Family, kind: RawKind) -> Result<Socket, NetError> {
         let (protocol, operation) = match (family, kind) {
             (Family::V4, RawKind::Icmp) => (Protocol::ICMPV4, "open a raw ICMP socket"),
             (Family::V6, RawKind::Icmp) => (Protocol::ICMPV6, "open a raw ICMPv6 socket"),
@@ -116,6 +117,11 @@ impl RawSocket {
         if let Err(error) = enable_timestamps(&socket) {
             tracing::debug!(%error, "SO_TIMESTAMPNS not available; RTTs are taken when the datagram is read");
         }
+        Ok(socket)
+    }
+
+    /// Registers a socket from [`RawSocket::create`] with the current tokio runtime.
+    pub fn register(socket: Socket, family: Family) -> Result<RawSocket, NetError> {
         // SAFETY: the `Socket` owns its descriptor, which stays open and unchanged for as long as the `AsyncFd` owns
         // the `Socket`; nothing here swaps or closes it. Sends never wait, so only readability is watched.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
