@@ -7,6 +7,7 @@
 //! `--include-ignored`. Run as another user they fail and say why.
 
 mod common;
+mod served;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -250,4 +251,59 @@ fn cli_reads_the_namespace_resolv_conf_and_prints_names() {
     assert_eq!(answers[0]["hostname"], name_of(first), "{answers:#}");
     assert_eq!(answers[0]["hostname_source"], "reverse DNS");
     assert!(answers[1]["hostname"].is_null(), "no PTR record, no name: {answers:#}");
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and dnsmasq; run by the README's test command"]
+fn the_server_names_hops_unless_started_with_no_dns() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let _dns = Dnsmasq::start(&net);
+    let _conf = NetnsResolvConf::write(&net.client, &format!("nameserver {}\noptions timeout:1\n", net.destination));
+    let dir = served::scratch("nodns");
+    let trace = |port: u16, extra: &[&str]| {
+        let db = dir.join(format!("{port}.sqlite"));
+        let server = served::Server::start(net.exec(&net.client), &net.client, port, &db, extra);
+        let base = server.base.clone();
+        let destination = net.destination.to_string();
+        in_namespace(&net.client, move || {
+            let agent = served::agent();
+            let config: serde_json::Value =
+                agent.get(&format!("{base}/api/config")).call().expect("config").body_mut().read_json().expect("json");
+            // One probe per hop: two traces through the same routers stay inside their ICMP budget.
+            let body = serde_json::json!({"target": destination, "tries": 1, "dns": true});
+            let mut created = agent.post(&format!("{base}/api/traces")).send_json(body).expect("POST");
+            let id =
+                created.body_mut().read_json::<serde_json::Value>().expect("json")["id"].as_str().map(str::to_owned);
+            let id = id.expect("trace id");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let trace: serde_json::Value = agent
+                    .get(&format!("{base}/api/traces/{id}"))
+                    .call()
+                    .expect("GET")
+                    .body_mut()
+                    .read_json()
+                    .expect("json");
+                if trace["status"] != "running" {
+                    return (config, trace);
+                }
+                assert!(Instant::now() < deadline, "trace still running");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let names = |trace: &serde_json::Value| -> Vec<Option<String>> {
+        trace["hops"].as_array().expect("hops").iter().map(|h| h["hostname"].as_str().map(str::to_owned)).collect()
+    };
+    let expected: Vec<Option<String>> = net.hops.iter().flatten().map(|hop| Some(name_of(*hop))).collect();
+
+    let (config, named) = trace(18091, &[]);
+    assert_eq!(config["reverse_dns"], true);
+    assert_eq!(names(&named), expected, "{named}");
+
+    let (config, unnamed) = trace(18092, &["--no-dns"]);
+    assert_eq!(config["reverse_dns"], false);
+    assert_eq!(unnamed["destination_reached"], true, "{unnamed}");
+    assert_eq!(names(&unnamed), vec![None; expected.len()], "--no-dns overrides the request: {unnamed}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

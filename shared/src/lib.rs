@@ -160,6 +160,16 @@ pub struct ServerInfo {
     /// Labels of the GeoIP databases in use (the page credits DB-IP when one of them is DB-IP's).
     #[serde(default)]
     pub geoip: Vec<String>,
+    /// Labels of the ASN sources in use.
+    #[serde(default)]
+    pub asn: Vec<String>,
+    /// Whether the server looks up hop names at all (`serve --no-dns` turns it off for every trace).
+    #[serde(default = "yes")]
+    pub reverse_dns: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Error body of every API failure: `{"error": {"code": "...", "message": "..."}}`.

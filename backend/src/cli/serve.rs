@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// The attribution the tile provider requires (plain text), shown on the map.
     #[arg(long = "tiles-attribution", value_name = "TEXT", env = "TRACEMAP_TILES_ATTRIBUTION")]
     tiles_attribution: Option<String>,
+    /// Never look up hop names (reverse DNS), whatever a request asks: no PTR query leaves this server.
+    #[arg(long = "no-dns", env = "TRACEMAP_NO_DNS")]
+    no_dns: bool,
     /// Started as root, become this user once the sockets are open (every capability is dropped in any case).
     #[arg(long, default_value = "nobody", env = "TRACEMAP_USER")]
     user: String,
@@ -174,6 +177,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         max_concurrent: args.max_concurrent.max(1),
         location: args.location.clone(),
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
+        reverse_dns: !args.no_dns,
         ..ServiceConfig::default()
     };
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));

@@ -63,9 +63,12 @@ fn cell(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
-/// One row per probe: ttl, try, who answered, RTT, reply kind and flag, then the hop's name and place.
+/// One row per probe: ttl, try, who answered, RTT, reply kind and flag, then the hop's name, place, AS and address
+/// kind (columns are only ever added at the end, so existing spreadsheets keep working).
 pub fn csv(report: &TraceReport) -> String {
-    let mut out = String::from("ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon\n");
+    let mut out = String::from(
+        "ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon,asn,as_org,address_kind\n",
+    );
     for hop in &report.hops {
         for (i, probe) in hop.probes.iter().enumerate() {
             let (from, rtt, kind, flag) = match probe {
@@ -91,6 +94,9 @@ pub fn csv(report: &TraceReport) -> String {
                 geo.and_then(|g| g.country.clone()).unwrap_or_default(),
                 geo.map(|g| g.lat.to_string()).unwrap_or_default(),
                 geo.map(|g| g.lon.to_string()).unwrap_or_default(),
+                hop.asn.as_ref().map(|a| a.number.to_string()).unwrap_or_default(),
+                hop.asn.as_ref().and_then(|a| a.org.clone()).unwrap_or_default(),
+                hop.kind.clone().unwrap_or_default(),
             ];
             let row: Vec<String> = fields.iter().map(|f| cell(f)).collect();
             out.push_str(&row.join(","));
@@ -138,6 +144,9 @@ pub fn geojson(report: &TraceReport) -> Value {
                 "country": geo.and_then(|g| g.country.as_deref()),
                 "accuracy_km": geo.and_then(|g| g.accuracy_km),
                 "source": geo.and_then(|g| g.source.as_deref()),
+                "asn": hop.asn.as_ref().map(|a| a.number),
+                "as_org": hop.asn.as_ref().and_then(|a| a.org.as_deref()),
+                "address_kind": hop.kind,
                 "answered": hop.answered(),
                 "sent": hop.probes.len(),
                 "rtt_ms": rtt_stats(hop),
@@ -150,7 +159,7 @@ pub fn geojson(report: &TraceReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{Geo, ProbeReply, ReplyKind};
+    use tracemap_shared::{Asn, Geo, ProbeReply, ReplyKind};
 
     fn report() -> TraceReport {
         let reply = |from: &str, rtt| {
@@ -175,8 +184,8 @@ mod tests {
                     address: Some("10.0.0.2".into()),
                     hostname: Some("=HYPERLINK(\"x\"),evil".into()),
                     geo: Some(geo("Sydney", -33.87, 151.21)),
-                    asn: None,
-                    kind: None,
+                    asn: Some(Asn { number: 64500, org: Some("Example, Inc.".into()), source: None }),
+                    kind: Some("private".into()),
                 },
                 Hop {
                     ttl: 2,
@@ -208,10 +217,14 @@ mod tests {
         assert_eq!(lines.len(), 1 + 6);
         assert_eq!(
             lines[1],
-            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21"#
+            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private"#
         );
-        assert_eq!(lines[2], r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21"#);
-        assert_eq!(lines[3], "2,1,,,,,,,,,,");
+        assert_eq!(
+            lines[2],
+            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private"#
+        );
+        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,");
+        assert!(lines.iter().all(|l| l.matches(',').count() >= 14), "every row has every column");
     }
 
     #[test]
@@ -223,6 +236,10 @@ mod tests {
         assert_eq!(features[2]["properties"]["ttl"], 3);
         assert_eq!(features[2]["properties"]["rtt_ms"], json!({"min": 3.0, "avg": 4.0, "max": 5.0}));
         assert_eq!(features[1]["properties"]["answered"], 1);
+        assert_eq!(features[1]["properties"]["asn"], 64500);
+        assert_eq!(features[1]["properties"]["as_org"], "Example, Inc.");
+        assert_eq!(features[1]["properties"]["address_kind"], "private");
+        assert_eq!(features[2]["properties"]["asn"], Value::Null);
     }
 
     #[test]

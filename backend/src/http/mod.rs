@@ -66,6 +66,8 @@ pub struct ServiceConfig {
     pub location: Option<Geo>,
     /// A tile layer for the page instead of the offline basemap.
     pub tiles: Option<TileLayer>,
+    /// Whether traces may look up hop names; off, a request asking for names gets none.
+    pub reverse_dns: bool,
 }
 
 impl Default for ServiceConfig {
@@ -79,6 +81,7 @@ impl Default for ServiceConfig {
             max_concurrent: 32,
             location: None,
             tiles: None,
+            reverse_dns: true,
         }
     }
 }
@@ -241,7 +244,8 @@ async fn create_trace(
     let live = state.hub.insert(&id, report);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns: request.dns.unwrap_or(true) };
+    let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
+    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns };
     tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
@@ -311,6 +315,8 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         location: state.config.location.clone(),
         tiles: state.config.tiles.clone(),
         geoip: state.enricher.geoip_labels().into_iter().map(str::to_owned).collect(),
+        asn: state.enricher.asn_labels().into_iter().map(str::to_owned).collect(),
+        reverse_dns: state.config.reverse_dns,
     })
 }
 
