@@ -175,12 +175,8 @@ fn a_silent_resolver_delays_no_hop_and_gives_no_name() {
     let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
     // The first router drops DNS queries: no answer, not even an ICMP error to end the wait early.
     for proto in ["udp", "tcp"] {
-        let status = net
-            .exec(&net.routers[0])
-            .args(["iptables", "-A", "INPUT", "-p", proto, "--dport", "53", "-j", "DROP"])
-            .status()
-            .expect("iptables");
-        assert!(status.success(), "iptables DROP on port 53/{proto}");
+        net.firewall(&net.routers[0], &["iptables", "-A", "INPUT", "-p", proto, "--dport", "53", "-j", "DROP"])
+            .expect("drop DNS queries");
     }
     let silent = net.hops[0].expect("first router answers");
     let dns_timeout = Duration::from_secs(3);

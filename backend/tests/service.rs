@@ -23,7 +23,8 @@ fn add_silent_address(net: &TestNet) -> Ipv4Addr {
         assert!(status.success(), "{args:?}");
     };
     run(&["ip", "addr", "add", &format!("{silent}/24"), "dev", "west"]);
-    run(&["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"]);
+    net.firewall(&net.server, &["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"])
+        .expect("drop ICMP to the silent address");
     silent
 }
 

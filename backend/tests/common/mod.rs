@@ -150,28 +150,14 @@ impl TestNet {
         net.wait_until_links_are_up(&nodes)?;
         for (k, router) in net.routers.iter().enumerate() {
             if silent.contains(&k) {
-                run(net.exec(router).args([
-                    "ip6tables",
-                    "-A",
-                    "OUTPUT",
-                    "-p",
-                    "icmpv6",
-                    "--icmpv6-type",
-                    "time-exceeded",
-                    "-j",
-                    "DROP",
-                ]))?;
-                run(net.exec(router).args([
-                    "iptables",
-                    "-A",
-                    "OUTPUT",
-                    "-p",
-                    "icmp",
-                    "--icmp-type",
-                    "time-exceeded",
-                    "-j",
-                    "DROP",
-                ]))?;
+                net.firewall(
+                    router,
+                    &["ip6tables", "-A", "OUTPUT", "-p", "icmpv6", "--icmpv6-type", "time-exceeded", "-j", "DROP"],
+                )?;
+                net.firewall(
+                    router,
+                    &["iptables", "-A", "OUTPUT", "-p", "icmp", "--icmp-type", "time-exceeded", "-j", "DROP"],
+                )?;
             }
         }
         Ok(net)
@@ -197,6 +183,21 @@ impl TestNet {
             }
         }
         Ok(())
+    }
+
+    /// Adds a packet filter rule in namespace `ns`: `command` is an `iptables` or `ip6tables` command line. On a
+    /// fresh machine the first rules load the nf_tables modules, and a rule added meanwhile by a parallel test can
+    /// fail; a few tries a moment apart ride that out, and a real error is still reported with its message.
+    pub fn firewall(&self, ns: &str, command: &[&str]) -> io::Result<()> {
+        let mut tries = 0;
+        loop {
+            match run(self.exec(ns).args(command)) {
+                Ok(()) => return Ok(()),
+                Err(error) if tries >= 4 => return Err(error),
+                Err(_) => tries += 1,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
 
     /// A command that runs in namespace `ns` (`ip netns exec ns ...`); add the program and its arguments.
