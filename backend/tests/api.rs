@@ -14,6 +14,7 @@ use tower::ServiceExt;
 use tracemap::enrich::Enricher;
 use tracemap::http::assets::Page;
 use tracemap::http::policy::TargetPolicy;
+use tracemap::http::server;
 use tracemap::http::{AppState, ServiceConfig, app, new_trace_id};
 use tracemap::store::Store;
 use tracemap_shared::{ApiError, TraceCreated, TraceEvent, TraceReport, TraceStatus};
@@ -279,7 +280,7 @@ async fn live_stream_then_stored_report() {
     let state = state();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
+    tokio::spawn(server::serve(listener, app(state.clone()), std::future::pending(), Duration::ZERO));
 
     let (status, body) = call(&state, post_json(r#"{"target":"127.0.0.1"}"#)).await;
     assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
@@ -336,7 +337,7 @@ async fn live_stream_then_stored_report() {
 async fn listen(state: &AppState) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
+    tokio::spawn(server::serve(listener, app(state.clone()), std::future::pending(), Duration::ZERO));
     addr
 }
 
@@ -415,4 +416,66 @@ async fn a_viewer_that_never_reads_does_not_hold_up_the_others() {
     .await;
     assert_eq!(outcome, Ok(true), "the reading viewer got to the end");
     assert_eq!(received, 2001);
+}
+
+/// A server on port 0 with the given idle timeout and connection cap; its address.
+async fn listening(idle: Duration, max_connections: usize) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = app(state());
+    tokio::spawn(server::serve_with(listener, app, std::future::pending(), Duration::ZERO, idle, max_connections));
+    addr
+}
+
+/// Reads until the peer closes; what it sent and how long that took. Fails after `limit`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> (String, Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "still open after {limit:?}; got {:?}", String::from_utf8_lossy(&received));
+    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+}
+
+#[tokio::test]
+async fn idle_and_slow_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let idle = Duration::from_millis(300);
+    let addr = listening(idle, 16).await;
+
+    // Connected, never a byte.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (got, after) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(after >= idle - Duration::from_millis(50), "closed after {after:?}, before the timeout");
+    assert!(!got.contains("200 OK"), "{got}");
+
+    // Slow loris: half a request head, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    let (got, _) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(!got.contains("200 OK"), "{got}");
+
+    // Keep-alive: one request answered, then the idle connection is closed.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let (got, after) = read_until_closed(&mut kept, Duration::from_secs(5)).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    assert!(after >= idle - Duration::from_millis(50), "kept alive for {after:?}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    use tokio::io::AsyncWriteExt;
+    let addr = listening(Duration::from_secs(30), 1).await;
+    let first = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = tokio::net::TcpStream::connect(addr).await.expect("the kernel still queues it");
+    second.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("write");
+    let mut buffer = [0u8; 64];
+    let early =
+        tokio::time::timeout(Duration::from_millis(300), tokio::io::AsyncReadExt::read(&mut second, &mut buffer));
+    assert!(early.await.is_err(), "served while the only slot was taken");
+    drop(first);
+    let (got, _) = read_until_closed(&mut second, Duration::from_secs(5)).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
 }

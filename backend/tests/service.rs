@@ -220,3 +220,38 @@ fn an_ordinary_user_with_ambient_cap_net_raw_drops_it_after_opening_the_sockets(
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn sigterm_lets_running_traces_end_then_exits() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let silent = add_silent_address(&net);
+    let dir = scratch("sigterm");
+    let db = dir.join("t.sqlite");
+    let server = Server::start(net.exec(&net.client), &net.client, 18086, &db, &[]);
+    let base = server.base.clone();
+    let destination = net.destination.to_string();
+    let (done, cut) = in_namespace(&net.client, move || {
+        let (status, created, _) = post(&base, json!({"target": destination, "tries": 1}));
+        assert_eq!(status, 201, "{created}");
+        let done = created["id"].as_str().expect("id").to_owned();
+        assert_eq!(wait_done(&base, &done)["status"], "finished");
+        // A silent tail with a 9 s wait outlives the shutdown grace.
+        let body = json!({"target": silent.to_string(), "timeout_ms": 9000, "tries": 1});
+        let (status, created, _) = post(&base, body);
+        assert_eq!(status, 201, "{created}");
+        (done, created["id"].as_str().expect("id").to_owned())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = server.terminate(Duration::from_secs(15)).expect("the server exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}: the grace is 5 s");
+
+    let server = Server::start(net.exec(&net.client), &net.client, 18087, &db, &[]);
+    let base = server.base.clone();
+    in_namespace(&net.client, move || {
+        assert_eq!(get(&base, &format!("/api/traces/{done}")).1["status"], "finished");
+        assert_eq!(get(&base, &format!("/api/traces/{cut}")).1["status"], "interrupted");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -187,8 +187,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
     let url = format!("http://{}/", listener.local_addr().context("reading the bound address")?);
     tracing::info!(%url, db = %args.db.display(), "tracemap is serving");
     println!("tracemap is serving on {url}");
-    let service = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+    http::server::serve(listener, http::app(state), shutdown_signal(), http::SHUTDOWN_GRACE).await;
     // Give running traces a moment to end and be stored; whatever is left is marked interrupted on restart.
     let deadline = tokio::time::Instant::now() + http::SHUTDOWN_GRACE;
     while !hub.is_empty() && tokio::time::Instant::now() < deadline {

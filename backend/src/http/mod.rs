@@ -11,6 +11,7 @@ pub mod hub;
 pub mod limits;
 pub mod policy;
 pub mod request;
+pub mod server;
 mod ws;
 
 use std::net::SocketAddr;

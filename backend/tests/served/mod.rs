@@ -62,6 +62,22 @@ impl Server {
         self.child.id()
     }
 
+    /// Asks the server to stop (SIGTERM, as systemd does) and waits up to `limit` for it to exit; its exit status
+    /// and how long it took, or `None` if it was still running (it is then killed).
+    pub fn terminate(mut self, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let started = Instant::now();
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM");
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some((status, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Kills the server with SIGKILL (no chance to clean up) and waits for it.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
