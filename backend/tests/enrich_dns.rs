@@ -262,30 +262,12 @@ fn the_server_names_hops_unless_started_with_no_dns() {
         let base = server.base.clone();
         let destination = net.destination.to_string();
         in_namespace(&net.client, move || {
-            let agent = served::agent();
-            let config: serde_json::Value =
-                agent.get(&format!("{base}/api/config")).call().expect("config").body_mut().read_json().expect("json");
+            let (_, config) = served::get(&base, "/api/config");
             // One probe per hop: two traces through the same routers stay inside their ICMP budget.
             let body = serde_json::json!({"target": destination, "tries": 1, "dns": true});
-            let mut created = agent.post(&format!("{base}/api/traces")).send_json(body).expect("POST");
-            let id =
-                created.body_mut().read_json::<serde_json::Value>().expect("json")["id"].as_str().map(str::to_owned);
-            let id = id.expect("trace id");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                let trace: serde_json::Value = agent
-                    .get(&format!("{base}/api/traces/{id}"))
-                    .call()
-                    .expect("GET")
-                    .body_mut()
-                    .read_json()
-                    .expect("json");
-                if trace["status"] != "running" {
-                    return (config, trace);
-                }
-                assert!(Instant::now() < deadline, "trace still running");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            let (status, created, _) = served::post(&base, body);
+            assert_eq!(status, 201, "{created}");
+            (config, served::wait_done(&base, created["id"].as_str().expect("trace id")))
         })
     };
     let names = |trace: &serde_json::Value| -> Vec<Option<String>> {

@@ -5,11 +5,11 @@ mod common;
 mod served;
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TestNet;
-use serde_json::{Value, json};
-use served::{Server, agent, in_namespace, scratch};
+use serde_json::json;
+use served::{Server, get, in_namespace, post, scratch, wait_done};
 
 const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
 
@@ -26,32 +26,6 @@ fn add_silent_address(net: &TestNet) -> Ipv4Addr {
     net.firewall(&net.server, &["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"])
         .expect("drop ICMP to the silent address");
     silent
-}
-
-fn post(base: &str, body: Value) -> (u16, Value, Option<String>) {
-    let mut res = agent().post(&format!("{base}/api/traces")).send_json(body).expect("POST");
-    let status = res.status().as_u16();
-    let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    (status, res.body_mut().read_json().unwrap_or(Value::Null), retry)
-}
-
-fn get(base: &str, path: &str) -> (u16, Value) {
-    let mut res = agent().get(&format!("{base}{path}")).call().expect("GET");
-    (res.status().as_u16(), res.body_mut().read_json().unwrap_or(Value::Null))
-}
-
-/// Polls the trace until it is no longer running.
-fn wait_done(base: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, trace) = get(base, &format!("/api/traces/{id}"));
-        assert_eq!(status, 200, "{trace}");
-        if trace["status"] != "running" {
-            return trace;
-        }
-        assert!(Instant::now() < deadline, "trace {id} still running");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

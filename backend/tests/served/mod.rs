@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 pub use crate::common::in_namespace;
 
 /// An HTTP client that reports every status instead of failing on 4xx/5xx.
@@ -98,4 +100,32 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// `POST /api/traces` with `body`: the status, the JSON answer and any `Retry-After`.
+pub fn post(base: &str, body: Value) -> (u16, Value, Option<String>) {
+    let mut res = agent().post(&format!("{base}/api/traces")).send_json(body).expect("POST");
+    let status = res.status().as_u16();
+    let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, res.body_mut().read_json().unwrap_or(Value::Null), retry)
+}
+
+/// `GET` of `path` on the server: the status and the JSON answer (`null` when it is not JSON).
+pub fn get(base: &str, path: &str) -> (u16, Value) {
+    let mut res = agent().get(&format!("{base}{path}")).call().expect("GET");
+    (res.status().as_u16(), res.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// Polls trace `id` until it is no longer running; its report.
+pub fn wait_done(base: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, trace) = get(base, &format!("/api/traces/{id}"));
+        assert_eq!(status, 200, "{trace}");
+        if trace["status"] != "running" {
+            return trace;
+        }
+        assert!(Instant::now() < deadline, "trace {id} still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
