@@ -87,14 +87,15 @@ impl Enricher {
         self.geoip.is_some()
     }
 
-    /// Labels of the open GeoIP databases (for logs and attribution).
+    /// Labels of the open GeoIP databases (for logs and attribution), each once: a source's IPv4 and IPv6 files
+    /// share a label.
     pub fn geoip_labels(&self) -> Vec<&str> {
-        self.geoip.as_ref().map(GeoIp::labels).unwrap_or_default()
+        distinct(self.geoip.as_ref().map(GeoIp::labels).unwrap_or_default())
     }
 
-    /// Labels of the ASN sources.
+    /// Labels of the ASN sources, each once.
     pub fn asn_labels(&self) -> Vec<&str> {
-        self.asn.as_ref().map(AsnDb::labels).unwrap_or_default()
+        distinct(self.asn.as_ref().map(AsnDb::labels).unwrap_or_default())
     }
 
     /// The location of `ip`: the user's own feed overrides the databases.
@@ -120,5 +121,23 @@ impl Enricher {
     /// The longest [`Enricher::hostname`] takes.
     pub fn dns_timeout(&self) -> Duration {
         self.dns.timeout()
+    }
+}
+/// `labels` without repeats, in their first order.
+fn distinct(mut labels: Vec<&str>) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    labels.retain(|label| seen.insert(*label));
+    labels
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_listed_once_in_order() {
+        assert_eq!(distinct(vec!["DB-IP Lite", "MaxMind", "DB-IP Lite"]), ["DB-IP Lite", "MaxMind"]);
+        assert!(distinct(Vec::new()).is_empty());
     }
 }
