@@ -133,9 +133,16 @@ fn tally(hop: &Hop, sent: usize) -> String {
     let answered = hop.answered();
     let times = match rtt_range(hop) {
         Some((lo, hi)) if format_rtt(lo) == format_rtt(hi) => format!(" in {}", format_rtt(lo)),
+        // Both ends with the precision that suits the larger: `9.8–10.2 ms`, not `9.80–10.2 ms`.
         Some((lo, hi)) => {
-            let lo = format_rtt(lo);
-            format!(" in {}–{}", lo.strip_suffix(" ms").unwrap_or(&lo), format_rtt(hi))
+            let digits = if hi < 1.0 {
+                3
+            } else if hi < 10.0 {
+                2
+            } else {
+                1
+            };
+            format!(" in {lo:.digits$}–{hi:.digits$} ms")
         }
         None => String::new(),
     };
@@ -308,6 +315,14 @@ mod tests {
         let text = explain(&split, &split.hops[0]);
         assert!(text.contains("answered by 10.0.9.1: the path splits here"), "{text}");
         assert!(text.contains("3 answered in 5.00–6.00 ms"), "{text}");
+        let wide = report(
+            Protocol::Icmp,
+            &[
+                probe(6, 0, "10.0.5.1", 9.8, ReplyKind::TimeExceeded),
+                probe(6, 1, "10.0.5.1", 10.24, ReplyKind::TimeExceeded),
+            ],
+        );
+        assert!(explain(&wide, &wide.hops[0]).contains("2 answered in 9.8–10.2 ms"));
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub fn HopTable() -> impl IntoView {
                                         <th scope="col" class="rtt">
                                             <span class="rtt-label">"RTT "</span>
                                             {i}
+                                            <span class="rtt-unit">" ms"</span>
                                         </th>
                                     }
                                 })
