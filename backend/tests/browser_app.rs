@@ -273,7 +273,11 @@ fn the_map_app_traces_replays_presents_and_shares() {
         );
         browser.screenshot(&shots.join("app-dark.png"));
 
-        // Presenter mode from its button, in the dark and in the light.
+        // Presenter mode from its button, in the dark and in the light, on a projector's 1920 × 1080.
+        browser.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false}),
+        );
         browser.click("#presenter-toggle");
         let presenter = browser.eval(
             "return [document.documentElement.classList.contains('presenter'), location.search, getComputedStyle(document.body).fontSize]",
@@ -316,7 +320,7 @@ fn the_map_app_traces_replays_presents_and_shares() {
         drop(browser);
 
         // The permalink in a fresh browser (its own profile), asking for presenter mode in the link.
-        let fresh = Browser::start(fresh_launcher, FRESH_DRIVER_PORT, 1280, 800);
+        let fresh = Browser::start(fresh_launcher, FRESH_DRIVER_PORT, 1920, 1080);
         let path = permalink.as_str().unwrap_or("/").to_owned();
         fresh.goto(&format!("{base}{path}?present=1"));
         fresh.wait_for("the permalink's rows", Duration::from_secs(20), &count_at_least("#hops tbody tr", hop_count));
