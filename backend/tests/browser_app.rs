@@ -104,8 +104,13 @@ const Socket = window.WebSocket;
 window.WebSocket = function (...args) {
   const socket = new Socket(...args);
   socket.addEventListener('open', () => { __tm.opened = now(); });
+  __tm.sockets = (__tm.sockets || 0) + 1;
   socket.addEventListener('message', (message) => {
     const t = now();
+    if (__tm.dropNext) {
+      __tm.dropNext = false;
+      socket.close();
+    }
     const event = JSON.parse(message.data);
     if (event.type === 'probe' && event.reply && !(event.ttl in __tm.answers)) {
       __tm.answers[event.ttl] = t;
@@ -116,6 +121,11 @@ window.WebSocket = function (...args) {
   return socket;
 };
 window.WebSocket.prototype = Socket.prototype;
+__tm.statuses = [];
+new MutationObserver(() => {
+  const text = document.querySelector('#status').textContent;
+  if (__tm.statuses[__tm.statuses.length - 1] !== text) __tm.statuses.push(text);
+}).observe(document.querySelector('#status'), { subtree: true, childList: true, characterData: true });
 new MutationObserver(() => {
   const t = now();
   for (const m of document.querySelectorAll('#map .hop-marker')) {
@@ -526,8 +536,33 @@ fn a_reply_reaches_its_marker_quickly() {
             // Let the last held replies of this trace (probes beyond the destination) arrive before the next one.
             std::thread::sleep(REPLY_HOLD + Duration::from_millis(200));
         }
-        runs
+        // The socket drops after its first message: the page reconnects with backoff and shows each hop once.
+        browser.eval(
+            "__tm.reset(); __tm.sockets = 0; __tm.statuses = []; __tm.dropNext = true; \
+             const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true",
+            json!([]),
+        );
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        browser.wait_for(
+            "the trace to finish after a reconnection",
+            Duration::from_secs(30),
+            "return document.querySelector('#status').dataset.state === 'finished' && __tm.sockets >= 2",
+        );
+        let resumed = browser.eval(
+            "return [__tm.sockets, __tm.statuses, [...document.querySelectorAll('#hops tr.hop-row')].map(r => r.dataset.ttl), \
+             document.querySelectorAll('#map .hop-marker').length]",
+            json!([]),
+        );
+        (runs, resumed)
     });
+    let (runs, resumed) = runs;
+    eprintln!("after a dropped socket: {resumed}");
+    let rows: Vec<String> = serde_json::from_value(resumed[2].clone()).expect("rows");
+    let expected: Vec<String> = (1..=hop_ttl).map(|t| t.to_string()).collect();
+    assert_eq!(rows, expected, "each hop once after reconnecting");
+    assert_eq!(resumed[3], json!(located.len()), "each marker once after reconnecting");
+    let statuses = resumed[1].as_array().expect("statuses");
+    assert!(statuses.iter().any(|s| s.as_str().is_some_and(|s| s.contains("reconnecting"))), "{statuses:?}");
     let arrivals = capture.stop();
     drop(server);
 
