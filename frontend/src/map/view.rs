@@ -236,8 +236,7 @@ pub fn origin_marker(position: LatLon) -> Layer {
         "iconSize": [18, 18],
         "iconAnchor": [9, 9],
     })));
-    let marker_options =
-        options(&json!({
+    let marker_options = options(&json!({
         "title": "This tracemap server (the start)",
         "alt": "Start",
         "keyboard": false,
