@@ -7,6 +7,7 @@
 //!   phone-width (390 × 844, CDP `Emulation.setDeviceMetricsOverride`) views, with nothing cut off at 390 px; the
 //!   permalink (with `?present=1`) in a fresh browser profile shows the same rows and markers in presenter mode.
 //! - The error states: a target the page refuses itself, one the server's target policy refuses, the rate limit.
+//! - A tile layer (`--tiles`) replaces the offline basemap and shows its provider's credit as text; DB-IP's too.
 //! - The delay from a reply on the wire to its marker: a packet socket stamps the destination's echo replies as
 //!   they arrive, the page records when the socket delivered the hop's answer and location and when the marker's
 //!   element appeared (same clock: Unix ms). The destination holds its replies 400 ms, so the page's socket is open
@@ -34,6 +35,8 @@ const DRIVER_PORT: u16 = 19615;
 const FRESH_DRIVER_PORT: u16 = 19616;
 const ERROR_DRIVER_PORT: u16 = 19617;
 const DELAY_PORT: u16 = 18182;
+const TILES_PORT: u16 = 18183;
+const TILES_DRIVER_PORT: u16 = 19619;
 const DELAY_DRIVER_PORT: u16 = 19618;
 
 /// The located hops of the test route: Auckland → Sydney → (silent) → Singapore → London, each in its own AS.
@@ -477,6 +480,44 @@ fn the_map_app_explains_refusals() {
     assert!(forbidden.contains("does not trace") && forbidden.contains("127.0.0.1"), "{forbidden}");
     let limited = result["limited"].as_str().unwrap_or_default();
     assert!(limited.contains("You can start another in") && limited.contains(" s."), "{limited}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_map_app_credits_a_tile_layer_and_db_ip() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(1, &[]).expect("test network");
+    let work = scratch("browser-app-tiles");
+    // Nothing listens on the tile server's port: tiles fail at once, inside the namespace; the credit must show.
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        TILES_PORT,
+        &work.join("t.sqlite"),
+        &["--tiles", "http://127.0.0.1:9/{z}/{x}/{y}.png", "--tiles-attribution", "Tiles <b>© Test Maps</b>"],
+    );
+    let launcher = net.exec(&net.client);
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, TILES_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the tile layer", Duration::from_secs(20), "return document.querySelector('#map.with-tiles')");
+        browser.eval(
+            "const a = document.querySelector('.leaflet-control-attribution'); \
+             return [a.textContent, a.querySelectorAll('b').length, document.querySelectorAll('path.country').length, \
+             (document.querySelector('a#dbip-attribution') || {}).href || '']",
+            json!([]),
+        )
+    });
+    drop(server);
+    eprintln!("{result}");
+    let credit = result[0].as_str().unwrap_or_default();
+    assert!(credit.contains("Tiles <b>© Test Maps</b>"), "the provider's credit, as text: {credit}");
+    assert_eq!(result[1], json!(0), "the credit is never read as HTML");
+    assert_eq!(result[2], json!(0), "tiles replace the offline basemap");
+    assert_eq!(result[3], json!("https://db-ip.com/"), "the DB-IP credit");
     let _ = std::fs::remove_dir_all(&work);
 }
 
