@@ -246,7 +246,9 @@ fn the_map_app_traces_replays_presents_and_shares() {
             steps.push(browser.eval(
                 "const h = document.querySelector('#hops tr.highlighted'); return [h ? h.dataset.ttl : '', \
                  document.querySelector('#replay-sentence').textContent, document.querySelector('#replay-progress').textContent, \
-                 [...document.querySelectorAll('#map .hop-marker.highlighted')].map(m => m.dataset.ttls).join('|')]",
+                 [...document.querySelectorAll('#map .hop-marker.highlighted')].map(m => m.dataset.ttls).join('|'), \
+                 [...document.querySelectorAll('#hops tr.ahead')].map(r => r.dataset.ttl).join(' '), \
+                 [...document.querySelectorAll('#map .hop-marker.ahead')].map(m => m.dataset.ttls).join(' ')]",
                 json!([]),
             ));
             if steps.len() == 2 {
@@ -390,6 +392,11 @@ fn the_map_app_traces_replays_presents_and_shares() {
         assert_eq!(step[0], json!(ttl), "step {i} highlights hop {ttl}: {step}");
         assert!(sentence.contains(&format!("TTL {ttl}")), "step {i}: {sentence}");
         assert_eq!(step[2], json!(format!("Step {} of {hop_count}", i + 1)));
+        let ahead: Vec<String> = (i + 2..=hop_count).map(|t| t.to_string()).collect();
+        assert_eq!(step[4], json!(ahead.join(" ")), "rows after step {} are faded", i + 1);
+        let markers_ahead: Vec<String> =
+            (i + 2..=hop_count).filter(|&t| hops[t - 1].is_some()).map(|t| t.to_string()).collect();
+        assert_eq!(step[5], json!(markers_ahead.join(" ")), "markers after step {} are faded", i + 1);
         match hops[i] {
             None => assert!(sentence.contains("does not mean the network is down"), "{sentence}"),
             Some(addr) if i + 1 == hop_count => {

@@ -136,6 +136,7 @@ pub fn HopTable() -> impl IntoView {
                                         class="hop-row"
                                         class:located=row.located
                                         class:highlighted=highlighted
+                                        class:ahead=move || focus.ahead_of_replay(ttl)
                                         data-ttl=row.ttl.to_string()
                                         tabindex="0"
                                         aria-current=move || if selected() { "true" } else { "false" }

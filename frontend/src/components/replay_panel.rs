@@ -51,6 +51,7 @@ pub fn ReplayPanel() -> impl IntoView {
     let current = Memo::new(move |_| replay.with(|r| r.position).and_then(|p| ttls.with(|t| t.get(p).copied())));
     Effect::new(move |was: Option<Option<u8>>| {
         let ttl = current.get();
+        focus.replay.set(ttl);
         match ttl {
             Some(ttl) => focus.selected.set(Some(ttl)),
             None if was.flatten().is_some() => focus.selected.set(None),
@@ -88,6 +89,7 @@ pub fn ReplayPanel() -> impl IntoView {
         }
     });
     on_cleanup(disarm);
+    on_cleanup(move || focus.replay.set(None));
 
     // Shortcuts anywhere on the page.
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
