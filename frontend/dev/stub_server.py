@@ -24,6 +24,14 @@ HOPS = [
     (8, "203.0.113.8", "edge.sfo.example.org", ("San Francisco", "United States", 37.77, -122.42), [139.5, 140.2, 139.9]),
 ]
 
+# AS numbers (documentation range) by TTL, for the AS column and the replay's sentences.
+ASNS = {3: (64496, "Example Transit"), 4: (64496, "Example Transit"), 5: (64497, "Atlantic Carrier"),
+        6: (64497, "Atlantic Carrier"), 7: (64498, None), 8: (64499, "Example Hosting, Inc.")}
+
+def asn(ttl):
+    a = ASNS.get(ttl)
+    return None if a is None else {"number": a[0], "org": a[1], "source": "stub"}
+
 def events():
     yield {"type": "started", "version": 1, "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
            "max_hops": 30, "tries": 3, "started_at_ms": 1763888400000}
@@ -35,7 +43,8 @@ def events():
         if ip:
             g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
                                           "accuracy_km": geo[4] if len(geo) > 4 else None, "source": "stub"}
-            yield {"type": "hop_info", "ttl": ttl, "address": ip, "hostname": host, "geo": g}
+            yield {"type": "hop_info", "ttl": ttl, "address": ip, "hostname": host, "geo": g, "asn": asn(ttl),
+                   "kind": "private" if ip.startswith("192.168.") else "public"}
     yield {"type": "finished", "destination_reached": True, "duration_ms": 4200}
 
 def report(status):
@@ -44,7 +53,7 @@ def report(status):
         probes = [None if r is None else {"from": ip, "rtt_ms": r, "kind": "destination" if ttl == 8 else "time_exceeded"} for r in rtts]
         g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
                                       "accuracy_km": geo[4] if len(geo) > 4 else None}
-        hops.append({"ttl": ttl, "probes": probes, "address": ip, "hostname": host, "geo": g})
+        hops.append({"ttl": ttl, "probes": probes, "address": ip, "hostname": host, "geo": g, "asn": asn(ttl)})
     return {"id": "done1", "status": status, "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
             "max_hops": 30, "tries": 3, "hops": hops, "destination_reached": True, "duration_ms": 4200}
 

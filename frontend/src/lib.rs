@@ -1,21 +1,27 @@
 //! tracemap's page: type a host, watch the route fill a table and a map as probes come back.
 //!
 //! [`App`] wires the [`session::Session`] (the trace model and its live connection) to the views: the form, the
-//! status line, the hop table and the route map, all reading the one model that events fold into. Pure logic lives
-//! in `state`, `route` and `map::topojson` and is tested natively with `cargo test -p tracemap-frontend`.
+//! status line, the replay, the hop table and the route map, all reading the one model that events fold into. Pure
+//! logic lives in `state`, `stats`, `route`, `replay`, `teach` and `map` and is tested natively with
+//! `cargo test -p tracemap-frontend`.
 
 pub mod api;
 pub mod components;
 pub mod map;
 pub mod options;
+pub mod replay;
 pub mod route;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod teach;
 pub mod ui;
 pub mod ws;
 
-use components::{HopTable, RecentTraces, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm};
+use components::{
+    HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm,
+    presenter_requested,
+};
 use leptos::prelude::*;
 use session::Session;
 use tracemap_shared::ServerInfo;
@@ -30,7 +36,7 @@ pub fn App() -> impl IntoView {
     provide_context(focus);
     let config = ServerConfig(RwSignal::new(None));
     provide_context(config);
-    let presenter = Presenter(RwSignal::new(false));
+    let presenter = Presenter(RwSignal::new(presenter_requested()));
     provide_context(presenter);
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
@@ -75,9 +81,11 @@ pub fn App() -> impl IntoView {
                     "tracemap"
                 </a>
                 <TraceForm />
+                <PresenterToggle />
             </header>
             <StatusLine />
             <ShareBar />
+            <ReplayPanel />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">
                     <HopTable />

@@ -1,6 +1,10 @@
-//! The page's two addresses: `/` (a new trace) and `/t/{id}` (the permalink of one trace).
+//! The page's two addresses: `/` (a new trace) and `/t/{id}` (the permalink of one trace), and the one query
+//! parameter the page keeps across them: `?present` (presenter mode, so a teacher can share the link as shown).
 //!
 //! Pure string handling, so the permalink rules are tested natively; the browser history calls live in `session`.
+
+/// The query parameter that turns presenter mode on.
+pub const PRESENT_PARAM: &str = "present";
 
 /// The trace id in a permalink path, if `path` is one: `/t/{id}` with an optional trailing slash.
 pub fn trace_id_from_path(path: &str) -> Option<String> {
@@ -15,9 +19,36 @@ pub fn permalink(id: &str) -> String {
     format!("/t/{id}")
 }
 
+/// Whether the query string `search` (`?a=b&present`, with or without `?`) asks for presenter mode: `present`,
+/// `present=1`, `present=true` or `present=yes`.
+pub fn presenter_in(search: &str) -> bool {
+    search.trim_start_matches('?').split('&').any(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        key == PRESENT_PARAM && matches!(value, "" | "1" | "true" | "yes" | "on")
+    })
+}
+
+/// The query string (with its `?`, or empty) that says whether presenter mode is on; other parameters are dropped,
+/// since the page has no others.
+pub fn presenter_query(on: bool) -> String {
+    if on { format!("?{PRESENT_PARAM}=1") } else { String::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presenter_mode_travels_in_the_query() {
+        for on in ["?present", "?present=1", "present=true", "?x=2&present=yes"] {
+            assert!(presenter_in(on), "{on}");
+        }
+        for off in ["", "?", "?present=0", "?presenter=1", "?x=present"] {
+            assert!(!presenter_in(off), "{off}");
+        }
+        assert!(presenter_in(&presenter_query(true)));
+        assert_eq!(presenter_query(false), "");
+    }
 
     #[test]
     fn permalinks_round_trip() {

@@ -205,12 +205,15 @@ impl Session {
     }
 }
 
-fn push_history(path: &str) {
+/// Moves the address bar to `path` (a new history entry), keeping presenter mode's `?present=1` when it is on.
+pub fn push_history(path: &str) {
     let Some(window) = web_sys::window() else { return };
-    if window.location().pathname().ok().as_deref() == Some(path) {
+    let location = window.location();
+    if location.pathname().ok().as_deref() == Some(path) {
         return;
     }
+    let query = crate::route::presenter_query(crate::route::presenter_in(&location.search().unwrap_or_default()));
     if let Ok(history) = window.history() {
-        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{query}")));
     }
 }

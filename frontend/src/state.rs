@@ -83,6 +83,7 @@ impl TraceModel {
                 hostname: hop.hostname.clone().filter(|name| Some(name) != hop.address.as_ref()),
                 address: hop.address.clone(),
                 location: location_label(hop),
+                asn: hop.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
                 located: hop.geo.is_some(),
                 loss: self.loss(hop),
             })
@@ -144,6 +145,8 @@ pub struct HopRow {
     pub address: Option<String>,
     /// `City, Country`, or empty when the hop has no location.
     pub location: String,
+    /// The autonomous system announcing the address: its number and organisation.
+    pub asn: Option<(u32, Option<String>)>,
     /// Whether the hop has a marker on the map.
     pub located: bool,
     /// Probes lost so far.
@@ -361,10 +364,12 @@ mod tests {
             address: "192.0.2.1".into(),
             hostname: Some("r1.example.test".into()),
             geo: geo("Paris", 48.85, 2.35),
-            asn: None,
+            asn: Some(tracemap_shared::Asn { number: 64500, org: Some("Example Net".into()), source: None }),
             kind: None,
         });
         let rows = model.rows();
+        assert_eq!(rows[0].asn, Some((64500, Some("Example Net".to_owned()))));
+        assert_eq!(rows[1].asn, None);
         assert_eq!(rows[0].host, "r1.example.test (192.0.2.1)");
         assert_eq!(rows[0].location, "Paris, Testland");
         assert!(rows[0].located);

@@ -12,18 +12,25 @@ pub struct Focus {
     pub hovered: RwSignal<Option<u8>>,
     /// TTL chosen by click, keyboard or the replay.
     pub selected: RwSignal<Option<u8>>,
+    /// The replay's step, while one is on show: hops after it are drawn faded, so the route grows step by step.
+    pub replay: RwSignal<Option<u8>>,
 }
 
 impl Focus {
     /// Nothing pointed at.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        Focus { hovered: RwSignal::new(None), selected: RwSignal::new(None) }
+        Focus { hovered: RwSignal::new(None), selected: RwSignal::new(None), replay: RwSignal::new(None) }
     }
 
     /// The hop to highlight: the one under the pointer, else the selected one.
     pub fn active(self) -> Option<u8> {
         self.hovered.get().or_else(|| self.selected.get())
+    }
+
+    /// Whether hop `ttl` lies after the replay's step (faded until the replay reaches it).
+    pub fn ahead_of_replay(self, ttl: u8) -> bool {
+        self.replay.get().is_some_and(|step| ttl > step)
     }
 
     /// Selects `ttl`, or clears the selection when it is already selected.

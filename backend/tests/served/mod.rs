@@ -33,12 +33,18 @@ pub struct Server {
 impl Server {
     /// Starts the server in `ns` via `launcher` (`ip netns exec ns`), listening on `port`, storing in `db`, with
     /// `extra` arguments; returns once it answers `/healthz`.
-    pub fn start(mut launcher: Command, ns: &str, port: u16, db: &Path, extra: &[&str]) -> Server {
+    pub fn start(launcher: Command, ns: &str, port: u16, db: &Path, extra: &[&str]) -> Server {
+        Server::start_on(launcher, ns, &format!("127.0.0.1:{port}"), db, extra)
+    }
+
+    /// Like [`Server::start`], listening on `listen` (`ADDR:PORT`): an address beyond loopback turns on the
+    /// server's target policy.
+    pub fn start_on(mut launcher: Command, ns: &str, listen: &str, db: &Path, extra: &[&str]) -> Server {
         // The server's log goes beside its database, to read when a test fails.
         let log = std::fs::File::create(db.with_extension("log")).expect("server log file");
         let child = launcher
             .arg(env!("CARGO_BIN_EXE_tracemap"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", "--listen", listen])
             .arg("--db")
             .arg(db)
             .args(extra)
@@ -46,7 +52,7 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("server starts");
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("http://{listen}");
         let server = Server { child, base: base.clone(), db: db.to_owned() };
         in_namespace(ns, move || {
             let agent = agent();

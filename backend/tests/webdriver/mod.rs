@@ -1,6 +1,9 @@
 //! A small W3C WebDriver client for driving Debian's headless Chromium through chromedriver.
 //! Blocking on purpose: it runs on its own thread, and a test that waits on a browser gains nothing from async.
 
+// Each test crate uses a different part of this module.
+#![allow(dead_code)]
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -89,8 +92,7 @@ impl Browser {
 
     /// Types `text` into the first element matching `css` (`\u{E007}` is Enter).
     pub fn type_into(&self, css: &str, text: &str) {
-        let found = self.post(&self.session_path("/element"), json!({"using": "css selector", "value": css}));
-        let id = found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned();
+        let id = self.element(css);
         self.post(&self.session_path(&format!("/element/{id}/value")), json!({"text": text}));
     }
 
@@ -111,6 +113,36 @@ impl Browser {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Clicks the first element matching `css`.
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.post(&self.session_path(&format!("/element/{id}/click")), json!({}));
+    }
+
+    /// The WebDriver id of the first element matching `css`.
+    fn element(&self, css: &str) -> String {
+        let found = self.post(&self.session_path("/element"), json!({"using": "css selector", "value": css}));
+        found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+    }
+
+    /// Presses and releases each key in turn, sent to whatever has focus, as a keyboard would (`\u{E004}` is Tab,
+    /// `\u{E007}` Enter, `\u{E015}` and `\u{E013}` the down and up arrows).
+    pub fn press_keys(&self, keys: &[&str]) {
+        let actions: Vec<Value> = keys
+            .iter()
+            .flat_map(|k| [json!({"type": "keyDown", "value": k}), json!({"type": "keyUp", "value": k})])
+            .collect();
+        self.post(
+            &self.session_path("/actions"),
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+    }
+
+    /// Runs a Chrome DevTools Protocol command through chromedriver (`Emulation.setEmulatedMedia`, ...).
+    pub fn cdp(&self, command: &str, params: Value) -> Value {
+        self.post(&self.session_path("/goog/cdp/execute"), json!({"cmd": command, "params": params}))
     }
 
     /// A PNG of the viewport, written to `path`.

@@ -1,5 +1,6 @@
 //! The hop markers: one numbered marker per place (hops at the same place share one), coloured by round-trip time,
-//! the start of the route, and the accuracy circles. The marker of the focused hop is highlighted.
+//! the start of the route, and the accuracy circles. The marker of the focused hop is highlighted; during a replay,
+//! markers of hops the replay has not reached yet are faded.
 
 use super::route_map::MapContext;
 use crate::map::{accuracy_circle, layer_effect, origin_marker, place_marker, tag_marker};
@@ -45,6 +46,7 @@ pub fn HopMarkers() -> impl IntoView {
     Effect::new(move |_| {
         drawn.track();
         let active = focus.active().map(|ttl| ttl.to_string());
+        let step = focus.replay.get();
         let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
         let Ok(markers) = document.query_selector_all("#map .hop-marker") else { return };
         for i in 0..markers.length() {
@@ -52,6 +54,9 @@ pub fn HopMarkers() -> impl IntoView {
             let ttls = element.get_attribute("data-ttls").unwrap_or_default();
             let on = active.as_ref().is_some_and(|ttl| ttls.split(' ').any(|t| t == ttl));
             let _ = element.class_list().toggle_with_force("highlighted", on);
+            // A place is faded while every hop at it lies after the replay's step.
+            let ahead = step.is_some_and(|step| ttls.split(' ').filter_map(|t| t.parse::<u8>().ok()).all(|t| t > step));
+            let _ = element.class_list().toggle_with_force("ahead", ahead);
         }
     });
 }

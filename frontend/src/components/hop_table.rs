@@ -1,4 +1,6 @@
-//! The live hop table: one row per TTL, one cell per probe, filled in as events arrive.
+//! The live hop table: one row per TTL, one cell per probe, filled in as events arrive. Rows are keyboard stops:
+//! arrow keys (and Home, End) move between them, Enter or Space selects one, and a focused or hovered row lights up
+//! its marker on the map.
 
 use crate::session::Session;
 use crate::state::ProbeCell;
@@ -17,6 +19,34 @@ fn host_cell(hostname: Option<String>, address: Option<String>) -> impl IntoView
         (Some(name), None) => view! { <span class="hostname">{name}</span> }.into_any(),
         (None, Some(ip)) => view! { <span class="ip">{ip}</span> }.into_any(),
         (None, None) => view! { <span class="no-reply">"*"</span> }.into_any(),
+    }
+}
+
+/// The AS number and, beneath it, the organisation that announces the address.
+fn asn_cell(asn: Option<(u32, Option<String>)>) -> impl IntoView {
+    asn.map(|(number, org)| {
+        view! {
+            <span class="as-number">{format!("AS{number}")}</span>
+            {org.map(|org| view! { <span class="as-org">{org}</span> })}
+        }
+    })
+}
+
+/// Moves keyboard focus from the row `event` happened in to another row: the next or previous one, or the first or
+/// last of the table.
+fn focus_row(event: &leptos::ev::KeyboardEvent, key: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(row) = event.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
+    let target = match key {
+        "ArrowDown" => row.next_element_sibling(),
+        "ArrowUp" => row.previous_element_sibling(),
+        "Home" => row.parent_element().and_then(|body| body.first_element_child()),
+        "End" => row.parent_element().and_then(|body| body.last_element_child()),
+        _ => None,
+    };
+    match target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+        Some(target) => target.focus().is_ok(),
+        None => false,
     }
 }
 
@@ -55,6 +85,7 @@ pub fn HopTable() -> impl IntoView {
                                         <th scope="col" class="rtt">
                                             <span class="rtt-label">"RTT "</span>
                                             {i}
+                                            <span class="rtt-unit">" ms"</span>
                                         </th>
                                     }
                                 })
@@ -65,6 +96,9 @@ pub fn HopTable() -> impl IntoView {
                         </th>
                         <th scope="col" class="location">
                             "Location"
+                        </th>
+                        <th scope="col" class="asn">
+                            <abbr title="Autonomous system">"AS"</abbr>
                         </th>
                         <th scope="col" class="loss">
                             "Loss"
@@ -102,16 +136,22 @@ pub fn HopTable() -> impl IntoView {
                                         class="hop-row"
                                         class:located=row.located
                                         class:highlighted=highlighted
+                                        class:ahead=move || focus.ahead_of_replay(ttl)
                                         data-ttl=row.ttl.to_string()
                                         tabindex="0"
                                         aria-current=move || if selected() { "true" } else { "false" }
                                         on:mouseenter=move |_| focus.hovered.set(Some(ttl))
                                         on:mouseleave=move |_| focus.hovered.set(None)
+                                        on:focus=move |_| focus.hovered.set(Some(ttl))
+                                        on:blur=move |_| focus.hovered.set(None)
                                         on:click=move |_| focus.toggle(ttl)
                                         on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                                            if matches!(ev.key().as_str(), "Enter" | " ") {
+                                            let key = ev.key();
+                                            if matches!(key.as_str(), "Enter" | " ") {
                                                 ev.prevent_default();
                                                 focus.toggle(ttl);
+                                            } else if focus_row(&ev, &key) {
+                                                ev.prevent_default();
                                             }
                                         }
                                     >
@@ -121,6 +161,7 @@ pub fn HopTable() -> impl IntoView {
                                             {host_cell(row.hostname, row.address)}
                                         </td>
                                         <td class="location">{row.location}</td>
+                                        <td class="asn">{asn_cell(row.asn)}</td>
                                         <td class="loss" class:lossy={row.loss.lost > 0}>
                                             {row.loss.label()}
                                         </td>

@@ -86,9 +86,7 @@ pub fn RecentTraces() -> impl IntoView {
                                 let id = t.id.clone();
                                 let open = move |ev: leptos::ev::MouseEvent| {
                                     ev.prevent_default();
-                                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                                        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&permalink(&id)));
-                                    }
+                                    crate::session::push_history(&permalink(&id));
                                     session.open(id.clone());
                                 };
                                 let status = match t.status {

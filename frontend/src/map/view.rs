@@ -35,6 +35,9 @@ pub struct MapView {
     map: LeafletMap,
     /// What the view was last fitted to, so a resize can fit it again.
     fitted: Rc<Cell<[[f64; 2]; 2]>>,
+    /// When the last animated fit ends (`Date.now()` ms), and whether a fit waits for it.
+    animating_until: Rc<Cell<f64>>,
+    queued: Rc<Cell<bool>>,
     /// Tells Leaflet when its element changes size (the layout moves when an error banner appears, or on rotate).
     resize: Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>,
 }
@@ -66,7 +69,7 @@ impl MapView {
             observer.observe(element);
             (observer, on_resize)
         });
-        Ok(MapView { map, fitted, resize })
+        Ok(MapView { map, fitted, resize, animating_until: Rc::default(), queued: Rc::default() })
     }
 
     /// The Leaflet map, for layers to be added to.
@@ -75,9 +78,30 @@ impl MapView {
     }
 
     /// Fits the view to `[[south, west], [north, east]]` (animated) and remembers it for resizes.
+    ///
+    /// Leaflet ignores a new zoom while a zoom animation runs, so when the route grows in a burst (a permalink, a
+    /// late viewer's backlog, a fast network) a fit during an animation is held and the latest bounds are applied
+    /// once it ends; otherwise the view would stay on the first hops.
     pub fn fit(&self, bounds: [[f64; 2]; 2]) {
         self.fitted.set(bounds);
-        self.map.fit_bounds(&options(&json!(bounds)), &fit_options(true));
+        if self.queued.get() {
+            return;
+        }
+        let wait = self.animating_until.get() - js_sys::Date::now();
+        if wait <= 0.0 {
+            apply_fit(&self.map, &self.fitted, &self.animating_until);
+            return;
+        }
+        self.queued.set(true);
+        let (map, fitted, until, queued) =
+            (self.map.clone(), self.fitted.clone(), self.animating_until.clone(), self.queued.clone());
+        set_timeout(
+            move || {
+                queued.set(false);
+                apply_fit(&map, &fitted, &until);
+            },
+            std::time::Duration::from_millis(wait.ceil() as u64),
+        );
     }
 
     /// Destroys the Leaflet map (on unmount).
@@ -89,8 +113,22 @@ impl MapView {
     }
 }
 
+/// How long Leaflet's animated fit takes (its zoom and pan animations last 0.25 s), with a margin.
+const FIT_ANIMATION_MS: f64 = 350.0;
+
+fn apply_fit(map: &LeafletMap, fitted: &Cell<[[f64; 2]; 2]>, animating_until: &Cell<f64>) {
+    animating_until.set(js_sys::Date::now() + FIT_ANIMATION_MS);
+    map.fit_bounds(&options(&json!(fitted.get())), &fit_options(true));
+}
+
 fn fit_options(animate: bool) -> JsValue {
-    options(&json!({"padding": [48, 48], "maxZoom": MAX_FIT_ZOOM, "animate": animate}))
+    // More room at the top left, where the zoom buttons are.
+    options(&json!({
+        "paddingTopLeft": [64, 56],
+        "paddingBottomRight": [40, 40],
+        "maxZoom": MAX_FIT_ZOOM,
+        "animate": animate,
+    }))
 }
 
 /// Keeps one layer group on the map held by `map` and redraws it with `draw` whenever the signals `draw` reads
@@ -198,8 +236,13 @@ pub fn origin_marker(position: LatLon) -> Layer {
         "iconSize": [18, 18],
         "iconAnchor": [9, 9],
     })));
-    let marker_options =
-        options(&json!({ "title": "This tracemap server (the start)", "alt": "Start", "keyboard": false }));
+    let marker_options = options(&json!({
+        "title": "This tracemap server (the start)",
+        "alt": "Start",
+        "keyboard": false,
+        // Under the hop markers: the first hop is often in the same city.
+        "zIndexOffset": -1000,
+    }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
     let marker = leaflet::marker(&options(&json!(position)), &marker_options);
     marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "top"})));

@@ -1,0 +1,919 @@
+//! The map app end to end, as people use it: `tracemap serve` in the client namespace of a real test network,
+//! headless Chromium in the same namespace, the release build of the page.
+//!
+//! - A trace from the form to the map: a row per hop, a marker per located hop, the AS column; the keyboard alone
+//!   (arrow keys between rows, Enter, visible focus, every control a Tab stop); the replay stepped through every
+//!   hop with `L` and played at 4×; screenshots in light, dark (CDP `Emulation.setEmulatedMedia`), presenter and
+//!   phone-width (390 × 844, CDP `Emulation.setDeviceMetricsOverride`) views, with nothing cut off at 390 px; the
+//!   permalink (with `?present=1`) in a fresh browser profile shows the same rows and markers in presenter mode.
+//! - The error states: a target the page refuses itself, one the server's target policy refuses, the rate limit.
+//! - A tile layer (`--tiles`) replaces the offline basemap and shows its provider's credit as text; DB-IP's too.
+//! - The delay from a reply on the wire to its marker: a packet socket stamps the destination's echo replies as
+//!   they arrive, the page records when the socket delivered the hop's answer and location and when the marker's
+//!   element appeared (same clock: Unix ms). The destination holds its replies 400 ms, so the page's socket is open
+//!   before they arrive, as on a real route.
+//!
+//! Locations come from a geofeed and AS numbers from a small ASN file written here (the routers have private
+//! addresses no public database knows). Nothing leaves the namespaces: no host name is ever typed into the page.
+
+mod common;
+mod served;
+mod webdriver;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::TestNet;
+use serde_json::json;
+use served::{Server, in_namespace, scratch};
+use webdriver::Browser;
+
+const APP_PORT: u16 = 18180;
+const ERROR_PORT: u16 = 18181;
+const DRIVER_PORT: u16 = 19615;
+const FRESH_DRIVER_PORT: u16 = 19616;
+const ERROR_DRIVER_PORT: u16 = 19617;
+const DELAY_PORT: u16 = 18182;
+const TILES_PORT: u16 = 18183;
+const TILES_DRIVER_PORT: u16 = 19619;
+const DELAY_DRIVER_PORT: u16 = 19618;
+
+/// The located hops of the test route: Auckland → Sydney → (silent) → Singapore → London, each in its own AS.
+const PLACES: [(&str, &str, f64, f64, u32, &str); 4] = [
+    ("NZ", "Auckland", -36.85, 174.76, 64500, "Harbour Net"),
+    ("AU", "Sydney", -33.87, 151.21, 64501, "Southern Cross Transit"),
+    ("SG", "Singapore", 1.29, 103.85, 64502, "Straits Exchange"),
+    ("GB", "London", 51.51, -0.13, 64503, "Thames Hosting"),
+];
+
+/// Where the prober stands (`--location`): the start of the route.
+const ORIGIN: &str = "-41.29,174.78,Wellington";
+
+fn web_dir() -> PathBuf {
+    std::env::var_os("TRACEMAP_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")))
+}
+
+fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("TRACEMAP_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts")));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// One browser test at a time: they share two cores with everything else, and the delay measurement must not
+/// compete with another test's Chromium.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn require_page() {
+    common::require_root().expect("root");
+    let index = web_dir().join("index.html");
+    assert!(index.is_file(), "{} is missing: build the page first (scripts/build-frontend.sh)", index.display());
+}
+
+/// A geofeed and an ASN file (`start,end,number,organisation`) for the located hops.
+fn enrichment_files(located: &[Ipv4Addr], dir: &Path) -> (String, String) {
+    let mut feed = String::from("# test network locations\n");
+    let mut asn = String::new();
+    for (addr, (cc, city, lat, lon, number, org)) in located.iter().zip(PLACES) {
+        feed.push_str(&format!("{addr}/32,{cc},,{city},,{lat},{lon}\n"));
+        asn.push_str(&format!("{addr},{addr},{number},\"{org}\"\n"));
+    }
+    let (feed_path, asn_path) = (dir.join("geofeed.csv"), dir.join("asn.csv"));
+    std::fs::write(&feed_path, feed).expect("geofeed");
+    std::fs::write(&asn_path, asn).expect("asn file");
+    (feed_path.to_string_lossy().into_owned(), asn_path.to_string_lossy().into_owned())
+}
+
+/// Records, in the page, when each hop's marker first appears and when the frame after it starts, and when the
+/// socket delivered each hop's first answer and first location (`performance.timeOrigin + now()`: Unix ms, the
+/// capture's clock). Leaflet inserts a marker's element when it is added and the page tags it with `data-ttls` in
+/// the same task, so the observer (a microtask later) sees both. `WebSocket` is wrapped before the page opens one
+/// (wasm-bindgen's glue looks the constructor up at each call); the listener added here runs before the page's.
+/// `__tm.reset()` starts a new trace's record.
+const OBSERVE: &str = r#"
+const now = () => performance.timeOrigin + performance.now();
+window.__tm = { reset() { Object.assign(this, { markers: {}, frames: {}, answers: {}, rtt: {}, located: {}, opened: null }); } };
+__tm.reset();
+__tm.clockSkew = Date.now() - now();
+const Socket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new Socket(...args);
+  socket.addEventListener('open', () => { __tm.opened = now(); });
+  __tm.sockets = (__tm.sockets || 0) + 1;
+  socket.addEventListener('message', (message) => {
+    const t = now();
+    if (__tm.dropNext) {
+      __tm.dropNext = false;
+      socket.close();
+    }
+    const event = JSON.parse(message.data);
+    if (event.type === 'probe' && event.reply && !(event.ttl in __tm.answers)) {
+      __tm.answers[event.ttl] = t;
+      __tm.rtt[event.ttl] = event.reply.rtt_ms;
+    }
+    if (event.type === 'hop_info' && event.geo && !(event.ttl in __tm.located)) __tm.located[event.ttl] = t;
+  });
+  return socket;
+};
+window.WebSocket.prototype = Socket.prototype;
+__tm.statuses = [];
+new MutationObserver(() => {
+  const text = document.querySelector('#status').textContent;
+  if (__tm.statuses[__tm.statuses.length - 1] !== text) __tm.statuses.push(text);
+}).observe(document.querySelector('#status'), { subtree: true, childList: true, characterData: true });
+new MutationObserver(() => {
+  const t = now();
+  for (const m of document.querySelectorAll('#map .hop-marker')) {
+    for (const ttl of (m.dataset.ttls || '').split(' ').filter(Boolean)) {
+      if (!(ttl in __tm.markers)) {
+        __tm.markers[ttl] = t;
+        requestAnimationFrame(() => { __tm.frames[ttl] = now(); });
+      }
+    }
+  }
+}).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-ttls'] });
+return true;
+"#;
+
+/// Row texts, one string per row.
+const ROWS: &str =
+    "return [...document.querySelectorAll('#hops tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim())";
+
+fn count_at_least(selector: &str, n: usize) -> String {
+    format!("const n = document.querySelectorAll('{selector}').length; return n >= {n} ? n : 0")
+}
+
+/// Median and largest of `values`.
+fn median_max(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    let median = if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 };
+    (median, values[values.len() - 1])
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_map_app_traces_replays_presents_and_shares() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(4, &[2]).expect("test network");
+    let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
+    assert_eq!(located.len(), PLACES.len());
+    let work = scratch("browser-app");
+    let (feed, asn) = enrichment_files(&located, &work);
+    let location = format!("--location={ORIGIN}");
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        APP_PORT,
+        &work.join("t.sqlite"),
+        &["--geofeed", &feed, "--asn-db", &asn, &location],
+    );
+
+    let destination = net.destination.to_string();
+    let hops = net.hops.clone();
+    let hop_count = hops.len();
+    let (launcher, fresh_launcher) = (net.exec(&net.client), net.exec(&net.client));
+    let shots = artifacts_dir();
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the map", Duration::from_secs(20), "return document.querySelector('.leaflet-container')");
+        browser.wait_for(
+            "the basemap",
+            Duration::from_secs(20),
+            "return document.querySelectorAll('path.country').length",
+        );
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+
+        browser.wait_for(
+            "the trace to finish",
+            Duration::from_secs(40),
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? s.textContent : ''",
+        );
+        let rows = browser.wait_for(
+            "every hop in the table",
+            Duration::from_secs(5),
+            &count_at_least("#hops tbody tr", hop_count),
+        );
+        let markers = browser.wait_for(
+            "the markers",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#map .hop-marker').length",
+        );
+        let lines = browser.eval(
+            "return [document.querySelectorAll('#map path.route-line').length, document.querySelectorAll('#map path.route-gap').length, document.querySelectorAll('#map .origin-marker').length]",
+            json!([]),
+        );
+        let table = browser.eval(ROWS, json!([]));
+        let permalink = browser.eval("return location.pathname", json!([]));
+        std::thread::sleep(Duration::from_millis(1500));
+        browser.screenshot(&shots.join("app-light.png"));
+
+        // Keyboard alone: a row takes focus, the arrows move between rows (lighting up the marker), Enter selects.
+        browser.eval("document.querySelector('#hops tr.hop-row').focus(); return true", json!([]));
+        browser.press_keys(&["\u{E015}"]);
+        let keyboard = browser.eval(
+            "const a = document.activeElement; return [a.dataset.ttl || '', getComputedStyle(a).outlineStyle, \
+             [...document.querySelectorAll('#map .hop-marker.highlighted')].map(m => m.dataset.ttls).join('|')]",
+            json!([]),
+        );
+        browser.press_keys(&["\u{E007}"]);
+        let selected = browser.eval(
+            "const r = document.querySelector('#hops tr[aria-current=\"true\"]'); return r ? r.dataset.ttl : ''",
+            json!([]),
+        );
+        let unreachable = browser.eval(
+            "return [...document.querySelectorAll('button, select, input, a[href], tr.hop-row')].filter(e => !e.disabled && e.tabIndex < 0 && e.offsetParent).map(e => e.id || e.tagName)",
+            json!([]),
+        );
+
+        // The replay, by keyboard (L moves forward) through every hop, then playing by itself at 4×.
+        browser.eval("document.activeElement.blur(); return true", json!([]));
+        let mut steps = Vec::new();
+        for _ in 0..hop_count {
+            browser.press_keys(&["l"]);
+            std::thread::sleep(Duration::from_millis(150));
+            steps.push(browser.eval(
+                "const h = document.querySelector('#hops tr.highlighted'); return [h ? h.dataset.ttl : '', \
+                 document.querySelector('#replay-sentence').textContent, document.querySelector('#replay-progress').textContent, \
+                 [...document.querySelectorAll('#map .hop-marker.highlighted')].map(m => m.dataset.ttls).join('|'), \
+                 [...document.querySelectorAll('#hops tr.ahead')].map(r => r.dataset.ttl).join(' '), \
+                 [...document.querySelectorAll('#map .hop-marker.ahead')].map(m => m.dataset.ttls).join(' ')]",
+                json!([]),
+            ));
+            if steps.len() == 2 {
+                std::thread::sleep(Duration::from_millis(400));
+                browser.screenshot(&shots.join("app-replay.png"));
+            }
+        }
+        browser.eval(
+            "const s = document.querySelector('#replay-speed'); s.value = '4'; s.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        browser.click("#replay-play");
+        browser.wait_for(
+            "the replay to start playing",
+            Duration::from_secs(5),
+            "return document.querySelector('#replay-play').textContent.includes('Pause')",
+        );
+        let played = browser.wait_for(
+            "the replay to play to the end",
+            Duration::from_secs(15),
+            &format!(
+                "const p = document.querySelector('#replay-progress').textContent; \
+                 return p === 'Step {hop_count} of {hop_count}' && document.querySelector('#replay-play').textContent.includes('Play') ? p : ''"
+            ),
+        );
+        browser.press_keys(&["\u{E00C}"]);
+
+        // Dark, by the system setting.
+        browser.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let dark = browser.eval(
+            "return [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.querySelector('path.country')).fill]",
+            json!([]),
+        );
+        browser.screenshot(&shots.join("app-dark.png"));
+
+        // Presenter mode from its button, in the dark and in the light, on a projector's 1920 × 1080.
+        browser.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false}),
+        );
+        browser.click("#presenter-toggle");
+        let presenter = browser.eval(
+            "return [document.documentElement.classList.contains('presenter'), location.search, getComputedStyle(document.body).fontSize]",
+            json!([]),
+        );
+        browser.press_keys(&["l", "l"]);
+        std::thread::sleep(Duration::from_millis(600));
+        browser.screenshot(&shots.join("app-presenter-dark.png"));
+        browser.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "light"}]}),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        browser.screenshot(&shots.join("app-presenter.png"));
+        browser.press_keys(&["\u{E00C}"]);
+        browser.click("#presenter-toggle");
+
+        // Phone width: nothing may stick out of the 390 px viewport.
+        browser.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true}),
+        );
+        std::thread::sleep(Duration::from_millis(800));
+        let phone = browser.eval(
+            "const w = document.documentElement.clientWidth; \
+             const out = [...document.querySelectorAll('#hops td, .replay button, header *')].filter(e => e.getBoundingClientRect().right > w + 0.5).map(e => e.className || e.tagName); \
+             return [w, document.documentElement.scrollWidth, out]",
+            json!([]),
+        );
+        browser.screenshot(&shots.join("app-phone.png"));
+        browser.eval("document.querySelector('#hops').scrollIntoView(); return true", json!([]));
+        std::thread::sleep(Duration::from_millis(300));
+        browser.screenshot(&shots.join("app-phone-table.png"));
+        browser.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        browser.screenshot(&shots.join("app-phone-dark.png"));
+        drop(browser);
+
+        // The permalink in a fresh browser (its own profile), asking for presenter mode in the link.
+        let fresh = Browser::start(fresh_launcher, FRESH_DRIVER_PORT, 1920, 1080);
+        let path = permalink.as_str().unwrap_or("/").to_owned();
+        fresh.goto(&format!("{base}{path}?present=1"));
+        fresh.wait_for("the permalink's rows", Duration::from_secs(20), &count_at_least("#hops tbody tr", hop_count));
+        let reopened_markers = fresh.wait_for(
+            "the permalink's markers",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#map .hop-marker').length",
+        );
+        let reopened = fresh.eval(ROWS, json!([]));
+        let reopened_presenter =
+            fresh.eval("return document.documentElement.classList.contains('presenter')", json!([]));
+        std::thread::sleep(Duration::from_millis(1200));
+        fresh.screenshot(&shots.join("app-permalink-presenter.png"));
+        json!({
+            "rows": rows, "markers": markers, "lines": lines, "table": table,
+            "permalink": permalink, "keyboard": keyboard, "selected": selected, "unreachable": unreachable,
+            "steps": steps, "played": played, "dark": dark, "presenter": presenter, "phone": phone,
+            "reopened": reopened, "reopened_markers": reopened_markers, "reopened_presenter": reopened_presenter,
+        })
+    });
+    drop(server);
+    eprintln!("{result:#}");
+
+    // The live trace: a row per hop, a marker per located hop, the route from the server's location.
+    assert_eq!(result["rows"], json!(hop_count));
+    assert_eq!(result["markers"], json!(located.len()), "one marker per located hop");
+    assert_eq!(result["lines"], json!([1, 1, 1]), "solid arcs, one dashed arc over the silent hop, the start");
+    let table: Vec<String> = serde_json::from_value(result["table"].clone()).expect("rows");
+    for (row, hop) in table.iter().zip(&hops) {
+        match hop {
+            None => assert!(row.contains('*'), "silent hop row {row:?} shows *"),
+            Some(addr) => assert!(row.contains(&addr.to_string()), "row {row:?} names {addr}"),
+        }
+    }
+    for (_, city, _, _, number, org) in PLACES {
+        let row = table.iter().find(|r| r.contains(city)).unwrap_or_else(|| panic!("a row in {city}: {table:?}"));
+        assert!(row.contains(&format!("AS{number}")) && row.contains(org), "AS column: {row}");
+    }
+    assert!(result["permalink"].as_str().is_some_and(|p| p.starts_with("/t/")));
+
+    // Keyboard: the arrow moved to hop 2, which is visibly focused and lights up its marker; Enter selected it.
+    assert_eq!(result["keyboard"][0], json!("2"), "ArrowDown moved to the second row");
+    assert_ne!(result["keyboard"][1], json!("none"), "the focused row shows its focus");
+    assert_eq!(result["keyboard"][2], json!("2"), "the focused row's marker is highlighted");
+    assert_eq!(result["selected"], json!("2"));
+    assert_eq!(result["unreachable"], json!([]), "every control is a keyboard stop");
+
+    // The replay stepped through every hop: the highlighted row moved, the sentence named its TTL.
+    let steps = result["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), hop_count);
+    for (i, step) in steps.iter().enumerate() {
+        let ttl = (i + 1).to_string();
+        let sentence = step[1].as_str().unwrap_or_default();
+        assert_eq!(step[0], json!(ttl), "step {i} highlights hop {ttl}: {step}");
+        assert!(sentence.contains(&format!("TTL {ttl}")), "step {i}: {sentence}");
+        assert_eq!(step[2], json!(format!("Step {} of {hop_count}", i + 1)));
+        let ahead: Vec<String> = (i + 2..=hop_count).map(|t| t.to_string()).collect();
+        assert_eq!(step[4], json!(ahead.join(" ")), "rows after step {} are faded", i + 1);
+        let markers_ahead: Vec<String> =
+            (i + 2..=hop_count).filter(|&t| hops[t - 1].is_some()).map(|t| t.to_string()).collect();
+        assert_eq!(step[5], json!(markers_ahead.join(" ")), "markers after step {} are faded", i + 1);
+        match hops[i] {
+            None => assert!(sentence.contains("does not mean the network is down"), "{sentence}"),
+            Some(addr) if i + 1 == hop_count => {
+                assert!(sentence.contains("reached the destination") && sentence.contains("echo reply"), "{sentence}");
+                assert!(sentence.contains(&addr.to_string()));
+            }
+            Some(addr) => {
+                assert!(sentence.contains(&format!("expired at {addr}")), "{sentence}");
+                assert!(sentence.contains("Time Exceeded"), "{sentence}");
+                assert_eq!(step[3], json!(ttl), "the marker of hop {ttl} is highlighted");
+            }
+        }
+    }
+    assert_eq!(result["played"], json!(format!("Step {hop_count} of {hop_count}")));
+
+    // Dark theme, presenter mode, phone width.
+    let dark_bg = result["dark"][0].as_str().unwrap_or_default();
+    assert!(dark_bg.starts_with("rgb(15, 19, 23"), "dark page background: {dark_bg}");
+    assert_ne!(result["dark"][1], json!("rgb(247, 245, 240)"), "the basemap follows the dark theme");
+    assert_eq!(result["presenter"], json!([true, "?present=1", "20px"]));
+    assert_eq!(result["phone"][0], json!(390));
+    assert_eq!(result["phone"][1], json!(390), "no horizontal scrolling at 390 px: {}", result["phone"]);
+    assert_eq!(result["phone"][2], json!([]), "cells cut off at 390 px");
+
+    // The permalink in a fresh browser: the same rows, markers, and the presenter mode its link asked for.
+    assert_eq!(result["reopened"], result["table"]);
+    assert_eq!(result["reopened_markers"], json!(located.len()));
+    assert_eq!(result["reopened_presenter"], json!(true));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_map_app_explains_refusals() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(1, &[]).expect("test network");
+    let work = scratch("browser-app-errors");
+    // Listening beyond loopback turns the target policy on; one start per client, then the rate limit.
+    let listen = format!("10.0.0.1:{ERROR_PORT}");
+    let server = Server::start_on(
+        net.exec(&net.client),
+        &net.client,
+        &listen,
+        &work.join("t.sqlite"),
+        &["--rate-burst", "1", "--rate-per-minute", "1"],
+    );
+    let launcher = net.exec(&net.client);
+    let shots = artifacts_dir();
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, ERROR_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the form", Duration::from_secs(20), "return document.querySelector('#target')");
+        // Not a host name: the page says so before asking the server.
+        browser.type_into("#target", "bad host!\u{E007}");
+        let invalid = browser.wait_for(
+            "the inline problem",
+            Duration::from_secs(5),
+            "return document.querySelector('#target-problem').textContent",
+        );
+        let asked = browser.eval("return document.querySelector('#error') ? 'error shown' : ''", json!([]));
+        browser.screenshot(&shots.join("app-invalid.png"));
+        // Loopback: the server refuses it, and the page shows why.
+        browser.eval("const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true", json!([]));
+        browser.type_into("#target", "127.0.0.1\u{E007}");
+        let forbidden = browser.wait_for(
+            "the refusal",
+            Duration::from_secs(10),
+            "const e = document.querySelector('#error'); return e ? e.textContent : ''",
+        );
+        browser.screenshot(&shots.join("app-forbidden.png"));
+        // That start was the one allowed: the next is over the rate limit, and the page says how long to wait.
+        browser.click("#trace-button");
+        let limited = browser.wait_for(
+            "the rate limit",
+            Duration::from_secs(10),
+            "const e = document.querySelector('#error'); return e && e.textContent.includes('Too many') ? e.textContent : ''",
+        );
+        browser.screenshot(&shots.join("app-rate-limited.png"));
+        json!({"invalid": invalid, "asked": asked, "forbidden": forbidden, "limited": limited})
+    });
+    drop(server);
+    eprintln!("{result:#}");
+    assert!(result["invalid"].as_str().is_some_and(|t| !t.is_empty()), "an inline problem for 'bad host!'");
+    assert_eq!(result["asked"], json!(""), "the server was not asked");
+    let forbidden = result["forbidden"].as_str().unwrap_or_default();
+    assert!(forbidden.contains("does not trace") && forbidden.contains("127.0.0.1"), "{forbidden}");
+    let limited = result["limited"].as_str().unwrap_or_default();
+    assert!(limited.contains("You can start another in") && limited.contains(" s."), "{limited}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_map_app_credits_a_tile_layer_and_db_ip() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(1, &[]).expect("test network");
+    let work = scratch("browser-app-tiles");
+    // Nothing listens on the tile server's port: tiles fail at once, inside the namespace; the credit must show.
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        TILES_PORT,
+        &work.join("t.sqlite"),
+        &["--tiles", "http://127.0.0.1:9/{z}/{x}/{y}.png", "--tiles-attribution", "Tiles <b>© Test Maps</b>"],
+    );
+    let launcher = net.exec(&net.client);
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, TILES_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the tile layer", Duration::from_secs(20), "return document.querySelector('#map.with-tiles')");
+        browser.eval(
+            "const a = document.querySelector('.leaflet-control-attribution'); \
+             return [a.textContent, a.querySelectorAll('b').length, document.querySelectorAll('path.country').length, \
+             (document.querySelector('a#dbip-attribution') || {}).href || '']",
+            json!([]),
+        )
+    });
+    drop(server);
+    eprintln!("{result}");
+    let credit = result[0].as_str().unwrap_or_default();
+    assert!(credit.contains("Tiles <b>© Test Maps</b>"), "the provider's credit, as text: {credit}");
+    assert_eq!(result[1], json!(0), "the credit is never read as HTML");
+    assert_eq!(result[2], json!(0), "tiles replace the offline basemap");
+    assert_eq!(result[3], json!("https://db-ip.com/"), "the DB-IP credit");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// How long the destination of the delay test holds each echo reply: long enough that the page's live socket is
+/// open before any answer arrives (in the test network every other answer takes microseconds, so the whole trace
+/// would otherwise be over before the page connects, and what would be measured is the connection's set-up).
+const REPLY_HOLD: Duration = Duration::from_millis(400);
+/// Traces in the delay test.
+const DELAY_RUNS: usize = 10;
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn a_reply_reaches_its_marker_quickly() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(2, &[]).expect("test network");
+    let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
+    let work = scratch("browser-app-delay");
+    let (feed, asn) = enrichment_files(&located, &work);
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        DELAY_PORT,
+        &work.join("t.sqlite"),
+        &["--geofeed", &feed, "--asn-db", &asn, "--rate-burst", "50"],
+    );
+    let _responder = slow_echo::Responder::start(&net, REPLY_HOLD);
+    let capture = capture::Capture::start(&net.client);
+    let destination = net.destination.to_string();
+    let hop_ttl = net.hops.len() as u8;
+    let ttl = hop_ttl.to_string();
+    let launcher = net.exec(&net.client);
+    let base = server.base.clone();
+    let runs = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, DELAY_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for(
+            "the basemap",
+            Duration::from_secs(20),
+            "return document.querySelectorAll('path.country').length",
+        );
+        browser.eval(OBSERVE, json!([]));
+        let mut runs = Vec::new();
+        for _ in 0..DELAY_RUNS {
+            browser.eval(
+                "__tm.reset(); const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true",
+                json!([]),
+            );
+            let started = browser.eval("return performance.timeOrigin + performance.now()", json!([]));
+            browser.type_into("#target", &format!("{destination}\u{E007}"));
+            browser.wait_for(
+                "the trace to finish",
+                Duration::from_secs(20),
+                "const s = document.querySelector('#status'); return s.dataset.state === 'finished' && Object.keys(__tm.frames).length >= 3",
+            );
+            runs.push(json!({"started": started, "page": browser.eval("return __tm", json!([]))}));
+            // Let the last held replies of this trace (probes beyond the destination) arrive before the next one.
+            std::thread::sleep(REPLY_HOLD + Duration::from_millis(200));
+        }
+        // The socket drops after its first message: the page reconnects with backoff and shows each hop once.
+        browser.eval(
+            "__tm.reset(); __tm.sockets = 0; __tm.statuses = []; __tm.dropNext = true; \
+             const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true",
+            json!([]),
+        );
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        browser.wait_for(
+            "the trace to finish after a reconnection",
+            Duration::from_secs(30),
+            // A second socket only if the trace still runs when the page reconnects; either way it has to recover.
+            "return document.querySelector('#status').dataset.state === 'finished' \
+             && __tm.statuses.some(s => s.includes('reconnecting'))",
+        );
+        let resumed = browser.eval(
+            "return [__tm.sockets, __tm.statuses, [...document.querySelectorAll('#hops tr.hop-row')].map(r => r.dataset.ttl), \
+             document.querySelectorAll('#map .hop-marker').length]",
+            json!([]),
+        );
+        (runs, resumed)
+    });
+    let (runs, resumed) = runs;
+    eprintln!("after a dropped socket: {resumed}");
+    let rows: Vec<String> = serde_json::from_value(resumed[2].clone()).expect("rows");
+    let expected: Vec<String> = (1..=hop_ttl).map(|t| t.to_string()).collect();
+    assert_eq!(rows, expected, "each hop once after reconnecting");
+    assert_eq!(resumed[3], json!(located.len()), "each marker once after reconnecting");
+    let statuses = resumed[1].as_array().expect("statuses");
+    assert!(statuses.iter().any(|s| s.as_str().is_some_and(|s| s.contains("reconnecting"))), "{statuses:?}");
+    let arrivals = capture.stop();
+    drop(server);
+
+    // For each trace: the reply the server used for the destination, its answer and location on the socket, its
+    // marker in the page, and the next frame. And for every located hop, the page's own share: from the socket
+    // message with the hop's location to its marker.
+    let destination = net.destination;
+    let (mut server_share, mut page_share, mut total, mut painted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in &runs {
+        let started = run["started"].as_f64().expect("start time");
+        let page = &run["page"];
+        // The reply the server used: one to a probe sent with the destination's TTL, whose round trip on the wire is
+        // the `rtt_ms` the server reported, the last such to arrive before the answer reached the page.
+        let reported = page["rtt"][&ttl].as_f64().expect("the destination's round trip");
+        let answered = page["answers"][&ttl].as_f64().expect("the destination's answer");
+        let wire = arrivals
+            .iter()
+            .rev()
+            .filter(|reply| reply.peer == destination && reply.icmp_type == 0)
+            .filter(|reply| reply.at > started && reply.at < answered)
+            .filter(|reply| {
+                arrivals.iter().any(|request| {
+                    request.icmp_type == 8
+                        && request.ip_ttl == hop_ttl
+                        && (request.id, request.seq) == (reply.id, reply.seq)
+                        && (reply.at - request.at - reported).abs() < 0.5
+                })
+            })
+            .map(|reply| reply.at)
+            .next()
+            .unwrap_or_else(|| panic!("no captured reply took {reported} ms ({} packets)", arrivals.len()));
+        let at =
+            |what: &str| page[what][&ttl].as_f64().unwrap_or_else(|| panic!("no {what} time for hop {ttl}: {page}"));
+        let opened = page["opened"].as_f64().expect("the socket opened");
+        assert!(opened < wire, "the socket opened before the reply arrived: {opened} vs {wire}");
+        let (located, marker, frame) = (at("located"), at("markers"), at("frames"));
+        eprintln!(
+            "reply on the wire {:.0} ms after the start → answer on the socket {:.1} ms, location on the socket \
+             {:.1} ms, marker {:.1} ms, next frame {:.1} ms",
+            wire - started,
+            answered - wire,
+            located - wire,
+            marker - wire,
+            frame - wire
+        );
+        server_share.push(located - wire);
+        total.push(marker - wire);
+        painted.push(frame - wire);
+        for hop in 1..=hop_ttl {
+            let hop = hop.to_string();
+            if let (Some(located), Some(marker)) = (page["located"][&hop].as_f64(), page["markers"][&hop].as_f64()) {
+                page_share.push(marker - located);
+            }
+        }
+    }
+    let quick = total.iter().filter(|&&d| d <= 50.0).count();
+    let (median, worst) = median_max(&mut total);
+    let (server_median, server_worst) = median_max(&mut server_share);
+    let (page_median, page_worst) = median_max(&mut page_share);
+    let (paint_median, paint_worst) = median_max(&mut painted);
+    eprintln!(
+        "over {DELAY_RUNS} traces, the destination's reply on the wire → its marker: median {median:.1} ms, worst \
+         {worst:.1} ms, {quick} of {DELAY_RUNS} within 50 ms (wire → location on the socket: median \
+         {server_median:.1}, worst {server_worst:.1}); → next frame: median {paint_median:.1}, worst {paint_worst:.1}; \
+         the page alone, socket message → marker, {} hops: median {page_median:.1} ms, worst {page_worst:.1} ms; \
+         browser clock skew {} ms",
+        page_share.len(),
+        runs[0]["page"]["clockSkew"]
+    );
+    assert!(total.iter().all(|&d| d > -1.0), "a marker cannot precede its reply: {total:?}");
+    // The page's own share is this test's business; what the server adds is reported, not judged here.
+    assert!(page_worst < 250.0, "the page took {page_worst:.0} ms from a location to its marker");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// An echo responder that answers late: the destination's own kernel is told to ignore echo requests, and a
+/// thread in its namespace answers each one after a fixed hold, like a far-away host.
+mod slow_echo {
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use crate::common::TestNet;
+
+    /// Runs until dropped.
+    pub struct Responder {
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Responder {
+        pub fn start(net: &TestNet, hold: Duration) -> Responder {
+            let status = net
+                .exec(&net.server)
+                .args(["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"])
+                .status()
+                .expect("sysctl");
+            assert!(status.success(), "the destination ignores echo requests");
+            let namespace = std::fs::File::open(format!("/run/netns/{}", net.server)).expect("open the namespace");
+            let stop = Arc::new(AtomicBool::new(false));
+            let stopped = stop.clone();
+            let (ready, opened) = std::sync::mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
+                let rc = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                let socket =
+                    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::RAW, Some(socket2::Protocol::ICMPV4))
+                        .expect("raw ICMP socket");
+                socket.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+                ready.send(()).expect("ready");
+                let socket = Arc::new(socket);
+                let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+                while !stopped.load(Ordering::Relaxed) {
+                    let Ok((len, from)) = socket.recv_from(&mut buffer) else { continue };
+                    // SAFETY: recv_from initialised the first `len` bytes.
+                    let packet: Vec<u8> = buffer[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
+                    let header = usize::from(packet[0] & 0x0f) * 4;
+                    let Some(request) = packet.get(header..).filter(|icmp| icmp.len() >= 8 && icmp[0] == 8) else {
+                        continue;
+                    };
+                    let mut reply = request.to_vec();
+                    reply[0] = 0;
+                    reply[2] = 0;
+                    reply[3] = 0;
+                    let sum = checksum(&reply);
+                    reply[2..4].copy_from_slice(&sum.to_be_bytes());
+                    let socket = socket.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(hold);
+                        let _ = socket.send_to(&reply, &from);
+                    });
+                }
+            });
+            opened.recv().expect("the responder starts");
+            Responder { stop, thread: Some(thread) }
+        }
+    }
+
+    impl Drop for Responder {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// The Internet checksum (RFC 1071).
+    fn checksum(bytes: &[u8]) -> u16 {
+        let mut sum: u32 =
+            bytes.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+}
+
+/// Timestamps of packets on the wire: a packet socket in the client namespace notes every ICMP answer (echo reply,
+/// unreachable, time exceeded) that arrives, stamped by the kernel on receipt (`SO_TIMESTAMPNS`, Unix time), the
+/// moment the prober's own socket could first see it, and every echo request that leaves.
+mod capture {
+    use std::net::Ipv4Addr;
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+
+    /// One ICMP packet: an answer that arrived, or an echo request the prober sent.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Arrival {
+        /// Where an answer came from, or where a request went.
+        pub peer: Ipv4Addr,
+        /// Kernel time stamp, Unix ms.
+        pub at: f64,
+        /// 0 echo reply, 3 unreachable, 11 time exceeded; 8 for a request sent.
+        pub icmp_type: u8,
+        /// Echo identifier and sequence number (for an echo request or reply).
+        pub id: u16,
+        pub seq: u16,
+        /// The IP time to live: for a request sent, the probe's TTL.
+        pub ip_ttl: u8,
+    }
+
+    /// A running capture; [`Capture::stop`] ends it and returns what it saw.
+    pub struct Capture {
+        stop: Arc<AtomicBool>,
+        thread: JoinHandle<Vec<Arrival>>,
+    }
+
+    impl Capture {
+        /// Starts capturing in namespace `ns`; returns once the socket is open.
+        pub fn start(ns: &str) -> Capture {
+            let namespace = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
+            let stop = Arc::new(AtomicBool::new(false));
+            let (ready, opened) = std::sync::mpsc::channel();
+            let stopped = stop.clone();
+            let thread = std::thread::spawn(move || {
+                // SAFETY: setns only changes this thread's network namespace; the fd is a live namespace file.
+                let rc = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                let fd = open_socket();
+                ready.send(()).expect("ready");
+                let mut seen = Vec::new();
+                while !stopped.load(Ordering::Relaxed) {
+                    seen.extend(receive(fd));
+                }
+                // SAFETY: fd is the socket opened above and closed once.
+                unsafe { libc::close(fd) };
+                seen
+            });
+            opened.recv().expect("the capture socket opens");
+            Capture { stop, thread }
+        }
+
+        /// Stops and returns every answer seen, in order of arrival.
+        pub fn stop(self) -> Vec<Arrival> {
+            self.stop.store(true, Ordering::Relaxed);
+            self.thread.join().expect("capture thread")
+        }
+    }
+
+    fn open_socket() -> i32 {
+        // Every protocol: a socket bound to one protocol is not shown packets that leave.
+        let protocol = (libc::ETH_P_ALL as u16).to_be() as i32;
+        // SAFETY: plain socket calls on a descriptor this function owns; option values outlive the calls.
+        unsafe {
+            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, protocol);
+            assert!(fd >= 0, "packet socket: {}", std::io::Error::last_os_error());
+            let on: libc::c_int = 1;
+            let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            assert_eq!(
+                libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&on as *const libc::c_int).cast(), size),
+                0
+            );
+            let wait = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+            let size = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+            assert_eq!(
+                libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&wait as *const libc::timeval).cast(), size),
+                0
+            );
+            fd
+        }
+    }
+
+    /// One incoming ICMP answer (time exceeded, unreachable or echo reply).
+    fn receive(fd: i32) -> Option<Arrival> {
+        let mut packet = [0u8; 2048];
+        let mut control = [0u64; 32];
+        // SAFETY: every pointer in msg refers to a live local buffer of the stated length.
+        let (len, stamp, incoming) = unsafe {
+            let mut from: libc::sockaddr_ll = std::mem::zeroed();
+            let mut iov = libc::iovec { iov_base: packet.as_mut_ptr().cast(), iov_len: packet.len() };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control);
+            let len = libc::recvmsg(fd, &mut msg, 0);
+            if len <= 0 {
+                return None;
+            }
+            let mut stamp = None;
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_TIMESTAMPNS {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    stamp = Some(ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            if from.sll_protocol != (libc::ETH_P_IP as u16).to_be() {
+                return None;
+            }
+            (len as usize, stamp, from.sll_pkttype != libc::PACKET_OUTGOING)
+        };
+        let ip = packet.get(..len)?;
+        let header = usize::from(ip.first()? & 0x0f) * 4;
+        let icmp = ip.get(header..header + 8)?;
+        let wanted = if incoming { matches!(icmp[0], 0 | 3 | 11) } else { icmp[0] == 8 };
+        if ip[9] != 1 || !wanted {
+            return None;
+        }
+        let peer = if incoming { &ip[12..16] } else { &ip[16..20] };
+        // Packets leaving carry no kernel stamp here: take the clock as the capture reads them (tens of µs late).
+        let stamp = stamp.or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+            (!incoming).then_some(now.as_secs_f64() * 1000.0)
+        });
+        Some(Arrival {
+            peer: Ipv4Addr::new(peer[0], peer[1], peer[2], peer[3]),
+            at: stamp?,
+            icmp_type: icmp[0],
+            id: u16::from_be_bytes([icmp[4], icmp[5]]),
+            seq: u16::from_be_bytes([icmp[6], icmp[7]]),
+            ip_ttl: ip[8],
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The replay of a finished trace, for teaching: play, pause, step back and forward, speed. Each step selects one
+//! hop (its row and its marker light up) and explains it in one sentence built from the data (`crate::teach`).
+//!
+//! The state machine is `crate::replay`; this component turns buttons, keys and a timer into its commands. Keys
+//! anywhere on the page (outside text fields): `K` play or pause, `J` back, `L` forward, `Escape` leaves the replay;
+//! inside the toolbar the arrow keys step too.
+
+use crate::replay::{Command, Replay, SPEEDS, speed_label};
+use crate::session::Session;
+use crate::teach::explain;
+use crate::ui::Focus;
+use leptos::prelude::*;
+use std::time::Duration;
+use tracemap_shared::TraceStatus;
+use wasm_bindgen::JsCast;
+
+/// Whether a key press belongs to a text field (or a select) rather than to the page's shortcuts.
+fn typing(event: &web_sys::KeyboardEvent) -> bool {
+    let Some(element) = event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
+    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+        || element.closest("[contenteditable]").ok().flatten().is_some()
+}
+
+/// The replay bar under the status line; shown once a trace has finished.
+#[component]
+pub fn ReplayPanel() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let focus = expect_context::<Focus>();
+    let replay = RwSignal::new(Replay::new(0));
+    let run = move |command: Command| replay.update(|r| *r = r.apply(command));
+
+    // Hops of the trace on show, once it is over (a live trace is watched, not replayed).
+    let ttls = Memo::new(move |_| {
+        session.model.with(|m| {
+            m.as_ref()
+                .filter(|m| m.report.status != TraceStatus::Running)
+                .map(|m| m.report.hops.iter().map(|h| h.ttl).collect::<Vec<u8>>())
+                .unwrap_or_default()
+        })
+    });
+    // A new trace starts a new replay; more hops (a late event) keep the current step.
+    Effect::new(move |previous: Option<Option<String>>| {
+        let id = session.id.get();
+        let steps = ttls.with(Vec::len);
+        let fresh = previous.is_some_and(|p| p != id);
+        replay.update(|r| *r = if fresh { Replay::new(steps) } else { r.resized(steps) });
+        id
+    });
+
+    // The step on show selects its hop; leaving the replay clears the selection it made.
+    let current = Memo::new(move |_| replay.with(|r| r.position).and_then(|p| ttls.with(|t| t.get(p).copied())));
+    Effect::new(move |was: Option<Option<u8>>| {
+        let ttl = current.get();
+        focus.replay.set(ttl);
+        match ttl {
+            Some(ttl) => focus.selected.set(Some(ttl)),
+            None if was.flatten().is_some() => focus.selected.set(None),
+            None => {}
+        }
+        ttl
+    });
+    // Picking another hop (row, marker) during the replay moves the replay there.
+    Effect::new(move |_| {
+        let Some(selected) = focus.selected.get() else { return };
+        let Some(index) = ttls.with(|t| t.iter().position(|&ttl| ttl == selected)) else { return };
+        if replay.with_untracked(|r| r.position.is_some_and(|p| p != index)) {
+            replay.update(|r| {
+                r.position = Some(index);
+                r.playing = false;
+            });
+        }
+    });
+
+    // The timer: one tick per interval while playing; any change re-arms it.
+    let timer = StoredValue::new_local(None::<TimeoutHandle>);
+    let disarm = move || {
+        timer.update_value(|t| {
+            if let Some(handle) = t.take() {
+                handle.clear();
+            }
+        })
+    };
+    Effect::new(move |_| {
+        let interval = replay.with(|r| r.interval_ms());
+        disarm();
+        if let Some(ms) = interval {
+            let handle = set_timeout_with_handle(move || run(Command::Tick), Duration::from_millis(u64::from(ms))).ok();
+            timer.set_value(handle);
+        }
+    });
+    on_cleanup(disarm);
+    on_cleanup(move || focus.replay.set(None));
+
+    // Shortcuts anywhere on the page.
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ttls.with_untracked(Vec::is_empty) || ev.ctrl_key() || ev.meta_key() || ev.alt_key() || typing(&ev) {
+            return;
+        }
+        let command = match ev.key().as_str() {
+            "k" | "K" => Command::Toggle,
+            "j" | "J" => Command::Previous,
+            "l" | "L" => Command::Next,
+            "Escape" if replay.with_untracked(|r| r.position.is_some()) => Command::Stop,
+            _ => return,
+        };
+        ev.prevent_default();
+        run(command);
+    });
+    on_cleanup(move || keys.remove());
+    let on_toolbar_key = move |ev: leptos::ev::KeyboardEvent| {
+        let command = match ev.key().as_str() {
+            "ArrowLeft" => Command::Previous,
+            "ArrowRight" => Command::Next,
+            "Home" => Command::First,
+            "End" => Command::Last,
+            _ => return,
+        };
+        ev.prevent_default();
+        run(command);
+    };
+
+    let sentence = Memo::new(move |_| {
+        let position = replay.with(|r| r.position)?;
+        session.model.with(|m| {
+            let report = &m.as_ref()?.report;
+            report.hops.get(position).map(|hop| explain(report, hop))
+        })
+    });
+    let active = move || replay.with(|r| r.position.is_some());
+    let playing = move || replay.with(|r| r.playing);
+    let at_start = move || replay.with(|r| r.position == Some(0));
+    let at_end = move || replay.with(|r| r.position.is_some_and(|p| p + 1 >= r.steps));
+
+    view! {
+        <Show when=move || ttls.with(|t| !t.is_empty())>
+            <section
+                id="replay"
+                class="replay"
+                class:active=active
+                aria-label="Replay the trace hop by hop"
+                data-ttl=move || current.get().map(|t| t.to_string())
+            >
+                <div class="replay-controls" role="toolbar" aria-label="Replay controls" on:keydown=on_toolbar_key>
+                    <button
+                        id="replay-play"
+                        type="button"
+                        class="primary"
+                        aria-keyshortcuts="K"
+                        on:click=move |_| run(Command::Toggle)
+                    >
+                        {move || if playing() { "❚❚ Pause" } else if active() { "▶ Play" } else { "▶ Replay" }}
+                    </button>
+                    <button
+                        id="replay-prev"
+                        type="button"
+                        aria-keyshortcuts="J"
+                        aria-label="Previous hop"
+                        title="Previous hop (J)"
+                        disabled=at_start
+                        on:click=move |_| run(Command::Previous)
+                    >
+                        "‹ Back"
+                    </button>
+                    <button
+                        id="replay-next"
+                        type="button"
+                        aria-keyshortcuts="L"
+                        aria-label="Next hop"
+                        title="Next hop (L)"
+                        disabled=at_end
+                        on:click=move |_| run(Command::Next)
+                    >
+                        "Next ›"
+                    </button>
+                    <label class="replay-speed">
+                        "Speed "
+                        <select
+                            id="replay-speed"
+                            prop:value=move || replay.with(|r| r.speed.to_string())
+                            on:change=move |ev| {
+                                if let Ok(speed) = event_target_value(&ev).parse() {
+                                    run(Command::Speed(speed));
+                                }
+                            }
+                        >
+                            {SPEEDS
+                                .iter()
+                                .map(|&s| view! { <option value=s.to_string()>{speed_label(s)}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <span id="replay-progress" class="replay-progress">
+                        {move || replay.with(|r| r.progress())}
+                    </span>
+                    <Show when=active>
+                        <button
+                            id="replay-stop"
+                            type="button"
+                            class="quiet"
+                            aria-keyshortcuts="Escape"
+                            title="Leave the replay (Escape)"
+                            on:click=move |_| run(Command::Stop)
+                        >
+                            "Done"
+                        </button>
+                    </Show>
+                </div>
+                <p id="replay-sentence" class="replay-sentence" aria-live="polite">
+                    {move || {
+                        sentence
+                            .get()
+                            .unwrap_or_else(|| {
+                                "Replay the trace one hop at a time, with what each answer means. Keys: K play or pause, J back, L forward."
+                                    .to_owned()
+                            })
+                    }}
+                </p>
+            </section>
+        </Show>
+    }
+}

@@ -1,0 +1,334 @@
+//! One plain sentence per hop, built from the data alone, for the replay: what the probes with this TTL met and
+//! what that means. A teacher steps through a finished trace and reads these aloud.
+//!
+//! Pure string building over the shared [`TraceReport`], tested natively. The sentences say only what the data
+//! shows; where the data is silent (`*`), they say why silence is normal rather than guess at a cause.
+
+use crate::state::{format_rtt, host_label, location_label};
+use crate::stats::rtt_range;
+use tracemap_shared::{Hop, Protocol, ReplyKind, TraceReport};
+
+/// The sentence for `hop` of `report`.
+pub fn explain(report: &TraceReport, hop: &Hop) -> String {
+    let sent = hop.probes.len().max(usize::from(report.tries)).max(1);
+    let answered = hop.answered();
+    if answered == 0 {
+        return explain_silence(report, hop, sent);
+    }
+    let ttl = hop.ttl;
+    let who = describe_responder(hop);
+    let kind = main_kind(hop);
+    let tally = tally(hop, sent);
+    let mut sentence = match kind {
+        ReplyKind::TimeExceeded => {
+            format!("TTL {ttl} expired at {who}, which answered Time Exceeded; {tally}.")
+        }
+        ReplyKind::Destination => {
+            format!("TTL {ttl} reached the destination, {who}, which answered {}; {tally}.", destination_answer(report))
+        }
+        ReplyKind::Unreachable => {
+            let flag = hop.probes.iter().flatten().find_map(|r| r.flag.as_deref());
+            let why = flag.map(unreachable_meaning).map(|m| format!(" ({m})")).unwrap_or_default();
+            format!(
+                "TTL {ttl}: {who} answered Destination Unreachable{why}: it has no way on to the destination, \
+                 so the route ends here; {tally}."
+            )
+        }
+    };
+    if answered < sent {
+        sentence.push_str(
+            " The missing answers are usually the router limiting how many replies it sends, not lost traffic.",
+        );
+    }
+    let others = other_responders(hop);
+    if !others.is_empty() {
+        sentence.push_str(&format!(
+            " Other probes with this TTL were answered by {}: the path splits here (load balancing).",
+            others.join(", ")
+        ));
+    }
+    sentence
+}
+
+/// A hop where every probe went unanswered.
+fn explain_silence(report: &TraceReport, hop: &Hop, sent: usize) -> String {
+    let ttl = hop.ttl;
+    let probes = plural(sent, "probe", "probes");
+    let later_answered = report.hops.iter().any(|h| h.ttl > hop.ttl && h.answered() > 0);
+    if later_answered {
+        format!(
+            "TTL {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
+             later hops answered, so this router forwarded the packets; it just does not send Time Exceeded \
+             messages, or rate-limits them."
+        )
+    } else {
+        format!(
+            "TTL {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
+             routers may be set not to answer, or to rate-limit their answers, and firewalls near the destination \
+             often drop probes like these."
+        )
+    }
+}
+
+/// `10.0.4.1 (router.example, Sydney, Australia, AS64500 Example Net)`; private addresses say so.
+fn describe_responder(hop: &Hop) -> String {
+    let address = hop.address.clone().unwrap_or_else(|| host_label(hop));
+    let mut details = Vec::new();
+    if let Some(name) = hop.hostname.as_deref().filter(|n| Some(*n) != hop.address.as_deref()) {
+        details.push(name.to_owned());
+    }
+    let location = location_label(hop);
+    if !location.is_empty() {
+        details.push(location);
+    } else if let Some(kind) = hop.kind.as_deref().filter(|k| *k != "public") {
+        details.push(format!("a {kind} address no database can place"));
+    }
+    if let Some(asn) = &hop.asn {
+        details.push(asn_label(asn.number, asn.org.as_deref()));
+    }
+    if details.is_empty() { address } else { format!("{address} ({})", details.join(", ")) }
+}
+
+/// `AS64500 Example Net`, or `AS64500` when the source names no organisation.
+pub fn asn_label(number: u32, org: Option<&str>) -> String {
+    match org.filter(|o| !o.is_empty()) {
+        Some(org) => format!("AS{number} {org}"),
+        None => format!("AS{number}"),
+    }
+}
+
+/// The kind of answer most of the hop's replies were (the destination's wins a tie: it ends the trace).
+fn main_kind(hop: &Hop) -> ReplyKind {
+    let count = |kind| hop.probes.iter().flatten().filter(|r| r.kind == kind).count();
+    [ReplyKind::Destination, ReplyKind::Unreachable, ReplyKind::TimeExceeded]
+        .into_iter()
+        .max_by_key(|&k| (count(k), k == ReplyKind::Destination))
+        .unwrap_or(ReplyKind::TimeExceeded)
+}
+
+/// What the destination sends back for the trace's protocol.
+fn destination_answer(report: &TraceReport) -> &'static str {
+    match report.protocol {
+        Protocol::Icmp => "with an echo reply",
+        Protocol::Udp => "port unreachable (nothing listens on the probed port, which is what the probe wants)",
+        Protocol::Tcp => "the connection attempt (SYN-ACK when the port is open, RST when it is closed)",
+    }
+}
+
+/// traceroute's unreachable flags, in words.
+fn unreachable_meaning(flag: &str) -> &'static str {
+    match flag {
+        "!N" => "network unreachable",
+        "!H" => "host unreachable",
+        "!P" => "protocol unreachable",
+        "!X" => "communication administratively prohibited: a filter",
+        "!F" => "fragmentation needed",
+        "!S" => "source route failed",
+        _ => "see the code",
+    }
+}
+
+/// `3 probes sent, 2 answered in 12–14 ms`.
+fn tally(hop: &Hop, sent: usize) -> String {
+    let answered = hop.answered();
+    let times = match rtt_range(hop) {
+        Some((lo, hi)) if format_rtt(lo) == format_rtt(hi) => format!(" in {}", format_rtt(lo)),
+        // Both ends with the precision that suits the larger: `9.8–10.2 ms`, not `9.80–10.2 ms`.
+        Some((lo, hi)) => {
+            let digits = if hi < 1.0 {
+                3
+            } else if hi < 10.0 {
+                2
+            } else {
+                1
+            };
+            format!(" in {lo:.digits$}–{hi:.digits$} ms")
+        }
+        None => String::new(),
+    };
+    format!("{sent} {} sent, {answered} answered{times}", plural(sent, "probe", "probes"))
+}
+
+/// Addresses other than the hop's own that answered some of its probes, in order of first answer.
+fn other_responders(hop: &Hop) -> Vec<String> {
+    let mut others: Vec<String> = Vec::new();
+    for reply in hop.probes.iter().flatten() {
+        if Some(&reply.from) != hop.address.as_ref() && !others.contains(&reply.from) {
+            others.push(reply.from.clone());
+        }
+    }
+    others
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemap_shared::{Asn, EVENT_VERSION, Geo, ProbeReply, TraceEvent};
+
+    fn report(protocol: Protocol, events: &[TraceEvent]) -> TraceReport {
+        let mut report = TraceReport::new("example.test", protocol);
+        report.apply(&TraceEvent::Started {
+            version: EVENT_VERSION,
+            target: "example.test".into(),
+            address: "192.0.2.9".into(),
+            protocol,
+            first_ttl: 1,
+            max_hops: 30,
+            tries: 3,
+            started_at_ms: 0,
+        });
+        for e in events {
+            report.apply(e);
+        }
+        report
+    }
+
+    fn probe(ttl: u8, index: u8, from: &str, rtt: f64, kind: ReplyKind) -> TraceEvent {
+        TraceEvent::Probe { ttl, index, reply: Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None }) }
+    }
+
+    fn lost(ttl: u8, index: u8) -> TraceEvent {
+        TraceEvent::Probe { ttl, index, reply: None }
+    }
+
+    fn sydney() -> TraceEvent {
+        TraceEvent::HopInfo {
+            ttl: 5,
+            address: "10.0.4.1".into(),
+            hostname: Some("router.example".into()),
+            geo: Some(Geo {
+                city: Some("Sydney".into()),
+                region: None,
+                country: Some("Australia".into()),
+                country_code: Some("AU".into()),
+                lat: -33.87,
+                lon: 151.21,
+                accuracy_km: None,
+                source: None,
+            }),
+            asn: Some(Asn { number: 64500, org: Some("Example Net".into()), source: None }),
+            kind: Some("private".into()),
+        }
+    }
+
+    #[test]
+    fn a_router_that_answered_most_probes() {
+        let r = report(
+            Protocol::Icmp,
+            &[
+                probe(5, 0, "10.0.4.1", 12.3, ReplyKind::TimeExceeded),
+                lost(5, 1),
+                probe(5, 2, "10.0.4.1", 14.04, ReplyKind::TimeExceeded),
+                sydney(),
+            ],
+        );
+        assert_eq!(
+            explain(&r, &r.hops[0]),
+            "TTL 5 expired at 10.0.4.1 (router.example, Sydney, Australia, AS64500 Example Net), which answered \
+             Time Exceeded; 3 probes sent, 2 answered in 12.3–14.0 ms. The missing answers are usually the router \
+             limiting how many replies it sends, not lost traffic."
+        );
+    }
+
+    #[test]
+    fn a_private_router_without_a_name() {
+        let info = TraceEvent::HopInfo {
+            ttl: 1,
+            address: "10.0.0.1".into(),
+            hostname: None,
+            geo: None,
+            asn: None,
+            kind: Some("private".into()),
+        };
+        let r = report(
+            Protocol::Icmp,
+            &[
+                probe(1, 0, "10.0.0.1", 0.41, ReplyKind::TimeExceeded),
+                probe(1, 1, "10.0.0.1", 0.41, ReplyKind::TimeExceeded),
+                probe(1, 2, "10.0.0.1", 0.412, ReplyKind::TimeExceeded),
+                info,
+            ],
+        );
+        assert_eq!(
+            explain(&r, &r.hops[0]),
+            "TTL 1 expired at 10.0.0.1 (a private address no database can place), which answered Time Exceeded; \
+             3 probes sent, 3 answered in 0.410–0.412 ms."
+        );
+    }
+
+    #[test]
+    fn the_destination_says_how_it_answered_per_protocol() {
+        for (protocol, answer) in
+            [(Protocol::Icmp, "echo reply"), (Protocol::Udp, "port unreachable"), (Protocol::Tcp, "SYN-ACK")]
+        {
+            let r = report(protocol, &[probe(2, 0, "192.0.2.9", 20.0, ReplyKind::Destination), lost(2, 1), lost(2, 2)]);
+            let text = explain(&r, &r.hops[0]);
+            assert!(text.starts_with("TTL 2 reached the destination, 192.0.2.9, which answered"), "{text}");
+            assert!(text.contains(answer), "{protocol}: {text}");
+            assert!(text.contains("3 probes sent, 1 answered in 20.0 ms"), "{text}");
+        }
+    }
+
+    #[test]
+    fn silence_is_explained_not_blamed() {
+        let r = report(
+            Protocol::Icmp,
+            &[lost(1, 0), lost(1, 1), lost(1, 2), probe(2, 0, "192.0.2.9", 3.0, ReplyKind::Destination)],
+        );
+        let middle = explain(&r, &r.hops[0]);
+        assert!(middle.starts_with("TTL 1: no answer to any of the 3 probes (*)."), "{middle}");
+        assert!(middle.contains("does not mean the network is down"), "{middle}");
+        assert!(middle.contains("forwarded the packets"), "{middle}");
+        let tail = report(Protocol::Icmp, &[lost(7, 0)]);
+        let text = explain(&tail, &tail.hops[0]);
+        assert!(text.contains("does not mean the network is down") && text.contains("firewalls"), "{text}");
+        assert!(!text.contains("later hops answered"), "{text}");
+    }
+
+    #[test]
+    fn unreachable_and_load_balancing() {
+        let mut r = report(Protocol::Udp, &[]);
+        r.apply(&TraceEvent::Probe {
+            ttl: 3,
+            index: 0,
+            reply: Some(ProbeReply {
+                from: "10.0.2.1".into(),
+                rtt_ms: 2.0,
+                kind: ReplyKind::Unreachable,
+                flag: Some("!H".into()),
+            }),
+        });
+        let text = explain(&r, &r.hops[0]);
+        assert!(text.starts_with("TTL 3: 10.0.2.1 answered Destination Unreachable (host unreachable)"), "{text}");
+        let split = report(
+            Protocol::Icmp,
+            &[
+                probe(4, 0, "10.0.3.1", 5.0, ReplyKind::TimeExceeded),
+                probe(4, 1, "10.0.3.1", 5.0, ReplyKind::TimeExceeded),
+                probe(4, 2, "10.0.9.1", 6.0, ReplyKind::TimeExceeded),
+            ],
+        );
+        let text = explain(&split, &split.hops[0]);
+        assert!(text.contains("answered by 10.0.9.1: the path splits here"), "{text}");
+        assert!(text.contains("3 answered in 5.00–6.00 ms"), "{text}");
+        let wide = report(
+            Protocol::Icmp,
+            &[
+                probe(6, 0, "10.0.5.1", 9.8, ReplyKind::TimeExceeded),
+                probe(6, 1, "10.0.5.1", 10.24, ReplyKind::TimeExceeded),
+            ],
+        );
+        assert!(explain(&wide, &wide.hops[0]).contains("2 answered in 9.8–10.2 ms"));
+    }
+
+    #[test]
+    fn asn_labels() {
+        assert_eq!(asn_label(13335, Some("Cloudflare, Inc.")), "AS13335 Cloudflare, Inc.");
+        assert_eq!(asn_label(64500, None), "AS64500");
+        assert_eq!(asn_label(64500, Some("")), "AS64500");
+    }
+}
