@@ -283,11 +283,12 @@ mod tests {
             max_hops: 30,
             tries: 3,
             started_at_ms: 0,
+            mode: None,
         }
     }
 
     fn probe(ttl: u8, index: u8, from: Option<&str>, rtt: f64) -> TraceEvent {
-        let reply = from.map(|f| ProbeReply { from: f.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None });
+        let reply = from.map(|f| ProbeReply::new(f, rtt, ReplyKind::TimeExceeded));
         TraceEvent::Probe { ttl, index, reply }
     }
 

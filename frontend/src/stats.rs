@@ -112,6 +112,7 @@ mod tests {
                         rtt_ms: ms,
                         kind: ReplyKind::TimeExceeded,
                         flag: None,
+                        mpls: Vec::new(),
                     })
                 })
                 .collect(),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use tokio::sync::mpsc;
-use tracemap_shared::{Asn, Geo, Hop, TraceEvent, TraceReport};
+use tracemap_shared::{Asn, Geo, Hop, MplsLabel, TraceEvent, TraceReport};
 
 /// Folds every event into a report (for `--json`).
 pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport {
@@ -27,9 +27,10 @@ pub async fn print_table(
     while let Some(event) = rx.recv().await {
         progress.report.apply(&event);
         match &event {
-            TraceEvent::Started { target, address, max_hops, protocol, first_ttl, .. } => {
+            TraceEvent::Started { target, address, max_hops, protocol, first_ttl, mode, .. } => {
                 progress.next_ttl = Some(*first_ttl);
-                writeln!(out, "tracemap to {target} ({address}), {max_hops} hops max, {protocol} probes")?;
+                let how = mode.map(|mode| format!(" ({})", mode.describe())).unwrap_or_default();
+                writeln!(out, "tracemap to {target} ({address}), {max_hops} hops max, {protocol} probes{how}")?;
             }
             TraceEvent::Probe { ttl, .. } => {
                 *progress.probes.entry(*ttl).or_default() += 1;
@@ -108,6 +109,18 @@ pub fn format_hop(hop: &Hop) -> String {
             line.push_str(&format!(" / {other}"));
         }
     }
+    // Label stacks of an MPLS tunnel, as the routers in it reported them (once each when the tries agree).
+    let mut stacks: Vec<&[MplsLabel]> = Vec::new();
+    for reply in hop.probes.iter().flatten().filter(|reply| !reply.mpls.is_empty()) {
+        if !stacks.contains(&reply.mpls.as_slice()) {
+            stacks.push(&reply.mpls);
+        }
+    }
+    for stack in stacks {
+        for label in stack {
+            line.push_str(&format!(" [{label}]"));
+        }
+    }
     if let Some(asn) = &hop.asn {
         line.push_str(&format!("  [{}]", as_label(asn)));
     }
@@ -146,10 +159,10 @@ pub fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{EVENT_VERSION, ProbeReply, Protocol, ReplyKind};
+    use tracemap_shared::{EVENT_VERSION, ProbeMode, ProbeReply, Protocol, ReplyKind};
 
     fn reply(from: &str, rtt: f64) -> Option<ProbeReply> {
-        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None })
+        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None, mpls: vec![] })
     }
 
     fn info(ttl: u8, address: &str, hostname: Option<&str>, geo: Option<Geo>, asn: Option<Asn>) -> TraceEvent {
@@ -187,6 +200,7 @@ mod tests {
             max_hops: 30,
             tries,
             started_at_ms: 0,
+            mode: Some(ProbeMode::Raw),
         }
     }
 
@@ -223,12 +237,28 @@ mod tests {
             false,
         )
         .await;
-        assert_eq!(lines[0], "tracemap to dest (10.0.9.2), 30 hops max, icmp probes");
+        assert_eq!(lines[0], "tracemap to dest (10.0.9.2), 30 hops max, icmp probes (raw sockets)");
         assert_eq!(lines[1], " 1  0.500 ms 0.250 ms  r1?[2J (10.0.1.1)  Sydney, AU");
         assert_eq!(lines[2], " 2   *  *");
         assert_eq!(lines[3], " 3  1.000 ms 1.000 ms  10.0.3.1  private address");
         assert_eq!(lines[4], " 4  2.000 ms  *  1.1.1.1  [AS13335 Cloudflare, Inc.]");
         assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn mpls_labels_follow_the_address() {
+        let inner = MplsLabel { label: 16, tc: 0, bottom_of_stack: true, ttl: 1 };
+        let outer = MplsLabel { label: 24001, tc: 0, bottom_of_stack: false, ttl: 1 };
+        let labelled = |stack: Vec<MplsLabel>| reply("10.0.1.1", 1.0).map(|reply| ProbeReply { mpls: stack, ..reply });
+        let hop = Hop {
+            probes: vec![labelled(vec![outer, inner]), labelled(vec![outer, inner]), reply("10.0.1.1", 2.0)],
+            address: Some("10.0.1.1".into()),
+            ..Hop::new(3, 3)
+        };
+        assert_eq!(
+            format_hop(&hop),
+            " 3  1.000 ms 1.000 ms 2.000 ms  10.0.1.1 [MPLS L=24001 TC=0 S=0 TTL=1] [MPLS L=16 TC=0 S=1 TTL=1]"
+        );
     }
 
     #[tokio::test]

@@ -153,9 +153,7 @@ mod tests {
     use tracemap_shared::{Geo, ProbeReply, ReplyKind};
 
     fn report() -> TraceReport {
-        let reply = |from: &str, rtt| {
-            Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None })
-        };
+        let reply = |from: &str, rtt| Some(ProbeReply::new(from, rtt, ReplyKind::TimeExceeded));
         let geo = |city: &str, lat, lon| Geo {
             city: Some(city.into()),
             region: None,

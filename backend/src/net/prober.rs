@@ -72,8 +72,17 @@ pub enum Packet {
         /// The message.
         message: Icmpv6Message,
     },
-    /// An ICMP error the kernel queued on a trace's own UDP socket (unprivileged mode).
+    /// An ICMP error the kernel queued on a trace's own socket (unprivileged modes).
     QueuedError(super::recverr::QueuedError),
+    /// An echo reply read from a trace's own ICMP datagram socket (no IP header comes with it).
+    EchoReply {
+        /// The sender.
+        from: IpAddr,
+        /// The echo identifier (the socket's).
+        identifier: u16,
+        /// The echo sequence.
+        sequence: u16,
+    },
     /// A TCP segment and who sent it.
     Tcp {
         /// The sender.

@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tracemap_shared::{ProbeReply, ReplyKind, TraceEvent};
+use tracemap_shared::{MplsLabel, ProbeReply, ReplyKind, TraceEvent};
 
 use super::ProbeConfig;
+use crate::wire::extensions::MplsStack;
 
 /// How probes are spread over time: how many at once, over how many TTLs, and how long to wait for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +124,8 @@ pub struct Reply {
     /// Destination of the quoted probe, for ICMP errors; `None` for an answer of the destination itself (echo reply,
     /// SYN-ACK, RST), whose sender is the destination.
     pub probe_destination: Option<IpAddr>,
+    /// The MPLS label stack an ICMP error reported (RFC 4950); empty for other replies.
+    pub mpls: MplsStack,
 }
 
 /// How the tracer took a reply; the caller may count these, nothing else needs them.
@@ -151,6 +154,8 @@ pub struct Answer {
     pub kind: ReplyKind,
     /// Traceroute's mark for an unreachable code (`!N`, `!H`, `!P`, `!X`, `!F-1500`...).
     pub flag: Option<String>,
+    /// The MPLS label stack the responder reported.
+    pub mpls: MplsStack,
 }
 
 /// The final word on one probe: answered, or `None` when its wait ran out.
@@ -174,6 +179,17 @@ impl From<ProbeOutcome> for TraceEvent {
                 rtt_ms: answer.rtt.as_secs_f64() * 1000.0,
                 kind: answer.kind,
                 flag: answer.flag,
+                mpls: answer
+                    .mpls
+                    .entries()
+                    .iter()
+                    .map(|entry| MplsLabel {
+                        label: entry.label,
+                        tc: entry.tc,
+                        bottom_of_stack: entry.bottom,
+                        ttl: entry.ttl,
+                    })
+                    .collect(),
             }),
         }
     }
@@ -456,7 +472,7 @@ impl Tracer {
             Response::Unreachable { code: 3, .. } if reply.from == self.destination => (ReplyKind::Destination, None),
             Response::Unreachable { code, mtu } => (ReplyKind::Unreachable, Some(unreachable_flag(code, mtu))),
         };
-        Answer { from: reply.from, rtt, kind, flag }
+        Answer { from: reply.from, rtt, kind, flag, mpls: reply.mpls }
     }
 
     /// The trace ends at `ttl`: nothing beyond is sent, and nothing beyond will be reported.

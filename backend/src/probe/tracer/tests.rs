@@ -109,7 +109,14 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
                     }
                 };
                 let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-                let reply = Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination };
+                let reply = Reply {
+                    from,
+                    response,
+                    identifier: ID,
+                    sequence: probe.sequence,
+                    probe_destination,
+                    mpls: MplsStack::default(),
+                };
                 pending.push((now + ms(delay), reply));
             }
             Action::Wait(until) => {
@@ -149,7 +156,7 @@ fn expected(hops: &[Option<IpAddr>]) -> Vec<(u8, u8, Option<IpAddr>)> {
 
 fn reply_to(probe: Probe, from: IpAddr, response: Response) -> Reply {
     let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-    Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination }
+    Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination, mpls: MplsStack::default() }
 }
 
 fn send(tracer: &mut Tracer, now: Duration) -> Probe {
@@ -369,6 +376,7 @@ fn outcome_becomes_a_probe_event() {
         ttl: 3,
         index: 1,
         reply: Some(Answer {
+            mpls: MplsStack::default(),
             from: router(3),
             rtt: Duration::from_micros(1500),
             kind: ReplyKind::Unreachable,
