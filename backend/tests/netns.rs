@@ -457,13 +457,35 @@ fn unprivileged_udp_traces_read_the_error_queue() {
         let json = cli_trace_as(&net, AS_NOBODY, extra);
         assert_json_route(&net, &json);
         assert_destination_kind(&json);
+        assert_eq!(json["mode"], "udp_error_queue", "{json:#}");
     }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn unprivileged_icmp_uses_a_datagram_socket_where_ping_group_range_allows() {
+    for extra in [&["-p", "icmp"][..], &["-6", "-p", "icmp"]] {
+        let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+        // Every group may open ICMP datagram sockets in the client namespace (the sysctl is per namespace, and
+        // governs IPv6 too).
+        configure(&net, &net.client, &["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
+        let json = cli_trace_as(&net, AS_NOBODY, extra);
+        assert_json_route(&net, &json);
+        assert_destination_kind(&json);
+        assert_eq!(json["mode"], "icmp_datagram", "{json:#}");
+    }
+    // As root the same trace goes through raw sockets, and says so.
+    let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    assert_eq!(cli_trace(&net, &[])["mode"], "raw");
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the README's test command"]
 fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
     let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    // A new namespace starts with `1 0`: no group may open ICMP datagram sockets. Say so explicitly anyway, with a
+    // range that leaves out nobody's group (65534).
+    configure(&net, &net.client, &["sysctl", "-qw", "net.ipv4.ping_group_range=0 1000"]);
     for proto in ["icmp", "tcp"] {
         let output = net
             .exec(&net.client)
@@ -475,6 +497,10 @@ fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
         assert!(!output.status.success(), "{proto} without privileges must fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("setcap cap_net_raw+ep"), "{proto}: {stderr}");
+        assert_eq!(stderr.lines().filter(|line| line.starts_with("tracemap:")).count(), 1, "one line: {stderr}");
+        if proto == "icmp" {
+            assert!(stderr.contains("net.ipv4.ping_group_range"), "{stderr}");
+        }
     }
 }
 
