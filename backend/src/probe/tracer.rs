@@ -702,4 +702,6 @@ fn unreachable_flag(code: u8, mtu: u16) -> String {
 }
 
 #[cfg(test)]
+mod scenarios;
+#[cfg(test)]
 mod tests;
