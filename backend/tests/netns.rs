@@ -619,3 +619,44 @@ fn back_to_back_udp_traces_on_one_prober_survive_the_destinations_limiter() {
         assert_route(&net, report);
     }
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn traces_beyond_what_the_routers_limit_allows_report_rate_limited_not_silent() {
+    // 12 x 3 probes reach one Linux router (burst 6, a token a second) at once: resends can recover about ten
+    // within the 10 s the prober queues them, the rest cannot be answered in any reasonable time. Each of those is
+    // reported as rate-limited (tracemap spent the budget itself), never as a silent hop; and no trace ever shows
+    // an address that is not on its route.
+    let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    let destination = IpAddr::V4(net.destination);
+    let started = std::time::Instant::now();
+    let reports = in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let prober = tracemap::net::Prober::open().expect("prober");
+            // ICMP: the destination's echo replies are not rate-limited, so only the router's budget is at stake.
+            let config =
+                ProbeConfig { destination, max_hops: 5, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+            futures_util::future::join_all((0..12).map(|_| prober_trace(&prober, config.clone()))).await
+        })
+    });
+    let elapsed = started.elapsed();
+    let router = net.hops[0].map(|a| a.to_string());
+    let mut limited = 0;
+    for report in &reports {
+        assert!(report.destination_reached, "{report:?}");
+        let hop = &report.hops[0];
+        for (index, probe) in hop.probes.iter().enumerate() {
+            match probe {
+                Some(reply) => assert_eq!(Some(&reply.from), router.as_ref(), "{hop:?}"),
+                None => {
+                    assert!(hop.rate_limited.contains(&(index as u8)), "a false star at TTL 1: {hop:?}");
+                    limited += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{limited} of 36 probes at the router reported rate-limited; all traces done in {elapsed:?}");
+    assert!(limited > 0 && limited < 36 - 6, "{limited} rate-limited of 36");
+    assert!(elapsed < Duration::from_secs(15), "the resend queue is bounded: {elapsed:?}");
+}

@@ -289,7 +289,7 @@ mod tests {
 
     fn probe(ttl: u8, index: u8, from: Option<&str>, rtt: f64) -> TraceEvent {
         let reply = from.map(|f| ProbeReply::new(f, rtt, ReplyKind::TimeExceeded));
-        TraceEvent::Probe { ttl, index, reply }
+        TraceEvent::Probe { ttl, index, reply, rate_limited: false }
     }
 
     fn geo(city: &str, lat: f64, lon: f64) -> Option<Geo> {

@@ -121,6 +121,7 @@ mod tests {
             geo: None,
             asn: None,
             kind: None,
+            rate_limited: Vec::new(),
         }
     }
 

@@ -332,12 +332,25 @@ pub struct Hop {
     /// `link-local`, `unique-local`, `documentation`, `multicast`, ...) that no database can place.
     #[serde(default)]
     pub kind: Option<String>,
+    /// Tries (indexes into `probes`) that went unanswered because tracemap's own probes had spent the hop's ICMP
+    /// rate limit (see [`TraceEvent::Probe`]); absent from JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limited: Vec<u8>,
 }
 
 impl Hop {
     /// A hop at `ttl` with `tries` unanswered probes and nothing known yet.
     pub fn new(ttl: u8, tries: usize) -> Self {
-        Hop { ttl, probes: vec![None; tries], address: None, hostname: None, geo: None, asn: None, kind: None }
+        Hop {
+            ttl,
+            probes: vec![None; tries],
+            address: None,
+            hostname: None,
+            geo: None,
+            asn: None,
+            kind: None,
+            rate_limited: Vec::new(),
+        }
     }
 
     /// Number of probes that were answered.
@@ -440,6 +453,10 @@ pub enum TraceEvent {
         index: u8,
         /// The answer, or `None` for a timeout.
         reply: Option<ProbeReply>,
+        /// With no answer: the hop answers other probes, but tracemap's own probes (of this and other traces) had
+        /// spent its ICMP rate limit; not a silent hop. Absent from JSON when false.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rate_limited: bool,
     },
     /// Everything enrichment knows about the address that answered at `ttl`; each one replaces the last for that
     /// address. The first follows the probe that revealed the address; with reverse DNS on, a second one follows
@@ -478,6 +495,10 @@ fn one() -> u8 {
     1
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 impl TraceEvent {
     /// Whether this event ends the stream.
     pub fn is_terminal(&self) -> bool {
@@ -505,7 +526,7 @@ impl TraceReport {
                 self.started_at_ms = Some(*started_at_ms);
                 self.status = TraceStatus::Running;
             }
-            TraceEvent::Probe { ttl, index, reply } => {
+            TraceEvent::Probe { ttl, index, reply, rate_limited } => {
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -517,6 +538,11 @@ impl TraceReport {
                 }
                 hop.probes[slot] = reply.clone();
                 hop.address = majority_address(&hop.probes);
+                hop.rate_limited.retain(|&index| usize::from(index) != slot);
+                if *rate_limited && reply.is_none() {
+                    hop.rate_limited.push(*index);
+                    hop.rate_limited.sort_unstable();
+                }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
                 let tries = usize::from(self.tries);
@@ -594,9 +620,19 @@ mod tests {
     fn events_fold_into_ordered_hops() {
         let mut report = TraceReport::new("example.test", Protocol::Icmp);
         report.apply(&started());
-        report.apply(&TraceEvent::Probe { ttl: 2, index: 0, reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None });
-        report.apply(&TraceEvent::Probe { ttl: 3, index: 2, reply: reply("10.0.0.9", 3.0, ReplyKind::Destination) });
+        report.apply(&TraceEvent::Probe {
+            ttl: 2,
+            index: 0,
+            reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 3,
+            index: 2,
+            reply: reply("10.0.0.9", 3.0, ReplyKind::Destination),
+            rate_limited: false,
+        });
         let ttls: Vec<u8> = report.hops.iter().map(|h| h.ttl).collect();
         assert_eq!(ttls, [1, 2, 3]);
         assert_eq!(report.hops[0].probes, vec![None, None, None]);
@@ -610,7 +646,12 @@ mod tests {
     fn repeated_events_do_not_duplicate() {
         let mut report = TraceReport::default();
         report.apply(&started());
-        let ev = TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) };
+        let ev = TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        };
         report.apply(&ev);
         report.apply(&ev);
         assert_eq!(report.hops.len(), 1);
@@ -621,9 +662,24 @@ mod tests {
     fn hop_info_applies_only_to_the_hops_address() {
         let mut report = TraceReport::default();
         report.apply(&started());
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 1,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 2,
+            reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
         report.apply(&TraceEvent::HopInfo {
             ttl: 1,
             address: "10.9.9.9".into(),
@@ -651,10 +707,11 @@ mod tests {
     fn event_json_is_tagged_by_type() {
         let json = serde_json::to_value(TraceEvent::Finished { destination_reached: true, duration_ms: 12 }).unwrap();
         assert_eq!(json["type"], "finished");
-        let json = serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None }).unwrap();
+        let json =
+            serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false }).unwrap();
         assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
         let back: TraceEvent = serde_json::from_value(json).unwrap();
-        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None });
+        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false });
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Progress {
 /// One table line: `ttl  rtt rtt rtt  host (ip)  location`.
 pub fn format_hop(hop: &Hop) -> String {
     let mut line = format!("{:>2} ", hop.ttl);
-    for probe in &hop.probes {
+    for (index, probe) in hop.probes.iter().enumerate() {
         match probe {
             Some(p) => {
                 line.push_str(&format!(" {:.3} ms", p.rtt_ms));
@@ -93,6 +93,8 @@ pub fn format_hop(hop: &Hop) -> String {
                     line.push_str(&format!(" {flag}"));
                 }
             }
+            // Lost to the hop's ICMP rate limit, which tracemap's own probes had spent: not a silent hop.
+            None if hop.rate_limited.iter().any(|&i| usize::from(i) == index) => line.push_str("  *rl"),
             None => line.push_str("  *"),
         }
     }
@@ -221,17 +223,17 @@ mod tests {
         let lines = table(
             vec![
                 started(2),
-                TraceEvent::Probe { ttl: 2, index: 0, reply: None },
-                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) },
+                TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false },
+                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false },
                 info(1, "10.0.1.1", Some("r1\x1b[2J"), Some(sydney()), None),
-                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25) },
-                TraceEvent::Probe { ttl: 2, index: 1, reply: None },
-                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0) },
+                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25), rate_limited: false },
+                TraceEvent::Probe { ttl: 2, index: 1, reply: None, rate_limited: false },
+                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0), rate_limited: false },
                 info(3, "10.0.3.1", None, None, None),
-                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0) },
-                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0) },
+                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0), rate_limited: false },
+                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0), rate_limited: false },
                 info(4, "1.1.1.1", None, None, Some(cf)),
-                TraceEvent::Probe { ttl: 4, index: 1, reply: None },
+                TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false },
                 TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
             ],
             false,
@@ -243,6 +245,18 @@ mod tests {
         assert_eq!(lines[3], " 3  1.000 ms 1.000 ms  10.0.3.1  private address");
         assert_eq!(lines[4], " 4  2.000 ms  *  1.1.1.1  [AS13335 Cloudflare, Inc.]");
         assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn rate_limited_tries_are_marked_apart_from_silence() {
+        let mut report = TraceReport::default();
+        report.apply(&started(3));
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false });
+        assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *rl  *  10.0.1.1");
+        let json = serde_json::to_value(&report.hops[0]).expect("json");
+        assert_eq!(json["rate_limited"], serde_json::json!([1]));
     }
 
     #[test]
@@ -269,7 +283,8 @@ mod tests {
             print_table(rx, &mut out, true).await.map(|_| out)
         });
         tx.send(started(1)).expect("send");
-        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) }).expect("send");
+        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false })
+            .expect("send");
         tx.send(info(1, "10.0.1.1", None, None, None)).expect("send");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         tx.send(info(1, "10.0.1.1", Some("r1.lab"), None, None)).expect("send");

@@ -175,6 +175,7 @@ mod tests {
                     geo: Some(geo("Sydney", -33.87, 151.21)),
                     asn: None,
                     kind: None,
+                    rate_limited: Vec::new(),
                 },
                 Hop {
                     ttl: 2,
@@ -184,6 +185,7 @@ mod tests {
                     geo: None,
                     asn: None,
                     kind: None,
+                    rate_limited: Vec::new(),
                 },
                 Hop {
                     ttl: 3,
@@ -193,6 +195,7 @@ mod tests {
                     geo: Some(geo("Perth", -31.95, 115.86)),
                     asn: None,
                     kind: None,
+                    rate_limited: Vec::new(),
                 },
             ],
             ..Default::default()

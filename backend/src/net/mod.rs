@@ -22,7 +22,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 use tracemap_shared::{ProbeMode, ReplyKind, TraceEvent};
 
-use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error};
+use crate::probe::{
+    Action, GiveUp, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error,
+};
 use crate::wire::extensions::MplsStack;
 use crate::wire::icmp::EchoRequest;
 use crate::wire::tcp::Syn;
@@ -173,16 +175,22 @@ impl Prober {
             }
         };
         let refill = Pacing::default().rate_limit_refill;
-        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
-            let (kind, at) = self.schedule_resend(destination, ttl, sibling, refill)?;
-            Some((kind, at.saturating_duration_since(start)))
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| match self.give_up(
+            destination,
+            ttl,
+            sibling,
+            may_resend,
+            refill,
+        ) {
+            (GiveUp::Resend(kind, _), at) => GiveUp::Resend(kind, at.saturating_duration_since(start)),
+            (verdict, _) => verdict,
         };
         loop {
             let action = tracer.poll_with(start.elapsed(), &mut resend);
             let outcomes: Vec<_> = tracer.drain_outcomes().collect();
             for outcome in outcomes {
                 if let Some(answer) = &outcome.reply {
-                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind);
+                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind, refill);
                 }
                 if events.send(outcome.into()).is_err() {
                     // Nobody listens to this trace any more.

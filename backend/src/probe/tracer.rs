@@ -60,10 +60,22 @@ impl Default for Pacing {
     }
 }
 
-/// Decides whether a probe given up at a TTL is sent again: gets the TTL and what a sibling try answered (kind and
-/// address), answers with the hop's kind of answer and the earliest resend time, or `None` for a timeout. See
-/// [`Tracer::poll_with`].
-pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>) -> Option<(ReplyKind, Duration)> + 'a;
+/// What becomes of a probe whose wait ran out; see [`ResendPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// The hop answers other probes: send this one again at this time (since the start of the trace), once the
+    /// responder's rate limiter can have refilled. The kind is the hop's kind of answer.
+    Resend(ReplyKind, Duration),
+    /// The hop answers, but this process itself has spent its responder's ICMP budget: report the probe as
+    /// rate-limited rather than as a silent star.
+    RateLimited,
+    /// No reply, nothing known against a silent hop: a star.
+    Silent,
+}
+
+/// Decides what becomes of a probe given up at a TTL: gets the TTL, what a sibling try answered (kind and
+/// address), if one did, and whether the probe may still be sent again. See [`Tracer::poll_with`].
+pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>, bool) -> GiveUp + 'a;
 
 /// A probe the caller should send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +179,9 @@ pub struct ProbeOutcome {
     pub index: u8,
     /// The answer, if one came in time.
     pub reply: Option<Answer>,
+    /// Without an answer: the hop answers other probes, and this process had spent its responder's ICMP budget
+    /// (see [`GiveUp::RateLimited`]).
+    pub rate_limited: bool,
 }
 
 impl From<ProbeOutcome> for TraceEvent {
@@ -174,6 +189,7 @@ impl From<ProbeOutcome> for TraceEvent {
         TraceEvent::Probe {
             ttl: outcome.ttl,
             index: outcome.index,
+            rate_limited: outcome.rate_limited && outcome.reply.is_none(),
             reply: outcome.reply.map(|answer| ProbeReply {
                 from: answer.from.to_string(),
                 rtt_ms: answer.rtt.as_secs_f64() * 1000.0,
@@ -225,6 +241,8 @@ struct Slot {
     resend_for: Option<ReplyKind>,
     /// Earliest time of a pending resend, as the caller's [`ResendPolicy`] scheduled it.
     not_before: Duration,
+    /// Timed out while its responder's budget was spent by this process ([`GiveUp::RateLimited`]).
+    rate_limited: bool,
 }
 
 impl Slot {
@@ -296,7 +314,8 @@ impl Tracer {
                     reported: false,
                     sends: [None; MAX_ATTEMPTS],
                     resend_for: None,
-                    not_before: Duration::ZERO
+                    not_before: Duration::ZERO,
+                    rate_limited: false,
                 };
                 count
             ],
@@ -328,14 +347,18 @@ impl Tracer {
     /// Advances to `now`: gives up on probes whose wait ran out (or schedules their resend), then says what to do
     /// next. A `Send` marks the probe as sent at `now`, so call this right before sending.
     pub fn poll(&mut self, now: Duration) -> Action {
-        self.poll_with(now, &mut |_, sibling| sibling.map(|(kind, _)| (kind, Duration::ZERO)))
+        self.poll_with(now, &mut |_, sibling, may_resend| match sibling {
+            Some((kind, _)) if may_resend => GiveUp::Resend(kind, Duration::ZERO),
+            _ => GiveUp::Silent,
+        })
     }
 
     /// [`poll`](Self::poll) for a trace that shares the routers with others. When a probe is given up, `resend`
-    /// is asked whether to send it again: it gets the TTL and what a sibling try of this trace answered (kind and
-    /// address), if one did, and answers with the kind of answer the hop gives (its own knowledge, from other
-    /// traces, may supply it when no sibling answered) and the earliest time for the resend, so that resends of
-    /// several traces to one rate-limited router do not collide. `None`: report a timeout.
+    /// is asked what becomes of it: it gets the TTL, what a sibling try of this trace answered (kind and address),
+    /// if one did, and whether the probe may be sent again; it answers with a resend (the kind of answer the hop
+    /// gives, which its own knowledge from other traces may supply when no sibling answered, and the earliest time,
+    /// so that resends of several traces to one rate-limited router do not collide), a rate-limited verdict, or a
+    /// plain timeout. A resend asked for a probe that may not be sent again counts as a timeout.
     pub fn poll_with(&mut self, now: Duration, resend: &mut ResendPolicy<'_>) -> Action {
         let rtts = self.rtts();
         for i in 0..self.slots.len() {
@@ -345,17 +368,21 @@ impl Tracer {
             let Some(sent) = self.slots[i].last_send() else { continue };
             if now >= self.give_up_at(i, sent, &rtts) {
                 let may_resend = self.resends && self.slots[i].attempts() < MAX_ATTEMPTS;
-                let decision = if may_resend { resend(self.position(i).0, self.sibling_answer(i)) } else { None };
+                let decision = resend(self.position(i).0, self.sibling_answer(i), may_resend);
                 let slot = &mut self.slots[i];
                 match decision {
                     // The hop answers, just not this probe: most likely its ICMP rate limiter. Ask again once it
                     // has refilled instead of reporting a star that is not there.
-                    Some((kind, not_before)) => {
+                    GiveUp::Resend(kind, not_before) if may_resend => {
                         slot.state = State::Unsent;
                         slot.resend_for = Some(kind);
                         slot.not_before = not_before;
                     }
-                    None => slot.state = State::TimedOut,
+                    GiveUp::RateLimited => {
+                        slot.state = State::TimedOut;
+                        slot.rate_limited = true;
+                    }
+                    GiveUp::Resend(..) | GiveUp::Silent => slot.state = State::TimedOut,
                 }
             }
         }
@@ -620,7 +647,8 @@ impl Tracer {
                 if reply.is_some_and(|answer| answer.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
-                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned() });
+                let rate_limited = reply.is_none() && slot.rate_limited;
+                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned(), rate_limited });
             }
         }
     }

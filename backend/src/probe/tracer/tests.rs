@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
+use crate::wire::extensions::MplsEntry;
 
 const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
 const ID: u16 = 0xbeef;
@@ -376,12 +377,13 @@ fn outcome_becomes_a_probe_event() {
         ttl: 3,
         index: 1,
         reply: Some(Answer {
-            mpls: MplsStack::default(),
             from: router(3),
             rtt: Duration::from_micros(1500),
             kind: ReplyKind::Unreachable,
             flag: Some("!H".into()),
+            mpls: MplsStack::from_entries(&[MplsEntry { label: 24001, tc: 0, bottom: true, ttl: 1 }]),
         }),
+        rate_limited: false,
     };
     let event = TraceEvent::from(outcome);
     let json = serde_json::to_value(&event).unwrap();
@@ -389,6 +391,11 @@ fn outcome_becomes_a_probe_event() {
     assert_eq!(json["reply"]["from"], "10.0.3.1");
     assert_eq!(json["reply"]["rtt_ms"], 1.5);
     assert_eq!(json["reply"]["flag"], "!H");
+    assert_eq!(
+        json["reply"]["mpls"],
+        serde_json::json!([{"label": 24001, "tc": 0, "bottom_of_stack": true, "ttl": 1}])
+    );
+    assert!(json.get("rate_limited").is_none(), "absent when false: {json}");
 }
 
 #[test]
@@ -518,9 +525,9 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let mut tracer = tracer(1);
     let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
     let asked = std::cell::RefCell::new(Vec::new());
-    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
         asked.borrow_mut().push((ttl, sibling));
-        Some((ReplyKind::TimeExceeded, Duration::from_secs(3)))
+        if may_resend { GiveUp::Resend(ReplyKind::TimeExceeded, Duration::from_secs(3)) } else { GiveUp::RateLimited }
     };
     // No sibling answered: without the policy these would be stars at the timeout.
     assert_eq!(tracer.poll_with(TIMEOUT, &mut policy), Action::Wait(Duration::from_secs(3)));
@@ -528,4 +535,15 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let Action::Send(resend) = tracer.poll_with(Duration::from_secs(3), &mut policy) else { panic!("resend") };
     assert_eq!((resend.ttl, resend.index, resend.attempt), (1, 0, 1));
     assert_ne!(resend.sequence, probes[0].sequence);
+    // The resends are lost too; the policy knows the router's budget went to this process: rate-limited, not silent.
+    let mut now = Duration::from_secs(3);
+    while let Action::Send(_) | Action::Wait(_) = tracer.poll_with(now, &mut policy) {
+        now += ms(100);
+        assert!(now < Duration::from_secs(10), "the trace ends");
+    }
+    let outcomes: Vec<(u8, bool, bool)> =
+        tracer.drain_outcomes().map(|o| (o.index, o.reply.is_none(), o.rate_limited)).collect();
+    assert_eq!(outcomes, [(0, true, true), (1, true, true), (2, true, true)]);
+    let event = TraceEvent::from(ProbeOutcome { ttl: 1, index: 0, reply: None, rate_limited: true });
+    assert_eq!(event, TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: true });
 }
