@@ -167,10 +167,10 @@ pub fn drain(socket: &Socket, ordinary: Ordinary, deliveries: &mpsc::UnboundedSe
         let Ok(message) = socket::recv_message(socket, &mut buf, libc::MSG_DONTWAIT) else { break };
         let Ordinary::EchoReplies(family) = ordinary else { continue };
         let Some((from, _)) = message.from else { continue };
-        if let Some(packet) = echo_reply(family, from, &buf[..message.len]) {
-            if deliveries.send((packet, message.at())).is_err() {
-                return false;
-            }
+        if let Some(packet) = echo_reply(family, from, &buf[..message.len])
+            && deliveries.send((packet, message.at())).is_err()
+        {
+            return false;
         }
     }
     true
