@@ -570,6 +570,17 @@ fn capture_fuzz_seeds() {
     assert!(written > 50, "only {written} packets captured");
 }
 
+/// Runs `traces` copies of `config` at once on one prober in `net`'s client namespace.
+fn on_one_prober(net: &TestNet, config: ProbeConfig, traces: usize) -> Vec<TraceReport> {
+    in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let prober = tracemap::net::Prober::open().expect("prober");
+            futures_util::future::join_all((0..traces).map(|_| prober_trace(&prober, config.clone()))).await
+        })
+    })
+}
+
 #[test]
 #[ignore = "needs root and network namespaces; run by the README's test command"]
 fn four_traces_on_one_prober_beyond_the_routers_burst_show_no_false_star() {
@@ -577,15 +588,8 @@ fn four_traces_on_one_prober_beyond_the_routers_burst_show_no_false_star() {
     // dropped learns from the others that the hop answers, and resends at turns spaced by the limiter's refill.
     let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
     let destination = IpAddr::V4(net.destination);
-    let reports = in_namespace(&net.client, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        runtime.block_on(async move {
-            let prober = tracemap::net::Prober::open().expect("prober");
-            let config =
-                ProbeConfig { destination, max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
-            futures_util::future::join_all((0..4).map(|_| prober_trace(&prober, config.clone()))).await
-        })
-    });
+    let config = ProbeConfig { destination, max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+    let reports = on_one_prober(&net, config, 4);
     for report in &reports {
         assert_route(&net, report);
     }
@@ -630,16 +634,9 @@ fn traces_beyond_what_the_routers_limit_allows_report_rate_limited_not_silent() 
     let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
     let destination = IpAddr::V4(net.destination);
     let started = std::time::Instant::now();
-    let reports = in_namespace(&net.client, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        runtime.block_on(async move {
-            let prober = tracemap::net::Prober::open().expect("prober");
-            // ICMP: the destination's echo replies are not rate-limited, so only the router's budget is at stake.
-            let config =
-                ProbeConfig { destination, max_hops: 5, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
-            futures_util::future::join_all((0..12).map(|_| prober_trace(&prober, config.clone()))).await
-        })
-    });
+    // ICMP: the destination's echo replies are not rate-limited, so only the router's budget is at stake.
+    let config = ProbeConfig { destination, max_hops: 5, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+    let reports = on_one_prober(&net, config, 12);
     let elapsed = started.elapsed();
     let router = net.hops[0].map(|a| a.to_string());
     let mut limited = 0;

@@ -19,10 +19,9 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
+use super::tests::{DESTINATION, ID, reply_to};
 use super::*;
 
-const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
-const ID: u16 = 0x5ca1;
 const FIRST_SEQ: u16 = 1000;
 
 /// Runs every scenario file of the directory; fails on the first mismatch of each, naming them all.
@@ -176,16 +175,7 @@ impl Scenario {
             ["as", kind, ..] => return Err(format!("unknown reply kind {kind:?}")),
             rest => (Response::TimeExceeded, rest),
         };
-        let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-        let reply = Reply {
-            from,
-            response,
-            identifier: ID,
-            sequence: probe.sequence,
-            probe_destination,
-            mpls: MplsStack::default(),
-        };
-        let taken = self.tracer.on_reply(now, &reply);
+        let taken = self.tracer.on_reply(now, &reply_to(probe, from, response));
         match rest {
             [] => Ok(()),
             ["->", expected] if format!("{taken:?}").eq_ignore_ascii_case(expected) => Ok(()),

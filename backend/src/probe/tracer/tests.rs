@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 use super::*;
 use crate::wire::extensions::MplsEntry;
 
-const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
-const ID: u16 = 0xbeef;
+pub(super) const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
+pub(super) const ID: u16 = 0xbeef;
 /// Close to the wrap-around, so the tests also cover sequences wrapping past 65535.
 const FIRST_SEQ: u16 = 65530;
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -109,16 +109,7 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
                         (router(at as u8 + 1), delay, Response::Unreachable { code: 13, mtu: 0 })
                     }
                 };
-                let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-                let reply = Reply {
-                    from,
-                    response,
-                    identifier: ID,
-                    sequence: probe.sequence,
-                    probe_destination,
-                    mpls: MplsStack::default(),
-                };
-                pending.push((now + ms(delay), reply));
+                pending.push((now + ms(delay), reply_to(probe, from, response)));
             }
             Action::Wait(until) => {
                 assert!(until > now, "wait must move time forward");
@@ -155,7 +146,8 @@ fn expected(hops: &[Option<IpAddr>]) -> Vec<(u8, u8, Option<IpAddr>)> {
     rows
 }
 
-fn reply_to(probe: Probe, from: IpAddr, response: Response) -> Reply {
+/// The reply `from` sends to `probe` (an ICMP error quotes the probe, sent to the destination).
+pub(super) fn reply_to(probe: Probe, from: IpAddr, response: Response) -> Reply {
     let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
     Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination, mpls: MplsStack::default() }
 }
