@@ -657,3 +657,17 @@ fn traces_beyond_what_the_routers_limit_allows_report_rate_limited_not_silent() 
     assert!(limited > 0 && limited < 36 - 6, "{limited} rate-limited of 36");
     assert!(elapsed < Duration::from_secs(15), "the resend queue is bounded: {elapsed:?}");
 }
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn back_to_back_udp_runs_in_separate_processes_find_the_destination() {
+    // The first run spends the destination's burst of port unreachables; the second, a new process with no memory
+    // of the first, finds the destination silent at first, and its one retry of the silent tail (after a token's
+    // refill, within -t 2) finds it.
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    for run in 0..3 {
+        let json = cli_trace(&net, &["-p", "udp", "-t", "2"]);
+        assert_eq!(json["destination_reached"], true, "run {run}: {json:#}");
+        assert_json_route(&net, &json);
+    }
+}

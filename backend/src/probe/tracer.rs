@@ -243,6 +243,9 @@ struct Slot {
     not_before: Duration,
     /// Timed out while its responder's budget was spent by this process ([`GiveUp::RateLimited`]).
     rate_limited: bool,
+    /// Sent again while its first attempt was still awaited, as the probe of a silent tail (see
+    /// [`Tracer::tail_retry`]); its first attempt's deadline stays its deadline.
+    tail_retry: bool,
 }
 
 impl Slot {
@@ -252,6 +255,11 @@ impl Slot {
 
     fn last_send(&self) -> Option<Duration> {
         self.sends.iter().flatten().last().copied()
+    }
+
+    /// The send its deadline counts from: the latest attempt's, or the first's for a tail retry.
+    fn deadline_send(&self) -> Option<Duration> {
+        if self.tail_retry { self.sends[0] } else { self.last_send() }
     }
 }
 
@@ -283,6 +291,8 @@ pub struct Tracer {
     end_ttl: Option<u8>,
     /// Set once the lowest open TTLs stayed silent long enough: every remaining TTL may then be probed at once.
     window_open: bool,
+    /// Whether the silent tail's one extra probe has gone (see [`Tracer::tail_retry`]).
+    tail_retried: bool,
     outcomes: VecDeque<ProbeOutcome>,
     destination_reached: bool,
 }
@@ -316,12 +326,14 @@ impl Tracer {
                     resend_for: None,
                     not_before: Duration::ZERO,
                     rate_limited: false,
+                    tail_retry: false,
                 };
                 count
             ],
             resends: pacing.resend_after_rate_limit && count * MAX_ATTEMPTS <= 1 << 16,
             end_ttl: None,
             window_open: false,
+            tail_retried: false,
             outcomes: VecDeque::new(),
             destination_reached: false,
         }
@@ -365,7 +377,7 @@ impl Tracer {
             if self.slots[i].state != State::InFlight || !self.matters(i) {
                 continue;
             }
-            let Some(sent) = self.slots[i].last_send() else { continue };
+            let Some(sent) = self.slots[i].deadline_send() else { continue };
             if now >= self.give_up_at(i, sent, &rtts) {
                 let may_resend = self.resends && self.slots[i].attempts() < MAX_ATTEMPTS;
                 let decision = resend(self.position(i).0, self.sibling_answer(i), may_resend);
@@ -391,7 +403,12 @@ impl Tracer {
             return Action::Done;
         }
         self.open_window_if_stalled(now, &rtts);
-        if let Some(i) = self.next_to_send(now) {
+        let tail = self.tail_retry().filter(|&(_, at)| now >= at).map(|(i, _)| i);
+        if let Some(i) = tail.or_else(|| self.next_to_send(now)) {
+            if tail.is_some() {
+                self.tail_retried = true;
+                self.slots[i].tail_retry = true;
+            }
             let slot = &mut self.slots[i];
             let attempt = slot.attempts();
             slot.sends[attempt] = Some(now);
@@ -409,7 +426,7 @@ impl Tracer {
             let slot = &self.slots[i];
             match slot.state {
                 State::InFlight => {
-                    if let Some(sent) = slot.last_send() {
+                    if let Some(sent) = slot.deadline_send() {
                         consider(self.give_up_at(i, sent, &rtts));
                     }
                     // A reply to the first attempt still counts while the second is pending; nothing to wake for.
@@ -423,6 +440,9 @@ impl Tracer {
             }
         }
         if let Some(at) = self.window_opens_at(&rtts) {
+            consider(at);
+        }
+        if let Some((_, at)) = self.tail_retry() {
             consider(at);
         }
         match wake {
@@ -680,6 +700,26 @@ impl Tracer {
                     None => u16::from(self.position(i).0) < window_end,
                 }
         })
+    }
+
+    /// The silent tail's one extra probe, and when it may go: try 0 of the TTL right after the last answer, while
+    /// nothing at or beyond it has answered and its first attempt is still awaited, sent again once a rate limiter
+    /// would have earned a token since that attempt. The destination may be that TTL with its limiter spent (a UDP
+    /// trace run right after another spends the destination's port-unreachable burst), and then this probe is the
+    /// one that finds it. It keeps its first attempt's deadline, so `-t` stays the ceiling: with a timeout shorter
+    /// than the refill there is no such probe.
+    fn tail_retry(&self) -> Option<(usize, Duration)> {
+        if self.tail_retried || !self.resends || self.end_ttl.is_some() {
+            return None;
+        }
+        let tries = usize::from(self.tries);
+        let last_answered = (0..self.slots.len()).rev().find(|&i| matches!(self.slots[i].state, State::Answered(_)))?;
+        let i = (last_answered / tries + 1) * tries;
+        let slot = self.slots.get(i)?;
+        let first = slot.sends[0]?;
+        let at = first.saturating_add(self.pacing.rate_limit_refill);
+        let fits = at.saturating_add(self.pacing.min_wait) < first.saturating_add(self.timeout);
+        (slot.state == State::InFlight && slot.attempts() == 1 && fits).then_some((i, at))
     }
 
     /// Whether slot `i` is within the trace (at or below its end, when known).
