@@ -175,15 +175,12 @@ impl Prober {
             }
         };
         let refill = Pacing::default().rate_limit_refill;
-        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| match self.give_up(
-            destination,
-            ttl,
-            sibling,
-            may_resend,
-            refill,
-        ) {
-            (GiveUp::Resend(kind, _), at) => GiveUp::Resend(kind, at.saturating_duration_since(start)),
-            (verdict, _) => verdict,
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
+            let (verdict, at) = self.give_up(destination, ttl, sibling, may_resend, refill);
+            match verdict {
+                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, at.saturating_duration_since(start)),
+                other => other,
+            }
         };
         loop {
             let action = tracer.poll_with(start.elapsed(), &mut resend);
