@@ -104,20 +104,26 @@ fn round(n: usize, port: u16, router_limits: bool) -> String {
                     let elapsed = t0.elapsed().as_secs_f64();
                     let mut want: Vec<String> = routers.clone();
                     want.push(target.to_string());
-                    let got: Vec<String> = trace["hops"]
-                        .as_array()
-                        .map(|h| h.iter().map(|h| h["address"].as_str().unwrap_or("*").to_owned()).collect())
-                        .unwrap_or_default();
                     let hops = trace["hops"].as_array().cloned().unwrap_or_default();
                     let count = |hop: &Value, key: &str| hop[key].as_array().map_or(0, Vec::len);
-                    let unanswered: usize = hops
+                    let unanswered =
+                        |hop: &Value| hop["probes"].as_array().map_or(0, |p| p.iter().filter(|p| p.is_null()).count());
+                    // A hop nothing answered shows `*` (or `rl` when every try was marked rate-limited); any other
+                    // address than the expected one, or a hop count other than the route's, is a wrong route.
+                    let got: Vec<String> = hops
                         .iter()
-                        .map(|h| h["probes"].as_array().map_or(0, |p| p.iter().filter(|p| p.is_null()).count()))
-                        .sum();
+                        .map(|h| match h["address"].as_str() {
+                            Some(address) => address.to_owned(),
+                            None if count(h, "rate_limited") == unanswered(h) => "rl".to_owned(),
+                            None => "*".to_owned(),
+                        })
+                        .collect();
+                    let wrong = got.len() != want.len()
+                        || got.iter().zip(&want).any(|(got, want)| got != want && got != "*" && got != "rl");
                     let rate_limited: usize = hops.iter().map(|h| count(h, "rate_limited")).sum();
                     // Every hop of this route answers: an unanswered probe is a false star unless marked.
-                    let false_stars = unanswered - rate_limited.min(unanswered);
-                    if got != want || trace["destination_reached"] != true {
+                    let false_stars: usize = hops.iter().map(|h| unanswered(h) - count(h, "rate_limited")).sum();
+                    if wrong || trace["destination_reached"] != true {
                         return Err(format!("{id}: hops {got:?}, want {want:?}"));
                     }
                     Ok(Outcome { elapsed, false_stars, rate_limited })

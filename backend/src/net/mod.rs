@@ -11,9 +11,10 @@ mod prober;
 mod recverr;
 mod socket;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -175,8 +176,15 @@ impl Prober {
             }
         };
         let refill = Pacing::default().rate_limit_refill;
+        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it.
+        // (A mutex only because the trace's future must be `Send`; nothing else ever holds it.)
+        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
+        let previous = |ttl: u8| {
+            let responders = responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if ttl <= 1 { Some(source) } else { responders.get(&(ttl - 1)).copied() }
+        };
         let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
-            let (verdict, at) = self.give_up(destination, ttl, sibling, may_resend, refill);
+            let (verdict, at) = self.give_up(destination, ttl, previous(ttl), sibling, may_resend, refill);
             match verdict {
                 GiveUp::Resend(kind, _) => GiveUp::Resend(kind, at.saturating_duration_since(start)),
                 other => other,
@@ -187,7 +195,13 @@ impl Prober {
             let outcomes: Vec<_> = tracer.drain_outcomes().collect();
             for outcome in outcomes {
                 if let Some(answer) = &outcome.reply {
-                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind, refill);
+                    responders
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .entry(outcome.ttl)
+                        .or_insert(answer.from);
+                    let before = previous(outcome.ttl);
+                    self.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
                 }
                 if events.send(outcome.into()).is_err() {
                     // Nobody listens to this trace any more.

@@ -137,6 +137,10 @@ const MAX_RATE_PER_SEC: f64 = 1000.0;
 struct HopBook {
     /// The latest answer per destination and TTL: who answered, how, and when.
     answers: HashMap<(IpAddr, u8), (IpAddr, ReplyKind, Instant)>,
+    /// The latest router seen at a TTL right after a given hop (the previous TTL's responder, or our own source
+    /// address for TTL 1), whatever the destination: routes to different destinations mostly share their first
+    /// hops, so a trace to a new destination knows who sits behind a hop it has seen. Only Time Exceeded answers.
+    successors: HashMap<(IpAddr, u8), (IpAddr, Instant)>,
     /// Per responder, its ICMP budget as this process has spent it.
     budgets: HashMap<IpAddr, Budget>,
 }
@@ -310,10 +314,12 @@ impl Prober {
 
     /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind` (`refill`: the time a
     /// default Linux limiter takes to earn a token).
+    /// `previous` is the trace's responder at `ttl - 1` (our source address at TTL 1), when known.
     pub(super) fn note_answer(
         &self,
         destination: IpAddr,
         ttl: u8,
+        previous: Option<IpAddr>,
         responder: IpAddr,
         kind: ReplyKind,
         refill: Duration,
@@ -321,34 +327,47 @@ impl Prober {
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         hops.answers.insert((destination, ttl), (responder, kind, now));
+        if let (Some(previous), ReplyKind::TimeExceeded) = (previous, kind) {
+            hops.successors.insert((previous, ttl), (responder, now));
+        }
         hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill)).answered(now, tokens(kind));
         // Keep the book small on a long-running server: forget what is too old to matter.
-        if hops.answers.len() > 4096 || hops.budgets.len() > 4096 {
+        if hops.answers.len() > 4096 || hops.budgets.len() > 4096 || hops.successors.len() > 4096 {
             hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
+            hops.successors.retain(|_, (_, at)| now.duration_since(*at) < HOP_MEMORY);
             hops.budgets.retain(|_, budget| budget.last.max(budget.next_resend) + HOP_MEMORY > now);
         }
     }
 
     /// What becomes of a probe to `destination` at `ttl` that was given up, with `may_resend` when it may go once
-    /// more. A hop known to answer (a sibling try answered, `sibling`, or another trace saw it recently) had the
-    /// probe lost at its responder, which is charged for it: the probe is sent again at the next free turn of the
+    /// more. A hop known to answer (a sibling try answered, `sibling`; another trace to the destination saw it
+    /// recently; or another trace saw a router at this TTL right after the trace's hop at `ttl - 1`, `previous`)
+    /// had the probe lost at its responder, which is charged for it: the probe is sent again at the next free turn of the
     /// responder's modelled rate limiter, unless that turn is beyond [`RESEND_HORIZON`]. When it may not be sent
     /// again, or its turn is too far, it is rate-limited if this process's own probes had spent the responder's
     /// budget, else a star. An unknown hop is silent.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn give_up(
         &self,
         destination: IpAddr,
         ttl: u8,
+        previous: Option<IpAddr>,
         sibling: Option<(ReplyKind, IpAddr)>,
         may_resend: bool,
         refill: Duration,
     ) -> (GiveUp, Instant) {
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
-        let known = sibling.or_else(|| {
-            let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
-            (now.duration_since(at) < HOP_MEMORY).then_some((kind, responder))
-        });
+        let recent = |at: Instant| now.duration_since(at) < HOP_MEMORY;
+        let known = sibling
+            .or_else(|| {
+                let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
+                recent(at).then_some((kind, responder))
+            })
+            .or_else(|| {
+                let (responder, at) = *hops.successors.get(&(previous?, ttl))?;
+                recent(at).then_some((ReplyKind::TimeExceeded, responder))
+            });
         let Some((kind, responder)) = known else { return (GiveUp::Silent, now) };
         let budget = hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill));
         let cost = tokens(kind);
