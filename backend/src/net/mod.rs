@@ -186,7 +186,7 @@ impl Prober {
         let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
             let (verdict, at) = self.give_up(destination, ttl, previous(ttl), sibling, may_resend, refill);
             match verdict {
-                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, at.saturating_duration_since(start)),
+                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
                 other => other,
             }
         };

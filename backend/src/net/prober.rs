@@ -383,7 +383,7 @@ impl Prober {
             return (GiveUp::RateLimited, now);
         }
         budget.next_resend = turn + spacing;
-        (GiveUp::Resend(kind, Duration::ZERO), turn)
+        (GiveUp::Resend(kind, None), turn)
     }
 
     /// What the readers and traces could not use so far.

@@ -63,9 +63,11 @@ impl Default for Pacing {
 /// What becomes of a probe whose wait ran out; see [`ResendPolicy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiveUp {
-    /// The hop answers other probes: send this one again at this time (since the start of the trace), once the
-    /// responder's rate limiter can have refilled. The kind is the hop's kind of answer.
-    Resend(ReplyKind, Duration),
+    /// The hop answers other probes: send this one again once the responder's rate limiter can have refilled,
+    /// at the given time (since the start of the trace) when the caller paces resends itself (it sees every
+    /// trace's probes to that responder), else when this trace's own probes to the responder leave room. The kind
+    /// is the hop's kind of answer.
+    Resend(ReplyKind, Option<Duration>),
     /// The hop answers, but this process itself has spent its responder's ICMP budget: report the probe as
     /// rate-limited rather than as a silent star.
     RateLimited,
@@ -239,8 +241,8 @@ struct Slot {
     /// Set while a resend is pending: what the probe's siblings at the same TTL answered, which tells how long the
     /// responder's rate limiter needs to refill.
     resend_for: Option<ReplyKind>,
-    /// Earliest time of a pending resend, as the caller's [`ResendPolicy`] scheduled it.
-    not_before: Duration,
+    /// Time of a pending resend, when the caller's [`ResendPolicy`] scheduled it.
+    paced: Option<Duration>,
     /// Timed out while its responder's budget was spent by this process ([`GiveUp::RateLimited`]).
     rate_limited: bool,
     /// Sent again while its first attempt was still awaited, as the probe of a silent tail (see
@@ -324,7 +326,7 @@ impl Tracer {
                     reported: false,
                     sends: [None; MAX_ATTEMPTS],
                     resend_for: None,
-                    not_before: Duration::ZERO,
+                    paced: None,
                     rate_limited: false,
                     tail_retry: false,
                 };
@@ -360,7 +362,7 @@ impl Tracer {
     /// next. A `Send` marks the probe as sent at `now`, so call this right before sending.
     pub fn poll(&mut self, now: Duration) -> Action {
         self.poll_with(now, &mut |_, sibling, may_resend| match sibling {
-            Some((kind, _)) if may_resend => GiveUp::Resend(kind, Duration::ZERO),
+            Some((kind, _)) if may_resend => GiveUp::Resend(kind, None),
             _ => GiveUp::Silent,
         })
     }
@@ -385,10 +387,10 @@ impl Tracer {
                 match decision {
                     // The hop answers, just not this probe: most likely its ICMP rate limiter. Ask again once it
                     // has refilled instead of reporting a star that is not there.
-                    GiveUp::Resend(kind, not_before) if may_resend => {
+                    GiveUp::Resend(kind, paced) if may_resend => {
                         slot.state = State::Unsent;
                         slot.resend_for = Some(kind);
-                        slot.not_before = not_before;
+                        slot.paced = paced;
                     }
                     GiveUp::RateLimited => {
                         slot.state = State::TimedOut;
@@ -433,7 +435,7 @@ impl Tracer {
                 }
                 State::Unsent => {
                     if let Some(kind) = slot.resend_for {
-                        consider(self.resend_at(i, kind).max(slot.not_before));
+                        consider(self.resend_time(i, kind));
                     }
                 }
                 _ => {}
@@ -570,6 +572,17 @@ impl Tracer {
         last.saturating_add(self.pacing.rate_limit_refill.saturating_mul(tokens))
     }
 
+    /// When slot `i`'s pending resend may go: at the caller's turn when it paces resends, else by
+    /// [`resend_at`](Self::resend_at). For an answer that ends the trace the latter is a floor either way: the
+    /// caller cannot see this trace's probes beyond the end, which reached the same responder.
+    fn resend_time(&self, i: usize, kind: ReplyKind) -> Duration {
+        match self.slots[i].paced {
+            Some(at) if kind == ReplyKind::TimeExceeded => at,
+            Some(at) => at.max(self.resend_at(i, kind)),
+            None => self.resend_at(i, kind),
+        }
+    }
+
     /// Round-trip times answered so far, per TTL, for the adaptive waits.
     fn rtts(&self) -> Rtts {
         let tries = usize::from(self.tries);
@@ -696,7 +709,7 @@ impl Tracer {
             slot.state == State::Unsent
                 && self.matters(i)
                 && match slot.resend_for {
-                    Some(kind) => now >= self.resend_at(i, kind).max(slot.not_before),
+                    Some(kind) => now >= self.resend_time(i, kind),
                     None => u16::from(self.position(i).0) < window_end,
                 }
         })

@@ -520,7 +520,11 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let asked = std::cell::RefCell::new(Vec::new());
     let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
         asked.borrow_mut().push((ttl, sibling));
-        if may_resend { GiveUp::Resend(ReplyKind::TimeExceeded, Duration::from_secs(3)) } else { GiveUp::RateLimited }
+        if may_resend {
+            GiveUp::Resend(ReplyKind::TimeExceeded, Some(Duration::from_secs(3)))
+        } else {
+            GiveUp::RateLimited
+        }
     };
     // No sibling answered: without the policy these would be stars at the timeout.
     assert_eq!(tracer.poll_with(TIMEOUT, &mut policy), Action::Wait(Duration::from_secs(3)));
