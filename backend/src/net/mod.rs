@@ -176,15 +176,12 @@ impl Prober {
             }
         };
         let refill = Pacing::default().rate_limit_refill;
-        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it.
-        // (A mutex only because the trace's future must be `Send`; nothing else ever holds it.)
+        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
+        // only because the trace's future must be `Send`; nothing else ever holds it.)
         let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
-        let previous = |ttl: u8| {
-            let responders = responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if ttl <= 1 { Some(source) } else { responders.get(&(ttl - 1)).copied() }
-        };
+        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
-            let (verdict, at) = self.give_up(destination, ttl, previous(ttl), sibling, may_resend, refill);
+            let (verdict, at) = self.give_up(destination, ttl, (source, &path()), sibling, may_resend, refill);
             match verdict {
                 GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
                 other => other,
@@ -195,12 +192,8 @@ impl Prober {
             let outcomes: Vec<_> = tracer.drain_outcomes().collect();
             for outcome in outcomes {
                 if let Some(answer) = &outcome.reply {
-                    responders
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .entry(outcome.ttl)
-                        .or_insert(answer.from);
-                    let before = previous(outcome.ttl);
+                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
+                    path().entry(outcome.ttl).or_insert(answer.from);
                     self.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
                 }
                 if events.send(outcome.into()).is_err() {

@@ -158,12 +158,14 @@ struct Budget {
     last: Instant,
     /// Earliest time the next resend to it may go.
     next_resend: Instant,
+    /// When this process's probes last found the budget empty.
+    emptied: Option<Instant>,
 }
 
 impl Budget {
     fn new(now: Instant, refill: Duration) -> Budget {
         let rate = 1.0 / refill.as_secs_f64().max(1e-3);
-        Budget { tokens: DEFAULT_BURST, burst: DEFAULT_BURST, rate, last: now, next_resend: now }
+        Budget { tokens: DEFAULT_BURST, burst: DEFAULT_BURST, rate, last: now, next_resend: now, emptied: None }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -179,16 +181,21 @@ impl Budget {
             self.tokens -= cost;
         } else {
             self.tokens = 0.0;
+            self.emptied = Some(now);
             self.burst = (self.burst * 2.0).min(MAX_BURST);
             self.rate = (self.rate * 2.0).min(MAX_RATE_PER_SEC);
         }
     }
 
-    /// A probe was lost at the responder: whether this process's own probes had spent its budget (the model had
-    /// no token for it). A probe the model had a token for was lost for another reason and cost nothing.
+    /// A probe was lost at the responder: whether this process's own probes had spent its budget (the model has
+    /// no token for it, or had none moments ago: other traces keep draining a router whose model refills between
+    /// their answers). A probe lost while the budget was never short was lost for another reason.
     fn lost(&mut self, now: Instant, cost: f64) -> bool {
         self.refill(now);
-        self.tokens < cost
+        if self.tokens < cost {
+            self.emptied = Some(now);
+        }
+        self.emptied.is_some_and(|at| now.saturating_duration_since(at) < RESEND_HORIZON)
     }
 
     /// The time one answer costing `cost` takes to earn back.
@@ -346,12 +353,15 @@ impl Prober {
     /// responder's modelled rate limiter, unless that turn is beyond [`RESEND_HORIZON`]. When it may not be sent
     /// again, or its turn is too far, it is rate-limited if this process's own probes had spent the responder's
     /// budget, else a star. An unknown hop is silent.
+    ///
+    /// `path` gives this trace's own responder at a TTL, and `source` is where the route starts; the hop before
+    /// `ttl` is the trace's own responder there, else the router other traces saw after the hop before that.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn give_up(
         &self,
         destination: IpAddr,
         ttl: u8,
-        previous: Option<IpAddr>,
+        (source, path): (IpAddr, &HashMap<u8, IpAddr>),
         sibling: Option<(ReplyKind, IpAddr)>,
         may_resend: bool,
         refill: Duration,
@@ -359,6 +369,11 @@ impl Prober {
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         let recent = |at: Instant| now.duration_since(at) < HOP_MEMORY;
+        let mut previous = Some(source);
+        for hop in 1..ttl {
+            let seen = previous.and_then(|p| hops.successors.get(&(p, hop))).filter(|(_, at)| recent(*at));
+            previous = path.get(&hop).copied().or(seen.map(|(responder, _)| *responder));
+        }
         let known = sibling
             .or_else(|| {
                 let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
