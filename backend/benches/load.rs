@@ -3,10 +3,11 @@
 //! server's peak memory. Run as root: `cargo bench -p tracemap --bench load -- 50 200`; figures go to
 //! BENCHMARKS.md.
 //!
-//! The routers' ICMP rate limit is switched off here (`net.ipv4.icmp_ratelimit=0`): with it, 200 traces from one
-//! client drain each router's 6-token bucket within the first milliseconds and most hops read `*`, which measures
-//! the routers, not the server. Each trace targets one of ten addresses of the destination host, so a reply handed
-//! to the wrong trace shows up as a wrong last hop.
+//! The routers' per-source ICMP rate limit is switched off here (`net.ipv4.icmp_ratelimit=0`; their host-wide
+//! limit, 1000/s with a burst of 50, stays): with it, 200 traces from one client drain each router's 6-token bucket
+//! within the first milliseconds, which measures the routers, not the server. `--router-limits` keeps it, to see
+//! how the server reports what the routers cannot answer (rate-limited, not `*`). Each trace targets one of ten
+//! addresses of the destination host, so a reply handed to the wrong trace shows up as a wrong last hop.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -38,10 +39,24 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// One round: `n` concurrent traces. Returns a printable line.
-fn round(n: usize, port: u16) -> String {
+/// What one trace came back with.
+struct Outcome {
+    /// Seconds from the request to the finished trace.
+    elapsed: f64,
+    /// Unanswered probes at hops that answer, not marked rate-limited: false `*`.
+    false_stars: usize,
+    /// Unanswered probes the server marked rate-limited (its own probes had spent the hop's ICMP budget).
+    rate_limited: usize,
+}
+
+/// One round: `n` concurrent traces; `router_limits` keeps the routers' per-source ICMP rate limit (Linux's default)
+/// instead of switching it off. Returns a printable line.
+fn round(n: usize, port: u16, router_limits: bool) -> String {
     let net = TestNet::new(3, &[]).expect("root and network namespaces");
     for ns in net.routers.iter().chain([&net.server]) {
+        if router_limits {
+            continue;
+        }
         let ok = net.exec(ns).args(["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]).status().expect("sysctl");
         assert!(ok.success());
     }
@@ -59,13 +74,13 @@ fn round(n: usize, port: u16) -> String {
     let rss_before = peak_rss_kib(server.pid());
 
     let started = Instant::now();
-    let results: Vec<Result<f64, String>> = in_namespace(&net.client, move || {
+    let results: Vec<Result<Outcome, String>> = in_namespace(&net.client, move || {
         let handles: Vec<_> = (0..n)
             .map(|i| {
                 let base = base.clone();
                 let target = targets[i % targets.len()];
                 let routers = routers.clone();
-                std::thread::spawn(move || -> Result<f64, String> {
+                std::thread::spawn(move || -> Result<Outcome, String> {
                     let t0 = Instant::now();
                     let agent = agent();
                     let mut res = agent
@@ -89,17 +104,29 @@ fn round(n: usize, port: u16) -> String {
                     let elapsed = t0.elapsed().as_secs_f64();
                     let mut want: Vec<String> = routers.clone();
                     want.push(target.to_string());
-                    let got: Vec<String> = trace["hops"]
-                        .as_array()
-                        .map(|h| h.iter().map(|h| h["address"].as_str().unwrap_or("*").to_owned()).collect())
-                        .unwrap_or_default();
-                    let all_answered = trace["hops"].as_array().is_some_and(|h| {
-                        h.iter().all(|h| h["probes"].as_array().is_some_and(|p| p.iter().all(|p| !p.is_null())))
-                    });
-                    if got != want || !all_answered || trace["destination_reached"] != true {
-                        return Err(format!("{id}: hops {got:?}, want {want:?}, all answered {all_answered}"));
+                    let hops = trace["hops"].as_array().cloned().unwrap_or_default();
+                    let count = |hop: &Value, key: &str| hop[key].as_array().map_or(0, Vec::len);
+                    let unanswered =
+                        |hop: &Value| hop["probes"].as_array().map_or(0, |p| p.iter().filter(|p| p.is_null()).count());
+                    // A hop nothing answered shows `*` (or `rl` when every try was marked rate-limited); any other
+                    // address than the expected one, or a hop count other than the route's, is a wrong route.
+                    let got: Vec<String> = hops
+                        .iter()
+                        .map(|h| match h["address"].as_str() {
+                            Some(address) => address.to_owned(),
+                            None if count(h, "rate_limited") == unanswered(h) => "rl".to_owned(),
+                            None => "*".to_owned(),
+                        })
+                        .collect();
+                    let wrong = got.len() != want.len()
+                        || got.iter().zip(&want).any(|(got, want)| got != want && got != "*" && got != "rl");
+                    let rate_limited: usize = hops.iter().map(|h| count(h, "rate_limited")).sum();
+                    // Every hop of this route answers: an unanswered probe is a false star unless marked.
+                    let false_stars: usize = hops.iter().map(|h| unanswered(h) - count(h, "rate_limited")).sum();
+                    if wrong || trace["destination_reached"] != true {
+                        return Err(format!("{id}: hops {got:?}, want {want:?}"));
                     }
-                    Ok(elapsed)
+                    Ok(Outcome { elapsed, false_stars, rate_limited })
                 })
             })
             .collect();
@@ -109,16 +136,22 @@ fn round(n: usize, port: u16) -> String {
     let rss_peak = peak_rss_kib(server.pid());
     drop(server);
 
-    let mut times: Vec<f64> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    let outcomes: Vec<&Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let mut times: Vec<f64> = outcomes.iter().map(|o| o.elapsed).collect();
     times.sort_by(f64::total_cmp);
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     for failure in failures.iter().take(5) {
         eprintln!("  failure: {failure}");
     }
+    let exact = outcomes.iter().filter(|o| o.false_stars == 0 && o.rate_limited == 0).count();
+    let false_stars: usize = outcomes.iter().map(|o| o.false_stars).sum();
+    let with_false_stars = outcomes.iter().filter(|o| o.false_stars > 0).count();
+    let rate_limited: usize = outcomes.iter().map(|o| o.rate_limited).sum();
     let _ = std::fs::remove_dir_all(&dir);
     format!(
-        "| {n} | {} | {} | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {} MiB | {} MiB |",
-        times.len(),
+        "| {n} | {} | {exact} | {false_stars} in {with_false_stars} | {rate_limited} | {} | {:.2} s | {:.2} s | {:.2} s \
+         | {:.2} s | {} MiB | {} MiB |",
+        if router_limits { "on" } else { "off" },
         failures.len(),
         percentile(&times, 0.5),
         percentile(&times, 0.95),
@@ -130,11 +163,17 @@ fn round(n: usize, port: u16) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![50, 200] } else { sizes };
-    println!("| traces | correct | wrong or failed | median | p95 | slowest | wall | RSS at start | peak RSS |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    // `--router-limits`: leave the routers' per-source ICMP limit at Linux's default (burst 6, 1/s).
+    let router_limits = args.iter().any(|a| a == "--router-limits");
+    println!(
+        "| traces | per-source limit | every probe answered | false stars (in traces) | rate-limited probes \
+         | wrong route or failed | median | p95 | slowest | wall | RSS at start | peak RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (i, n) in sizes.into_iter().enumerate() {
-        println!("{}", round(n, 18200 + i as u16));
+        println!("{}", round(n, 18200 + i as u16, router_limits));
     }
 }

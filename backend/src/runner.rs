@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracemap_shared::{EVENT_VERSION, TraceEvent};
 
@@ -109,6 +109,18 @@ fn unix_ms() -> u64 {
 /// timeout, and only then sends the terminal event.
 pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::UnboundedSender<TraceEvent>) {
     let started = Instant::now();
+    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
+    let (mode_tx, mode_rx) = oneshot::channel();
+    let config = job.probe.clone();
+    let prober = tokio::spawn(async move {
+        net::trace_reporting(&config, &probe_tx, move |mode| {
+            let _ = mode_tx.send(mode);
+        })
+        .await
+    });
+    // The prober names its mode once its sockets are open, before the first probe; a trace that fails before that
+    // (no privilege for what was asked) starts without one and ends with `failed`.
+    let mode = mode_rx.await.ok();
     let _ = events.send(TraceEvent::Started {
         version: EVENT_VERSION,
         target: job.target.clone(),
@@ -118,11 +130,8 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         max_hops: job.probe.max_hops,
         tries: job.probe.tries,
         started_at_ms: unix_ms(),
+        mode,
     });
-
-    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
-    let config = job.probe.clone();
-    let prober = tokio::spawn(async move { net::trace(&config, &probe_tx).await });
 
     let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();
     let mut names: JoinSet<TraceEvent> = JoinSet::new();

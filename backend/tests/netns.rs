@@ -457,13 +457,35 @@ fn unprivileged_udp_traces_read_the_error_queue() {
         let json = cli_trace_as(&net, AS_NOBODY, extra);
         assert_json_route(&net, &json);
         assert_destination_kind(&json);
+        assert_eq!(json["mode"], "udp_error_queue", "{json:#}");
     }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn unprivileged_icmp_uses_a_datagram_socket_where_ping_group_range_allows() {
+    for extra in [&["-p", "icmp"][..], &["-6", "-p", "icmp"]] {
+        let net = TestNet::new(3, &[1]).expect(NEEDS_ROOT);
+        // Every group may open ICMP datagram sockets in the client namespace (the sysctl is per namespace, and
+        // governs IPv6 too).
+        configure(&net, &net.client, &["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
+        let json = cli_trace_as(&net, AS_NOBODY, extra);
+        assert_json_route(&net, &json);
+        assert_destination_kind(&json);
+        assert_eq!(json["mode"], "icmp_datagram", "{json:#}");
+    }
+    // As root the same trace goes through raw sockets, and says so.
+    let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    assert_eq!(cli_trace(&net, &[])["mode"], "raw");
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the README's test command"]
 fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
     let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    // A new namespace starts with `1 0`: no group may open ICMP datagram sockets. Say so explicitly anyway, with a
+    // range that leaves out nobody's group (65534).
+    configure(&net, &net.client, &["sysctl", "-qw", "net.ipv4.ping_group_range=0 1000"]);
     for proto in ["icmp", "tcp"] {
         let output = net
             .exec(&net.client)
@@ -475,6 +497,10 @@ fn unprivileged_icmp_and_tcp_fail_naming_the_remedy() {
         assert!(!output.status.success(), "{proto} without privileges must fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("setcap cap_net_raw+ep"), "{proto}: {stderr}");
+        assert_eq!(stderr.lines().filter(|line| line.starts_with("tracemap:")).count(), 1, "one line: {stderr}");
+        if proto == "icmp" {
+            assert!(stderr.contains("net.ipv4.ping_group_range"), "{stderr}");
+        }
     }
 }
 
@@ -544,6 +570,17 @@ fn capture_fuzz_seeds() {
     assert!(written > 50, "only {written} packets captured");
 }
 
+/// Runs `traces` copies of `config` at once on one prober in `net`'s client namespace.
+fn on_one_prober(net: &TestNet, config: ProbeConfig, traces: usize) -> Vec<TraceReport> {
+    in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let prober = tracemap::net::Prober::open().expect("prober");
+            futures_util::future::join_all((0..traces).map(|_| prober_trace(&prober, config.clone()))).await
+        })
+    })
+}
+
 #[test]
 #[ignore = "needs root and network namespaces; run by the README's test command"]
 fn four_traces_on_one_prober_beyond_the_routers_burst_show_no_false_star() {
@@ -551,15 +588,8 @@ fn four_traces_on_one_prober_beyond_the_routers_burst_show_no_false_star() {
     // dropped learns from the others that the hop answers, and resends at turns spaced by the limiter's refill.
     let net = TestNet::new(3, &[]).expect(NEEDS_ROOT);
     let destination = IpAddr::V4(net.destination);
-    let reports = in_namespace(&net.client, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        runtime.block_on(async move {
-            let prober = tracemap::net::Prober::open().expect("prober");
-            let config =
-                ProbeConfig { destination, max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
-            futures_util::future::join_all((0..4).map(|_| prober_trace(&prober, config.clone()))).await
-        })
-    });
+    let config = ProbeConfig { destination, max_hops: 10, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+    let reports = on_one_prober(&net, config, 4);
     for report in &reports {
         assert_route(&net, report);
     }
@@ -591,5 +621,53 @@ fn back_to_back_udp_traces_on_one_prober_survive_the_destinations_limiter() {
     });
     for report in &reports {
         assert_route(&net, report);
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn traces_beyond_what_the_routers_limit_allows_report_rate_limited_not_silent() {
+    // 12 x 3 probes reach one Linux router (burst 6, a token a second) at once: resends can recover about ten
+    // within the 10 s the prober queues them, the rest cannot be answered in any reasonable time. Each of those is
+    // reported as rate-limited (tracemap spent the budget itself), never as a silent hop; and no trace ever shows
+    // an address that is not on its route.
+    let net = TestNet::new(1, &[]).expect(NEEDS_ROOT);
+    let destination = IpAddr::V4(net.destination);
+    let started = std::time::Instant::now();
+    // ICMP: the destination's echo replies are not rate-limited, so only the router's budget is at stake.
+    let config = ProbeConfig { destination, max_hops: 5, timeout: Duration::from_secs(1), ..ProbeConfig::default() };
+    let reports = on_one_prober(&net, config, 12);
+    let elapsed = started.elapsed();
+    let router = net.hops[0].map(|a| a.to_string());
+    let mut limited = 0;
+    for report in &reports {
+        assert!(report.destination_reached, "{report:?}");
+        let hop = &report.hops[0];
+        for (index, probe) in hop.probes.iter().enumerate() {
+            match probe {
+                Some(reply) => assert_eq!(Some(&reply.from), router.as_ref(), "{hop:?}"),
+                None => {
+                    assert!(hop.rate_limited.contains(&(index as u8)), "a false star at TTL 1: {hop:?}");
+                    limited += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{limited} of 36 probes at the router reported rate-limited; all traces done in {elapsed:?}");
+    assert!(limited > 0 && limited < 36 - 6, "{limited} rate-limited of 36");
+    assert!(elapsed < Duration::from_secs(15), "the resend queue is bounded: {elapsed:?}");
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn back_to_back_udp_runs_in_separate_processes_find_the_destination() {
+    // The first run spends the destination's burst of port unreachables; the second, a new process with no memory
+    // of the first, finds the destination silent at first, and its one retry of the silent tail (after a token's
+    // refill, within -t 2) finds it.
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    for run in 0..3 {
+        let json = cli_trace(&net, &["-p", "udp", "-t", "2"]);
+        assert_eq!(json["destination_reached"], true, "run {run}: {json:#}");
+        assert_json_route(&net, &json);
     }
 }

@@ -286,12 +286,13 @@ mod tests {
             max_hops: 30,
             tries: 3,
             started_at_ms: 0,
+            mode: None,
         }
     }
 
     fn probe(ttl: u8, index: u8, from: Option<&str>, rtt: f64) -> TraceEvent {
-        let reply = from.map(|f| ProbeReply { from: f.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None });
-        TraceEvent::Probe { ttl, index, reply }
+        let reply = from.map(|f| ProbeReply::new(f, rtt, ReplyKind::TimeExceeded));
+        TraceEvent::Probe { ttl, index, reply, rate_limited: false }
     }
 
     fn geo(city: &str, lat: f64, lon: f64) -> Option<Geo> {

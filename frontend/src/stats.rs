@@ -112,6 +112,7 @@ mod tests {
                         rtt_ms: ms,
                         kind: ReplyKind::TimeExceeded,
                         flag: None,
+                        mpls: Vec::new(),
                     })
                 })
                 .collect(),
@@ -120,6 +121,7 @@ mod tests {
             geo: None,
             asn: None,
             kind: None,
+            rate_limited: Vec::new(),
         }
     }
 

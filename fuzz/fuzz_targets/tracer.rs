@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tracemap::probe::{Action, Pacing, ProbeConfig, Reply, Response, Tracer};
+use tracemap::wire::extensions::MplsStack;
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, script)) = data.split_first_chunk::<6>() else { return };
@@ -50,7 +51,14 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let from = if e % 3 == 0 { destination } else { IpAddr::from([10, 0, e, 1]) };
                 let identifier = if d % 7 == 0 { identifier ^ 1 } else { identifier };
-                let reply = Reply { from, response, identifier, sequence, probe_destination: Some(destination) };
+                let reply = Reply {
+                    from,
+                    response,
+                    identifier,
+                    sequence,
+                    probe_destination: Some(destination),
+                    mpls: MplsStack::default(),
+                };
                 let _ = tracer.on_reply(now, &reply);
             }
             _ => {

@@ -42,6 +42,46 @@ impl std::fmt::Display for Protocol {
     }
 }
 
+/// How the prober sends probes and reads their answers, which depends on the privileges it runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeMode {
+    /// Raw sockets (root or CAP_NET_RAW): every protocol, every answer read from the shared receive sockets.
+    Raw,
+    /// No raw sockets: UDP probes on an ordinary datagram socket, ICMP errors read from its error queue
+    /// (`IP_RECVERR`/`IPV6_RECVERR`), as `tracepath` does.
+    UdpErrorQueue,
+    /// No raw sockets: ICMP echo on an ICMP datagram ("ping") socket, allowed by `net.ipv4.ping_group_range`;
+    /// errors come from its error queue, echo replies as ordinary reads.
+    IcmpDatagram,
+}
+
+impl ProbeMode {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeMode::Raw => "raw",
+            ProbeMode::UdpErrorQueue => "udp_error_queue",
+            ProbeMode::IcmpDatagram => "icmp_datagram",
+        }
+    }
+
+    /// A few words for people: what the mode is and whether it needed privileges.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ProbeMode::Raw => "raw sockets",
+            ProbeMode::UdpErrorQueue => "unprivileged UDP, error queue",
+            ProbeMode::IcmpDatagram => "unprivileged ICMP datagram socket",
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which address family to trace over when a name has both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -238,6 +278,25 @@ pub enum ReplyKind {
     Unreachable,
 }
 
+/// One MPLS label stack entry (RFC 4950) a router reported in the ICMP extensions of its answer (RFC 4884).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MplsLabel {
+    /// The label (20 bits).
+    pub label: u32,
+    /// Traffic class (3 bits; formerly EXP).
+    pub tc: u8,
+    /// Bottom-of-stack bit (S).
+    pub bottom_of_stack: bool,
+    /// The label entry's TTL.
+    pub ttl: u8,
+}
+
+impl std::fmt::Display for MplsLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MPLS L={} TC={} S={} TTL={}", self.label, self.tc, u8::from(self.bottom_of_stack), self.ttl)
+    }
+}
+
 /// One answered probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReply {
@@ -250,6 +309,16 @@ pub struct ProbeReply {
     /// ICMP unreachable code as traceroute shows it (`!N`, `!H`, `!P`, `!X`...), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
+    /// The MPLS label stack the probe carried where it was answered, outermost first (absent from JSON when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mpls: Vec<MplsLabel>,
+}
+
+impl ProbeReply {
+    /// A reply of `kind` from `from` after `rtt_ms`, with no flag and no labels.
+    pub fn new(from: impl Into<String>, rtt_ms: f64, kind: ReplyKind) -> Self {
+        ProbeReply { from: from.into(), rtt_ms, kind, flag: None, mpls: Vec::new() }
+    }
 }
 
 /// One TTL of the route.
@@ -273,11 +342,25 @@ pub struct Hop {
     /// `link-local`, `unique-local`, `documentation`, `multicast`, ...) that no database can place.
     #[serde(default)]
     pub kind: Option<String>,
+    /// Tries (indexes into `probes`) that went unanswered because tracemap's own probes had spent the hop's ICMP
+    /// rate limit (see [`TraceEvent::Probe`]); absent from JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limited: Vec<u8>,
 }
 
 impl Hop {
-    fn new(ttl: u8, tries: usize) -> Self {
-        Hop { ttl, probes: vec![None; tries], address: None, hostname: None, geo: None, asn: None, kind: None }
+    /// A hop at `ttl` with `tries` unanswered probes and nothing known yet.
+    pub fn new(ttl: u8, tries: usize) -> Self {
+        Hop {
+            ttl,
+            probes: vec![None; tries],
+            address: None,
+            hostname: None,
+            geo: None,
+            asn: None,
+            kind: None,
+            rate_limited: Vec::new(),
+        }
     }
 
     /// Number of probes that were answered.
@@ -318,6 +401,9 @@ pub struct TraceReport {
     /// Probe protocol.
     #[serde(default)]
     pub protocol: Protocol,
+    /// How the probes were sent (absent from traces stored before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ProbeMode>,
     /// Highest TTL that will be probed.
     #[serde(default)]
     pub max_hops: u8,
@@ -365,6 +451,9 @@ pub enum TraceEvent {
         tries: u8,
         /// Unix time in milliseconds.
         started_at_ms: u64,
+        /// How the probes are sent; absent from events stored before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<ProbeMode>,
     },
     /// A probe was answered, or its wait ran out (`reply` is `null`).
     Probe {
@@ -374,6 +463,10 @@ pub enum TraceEvent {
         index: u8,
         /// The answer, or `None` for a timeout.
         reply: Option<ProbeReply>,
+        /// With no answer: the hop answers other probes, but tracemap's own probes (of this and other traces) had
+        /// spent its ICMP rate limit; not a silent hop. Absent from JSON when false.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rate_limited: bool,
     },
     /// Everything enrichment knows about the address that answered at `ttl`; each one replaces the last for that
     /// address. The first follows the probe that revealed the address; with reverse DNS on, a second one follows
@@ -412,6 +505,10 @@ fn one() -> u8 {
     1
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 impl TraceEvent {
     /// Whether this event ends the stream.
     pub fn is_terminal(&self) -> bool {
@@ -429,16 +526,17 @@ impl TraceReport {
     /// overwrites the same slot), so a viewer that receives an event twice draws the same route.
     pub fn apply(&mut self, event: &TraceEvent) {
         match event {
-            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, .. } => {
+            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, mode, .. } => {
                 self.target.clone_from(target);
                 self.address = Some(address.clone());
                 self.protocol = *protocol;
+                self.mode = *mode;
                 self.max_hops = *max_hops;
                 self.tries = *tries;
                 self.started_at_ms = Some(*started_at_ms);
                 self.status = TraceStatus::Running;
             }
-            TraceEvent::Probe { ttl, index, reply } => {
+            TraceEvent::Probe { ttl, index, reply, rate_limited } => {
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -450,6 +548,11 @@ impl TraceReport {
                 }
                 hop.probes[slot] = reply.clone();
                 hop.address = majority_address(&hop.probes);
+                hop.rate_limited.retain(|&index| usize::from(index) != slot);
+                if *rate_limited && reply.is_none() {
+                    hop.rate_limited.push(*index);
+                    hop.rate_limited.sort_unstable();
+                }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
                 let tries = usize::from(self.tries);
@@ -506,7 +609,7 @@ mod tests {
     use super::*;
 
     fn reply(from: &str, rtt: f64, kind: ReplyKind) -> Option<ProbeReply> {
-        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None })
+        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None, mpls: Vec::new() })
     }
 
     fn started() -> TraceEvent {
@@ -519,6 +622,7 @@ mod tests {
             max_hops: 30,
             tries: 3,
             started_at_ms: 1,
+            mode: Some(ProbeMode::Raw),
         }
     }
 
@@ -526,9 +630,19 @@ mod tests {
     fn events_fold_into_ordered_hops() {
         let mut report = TraceReport::new("example.test", Protocol::Icmp);
         report.apply(&started());
-        report.apply(&TraceEvent::Probe { ttl: 2, index: 0, reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None });
-        report.apply(&TraceEvent::Probe { ttl: 3, index: 2, reply: reply("10.0.0.9", 3.0, ReplyKind::Destination) });
+        report.apply(&TraceEvent::Probe {
+            ttl: 2,
+            index: 0,
+            reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 3,
+            index: 2,
+            reply: reply("10.0.0.9", 3.0, ReplyKind::Destination),
+            rate_limited: false,
+        });
         let ttls: Vec<u8> = report.hops.iter().map(|h| h.ttl).collect();
         assert_eq!(ttls, [1, 2, 3]);
         assert_eq!(report.hops[0].probes, vec![None, None, None]);
@@ -542,7 +656,12 @@ mod tests {
     fn repeated_events_do_not_duplicate() {
         let mut report = TraceReport::default();
         report.apply(&started());
-        let ev = TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) };
+        let ev = TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        };
         report.apply(&ev);
         report.apply(&ev);
         assert_eq!(report.hops.len(), 1);
@@ -553,9 +672,24 @@ mod tests {
     fn hop_info_applies_only_to_the_hops_address() {
         let mut report = TraceReport::default();
         report.apply(&started());
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded) });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded) });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 1,
+            reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 2,
+            reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+        });
         report.apply(&TraceEvent::HopInfo {
             ttl: 1,
             address: "10.9.9.9".into(),
@@ -583,10 +717,11 @@ mod tests {
     fn event_json_is_tagged_by_type() {
         let json = serde_json::to_value(TraceEvent::Finished { destination_reached: true, duration_ms: 12 }).unwrap();
         assert_eq!(json["type"], "finished");
-        let json = serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None }).unwrap();
+        let json =
+            serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false }).unwrap();
         assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
         let back: TraceEvent = serde_json::from_value(json).unwrap();
-        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None });
+        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false });
     }
 
     #[test]
@@ -596,6 +731,37 @@ mod tests {
         assert!(matches!(event, TraceEvent::HopInfo { asn: None, kind: None, .. }));
         let hop: Hop = serde_json::from_str(r#"{"ttl":1,"probes":[null],"hostname":null,"geo":null}"#).unwrap();
         assert_eq!((hop.asn, hop.kind), (None, None));
+    }
+
+    #[test]
+    fn mode_and_mpls_are_optional_in_json() {
+        let old = r#"{"type":"started","version":1,"target":"t","address":"10.0.0.9","protocol":"udp","max_hops":30,
+            "tries":3,"started_at_ms":1}"#;
+        let event: TraceEvent = serde_json::from_str(old).unwrap();
+        assert!(matches!(event, TraceEvent::Started { mode: None, first_ttl: 1, .. }));
+        let json = serde_json::to_value(started()).unwrap();
+        assert_eq!(json["mode"], "raw");
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        assert_eq!(serde_json::to_value(&report).unwrap()["mode"], "raw");
+        for (mode, name) in [
+            (ProbeMode::Raw, "raw"),
+            (ProbeMode::UdpErrorQueue, "udp_error_queue"),
+            (ProbeMode::IcmpDatagram, "icmp_datagram"),
+        ] {
+            assert_eq!(serde_json::to_value(mode).unwrap(), name);
+            assert_eq!(mode.as_str(), name);
+        }
+
+        let plain = reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded);
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("mpls").is_none(), "{json}");
+        let label = MplsLabel { label: 24001, tc: 0, bottom_of_stack: true, ttl: 1 };
+        let labelled = plain.map(|r| ProbeReply { mpls: vec![label], ..r });
+        let json = serde_json::to_value(&labelled).unwrap();
+        assert_eq!(json["mpls"], serde_json::json!([{"label": 24001, "tc": 0, "bottom_of_stack": true, "ttl": 1}]));
+        assert_eq!(serde_json::from_value::<Option<ProbeReply>>(json).unwrap(), labelled);
+        assert_eq!(label.to_string(), "MPLS L=24001 TC=0 S=1 TTL=1");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use tokio::sync::mpsc;
-use tracemap_shared::{Asn, Geo, Hop, TraceEvent, TraceReport};
+use tracemap_shared::{Asn, Geo, Hop, MplsLabel, TraceEvent, TraceReport};
 
 /// Folds every event into a report (for `--json`).
 pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport {
@@ -27,9 +27,10 @@ pub async fn print_table(
     while let Some(event) = rx.recv().await {
         progress.report.apply(&event);
         match &event {
-            TraceEvent::Started { target, address, max_hops, protocol, first_ttl, .. } => {
+            TraceEvent::Started { target, address, max_hops, protocol, first_ttl, mode, .. } => {
                 progress.next_ttl = Some(*first_ttl);
-                writeln!(out, "tracemap to {target} ({address}), {max_hops} hops max, {protocol} probes")?;
+                let how = mode.map(|mode| format!(" ({})", mode.describe())).unwrap_or_default();
+                writeln!(out, "tracemap to {target} ({address}), {max_hops} hops max, {protocol} probes{how}")?;
             }
             TraceEvent::Probe { ttl, .. } => {
                 *progress.probes.entry(*ttl).or_default() += 1;
@@ -84,7 +85,7 @@ impl Progress {
 /// One table line: `ttl  rtt rtt rtt  host (ip)  location`.
 pub fn format_hop(hop: &Hop) -> String {
     let mut line = format!("{:>2} ", hop.ttl);
-    for probe in &hop.probes {
+    for (index, probe) in hop.probes.iter().enumerate() {
         match probe {
             Some(p) => {
                 line.push_str(&format!(" {:.3} ms", p.rtt_ms));
@@ -92,6 +93,8 @@ pub fn format_hop(hop: &Hop) -> String {
                     line.push_str(&format!(" {flag}"));
                 }
             }
+            // Lost to the hop's ICMP rate limit, which tracemap's own probes had spent: not a silent hop.
+            None if hop.rate_limited.iter().any(|&i| usize::from(i) == index) => line.push_str("  *rl"),
             None => line.push_str("  *"),
         }
     }
@@ -106,6 +109,18 @@ pub fn format_hop(hop: &Hop) -> String {
         others.dedup();
         for other in others {
             line.push_str(&format!(" / {other}"));
+        }
+    }
+    // Label stacks of an MPLS tunnel, as the routers in it reported them (once each when the tries agree).
+    let mut stacks: Vec<&[MplsLabel]> = Vec::new();
+    for reply in hop.probes.iter().flatten().filter(|reply| !reply.mpls.is_empty()) {
+        if !stacks.contains(&reply.mpls.as_slice()) {
+            stacks.push(&reply.mpls);
+        }
+    }
+    for stack in stacks {
+        for label in stack {
+            line.push_str(&format!(" [{label}]"));
         }
     }
     if let Some(asn) = &hop.asn {
@@ -146,10 +161,10 @@ pub fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{EVENT_VERSION, ProbeReply, Protocol, ReplyKind};
+    use tracemap_shared::{EVENT_VERSION, ProbeMode, ProbeReply, Protocol, ReplyKind};
 
     fn reply(from: &str, rtt: f64) -> Option<ProbeReply> {
-        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None })
+        Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None, mpls: vec![] })
     }
 
     fn info(ttl: u8, address: &str, hostname: Option<&str>, geo: Option<Geo>, asn: Option<Asn>) -> TraceEvent {
@@ -187,6 +202,7 @@ mod tests {
             max_hops: 30,
             tries,
             started_at_ms: 0,
+            mode: Some(ProbeMode::Raw),
         }
     }
 
@@ -207,28 +223,56 @@ mod tests {
         let lines = table(
             vec![
                 started(2),
-                TraceEvent::Probe { ttl: 2, index: 0, reply: None },
-                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) },
+                TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false },
+                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false },
                 info(1, "10.0.1.1", Some("r1\x1b[2J"), Some(sydney()), None),
-                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25) },
-                TraceEvent::Probe { ttl: 2, index: 1, reply: None },
-                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0) },
+                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25), rate_limited: false },
+                TraceEvent::Probe { ttl: 2, index: 1, reply: None, rate_limited: false },
+                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0), rate_limited: false },
                 info(3, "10.0.3.1", None, None, None),
-                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0) },
-                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0) },
+                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0), rate_limited: false },
+                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0), rate_limited: false },
                 info(4, "1.1.1.1", None, None, Some(cf)),
-                TraceEvent::Probe { ttl: 4, index: 1, reply: None },
+                TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false },
                 TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
             ],
             false,
         )
         .await;
-        assert_eq!(lines[0], "tracemap to dest (10.0.9.2), 30 hops max, icmp probes");
+        assert_eq!(lines[0], "tracemap to dest (10.0.9.2), 30 hops max, icmp probes (raw sockets)");
         assert_eq!(lines[1], " 1  0.500 ms 0.250 ms  r1?[2J (10.0.1.1)  Sydney, AU");
         assert_eq!(lines[2], " 2   *  *");
         assert_eq!(lines[3], " 3  1.000 ms 1.000 ms  10.0.3.1  private address");
         assert_eq!(lines[4], " 4  2.000 ms  *  1.1.1.1  [AS13335 Cloudflare, Inc.]");
         assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn rate_limited_tries_are_marked_apart_from_silence() {
+        let mut report = TraceReport::default();
+        report.apply(&started(3));
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false });
+        assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *rl  *  10.0.1.1");
+        let json = serde_json::to_value(&report.hops[0]).expect("json");
+        assert_eq!(json["rate_limited"], serde_json::json!([1]));
+    }
+
+    #[test]
+    fn mpls_labels_follow_the_address() {
+        let inner = MplsLabel { label: 16, tc: 0, bottom_of_stack: true, ttl: 1 };
+        let outer = MplsLabel { label: 24001, tc: 0, bottom_of_stack: false, ttl: 1 };
+        let labelled = |stack: Vec<MplsLabel>| reply("10.0.1.1", 1.0).map(|reply| ProbeReply { mpls: stack, ..reply });
+        let hop = Hop {
+            probes: vec![labelled(vec![outer, inner]), labelled(vec![outer, inner]), reply("10.0.1.1", 2.0)],
+            address: Some("10.0.1.1".into()),
+            ..Hop::new(3, 3)
+        };
+        assert_eq!(
+            format_hop(&hop),
+            " 3  1.000 ms 1.000 ms 2.000 ms  10.0.1.1 [MPLS L=24001 TC=0 S=0 TTL=1] [MPLS L=16 TC=0 S=1 TTL=1]"
+        );
     }
 
     #[tokio::test]
@@ -239,7 +283,8 @@ mod tests {
             print_table(rx, &mut out, true).await.map(|_| out)
         });
         tx.send(started(1)).expect("send");
-        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5) }).expect("send");
+        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false })
+            .expect("send");
         tx.send(info(1, "10.0.1.1", None, None, None)).expect("send");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         tx.send(info(1, "10.0.1.1", Some("r1.lab"), None, None)).expect("send");

@@ -162,9 +162,7 @@ mod tests {
     use tracemap_shared::{Asn, Geo, ProbeReply, ReplyKind};
 
     fn report() -> TraceReport {
-        let reply = |from: &str, rtt| {
-            Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind: ReplyKind::TimeExceeded, flag: None })
-        };
+        let reply = |from: &str, rtt| Some(ProbeReply::new(from, rtt, ReplyKind::TimeExceeded));
         let geo = |city: &str, lat, lon| Geo {
             city: Some(city.into()),
             region: None,
@@ -186,6 +184,7 @@ mod tests {
                     geo: Some(geo("Sydney", -33.87, 151.21)),
                     asn: Some(Asn { number: 64500, org: Some("Example, Inc.".into()), source: None }),
                     kind: Some("private".into()),
+                    rate_limited: Vec::new(),
                 },
                 Hop {
                     ttl: 2,
@@ -195,6 +194,7 @@ mod tests {
                     geo: None,
                     asn: None,
                     kind: None,
+                    rate_limited: Vec::new(),
                 },
                 Hop {
                     ttl: 3,
@@ -204,6 +204,7 @@ mod tests {
                     geo: Some(geo("Perth", -31.95, 115.86)),
                     asn: None,
                     kind: None,
+                    rate_limited: Vec::new(),
                 },
             ],
             ..Default::default()

@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     fn probe(ttl: u8) -> TraceEvent {
-        TraceEvent::Probe { ttl, index: 0, reply: None }
+        TraceEvent::Probe { ttl, index: 0, reply: None, rate_limited: false }
     }
 
     #[tokio::test]

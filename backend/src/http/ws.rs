@@ -168,13 +168,13 @@ mod tests {
     async fn live_stream_sends_past_then_live_and_stops_at_terminal() {
         let hub = Hub::default();
         let trace = hub.insert("t", TraceReport::default());
-        trace.publish(TraceEvent::Probe { ttl: 1, index: 0, reply: None });
+        trace.publish(TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false });
         let sub = trace.subscribe();
         let (mut tx, rx) = mpsc::unbounded::<Message>();
         let publisher = tokio::spawn(async move {
-            trace.publish(TraceEvent::Probe { ttl: 2, index: 0, reply: None });
+            trace.publish(TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false });
             trace.publish(TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
-            trace.publish(TraceEvent::Probe { ttl: 9, index: 0, reply: None });
+            trace.publish(TraceEvent::Probe { ttl: 9, index: 0, reply: None, rate_limited: false });
         });
         stream(&mut tx, Source::Live(sub)).await.expect("stream");
         publisher.await.expect("publisher");
@@ -202,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn stored_stream_replays_everything() {
         let events = vec![
-            TraceEvent::Probe { ttl: 1, index: 0, reply: None },
+            TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false },
             TraceEvent::Failed { reason: "no privilege".into() },
         ];
         let (mut tx, rx) = mpsc::unbounded::<Message>();

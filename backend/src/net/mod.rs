@@ -11,18 +11,22 @@ mod prober;
 mod recverr;
 mod socket;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
-use tracemap_shared::{ReplyKind, TraceEvent};
+use tracemap_shared::{ProbeMode, ReplyKind, TraceEvent};
 
-use crate::probe::{Action, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error};
+use crate::probe::{
+    Action, GiveUp, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error,
+};
+use crate::wire::extensions::MplsStack;
 use crate::wire::icmp::EchoRequest;
 use crate::wire::tcp::Syn;
 use crate::wire::{icmpv6, udp};
@@ -32,6 +36,7 @@ pub use recverr::parse_extended_err;
 pub use socket::Family;
 
 use prober::{Delivery, Packet, Registration, Transport};
+use recverr::Ordinary;
 use socket::RawSocket;
 
 /// Why probing could not run.
@@ -83,6 +88,10 @@ pub enum NetError {
     ProberGone,
 }
 
+/// What a refused ICMP datagram socket means, and the remedies besides raw sockets.
+const PING_REFUSED: &str = "open an ICMP datagram socket: this group is outside net.ipv4.ping_group_range (widen it with \
+     sysctl, or use UDP probes, which work unprivileged: -p udp)";
+
 /// Bytes after the probe header: makes a 64-byte IPv4 echo datagram and names the sender to anyone capturing it.
 const PAYLOAD: &[u8; 36] = b"tracemap traceroute probe (harmless)";
 
@@ -104,11 +113,21 @@ pub fn installed() -> Option<&'static Arc<Prober>> {
 /// `events` has no receiver left: nobody is listening to the trace any more. Runs on the installed prober, or on
 /// one opened for this trace alone.
 pub async fn trace(config: &ProbeConfig, events: &mpsc::UnboundedSender<TraceEvent>) -> Result<bool, NetError> {
+    trace_reporting(config, events, |_| {}).await
+}
+
+/// [`trace`], calling `on_mode` with the way the probes will go (raw sockets, or which unprivileged socket) once
+/// the sockets are ready and before the first probe. Not called when the trace fails before that.
+pub async fn trace_reporting(
+    config: &ProbeConfig,
+    events: &mpsc::UnboundedSender<TraceEvent>,
+    on_mode: impl FnOnce(ProbeMode),
+) -> Result<bool, NetError> {
     check(config)?;
     if let Some(prober) = installed() {
-        return prober.trace(config, events).await;
+        return prober.trace_reporting(config, events, on_mode).await;
     }
-    Prober::open()?.trace(config, events).await
+    Prober::open()?.trace_reporting(config, events, on_mode).await
 }
 
 impl Prober {
@@ -118,11 +137,22 @@ impl Prober {
         config: &ProbeConfig,
         events: &mpsc::UnboundedSender<TraceEvent>,
     ) -> Result<bool, NetError> {
+        self.trace_reporting(config, events, |_| {}).await
+    }
+
+    /// Runs one trace on this prober's sockets; see [`trace_reporting`].
+    pub async fn trace_reporting(
+        &self,
+        config: &ProbeConfig,
+        events: &mpsc::UnboundedSender<TraceEvent>,
+        on_mode: impl FnOnce(ProbeMode),
+    ) -> Result<bool, NetError> {
         let destination = check(config)?;
         let method = Method::for_config(config);
         let family = Family::of(destination);
         let source = socket::source_for(destination).map_err(|error| NetError::NoRoute { destination, error })?;
         let (sender, registration, mut deliveries) = self.sender(method, family, source)?;
+        on_mode(sender.mode());
         let identifier = registration.identifier();
         let first = method
             .first_sequence(Tracer::sequence_span(config), rand::random())
@@ -136,6 +166,7 @@ impl Prober {
                 Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
                 Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
                 Packet::QueuedError(error) => queued_reply(method, identifier, &error),
+                Packet::EchoReply { from, identifier, sequence } => method.echo_reply(from, identifier, sequence),
             };
             let matched =
                 reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
@@ -145,16 +176,25 @@ impl Prober {
             }
         };
         let refill = Pacing::default().rate_limit_refill;
-        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
-            let (kind, at) = self.schedule_resend(destination, ttl, sibling, refill)?;
-            Some((kind, at.saturating_duration_since(start)))
+        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
+        // only because the trace's future must be `Send`; nothing else ever holds it.)
+        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
+        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
+            let (verdict, at) = self.give_up(destination, ttl, (source, &path()), sibling, may_resend, refill);
+            match verdict {
+                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
+                other => other,
+            }
         };
         loop {
             let action = tracer.poll_with(start.elapsed(), &mut resend);
             let outcomes: Vec<_> = tracer.drain_outcomes().collect();
             for outcome in outcomes {
                 if let Some(answer) = &outcome.reply {
-                    self.note_answer(destination, outcome.ttl, answer.from, answer.kind);
+                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
+                    path().entry(outcome.ttl).or_insert(answer.from);
+                    self.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
                 }
                 if events.send(outcome.into()).is_err() {
                     // Nobody listens to this trace any more.
@@ -205,17 +245,23 @@ impl Prober {
     ) -> Result<(Sender, Registration, mpsc::UnboundedReceiver<Delivery>), NetError> {
         let unsupported = || NetError::Unsupported(format!("{} over {family:?}", Transport::of(method).name()));
         match method {
-            Method::IcmpEcho | Method::TcpSyn { .. } if !self.privileged => Err(NetError::NoPrivilege {
-                operation: "send ICMP or TCP probes without raw sockets (UDP probes work unprivileged: -p udp)",
+            Method::TcpSyn { .. } if !self.privileged => Err(NetError::NoPrivilege {
+                operation: "send TCP probes without raw sockets (UDP probes work unprivileged: -p udp)",
             }),
+            Method::IcmpEcho if !self.privileged => {
+                let ping = DatagramSocket::bind(source, Kind::Ping)?;
+                let (registration, deliveries) = self
+                    .register(family, Transport::Icmp, ping.port)
+                    .ok_or(NetError::Unsupported("an ICMP identifier held by a running trace".to_owned()))?;
+                let reader = AbortOnDrop::spawn(&ping, Ordinary::EchoReplies(family), &registration)?;
+                Ok((Sender::Ping { ping, reader }, registration, deliveries))
+            }
             Method::UdpClassic { .. } | Method::UdpParis { .. } if !self.privileged => {
-                let udp = UdpProbeSocket::bind(source, true)?;
+                let udp = DatagramSocket::bind(source, Kind::UdpErrorQueue)?;
                 let (registration, deliveries) = self
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
-                let sink = registration.deliveries().ok_or(NetError::ProberGone)?;
-                let reader =
-                    AbortOnDrop(tokio::spawn(recverr::read_errors(Arc::clone(&udp.socket), sink.clone())), sink);
+                let reader = AbortOnDrop::spawn(&udp, Ordinary::Discard, &registration)?;
                 Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
             }
             Method::IcmpEcho | Method::TcpSyn { .. } => {
@@ -233,7 +279,7 @@ impl Prober {
             }
             Method::UdpClassic { .. } | Method::UdpParis { .. } => {
                 self.icmp_socket(family).ok_or_else(unsupported)?;
-                let udp = UdpProbeSocket::bind(source, false)?;
+                let udp = DatagramSocket::bind(source, Kind::Udp)?;
                 let (registration, deliveries) = self
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
@@ -270,17 +316,34 @@ enum Sender {
     /// socket when there is one, from the same port, so that their checksum is exactly the one we chose.
     Udp {
         /// The trace's socket, which also holds its port.
-        udp: UdpProbeSocket,
+        udp: DatagramSocket,
         /// The shared raw UDP socket of the family.
         raw: Option<Arc<RawSocket>>,
         /// Unprivileged: the task reading the socket's error queue, stopped with the trace.
         _reader: Option<AbortOnDrop>,
     },
+    /// Unprivileged ICMP: the trace's own ICMP datagram socket, whose "port" is the echo identifier (the kernel
+    /// writes it into every request); errors come from its error queue, echo replies as ordinary datagrams.
+    Ping {
+        /// The socket.
+        ping: DatagramSocket,
+        /// The task reading it, stopped with the trace.
+        reader: AbortOnDrop,
+    },
 }
 
 /// The error-queue reader task, stopped when its owner is dropped, and the channel it feeds.
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::UnboundedSender<Delivery>);
+struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::UnboundedSender<Delivery>, Ordinary);
+
+impl AbortOnDrop {
+    /// Starts reading `socket` for the trace that holds `registration`.
+    fn spawn(socket: &DatagramSocket, ordinary: Ordinary, registration: &Registration) -> Result<Self, NetError> {
+        let sink = registration.deliveries().ok_or(NetError::ProberGone)?;
+        let task = tokio::spawn(recverr::read_errors(Arc::clone(&socket.socket), ordinary, sink.clone()));
+        Ok(AbortOnDrop(task, sink, ordinary))
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -299,18 +362,32 @@ fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -
         from: error.offender,
         response,
         identifier,
-        sequence: method.queued_sequence(error.port, error.payload_sequence)?,
+        sequence: method.queued_sequence(error.port, error.head())?,
         probe_destination: Some(error.destination),
+        // The error queue hands over the ICMP type and code, not the message's extensions.
+        mpls: MplsStack::default(),
     })
 }
 
 impl Sender {
-    /// Unprivileged UDP: hands what the trace's error queue holds to its channel now, as [`Prober::pump`] does for
-    /// the raw sockets.
-    fn drain_error_queue(&self) {
-        if let Sender::Udp { udp, _reader: Some(reader), .. } = self {
-            recverr::drain(udp.socket.get_ref(), &reader.1);
+    /// How this sender's probes go.
+    fn mode(&self) -> ProbeMode {
+        match self {
+            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => ProbeMode::Raw,
+            Sender::Udp { _reader: Some(_), .. } => ProbeMode::UdpErrorQueue,
+            Sender::Ping { .. } => ProbeMode::IcmpDatagram,
         }
+    }
+
+    /// Unprivileged: hands what the trace's own socket holds to its channel now, as [`Prober::pump`] does for the
+    /// raw sockets.
+    fn drain_error_queue(&self) {
+        let (socket, reader) = match self {
+            Sender::Udp { udp, _reader: Some(reader), .. } => (udp, reader),
+            Sender::Ping { ping, reader } => (ping, reader),
+            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => return,
+        };
+        recverr::drain(socket.socket.get_ref(), reader.2, &reader.1);
     }
 
     /// Sends `probe` of trace `identifier`; returns the time right before it was handed to the kernel.
@@ -327,6 +404,14 @@ impl Sender {
                 let sequence = Method::tcp_sequence(identifier, probe.sequence);
                 let syn = Syn { source_port: probe.sequence, destination_port: port, sequence };
                 socket.send(&syn.to_bytes(*source, destination), destination, probe.ttl)
+            }
+            (Sender::Ping { ping, .. }, Method::IcmpEcho) => {
+                // The kernel puts the socket's identifier in place of ours and computes the checksum.
+                let message = match ping.family {
+                    Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
+                    Family::V6 => icmpv6::echo_request(identifier, probe.sequence, PAYLOAD),
+                };
+                ping.send(&message, destination, 0, probe.ttl)
             }
             (Sender::Udp { udp, .. }, Method::UdpClassic { .. }) => {
                 udp.send(PAYLOAD, destination, probe.sequence, probe.ttl)
@@ -350,9 +435,21 @@ impl Sender {
     }
 }
 
-/// A trace's own UDP socket: the kernel holds its port for us, so no other trace or program can use it meanwhile.
+/// Which datagram socket a trace opens for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// UDP, errors read by the prober's raw ICMP sockets.
+    Udp,
+    /// UDP with an error queue (unprivileged).
+    UdpErrorQueue,
+    /// ICMP datagram socket with an error queue (unprivileged, where `net.ipv4.ping_group_range` allows).
+    Ping,
+}
+
+/// A trace's own datagram socket: the kernel holds its port (UDP) or echo identifier (ICMP) for us, so no other
+/// trace or program can use it meanwhile.
 #[derive(Debug)]
-struct UdpProbeSocket {
+struct DatagramSocket {
     socket: Arc<AsyncFd<Socket>>,
     source: IpAddr,
     port: u16,
@@ -360,33 +457,49 @@ struct UdpProbeSocket {
     error_queue: bool,
 }
 
-impl UdpProbeSocket {
-    /// Binds a UDP socket to `source` and a port the kernel picks; with `error_queue`, ICMP errors about what it
-    /// sends are queued on it (the unprivileged mode).
-    fn bind(source: IpAddr, error_queue: bool) -> Result<UdpProbeSocket, NetError> {
+impl DatagramSocket {
+    /// Binds a socket of `kind` to `source` and a port the kernel picks; with an error queue, ICMP errors about what
+    /// it sends are queued on it.
+    fn bind(source: IpAddr, kind: Kind) -> Result<DatagramSocket, NetError> {
         let io = |operation| move |error| NetError::Io { operation, error };
         let family = Family::of(source);
         let domain = if family == Family::V4 { Domain::IPV4 } else { Domain::IPV6 };
-        let socket = Socket::new(domain, Type::DGRAM, Some(socket2::Protocol::UDP)).map_err(io("open a UDP socket"))?;
+        let socket = match kind {
+            Kind::Udp | Kind::UdpErrorQueue => {
+                Socket::new(domain, Type::DGRAM, Some(socket2::Protocol::UDP)).map_err(io("open a UDP socket"))?
+            }
+            Kind::Ping => {
+                let protocol = if family == Family::V4 { socket2::Protocol::ICMPV4 } else { socket2::Protocol::ICMPV6 };
+                Socket::new(domain, Type::DGRAM, Some(protocol)).map_err(|error| {
+                    // EACCES: the process's group is outside net.ipv4.ping_group_range (which IPv6 obeys too).
+                    if error.kind() == io::ErrorKind::PermissionDenied || error.raw_os_error() == Some(libc::EPERM) {
+                        NetError::NoPrivilege { operation: PING_REFUSED }
+                    } else {
+                        NetError::Io { operation: "open an ICMP datagram socket", error }
+                    }
+                })?
+            }
+        };
         if family == Family::V6 {
-            socket.set_only_v6(true).map_err(io("make the UDP socket IPv6-only"))?;
+            socket.set_only_v6(true).map_err(io("make the socket IPv6-only"))?;
         }
-        socket.set_nonblocking(true).map_err(io("make the UDP socket non-blocking"))?;
+        socket.set_nonblocking(true).map_err(io("make the socket non-blocking"))?;
+        let error_queue = kind != Kind::Udp;
         if error_queue {
-            recverr::enable(&socket, family == Family::V6).map_err(io("enable the UDP error queue"))?;
+            recverr::enable(&socket, family == Family::V6).map_err(io("enable the error queue"))?;
         }
-        socket.bind(&SockAddr::from(SocketAddr::new(source, 0))).map_err(io("bind the UDP socket"))?;
+        socket.bind(&SockAddr::from(SocketAddr::new(source, 0))).map_err(io("bind the probe socket"))?;
         let port = socket
             .local_addr()
-            .map_err(io("read the UDP socket's port"))?
+            .map_err(io("read the probe socket's port"))?
             .as_socket()
             .map(|address| address.port())
-            .ok_or(NetError::InvalidConfig("the UDP socket has no port"))?;
+            .ok_or(NetError::InvalidConfig("the probe socket has no port"))?;
         // SAFETY: the `Socket` owns its descriptor, which stays open and unchanged for as long as the `AsyncFd` owns
         // it. Only the error-queue reader waits on it.
         let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::ERROR) }
-            .map_err(|error| NetError::Io { operation: "register the UDP socket", error: error.into() })?;
-        Ok(UdpProbeSocket { socket: Arc::new(socket), source, port, family, error_queue })
+            .map_err(|error| NetError::Io { operation: "register the probe socket", error: error.into() })?;
+        Ok(DatagramSocket { socket: Arc::new(socket), source, port, family, error_queue })
     }
 
     fn send(&self, payload: &[u8], destination: IpAddr, port: u16, ttl: u8) -> io::Result<Instant> {

@@ -20,7 +20,7 @@ use tracemap_shared::ReplyKind;
 
 use super::NetError;
 use super::socket::{Family, RawKind, RawSocket, Received};
-use crate::probe::Method;
+use crate::probe::{GiveUp, Method};
 use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 use crate::wire::icmpv6::Icmpv6Message;
 use crate::wire::ipv4::Ipv4Header;
@@ -73,8 +73,17 @@ pub enum Packet {
         /// The message.
         message: Icmpv6Message,
     },
-    /// An ICMP error the kernel queued on a trace's own UDP socket (unprivileged mode).
+    /// An ICMP error the kernel queued on a trace's own socket (unprivileged modes).
     QueuedError(super::recverr::QueuedError),
+    /// An echo reply read from a trace's own ICMP datagram socket (no IP header comes with it).
+    EchoReply {
+        /// The sender.
+        from: IpAddr,
+        /// The echo identifier (the socket's).
+        identifier: u16,
+        /// The echo sequence.
+        sequence: u16,
+    },
     /// A TCP segment and who sent it.
     Tcp {
         /// The sender.
@@ -112,14 +121,88 @@ struct Registry {
 /// takes to refill its burst.
 const HOP_MEMORY: Duration = Duration::from_secs(10);
 
+/// Resends to one responder are queued at most this far ahead; a probe that would have to wait longer for its
+/// turn is reported as rate-limited instead (its router's budget is committed to this process's own probes).
+const RESEND_HORIZON: Duration = HOP_MEMORY;
+
+/// Linux's ICMP rate limits: per source, a burst of 6 and a token per `icmp_ratelimit` (1 s); host-wide,
+/// `icmp_msgs_per_sec` (1000) with a burst of 50. A router's budget is modelled from the first and only grows
+/// towards the second when the router proves it answers more.
+const DEFAULT_BURST: f64 = 6.0;
+const MAX_BURST: f64 = 50.0;
+const MAX_RATE_PER_SEC: f64 = 1000.0;
+
 /// What the traces of this process learned about the hops they share, so that one trace's answers explain another
 /// trace's silence, and their resends to one rate-limited router are spaced instead of colliding.
 #[derive(Debug, Default)]
 struct HopBook {
     /// The latest answer per destination and TTL: who answered, how, and when.
     answers: HashMap<(IpAddr, u8), (IpAddr, ReplyKind, Instant)>,
-    /// Per responder, the earliest time the next resend to it may go.
-    next_resend: HashMap<IpAddr, Instant>,
+    /// The latest router seen at a TTL right after a given hop (the previous TTL's responder, or our own source
+    /// address for TTL 1), whatever the destination: routes to different destinations mostly share their first
+    /// hops, so a trace to a new destination knows who sits behind a hop it has seen. Only Time Exceeded answers.
+    successors: HashMap<(IpAddr, u8), (IpAddr, Instant)>,
+    /// Per responder, its ICMP budget as this process has spent it.
+    budgets: HashMap<IpAddr, Budget>,
+}
+
+/// A model of one responder's ICMP rate limiter towards this host, fed with every probe of every trace that reached
+/// it (answered, or lost there). It starts as Linux's default per-source bucket; each answer the model says the
+/// router had no token for proves a larger budget, and doubles the modelled burst and refill rate (up to Linux's
+/// host-wide limit). The resends to the responder are paced by it.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    tokens: f64,
+    burst: f64,
+    /// Tokens earned per second.
+    rate: f64,
+    last: Instant,
+    /// Earliest time the next resend to it may go.
+    next_resend: Instant,
+    /// When this process's probes last found the budget empty.
+    emptied: Option<Instant>,
+}
+
+impl Budget {
+    fn new(now: Instant, refill: Duration) -> Budget {
+        let rate = 1.0 / refill.as_secs_f64().max(1e-3);
+        Budget { tokens: DEFAULT_BURST, burst: DEFAULT_BURST, rate, last: now, next_resend: now, emptied: None }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let earned = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.last = self.last.max(now);
+    }
+
+    /// An answer that cost `cost` tokens arrived; one the model had no tokens for proves a larger budget.
+    fn answered(&mut self, now: Instant, cost: f64) {
+        self.refill(now);
+        if self.tokens >= cost {
+            self.tokens -= cost;
+        } else {
+            self.tokens = 0.0;
+            self.emptied = Some(now);
+            self.burst = (self.burst * 2.0).min(MAX_BURST);
+            self.rate = (self.rate * 2.0).min(MAX_RATE_PER_SEC);
+        }
+    }
+
+    /// A probe was lost at the responder: whether this process's own probes had spent its budget (the model has
+    /// no token for it, or had none moments ago: other traces keep draining a router whose model refills between
+    /// their answers). A probe lost while the budget was never short was lost for another reason.
+    fn lost(&mut self, now: Instant, cost: f64) -> bool {
+        self.refill(now);
+        if self.tokens < cost {
+            self.emptied = Some(now);
+        }
+        self.emptied.is_some_and(|at| now.saturating_duration_since(at) < RESEND_HORIZON)
+    }
+
+    /// The time one answer costing `cost` takes to earn back.
+    fn spacing(&self, cost: f64) -> Duration {
+        Duration::from_secs_f64(cost / self.rate)
+    }
 }
 
 /// The raw sockets of a prober, opened but not yet watched by any runtime. A server opens them first thing, while
@@ -280,39 +363,86 @@ impl Prober {
         }
     }
 
-    /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind`.
-    pub(super) fn note_answer(&self, destination: IpAddr, ttl: u8, responder: IpAddr, kind: ReplyKind) {
-        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        hops.answers.insert((destination, ttl), (responder, kind, now));
-        // Keep the book small on a long-running server: forget what is too old to matter.
-        if hops.answers.len() > 4096 {
-            hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
-            hops.next_resend.retain(|_, at| *at + HOP_MEMORY > now);
-        }
-    }
-
-    /// Whether a probe to `destination` at `ttl`, given up, is sent again, and when: when a sibling try answered
-    /// (`sibling`) or another trace saw that hop answer recently, at the next free turn of that responder's rate
-    /// limiter (`refill` per token; a reject route's unreachable costs two). `None`: the hop is silent.
-    pub(super) fn schedule_resend(
+    /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind` (`refill`: the time a
+    /// default Linux limiter takes to earn a token).
+    /// `previous` is the trace's responder at `ttl - 1` (our source address at TTL 1), when known.
+    pub(super) fn note_answer(
         &self,
         destination: IpAddr,
         ttl: u8,
-        sibling: Option<(ReplyKind, IpAddr)>,
+        previous: Option<IpAddr>,
+        responder: IpAddr,
+        kind: ReplyKind,
         refill: Duration,
-    ) -> Option<(ReplyKind, Instant)> {
+    ) {
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
-        let (kind, responder) = sibling.or_else(|| {
-            let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
-            (now.duration_since(at) < HOP_MEMORY).then_some((kind, responder))
-        })?;
-        let cost = if kind == ReplyKind::Unreachable { refill * 2 } else { refill };
-        // The limiter is probably empty now; each resend to it takes the next token after the previous resend's.
-        let turn = hops.next_resend.get(&responder).map_or(now + cost, |next| (*next).max(now + cost));
-        hops.next_resend.insert(responder, turn + cost);
-        Some((kind, turn))
+        hops.answers.insert((destination, ttl), (responder, kind, now));
+        if let (Some(previous), ReplyKind::TimeExceeded) = (previous, kind) {
+            hops.successors.insert((previous, ttl), (responder, now));
+        }
+        hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill)).answered(now, tokens(kind));
+        // Keep the book small on a long-running server: forget what is too old to matter.
+        if hops.answers.len() > 4096 || hops.budgets.len() > 4096 || hops.successors.len() > 4096 {
+            hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
+            hops.successors.retain(|_, (_, at)| now.duration_since(*at) < HOP_MEMORY);
+            hops.budgets.retain(|_, budget| budget.last.max(budget.next_resend) + HOP_MEMORY > now);
+        }
+    }
+
+    /// What becomes of a probe to `destination` at `ttl` that was given up, with `may_resend` when it may go once
+    /// more. A hop known to answer (a sibling try answered, `sibling`; another trace to the destination saw it
+    /// recently; or another trace saw a router at this TTL right after the trace's hop at `ttl - 1`, `previous`)
+    /// had the probe lost at its responder, which is charged for it: the probe is sent again at the next free turn of the
+    /// responder's modelled rate limiter, unless that turn is beyond [`RESEND_HORIZON`]. When it may not be sent
+    /// again, or its turn is too far, it is rate-limited if this process's own probes had spent the responder's
+    /// budget, else a star. An unknown hop is silent.
+    ///
+    /// `path` gives this trace's own responder at a TTL, and `source` is where the route starts; the hop before
+    /// `ttl` is the trace's own responder there, else the router other traces saw after the hop before that.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn give_up(
+        &self,
+        destination: IpAddr,
+        ttl: u8,
+        (source, path): (IpAddr, &HashMap<u8, IpAddr>),
+        sibling: Option<(ReplyKind, IpAddr)>,
+        may_resend: bool,
+        refill: Duration,
+    ) -> (GiveUp, Instant) {
+        let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let recent = |at: Instant| now.duration_since(at) < HOP_MEMORY;
+        let mut previous = Some(source);
+        for hop in 1..ttl {
+            let seen = previous.and_then(|p| hops.successors.get(&(p, hop))).filter(|(_, at)| recent(*at));
+            previous = path.get(&hop).copied().or(seen.map(|(responder, _)| *responder));
+        }
+        let known = sibling
+            .or_else(|| {
+                let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
+                recent(at).then_some((kind, responder))
+            })
+            .or_else(|| {
+                let (responder, at) = *hops.successors.get(&(previous?, ttl))?;
+                recent(at).then_some((ReplyKind::TimeExceeded, responder))
+            });
+        let Some((kind, responder)) = known else { return (GiveUp::Silent, now) };
+        let budget = hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill));
+        let cost = tokens(kind);
+        let spent = budget.lost(now, cost);
+        let otherwise = if spent { GiveUp::RateLimited } else { GiveUp::Silent };
+        if !may_resend {
+            return (otherwise, now);
+        }
+        // Each resend to the responder takes the next token after the previous resend's.
+        let spacing = budget.spacing(cost);
+        let turn = budget.next_resend.max(now + spacing);
+        if turn > now + RESEND_HORIZON {
+            return (GiveUp::RateLimited, now);
+        }
+        budget.next_resend = turn + spacing;
+        (GiveUp::Resend(kind, None), turn)
     }
 
     /// What the readers and traces could not use so far.
@@ -349,6 +479,12 @@ impl Prober {
         traces.insert(key, tx);
         Some((Registration { key, registry: Arc::clone(&self.registry) }, rx))
     }
+}
+
+/// Tokens an answer of `kind` costs a Linux router: a reject route's unreachable is charged twice (once where
+/// forwarding fails, once when the error is sent).
+fn tokens(kind: ReplyKind) -> f64 {
+    if kind == ReplyKind::Unreachable { 2.0 } else { 1.0 }
 }
 
 /// A trace's hold on its identifier; released when dropped, so a finished trace's late replies count as foreign.

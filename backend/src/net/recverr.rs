@@ -1,16 +1,17 @@
-//! Unprivileged UDP probing: ICMP errors read from a UDP socket's error queue (`IP_RECVERR`, `IPV6_RECVERR`), as
-//! `tracepath` does, so a trace runs without raw sockets.
+//! Unprivileged probing: ICMP errors read from a datagram socket's error queue (`IP_RECVERR`, `IPV6_RECVERR`), as
+//! `tracepath` does, so a trace runs without raw sockets. Two kinds of socket do it: a UDP socket, and an ICMP
+//! datagram ("ping") socket where `net.ipv4.ping_group_range` allows one, whose echo replies arrive as ordinary
+//! datagrams.
 //!
 //! The kernel matches each ICMP error to the socket that sent the quoted datagram and queues a `sock_extended_err`
 //! with the ICMP type and code and the address of the router that sent it, next to the original destination (port
-//! included) and payload. Those two name the probe: the destination port in classic mode, the payload in Paris mode.
-//! The control message is parsed by [`parse_extended_err`], a pure function, with every length checked.
+//! included) and the start of what the probe carried. Those name the probe: the destination port in classic UDP
+//! mode, the payload in Paris mode, the echo sequence for ICMP. The control message is parsed by
+//! [`parse_extended_err`], a pure function, with every length checked.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use socket2::Socket;
 use tokio::io::Interest;
@@ -18,6 +19,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use super::prober::{Delivery, Packet};
+use super::socket::{self, Family};
+use crate::wire::icmp::IcmpMessage;
+use crate::wire::icmpv6::Icmpv6Message;
 
 /// `SO_EE_ORIGIN_ICMP` and `SO_EE_ORIGIN_ICMP6` from linux/errqueue.h.
 const ORIGIN_ICMP: u8 = 2;
@@ -25,7 +29,7 @@ const ORIGIN_ICMP6: u8 = 3;
 /// `struct sock_extended_err`: errno (4), origin, type, code, pad (1 each), info (4), data (4).
 const EXTENDED_ERR_LEN: usize = 16;
 
-/// An ICMP error the kernel queued for one of our UDP probes.
+/// An ICMP error the kernel queued for one of our probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueuedError {
     /// The router or host that sent the error.
@@ -38,12 +42,27 @@ pub struct QueuedError {
     pub code: u8,
     /// The MTU for fragmentation needed / packet too big.
     pub info: u32,
-    /// Where the probe was going, and to which port.
+    /// Where the probe was going.
     pub destination: IpAddr,
-    /// The probe's destination port.
+    /// The probe's destination port (UDP; 0 for ICMP datagram sockets).
     pub port: u16,
-    /// The first two bytes of the probe's payload after the Paris checksum word, which name a Paris probe.
-    pub payload_sequence: Option<u16>,
+    /// The start of what the probe carried after its IP header (ICMP datagram sockets: the echo header) or its UDP
+    /// header (UDP sockets: the payload), which names the probe; see [`Method::queued_sequence`].
+    ///
+    /// [`Method::queued_sequence`]: crate::probe::Method::queued_sequence
+    pub head: [u8; QUEUED_HEAD],
+    /// How many bytes of `head` were present.
+    pub head_len: usize,
+}
+
+/// Bytes of a queued probe kept: an ICMP echo header, or a Paris payload's first words.
+pub const QUEUED_HEAD: usize = 8;
+
+impl QueuedError {
+    /// The bytes of the probe the error queue handed back, at most [`QUEUED_HEAD`].
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.head_len.min(QUEUED_HEAD)]
+    }
 }
 
 /// Reads the data of an `IP_RECVERR`/`IPV6_RECVERR` control message: the extended error and the offender's socket
@@ -75,45 +94,43 @@ fn sockaddr_ip(bytes: &[u8]) -> Option<IpAddr> {
     }
 }
 
-/// The port in a `sockaddr_in` or `sockaddr_in6` (both keep it at bytes 2..4, big-endian).
-fn sockaddr_port(bytes: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]))
-}
-
 /// Asks the kernel to queue ICMP errors for what `socket` sends, with a receive timestamp.
 pub fn enable(socket: &Socket, v6: bool) -> io::Result<()> {
     let (level, name) =
         if v6 { (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) } else { (libc::IPPROTO_IP, libc::IP_RECVERR) };
-    let on: libc::c_int = 1;
-    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
-    // SAFETY: the pointer and length describe a live c_int for the duration of the call, and the fd is open.
-    let rc = unsafe { libc::setsockopt(socket.as_raw_fd(), level, name, (&raw const on).cast(), len) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    super::socket::enable_timestamps(socket)
+    socket::set_int_option(socket, level, name, 1)?;
+    socket::enable_timestamps(socket)
 }
 
-/// Reads `socket`'s error queue until the trace ends (the channel closes) and hands every ICMP error to it.
-pub async fn read_errors(socket: Arc<AsyncFd<Socket>>, deliveries: mpsc::UnboundedSender<Delivery>) {
+/// What a socket with an error queue receives besides its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ordinary {
+    /// A UDP probe socket: datagrams from a service on the probed port mean nothing to a trace; dropped.
+    Discard,
+    /// An ICMP datagram socket of this family: echo replies, the destination's answers.
+    EchoReplies(Family),
+}
+
+/// Reads `socket`'s error queue, and its ordinary datagrams as `ordinary` says, until the trace ends (the channel
+/// closes), handing every ICMP error and echo reply to it.
+pub async fn read_errors(
+    socket: Arc<AsyncFd<Socket>>,
+    ordinary: Ordinary,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+) {
     loop {
         let mut guard = match socket.ready(Interest::ERROR | Interest::READABLE).await {
             Ok(guard) => guard,
             Err(error) => {
-                tracing::warn!(%error, "UDP error queue unavailable");
+                tracing::warn!(%error, "error queue unavailable");
                 return;
             }
         };
         // Returning WouldBlock once everything is read clears the readiness, so a message that arrives meanwhile
         // wakes us again instead of being missed.
         let drained = guard.try_io(|fd| {
-            if !drain(fd.get_ref(), &deliveries) {
+            if !drain(fd.get_ref(), ordinary, &deliveries) {
                 return Ok(false);
-            }
-            // Ordinary datagrams to the probe port (a service that answers) mean nothing to a trace: drop them.
-            let mut sink = [0u8; 64];
-            // SAFETY: the buffer is live and as long as given; MSG_DONTWAIT makes the call return at once.
-            while unsafe { libc::recv(fd.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len(), libc::MSG_DONTWAIT) } >= 0 {
             }
             Err(io::ErrorKind::WouldBlock.into())
         });
@@ -126,83 +143,66 @@ pub async fn read_errors(socket: Arc<AsyncFd<Socket>>, deliveries: mpsc::Unbound
     }
 }
 
-/// Hands everything on `socket`'s error queue to the trace; false once the trace is gone.
-pub fn drain(socket: &Socket, deliveries: &mpsc::UnboundedSender<Delivery>) -> bool {
+/// Hands everything `socket` holds (its error queue, then its ordinary datagrams) to the trace; false once the
+/// trace is gone.
+pub fn drain(socket: &Socket, ordinary: Ordinary, deliveries: &mpsc::UnboundedSender<Delivery>) -> bool {
+    let mut buf = [0u8; 256];
     loop {
-        match recv_error(socket) {
+        match recv_error(socket, &mut buf) {
             Ok(Some(delivery)) => {
                 if deliveries.send(delivery).is_err() {
                     return false;
                 }
             }
             Ok(None) => {}
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
             Err(error) => {
-                tracing::debug!(%error, "reading the UDP error queue failed");
-                return true;
+                tracing::debug!(%error, "reading the error queue failed");
+                break;
             }
         }
     }
+    // Bounded, so a flood cannot keep a trace here forever; the reader takes the rest.
+    for _ in 0..256 {
+        let Ok(message) = socket::recv_message(socket, &mut buf, libc::MSG_DONTWAIT) else { break };
+        let Ordinary::EchoReplies(family) = ordinary else { continue };
+        let Some((from, _)) = message.from else { continue };
+        if let Some(packet) = echo_reply(family, from, &buf[..message.len])
+            && deliveries.send((packet, message.at())).is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// An echo reply read from an ICMP datagram socket (the ICMP message, without IP header), if it is one.
+fn echo_reply(family: Family, from: IpAddr, bytes: &[u8]) -> Option<Packet> {
+    let (identifier, sequence) = match family {
+        Family::V4 => match IcmpMessage::parse(bytes).ok()? {
+            IcmpMessage::EchoReply { identifier, sequence } => (identifier, sequence),
+            _ => return None,
+        },
+        Family::V6 => match Icmpv6Message::parse(bytes).ok()? {
+            Icmpv6Message::EchoReply { identifier, sequence } => (identifier, sequence),
+            _ => return None,
+        },
+    };
+    Some(Packet::EchoReply { from, identifier, sequence })
 }
 
 /// Takes one message off the error queue: `None` for one that is not an ICMP error about a probe.
-fn recv_error(socket: &Socket) -> io::Result<Option<Delivery>> {
-    let mut payload = [0u8; 64];
-    let mut control = [0u64; 32];
-    let mut name = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
-    // SAFETY: msghdr is plain data (integers and pointers), for which all zeroes is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = name.as_mut_ptr().cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of_val(&control) as _;
-    // SAFETY: every pointer in `msg` refers to a live buffer of the length given, for the duration of the call.
-    let len = unsafe { libc::recvmsg(socket.as_raw_fd(), &raw mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
-    let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
-    let payload = &payload[..len.min(payload.len())];
-    // SAFETY: the name buffer was zeroed, and recvmsg wrote at most `msg_namelen` bytes of it.
-    let name_bytes: &[u8] = unsafe {
-        std::slice::from_raw_parts(
-            name.as_ptr().cast::<u8>(),
-            (msg.msg_namelen as usize).min(size_of::<libc::sockaddr_storage>()),
-        )
+fn recv_error(socket: &Socket, buf: &mut [u8]) -> io::Result<Option<Delivery>> {
+    let message = socket::recv_message(socket, buf, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT)?;
+    let Some((destination, port)) = message.from else { return Ok(None) };
+    let Some((origin, icmp_type, code, info, offender)) =
+        message.extended_err.and_then(|(data, len)| parse_extended_err(&data[..len]))
+    else {
+        return Ok(None);
     };
-    let (Some(destination), Some(port)) = (sockaddr_ip(name_bytes), sockaddr_port(name_bytes)) else { return Ok(None) };
-    let mut error = None;
-    let mut stamp = None;
-    // SAFETY: `msg` was filled in by recvmsg, so its control pointer and length describe the control messages the
-    // kernel wrote; CMSG_FIRSTHDR and CMSG_NXTHDR stay within them and return null at the end.
-    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
-    while !cmsg.is_null() {
-        // SAFETY: `cmsg` is non-null and points to a complete header inside `control` (checked by the macros).
-        let header = unsafe { &*cmsg };
-        // SAFETY: CMSG_DATA points inside this message, whose total length is `cmsg_len`; the data is what follows
-        // the (aligned) header, so its length is `cmsg_len` less the header's aligned length.
-        let data = unsafe {
-            let start = libc::CMSG_DATA(cmsg);
-            let header_len = start.offset_from(cmsg.cast::<u8>()) as usize;
-            std::slice::from_raw_parts(start, (header.cmsg_len as usize).saturating_sub(header_len))
-        };
-        match (header.cmsg_level, header.cmsg_type) {
-            (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
-                error = parse_extended_err(data);
-            }
-            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data.len() >= size_of::<libc::timespec>() => {
-                // SAFETY: the data holds a whole timespec (checked); it may be unaligned, so read it so.
-                let ts: libc::timespec = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
-                if let (Ok(secs), Ok(nanos)) = (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
-                    stamp = UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
-                }
-            }
-            _ => {}
-        }
-        // SAFETY: as above; `cmsg` came from this `msg`.
-        cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
-    }
-    let Some((origin, icmp_type, code, info, offender)) = error else { return Ok(None) };
+    let mut head = [0u8; QUEUED_HEAD];
+    let head_len = message.len.min(QUEUED_HEAD);
+    head[..head_len].copy_from_slice(&buf[..head_len]);
     let queued = QueuedError {
         offender,
         icmpv6: origin == ORIGIN_ICMP6,
@@ -211,10 +211,10 @@ fn recv_error(socket: &Socket) -> io::Result<Option<Delivery>> {
         info,
         destination,
         port,
-        payload_sequence: payload.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])),
+        head,
+        head_len,
     };
-    let at = stamp.map_or_else(Instant::now, super::socket::to_instant);
-    Ok(Some((Packet::QueuedError(queued), at)))
+    Ok(Some((Packet::QueuedError(queued), message.at())))
 }
 
 #[cfg(test)]
@@ -249,7 +249,6 @@ mod tests {
         v6.extend_from_slice(&[0; 4]);
         let data = extended(ORIGIN_ICMP6, 3, 0, &v6);
         assert_eq!(parse_extended_err(&data).map(|e| e.4), Some("fd00::2".parse().unwrap()));
-        assert_eq!(sockaddr_port(&sockaddr_in([10, 0, 3, 2], 33440)), Some(33440));
     }
 
     #[test]

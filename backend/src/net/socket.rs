@@ -192,8 +192,38 @@ pub fn source_for(destination: IpAddr) -> io::Result<IpAddr> {
 
 /// Reads one datagram with `recvmsg`, along with its `SO_TIMESTAMPNS` receive time when the kernel attached one.
 pub(crate) fn recv_timestamped(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
-    // u64 elements keep the control buffer aligned for `cmsghdr`; 128 bytes hold a timestamp message many times over.
-    let mut control = [0u64; 16];
+    let message = recv_message(socket, buf, flags)?;
+    Ok(Received { len: message.len, at: message.at(), from: message.from.map(|(ip, _)| ip) })
+}
+
+/// What one `recvmsg` returned besides the bytes: the socket address and the control messages tracemap reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message {
+    /// Bytes written to the buffer.
+    pub len: usize,
+    /// The socket address: the sender of a datagram, or for the error queue where the failed datagram was going.
+    pub from: Option<(IpAddr, u16)>,
+    /// The kernel's receive time (`SCM_TIMESTAMPNS`).
+    pub stamp: Option<SystemTime>,
+    /// The data of an `IP_RECVERR`/`IPV6_RECVERR` control message (error queue only), at most its first bytes.
+    pub extended_err: Option<([u8; EXTENDED_ERR_MAX], usize)>,
+}
+
+/// Room for a `sock_extended_err` (16 bytes) and the offender's `sockaddr_in6` (28) after it.
+pub(crate) const EXTENDED_ERR_MAX: usize = 48;
+
+impl Message {
+    /// When the datagram arrived: the kernel's stamp, else now.
+    pub fn at(&self) -> Instant {
+        self.stamp.map_or_else(Instant::now, to_instant)
+    }
+}
+
+/// One `recvmsg` call on `socket` into `buf` with `flags` (`MSG_ERRQUEUE`, `MSG_DONTWAIT`...), with the socket
+/// address and the control messages decoded. The only place that speaks `msghdr`.
+pub(crate) fn recv_message(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::Result<Message> {
+    // u64 elements keep the control buffer aligned for `cmsghdr`; 256 bytes hold a timestamp and an extended error.
+    let mut control = [0u64; 32];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: msghdr is plain data (integers and pointers), for which all zeroes is a valid value.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -203,50 +233,67 @@ pub(crate) fn recv_timestamped(socket: &Socket, buf: &mut [u8], flags: libc::c_i
     msg.msg_iov = &raw mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    // The field's type differs between C libraries (size_t or socklen_t); 128 fits either.
+    // The field's type differs between C libraries (size_t or socklen_t); 256 fits either.
     msg.msg_controllen = size_of_val(&control) as _;
     // SAFETY: every pointer in `msg` refers to a live buffer of the length given, for the duration of the call.
     let len = unsafe { libc::recvmsg(socket.as_raw_fd(), &raw mut msg, flags) };
     let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
-    let mut stamp = None;
+    let mut message = Message { len: len.min(buf.len()), from: None, stamp: None, extended_err: None };
     // SAFETY: `msg` was filled in by recvmsg, so its control pointer and length describe the control messages the
     // kernel wrote; CMSG_FIRSTHDR and CMSG_NXTHDR stay within them and return null at the end.
     let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
     while !cmsg.is_null() {
         // SAFETY: `cmsg` is non-null and points to a complete header inside `control` (checked by the macros).
         let header = unsafe { &*cmsg };
-        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
-            // SAFETY: an SCM_TIMESTAMPNS message carries one timespec; the data may be unaligned, so read it so.
-            let ts: libc::timespec = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-            if let (Ok(secs), Ok(nanos)) = (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
-                stamp = UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+        // SAFETY: CMSG_DATA points inside this message, whose total length is `cmsg_len`; the data is what follows
+        // the (aligned) header, so its length is `cmsg_len` less the header's aligned length.
+        let data = unsafe {
+            let start = libc::CMSG_DATA(cmsg);
+            let header_len = start.offset_from(cmsg.cast::<u8>()) as usize;
+            std::slice::from_raw_parts(start, (header.cmsg_len as usize).saturating_sub(header_len))
+        };
+        match (header.cmsg_level, header.cmsg_type) {
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data.len() >= size_of::<libc::timespec>() => {
+                // SAFETY: the data holds a whole timespec (checked); it may be unaligned, so read it so.
+                let ts: libc::timespec = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+                if let (Ok(secs), Ok(nanos)) = (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+                    message.stamp = UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+                }
             }
+            (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
+                let mut copy = [0u8; EXTENDED_ERR_MAX];
+                let kept = data.len().min(EXTENDED_ERR_MAX);
+                copy[..kept].copy_from_slice(&data[..kept]);
+                message.extended_err = Some((copy, kept));
+            }
+            _ => {}
         }
         // SAFETY: as above; `cmsg` came from this `msg`.
         cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
     }
     // SAFETY: recvmsg wrote at most `msg_namelen` bytes of a socket address into `name`, which was zeroed before,
     // so reading it as a sockaddr_storage is sound; `sockaddr_to_ip` only reads the family's own fields.
-    let from = unsafe { sockaddr_to_ip(name.assume_init_ref(), msg.msg_namelen) };
-    Ok(Received { len, at: stamp.map_or_else(Instant::now, to_instant), from })
+    message.from = unsafe { sockaddr_to_ip(name.assume_init_ref(), msg.msg_namelen) };
+    Ok(message)
 }
 
-/// The IP address inside a socket address the kernel filled in, if it is an IPv4 or IPv6 one of full length.
+/// The IP address and port inside a socket address the kernel filled in, if it is an IPv4 or IPv6 one of full
+/// length.
 ///
 /// # Safety
 /// `storage` must hold `len` initialised bytes of a socket address.
-unsafe fn sockaddr_to_ip(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<IpAddr> {
+unsafe fn sockaddr_to_ip(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<(IpAddr, u16)> {
     let len = usize::try_from(len).ok()?;
     match libc::c_int::from(storage.ss_family) {
         libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: the family says this is a sockaddr_in and the kernel wrote all of it.
             let v4 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
+            Some((IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))), u16::from_be(v4.sin_port)))
         }
         libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
             // SAFETY: the family says this is a sockaddr_in6 and the kernel wrote all of it.
             let v6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
+            Some((IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)), u16::from_be(v6.sin6_port)))
         }
         _ => None,
     }
@@ -265,12 +312,19 @@ pub(crate) fn to_instant(stamp: SystemTime) -> Instant {
 
 /// Asks the kernel to timestamp every datagram on arrival (`SO_TIMESTAMPNS`).
 pub(crate) fn enable_timestamps(socket: &Socket) -> io::Result<()> {
-    let on: libc::c_int = 1;
+    set_int_option(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+}
+
+/// Sets an integer socket option that socket2 has no method for.
+pub(crate) fn set_int_option(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
     // SAFETY: the pointer and length describe a live c_int for the duration of the call, and the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&raw const on).cast(), len)
-    };
+    let rc = unsafe { libc::setsockopt(socket.as_raw_fd(), level, name, (&raw const value).cast(), len) };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
@@ -306,12 +360,7 @@ fn drop_all_input(socket: &Socket) -> io::Result<()> {
 
 /// Asks the kernel to compute the checksum at `offset` of what a raw IPv6 socket sends (`IPV6_CHECKSUM`).
 fn set_ipv6_checksum_offset(socket: &Socket, offset: libc::c_int) -> io::Result<()> {
-    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
-    // SAFETY: the pointer and length describe a live c_int for the duration of the call, and the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(socket.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, (&raw const offset).cast(), len)
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, offset)
 }
 
 /// Sets the Linux `ICMP_FILTER` socket option: the kernel drops types whose bit is set before they reach us.

@@ -12,6 +12,7 @@ use tracemap_shared::Protocol;
 
 use super::ProbeConfig;
 use super::tracer::{Reply, Response};
+use crate::wire::extensions::MplsStack;
 use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 use crate::wire::icmpv6::Icmpv6Message;
 use crate::wire::tcp::Segment;
@@ -80,66 +81,67 @@ impl Method {
     /// Reads a reply to one of this method's probes out of an ICMPv4 datagram; `None` when it cannot be one.
     pub fn reply_from_icmpv4(&self, datagram: &Icmpv4Datagram) -> Option<Reply> {
         let from = IpAddr::V4(datagram.source());
-        let (response, quoted) = match datagram.message {
-            IcmpMessage::EchoReply { identifier, sequence } if *self == Method::IcmpEcho => {
-                return Some(Reply {
-                    from,
-                    response: Response::EchoReply,
-                    identifier,
-                    sequence,
-                    probe_destination: None,
-                });
-            }
+        let (response, quoted, mpls) = match datagram.message {
+            IcmpMessage::EchoReply { identifier, sequence } => return self.echo_reply(from, identifier, sequence),
             // Code 1 (fragment reassembly) is not about a TTL and cannot be one of our unfragmented probes.
-            IcmpMessage::TimeExceeded { code: 0, quoted } => (Response::TimeExceeded, quoted),
-            IcmpMessage::DestinationUnreachable { code, next_hop_mtu, quoted } => {
-                (Response::Unreachable { code, mtu: next_hop_mtu }, quoted)
+            IcmpMessage::TimeExceeded { code: 0, quoted, mpls } => (Response::TimeExceeded, quoted, mpls),
+            IcmpMessage::DestinationUnreachable { code, next_hop_mtu, quoted, mpls } => {
+                (Response::Unreachable { code, mtu: next_hop_mtu }, quoted, mpls)
             }
             _ => return None,
         };
-        let (identifier, sequence) = self.quoted_identity(&quoted.probe)?;
-        Some(Reply {
-            from,
-            response,
-            identifier,
-            sequence,
-            probe_destination: Some(IpAddr::V4(quoted.header.destination)),
-        })
+        self.error_reply(from, response, &quoted.probe, IpAddr::V4(quoted.header.destination), mpls)
     }
 
     /// Reads a reply to one of this method's probes out of an ICMPv6 message from `from`; `None` when it cannot be
     /// one. ICMPv6 codes are given as their ICMPv4 equivalents, so both families show the same flags.
     pub fn reply_from_icmpv6(&self, from: IpAddr, message: &Icmpv6Message) -> Option<Reply> {
-        let (response, quoted) = match *message {
-            Icmpv6Message::EchoReply { identifier, sequence } if *self == Method::IcmpEcho => {
-                return Some(Reply {
-                    from,
-                    response: Response::EchoReply,
-                    identifier,
-                    sequence,
-                    probe_destination: None,
-                });
+        let (response, quoted, mpls) = match *message {
+            Icmpv6Message::EchoReply { identifier, sequence } => return self.echo_reply(from, identifier, sequence),
+            Icmpv6Message::TimeExceeded { code: 0, quoted, mpls } => (Response::TimeExceeded, quoted, mpls),
+            Icmpv6Message::DestinationUnreachable { code, mtu, quoted, mpls } => {
+                (icmpv6_unreachable(code, mtu), quoted, mpls)
             }
-            Icmpv6Message::TimeExceeded { code: 0, quoted } => (Response::TimeExceeded, quoted),
-            Icmpv6Message::DestinationUnreachable { code, mtu, quoted } => (icmpv6_unreachable(code, mtu), quoted),
             _ => return None,
         };
-        let (identifier, sequence) = self.quoted_identity(&quoted.probe)?;
-        Some(Reply {
+        self.error_reply(from, response, &quoted.probe, IpAddr::V6(quoted.header.destination), mpls)
+    }
+
+    /// An echo reply is the destination's answer, for ICMP traces only.
+    pub fn echo_reply(&self, from: IpAddr, identifier: u16, sequence: u16) -> Option<Reply> {
+        (*self == Method::IcmpEcho).then_some(Reply {
             from,
-            response,
+            response: Response::EchoReply,
             identifier,
             sequence,
-            probe_destination: Some(IpAddr::V6(quoted.header.destination)),
+            probe_destination: None,
+            mpls: MplsStack::default(),
         })
     }
 
-    /// The sequence of a UDP probe an ICMP error from the error queue is about, from the probe's destination port
-    /// (classic) or the two payload bytes after the checksum word (Paris); `None` when it cannot be one of ours.
-    pub fn queued_sequence(&self, port: u16, payload_sequence: Option<u16>) -> Option<u16> {
+    /// An ICMP error (either family) about `probe`, one of ours if it fits this method.
+    fn error_reply(
+        &self,
+        from: IpAddr,
+        response: Response,
+        probe: &QuotedProbe,
+        probe_destination: IpAddr,
+        mpls: MplsStack,
+    ) -> Option<Reply> {
+        let (identifier, sequence) = self.quoted_identity(probe)?;
+        Some(Reply { from, response, identifier, sequence, probe_destination: Some(probe_destination), mpls })
+    }
+
+    /// The sequence of a probe an ICMP error from the error queue is about, from the probe's destination port
+    /// (classic UDP), the two payload bytes after the checksum word (Paris UDP: `head` is the UDP payload) or the
+    /// echo header's sequence (ICMP datagram socket: `head` is the echo header); `None` when it cannot be ours.
+    pub fn queued_sequence(&self, port: u16, head: &[u8]) -> Option<u16> {
+        let be16 = |at: usize| head.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         match self {
             Method::UdpClassic { .. } => Some(port),
-            Method::UdpParis { port: ours } if *ours == port => payload_sequence,
+            Method::UdpParis { port: ours } if *ours == port => be16(2),
+            // Echo request: type 8 (ICMPv4) or 128 (ICMPv6), then code, checksum, identifier, sequence.
+            Method::IcmpEcho if matches!(head.first(), Some(8 | 128)) => be16(6),
             _ => None,
         }
     }
@@ -180,6 +182,7 @@ impl Method {
             identifier: (acknowledged >> 16) as u16,
             sequence: segment.destination_port,
             probe_destination: None,
+            mpls: MplsStack::default(),
         })
     }
 }
@@ -245,7 +248,11 @@ mod tests {
             Ipv4Header { source: Ipv4Addr::new(10, 0, 1, 2), destination: Ipv4Addr::new(10, 0, 0, 1), ..header() };
         Icmpv4Datagram {
             header: outer,
-            message: IcmpMessage::TimeExceeded { code: 0, quoted: Quoted { header: header(), probe } },
+            message: IcmpMessage::TimeExceeded {
+                code: 0,
+                quoted: Quoted { header: header(), probe },
+                mpls: MplsStack::default(),
+            },
         }
     }
 

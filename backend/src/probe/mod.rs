@@ -7,7 +7,7 @@ mod method;
 mod tracer;
 
 pub use method::{Method, icmpv4_error, icmpv6_error};
-pub use tracer::{Action, Answer, Match, Pacing, Probe, ProbeOutcome, Reply, ResendPolicy, Response, Tracer};
+pub use tracer::{Action, Answer, GiveUp, Match, Pacing, Probe, ProbeOutcome, Reply, ResendPolicy, Response, Tracer};
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tracemap_shared::{ProbeReply, ReplyKind, TraceEvent};
+use tracemap_shared::{MplsLabel, ProbeReply, ReplyKind, TraceEvent};
 
 use super::ProbeConfig;
+use crate::wire::extensions::MplsStack;
 
 /// How probes are spread over time: how many at once, over how many TTLs, and how long to wait for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +60,24 @@ impl Default for Pacing {
     }
 }
 
-/// Decides whether a probe given up at a TTL is sent again: gets the TTL and what a sibling try answered (kind and
-/// address), answers with the hop's kind of answer and the earliest resend time, or `None` for a timeout. See
-/// [`Tracer::poll_with`].
-pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>) -> Option<(ReplyKind, Duration)> + 'a;
+/// What becomes of a probe whose wait ran out; see [`ResendPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// The hop answers other probes: send this one again once the responder's rate limiter can have refilled,
+    /// at the given time (since the start of the trace) when the caller paces resends itself (it sees every
+    /// trace's probes to that responder), else when this trace's own probes to the responder leave room. The kind
+    /// is the hop's kind of answer.
+    Resend(ReplyKind, Option<Duration>),
+    /// The hop answers, but this process itself has spent its responder's ICMP budget: report the probe as
+    /// rate-limited rather than as a silent star.
+    RateLimited,
+    /// No reply, nothing known against a silent hop: a star.
+    Silent,
+}
+
+/// Decides what becomes of a probe given up at a TTL: gets the TTL, what a sibling try answered (kind and
+/// address), if one did, and whether the probe may still be sent again. See [`Tracer::poll_with`].
+pub type ResendPolicy<'a> = dyn FnMut(u8, Option<(ReplyKind, IpAddr)>, bool) -> GiveUp + 'a;
 
 /// A probe the caller should send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +138,8 @@ pub struct Reply {
     /// Destination of the quoted probe, for ICMP errors; `None` for an answer of the destination itself (echo reply,
     /// SYN-ACK, RST), whose sender is the destination.
     pub probe_destination: Option<IpAddr>,
+    /// The MPLS label stack an ICMP error reported (RFC 4950); empty for other replies.
+    pub mpls: MplsStack,
 }
 
 /// How the tracer took a reply; the caller may count these, nothing else needs them.
@@ -151,6 +168,8 @@ pub struct Answer {
     pub kind: ReplyKind,
     /// Traceroute's mark for an unreachable code (`!N`, `!H`, `!P`, `!X`, `!F-1500`...).
     pub flag: Option<String>,
+    /// The MPLS label stack the responder reported.
+    pub mpls: MplsStack,
 }
 
 /// The final word on one probe: answered, or `None` when its wait ran out.
@@ -162,6 +181,9 @@ pub struct ProbeOutcome {
     pub index: u8,
     /// The answer, if one came in time.
     pub reply: Option<Answer>,
+    /// Without an answer: the hop answers other probes, and this process had spent its responder's ICMP budget
+    /// (see [`GiveUp::RateLimited`]).
+    pub rate_limited: bool,
 }
 
 impl From<ProbeOutcome> for TraceEvent {
@@ -169,11 +191,23 @@ impl From<ProbeOutcome> for TraceEvent {
         TraceEvent::Probe {
             ttl: outcome.ttl,
             index: outcome.index,
+            rate_limited: outcome.rate_limited && outcome.reply.is_none(),
             reply: outcome.reply.map(|answer| ProbeReply {
                 from: answer.from.to_string(),
                 rtt_ms: answer.rtt.as_secs_f64() * 1000.0,
                 kind: answer.kind,
                 flag: answer.flag,
+                mpls: answer
+                    .mpls
+                    .entries()
+                    .iter()
+                    .map(|entry| MplsLabel {
+                        label: entry.label,
+                        tc: entry.tc,
+                        bottom_of_stack: entry.bottom,
+                        ttl: entry.ttl,
+                    })
+                    .collect(),
             }),
         }
     }
@@ -207,8 +241,13 @@ struct Slot {
     /// Set while a resend is pending: what the probe's siblings at the same TTL answered, which tells how long the
     /// responder's rate limiter needs to refill.
     resend_for: Option<ReplyKind>,
-    /// Earliest time of a pending resend, as the caller's [`ResendPolicy`] scheduled it.
-    not_before: Duration,
+    /// Time of a pending resend, when the caller's [`ResendPolicy`] scheduled it.
+    paced: Option<Duration>,
+    /// Timed out while its responder's budget was spent by this process ([`GiveUp::RateLimited`]).
+    rate_limited: bool,
+    /// Sent again while its first attempt was still awaited, as the probe of a silent tail (see
+    /// [`Tracer::tail_retry`]); its first attempt's deadline stays its deadline.
+    tail_retry: bool,
 }
 
 impl Slot {
@@ -218,6 +257,11 @@ impl Slot {
 
     fn last_send(&self) -> Option<Duration> {
         self.sends.iter().flatten().last().copied()
+    }
+
+    /// The send its deadline counts from: the latest attempt's, or the first's for a tail retry.
+    fn deadline_send(&self) -> Option<Duration> {
+        if self.tail_retry { self.sends[0] } else { self.last_send() }
     }
 }
 
@@ -249,6 +293,8 @@ pub struct Tracer {
     end_ttl: Option<u8>,
     /// Set once the lowest open TTLs stayed silent long enough: every remaining TTL may then be probed at once.
     window_open: bool,
+    /// Whether the silent tail's one extra probe has gone (see [`Tracer::tail_retry`]).
+    tail_retried: bool,
     outcomes: VecDeque<ProbeOutcome>,
     destination_reached: bool,
 }
@@ -280,13 +326,16 @@ impl Tracer {
                     reported: false,
                     sends: [None; MAX_ATTEMPTS],
                     resend_for: None,
-                    not_before: Duration::ZERO
+                    paced: None,
+                    rate_limited: false,
+                    tail_retry: false,
                 };
                 count
             ],
             resends: pacing.resend_after_rate_limit && count * MAX_ATTEMPTS <= 1 << 16,
             end_ttl: None,
             window_open: false,
+            tail_retried: false,
             outcomes: VecDeque::new(),
             destination_reached: false,
         }
@@ -312,34 +361,42 @@ impl Tracer {
     /// Advances to `now`: gives up on probes whose wait ran out (or schedules their resend), then says what to do
     /// next. A `Send` marks the probe as sent at `now`, so call this right before sending.
     pub fn poll(&mut self, now: Duration) -> Action {
-        self.poll_with(now, &mut |_, sibling| sibling.map(|(kind, _)| (kind, Duration::ZERO)))
+        self.poll_with(now, &mut |_, sibling, may_resend| match sibling {
+            Some((kind, _)) if may_resend => GiveUp::Resend(kind, None),
+            _ => GiveUp::Silent,
+        })
     }
 
     /// [`poll`](Self::poll) for a trace that shares the routers with others. When a probe is given up, `resend`
-    /// is asked whether to send it again: it gets the TTL and what a sibling try of this trace answered (kind and
-    /// address), if one did, and answers with the kind of answer the hop gives (its own knowledge, from other
-    /// traces, may supply it when no sibling answered) and the earliest time for the resend, so that resends of
-    /// several traces to one rate-limited router do not collide. `None`: report a timeout.
+    /// is asked what becomes of it: it gets the TTL, what a sibling try of this trace answered (kind and address),
+    /// if one did, and whether the probe may be sent again; it answers with a resend (the kind of answer the hop
+    /// gives, which its own knowledge from other traces may supply when no sibling answered, and the earliest time,
+    /// so that resends of several traces to one rate-limited router do not collide), a rate-limited verdict, or a
+    /// plain timeout. A resend asked for a probe that may not be sent again counts as a timeout.
     pub fn poll_with(&mut self, now: Duration, resend: &mut ResendPolicy<'_>) -> Action {
         let rtts = self.rtts();
         for i in 0..self.slots.len() {
             if self.slots[i].state != State::InFlight || !self.matters(i) {
                 continue;
             }
-            let Some(sent) = self.slots[i].last_send() else { continue };
+            let Some(sent) = self.slots[i].deadline_send() else { continue };
             if now >= self.give_up_at(i, sent, &rtts) {
                 let may_resend = self.resends && self.slots[i].attempts() < MAX_ATTEMPTS;
-                let decision = if may_resend { resend(self.position(i).0, self.sibling_answer(i)) } else { None };
+                let decision = resend(self.position(i).0, self.sibling_answer(i), may_resend);
                 let slot = &mut self.slots[i];
                 match decision {
                     // The hop answers, just not this probe: most likely its ICMP rate limiter. Ask again once it
                     // has refilled instead of reporting a star that is not there.
-                    Some((kind, not_before)) => {
+                    GiveUp::Resend(kind, paced) if may_resend => {
                         slot.state = State::Unsent;
                         slot.resend_for = Some(kind);
-                        slot.not_before = not_before;
+                        slot.paced = paced;
                     }
-                    None => slot.state = State::TimedOut,
+                    GiveUp::RateLimited => {
+                        slot.state = State::TimedOut;
+                        slot.rate_limited = true;
+                    }
+                    GiveUp::Resend(..) | GiveUp::Silent => slot.state = State::TimedOut,
                 }
             }
         }
@@ -348,7 +405,12 @@ impl Tracer {
             return Action::Done;
         }
         self.open_window_if_stalled(now, &rtts);
-        if let Some(i) = self.next_to_send(now) {
+        let tail = self.tail_retry().filter(|&(_, at)| now >= at).map(|(i, _)| i);
+        if let Some(i) = tail.or_else(|| self.next_to_send(now)) {
+            if tail.is_some() {
+                self.tail_retried = true;
+                self.slots[i].tail_retry = true;
+            }
             let slot = &mut self.slots[i];
             let attempt = slot.attempts();
             slot.sends[attempt] = Some(now);
@@ -366,20 +428,23 @@ impl Tracer {
             let slot = &self.slots[i];
             match slot.state {
                 State::InFlight => {
-                    if let Some(sent) = slot.last_send() {
+                    if let Some(sent) = slot.deadline_send() {
                         consider(self.give_up_at(i, sent, &rtts));
                     }
                     // A reply to the first attempt still counts while the second is pending; nothing to wake for.
                 }
                 State::Unsent => {
                     if let Some(kind) = slot.resend_for {
-                        consider(self.resend_at(i, kind).max(slot.not_before));
+                        consider(self.resend_time(i, kind));
                     }
                 }
                 _ => {}
             }
         }
         if let Some(at) = self.window_opens_at(&rtts) {
+            consider(at);
+        }
+        if let Some((_, at)) = self.tail_retry() {
             consider(at);
         }
         match wake {
@@ -456,7 +521,7 @@ impl Tracer {
             Response::Unreachable { code: 3, .. } if reply.from == self.destination => (ReplyKind::Destination, None),
             Response::Unreachable { code, mtu } => (ReplyKind::Unreachable, Some(unreachable_flag(code, mtu))),
         };
-        Answer { from: reply.from, rtt, kind, flag }
+        Answer { from: reply.from, rtt, kind, flag, mpls: reply.mpls }
     }
 
     /// The trace ends at `ttl`: nothing beyond is sent, and nothing beyond will be reported.
@@ -505,6 +570,17 @@ impl Tracer {
         let last = self.slots[reaching].iter().filter_map(Slot::last_send).max().unwrap_or_default();
         let tokens = if kind == ReplyKind::Unreachable { 2 } else { 1 };
         last.saturating_add(self.pacing.rate_limit_refill.saturating_mul(tokens))
+    }
+
+    /// When slot `i`'s pending resend may go: at the caller's turn when it paces resends, else by
+    /// [`resend_at`](Self::resend_at). For an answer that ends the trace the latter is a floor either way: the
+    /// caller cannot see this trace's probes beyond the end, which reached the same responder.
+    fn resend_time(&self, i: usize, kind: ReplyKind) -> Duration {
+        match self.slots[i].paced {
+            Some(at) if kind == ReplyKind::TimeExceeded => at,
+            Some(at) => at.max(self.resend_at(i, kind)),
+            None => self.resend_at(i, kind),
+        }
     }
 
     /// Round-trip times answered so far, per TTL, for the adaptive waits.
@@ -604,7 +680,8 @@ impl Tracer {
                 if reply.is_some_and(|answer| answer.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
-                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned() });
+                let rate_limited = reply.is_none() && slot.rate_limited;
+                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned(), rate_limited });
             }
         }
     }
@@ -632,10 +709,30 @@ impl Tracer {
             slot.state == State::Unsent
                 && self.matters(i)
                 && match slot.resend_for {
-                    Some(kind) => now >= self.resend_at(i, kind).max(slot.not_before),
+                    Some(kind) => now >= self.resend_time(i, kind),
                     None => u16::from(self.position(i).0) < window_end,
                 }
         })
+    }
+
+    /// The silent tail's one extra probe, and when it may go: try 0 of the TTL right after the last answer, while
+    /// nothing at or beyond it has answered and its first attempt is still awaited, sent again once a rate limiter
+    /// would have earned a token since that attempt. The destination may be that TTL with its limiter spent (a UDP
+    /// trace run right after another spends the destination's port-unreachable burst), and then this probe is the
+    /// one that finds it. It keeps its first attempt's deadline, so `-t` stays the ceiling: with a timeout shorter
+    /// than the refill there is no such probe.
+    fn tail_retry(&self) -> Option<(usize, Duration)> {
+        if self.tail_retried || !self.resends || self.end_ttl.is_some() {
+            return None;
+        }
+        let tries = usize::from(self.tries);
+        let last_answered = (0..self.slots.len()).rev().find(|&i| matches!(self.slots[i].state, State::Answered(_)))?;
+        let i = (last_answered / tries + 1) * tries;
+        let slot = self.slots.get(i)?;
+        let first = slot.sends[0]?;
+        let at = first.saturating_add(self.pacing.rate_limit_refill);
+        let fits = at.saturating_add(self.pacing.min_wait) < first.saturating_add(self.timeout);
+        (slot.state == State::InFlight && slot.attempts() == 1 && fits).then_some((i, at))
     }
 
     /// Whether slot `i` is within the trace (at or below its end, when known).
@@ -685,5 +782,7 @@ fn unreachable_flag(code: u8, mtu: u16) -> String {
     }
 }
 
+#[cfg(test)]
+mod scenarios;
 #[cfg(test)]
 mod tests;

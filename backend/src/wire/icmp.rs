@@ -10,6 +10,7 @@ use pnet_packet::Packet;
 use pnet_packet::icmp::echo_request::MutableEchoRequestPacket;
 use pnet_packet::icmp::{IcmpPacket, IcmpTypes, checksum};
 
+use super::extensions::{self, LengthUnit, MplsStack};
 use super::ipv4::Ipv4Header;
 use super::tcp::{self, QuotedTcp};
 use super::udp::{self, UdpHeader};
@@ -119,6 +120,8 @@ pub enum IcmpMessage {
         code: u8,
         /// The datagram that expired.
         quoted: Quoted,
+        /// The MPLS label stack the datagram carried, from the RFC 4884 extensions (empty without them).
+        mpls: MplsStack,
     },
     /// Type 3: the datagram could not be delivered; the code says why (network, host, protocol, port...).
     DestinationUnreachable {
@@ -128,6 +131,8 @@ pub enum IcmpMessage {
         next_hop_mtu: u16,
         /// The datagram that could not be delivered.
         quoted: Quoted,
+        /// The MPLS label stack the datagram carried, from the RFC 4884 extensions (empty without them).
+        mpls: MplsStack,
     },
     /// Any other type (echo requests, redirects...): never an answer to a probe.
     Other {
@@ -156,10 +161,13 @@ impl IcmpMessage {
         let body = &buf[HEADER_LEN..];
         Ok(match icmp_type {
             ECHO_REPLY => IcmpMessage::EchoReply { identifier: be16(rest, 0), sequence: be16(rest, 2) },
-            TIME_EXCEEDED => IcmpMessage::TimeExceeded { code, quoted: Quoted::parse(body)? },
-            DESTINATION_UNREACHABLE => {
-                IcmpMessage::DestinationUnreachable { code, next_hop_mtu: be16(rest, 2), quoted: Quoted::parse(body)? }
-            }
+            TIME_EXCEEDED => IcmpMessage::TimeExceeded { code, quoted: Quoted::parse(body)?, mpls: mpls(rest, body) },
+            DESTINATION_UNREACHABLE => IcmpMessage::DestinationUnreachable {
+                code,
+                next_hop_mtu: be16(rest, 2),
+                quoted: Quoted::parse(body)?,
+                mpls: mpls(rest, body),
+            },
             _ => IcmpMessage::Other { icmp_type, code },
         })
     }
@@ -210,6 +218,12 @@ impl Icmpv4Datagram {
     pub fn source(&self) -> Ipv4Addr {
         self.header.source
     }
+}
+
+/// The label stack in the extensions of an error whose rest-of-header is `rest`: RFC 4884 puts the length of the
+/// original datagram field, in 32-bit words, in its second byte.
+fn mpls(rest: &[u8], body: &[u8]) -> MplsStack {
+    extensions::mpls_labels(rest[1], LengthUnit::Words32, body)
 }
 
 /// Big-endian u16 at `at`; callers have checked that `buf` holds `at + 2` bytes.
@@ -270,16 +284,52 @@ mod tests {
     fn parses_time_exceeded_with_quoted_probe() {
         let datagram = Icmpv4Datagram::parse(&time_exceeded()).unwrap();
         assert_eq!(datagram.source(), Ipv4Addr::new(10, 0, 1, 2));
-        let IcmpMessage::TimeExceeded { code: 0, quoted } = datagram.message else { panic!("{datagram:?}") };
+        let IcmpMessage::TimeExceeded { code: 0, quoted, .. } = datagram.message else { panic!("{datagram:?}") };
         assert_eq!(quoted.header.destination, Ipv4Addr::new(10, 0, 3, 2));
         assert_eq!(quoted.header.total_len, 32, "the original length, beyond the quote");
         assert_eq!(quoted.probe, quoted_request());
     }
 
+    /// Time Exceeded from 10.0.1.2 quoting the request, padded to 128 bytes, with an MPLS extension after it;
+    /// `length` is the RFC 4884 length attribute (0 for the legacy layout).
+    fn time_exceeded_with_labels(length: u8) -> Vec<u8> {
+        let mut message = hex(&format!("0b00 0000 00{length:02x}0000 {QUOTED_IP} 0800 2104 1234 0001"));
+        message.resize(HEADER_LEN + extensions::ORIGINAL_DATAGRAM_MIN, 0);
+        let entry = |label, bottom| extensions::MplsEntry { label, tc: 0, bottom, ttl: 1 };
+        message.extend_from_slice(&extensions::mpls_extension(&[entry(24001, false), entry(16, true)]));
+        let sum = crate::wire::checksum::Checksum::new().add(&message).finish();
+        message[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut datagram = hex("4500 0000 0000 0000 4001 0000 0a000102 0a000001");
+        datagram[2..4].copy_from_slice(&u16::try_from(20 + message.len()).unwrap().to_be_bytes());
+        datagram.extend_from_slice(&message);
+        datagram
+    }
+
+    #[test]
+    fn time_exceeded_carries_its_mpls_labels() {
+        for length in [32, 0] {
+            let datagram = Icmpv4Datagram::parse(&time_exceeded_with_labels(length)).unwrap();
+            let IcmpMessage::TimeExceeded { code: 0, quoted, mpls } = datagram.message else { panic!("{datagram:?}") };
+            assert_eq!(quoted.probe, quoted_request(), "length {length}");
+            let labels: Vec<(u32, bool)> = mpls.entries().iter().map(|e| (e.label, e.bottom)).collect();
+            assert_eq!(labels, [(24001, false), (16, true)], "length {length}");
+        }
+        // A plain quote has no labels, and a length attribute below 128 bytes loses them but keeps the answer.
+        let IcmpMessage::TimeExceeded { mpls, .. } = Icmpv4Datagram::parse(&time_exceeded()).unwrap().message else {
+            panic!("time exceeded")
+        };
+        assert!(mpls.is_empty());
+        let short = time_exceeded_with_labels(5);
+        let IcmpMessage::TimeExceeded { quoted, mpls, .. } = Icmpv4Datagram::parse(&short).unwrap().message else {
+            panic!("time exceeded")
+        };
+        assert_eq!((quoted.probe, mpls.is_empty()), (quoted_request(), true));
+    }
+
     #[test]
     fn parses_destination_unreachable() {
         let datagram = Icmpv4Datagram::parse(&host_unreachable()).unwrap();
-        let IcmpMessage::DestinationUnreachable { code: 1, next_hop_mtu: 0, quoted } = datagram.message else {
+        let IcmpMessage::DestinationUnreachable { code: 1, next_hop_mtu: 0, quoted, .. } = datagram.message else {
             panic!("{datagram:?}")
         };
         assert_eq!(quoted.probe, quoted_request());
@@ -355,7 +405,7 @@ mod tests {
 
         let datagram = Icmpv4Datagram::parse(&hex(CAPTURED_TIME_EXCEEDED)).unwrap();
         assert_eq!(datagram.source(), Ipv4Addr::new(10, 0, 0, 2));
-        let IcmpMessage::TimeExceeded { code: 0, quoted } = datagram.message else { panic!("{datagram:?}") };
+        let IcmpMessage::TimeExceeded { code: 0, quoted, .. } = datagram.message else { panic!("{datagram:?}") };
         assert_eq!(quoted.header.destination, Ipv4Addr::new(10, 0, 3, 2));
         assert_eq!(quoted.header.ttl, 1);
         assert_eq!(quoted.probe, QuotedProbe::EchoRequest { identifier: 0x53bc, sequence: 0x6ffa });

@@ -5,6 +5,7 @@
 //! done here. Errors quote as much of the original datagram as fits in 1280 bytes: the IPv6 header and the start of
 //! our probe, which names it.
 
+use super::extensions::{self, LengthUnit, MplsStack};
 use super::icmp::QuotedProbe;
 use super::ipv6::Ipv6Header;
 use super::tcp::{self, QuotedTcp};
@@ -47,6 +48,8 @@ pub enum Icmpv6Message {
         code: u8,
         /// The datagram that expired.
         quoted: Quoted,
+        /// The MPLS label stack the datagram carried, from the RFC 4884 extensions (empty without them).
+        mpls: MplsStack,
     },
     /// Type 1 (the code says why: no route, prohibited, address or port unreachable...) or type 2, packet too big
     /// (then `mtu` is set).
@@ -57,6 +60,9 @@ pub enum Icmpv6Message {
         mtu: Option<u32>,
         /// The datagram that could not be delivered.
         quoted: Quoted,
+        /// The MPLS label stack the datagram carried, from the RFC 4884 extensions (always empty for packet too
+        /// big, whose header has no length field).
+        mpls: MplsStack,
     },
     /// Anything else, never an answer to a probe.
     Other {
@@ -74,15 +80,22 @@ impl Icmpv6Message {
         let (icmp_type, code) = (buf[0], buf[1]);
         let body = &buf[HEADER_LEN..];
         let be16 = |at: usize| u16::from_be_bytes([buf[at], buf[at + 1]]);
+        // RFC 4884: the length of the original datagram field, in 64-bit words, is the first byte after the checksum.
+        let mpls = || extensions::mpls_labels(buf[4], LengthUnit::Words64, body);
         Ok(match icmp_type {
             ECHO_REPLY => Icmpv6Message::EchoReply { identifier: be16(4), sequence: be16(6) },
-            TIME_EXCEEDED => Icmpv6Message::TimeExceeded { code, quoted: Quoted::parse(body)? },
+            TIME_EXCEEDED => Icmpv6Message::TimeExceeded { code, quoted: Quoted::parse(body)?, mpls: mpls() },
             DESTINATION_UNREACHABLE => {
-                Icmpv6Message::DestinationUnreachable { code, mtu: None, quoted: Quoted::parse(body)? }
+                Icmpv6Message::DestinationUnreachable { code, mtu: None, quoted: Quoted::parse(body)?, mpls: mpls() }
             }
             PACKET_TOO_BIG => {
                 let mtu = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-                Icmpv6Message::DestinationUnreachable { code: 0, mtu: Some(mtu), quoted: Quoted::parse(body)? }
+                Icmpv6Message::DestinationUnreachable {
+                    code: 0,
+                    mtu: Some(mtu),
+                    quoted: Quoted::parse(body)?,
+                    mpls: MplsStack::default(),
+                }
             }
             _ => Icmpv6Message::Other { icmp_type, code },
         })
@@ -174,11 +187,29 @@ mod tests {
             let mut message = hex("0300 0000 0000 0000");
             message.extend_from_slice(&quoted_ip(next, 16));
             message.extend_from_slice(&transport);
-            let Icmpv6Message::TimeExceeded { code: 0, quoted } = Icmpv6Message::parse(&message).unwrap() else {
+            let Icmpv6Message::TimeExceeded { code: 0, quoted, .. } = Icmpv6Message::parse(&message).unwrap() else {
                 panic!("time exceeded")
             };
             assert_eq!(quoted.header.destination, "fd00:3::2".parse::<Ipv6Addr>().unwrap());
             assert_eq!(quoted.probe, expected);
+        }
+    }
+
+    #[test]
+    fn time_exceeded_and_unreachable_carry_mpls_labels() {
+        let entry = crate::wire::extensions::MplsEntry { label: 24001, tc: 5, bottom: true, ttl: 254 };
+        // 128 bytes of original datagram are 16 words of 64 bits; 0 is the legacy layout.
+        for (icmp_type, length) in [(3u8, 16u8), (1, 16), (3, 0)] {
+            let mut message = vec![icmp_type, 0, 0, 0, length, 0, 0, 0];
+            message.extend_from_slice(&quoted_ip(17, 16));
+            message.extend_from_slice(&hex("9c40 829a 0010 abcd"));
+            message.resize(HEADER_LEN + 128, 0);
+            message.extend_from_slice(&crate::wire::extensions::mpls_extension(&[entry]));
+            let mpls = match Icmpv6Message::parse(&message).unwrap() {
+                Icmpv6Message::TimeExceeded { mpls, .. } | Icmpv6Message::DestinationUnreachable { mpls, .. } => mpls,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(mpls.entries(), [entry], "type {icmp_type}, length {length}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! Packet wire formats (IPv4, IPv6, ICMP, ICMPv6, UDP, TCP): checked views over received bytes and builders for the
+//! Packet wire formats (IPv4, IPv6, ICMP, ICMPv6 with RFC 4884 extensions, UDP, TCP): checked views over received bytes and builders for the
 //! probes we send. No I/O.
 //!
 //! Everything that arrives from the network is untrusted: every parser here checks each length field (IHL, total
@@ -6,6 +6,7 @@
 //! panicking. pnet_packet provides the field accessors; the bounds checks are ours, done before any accessor runs.
 
 pub mod checksum;
+pub mod extensions;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;

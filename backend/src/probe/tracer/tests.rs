@@ -4,9 +4,10 @@
 use std::net::Ipv4Addr;
 
 use super::*;
+use crate::wire::extensions::MplsEntry;
 
-const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
-const ID: u16 = 0xbeef;
+pub(super) const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
+pub(super) const ID: u16 = 0xbeef;
 /// Close to the wrap-around, so the tests also cover sequences wrapping past 65535.
 const FIRST_SEQ: u16 = 65530;
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -108,9 +109,7 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
                         (router(at as u8 + 1), delay, Response::Unreachable { code: 13, mtu: 0 })
                     }
                 };
-                let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-                let reply = Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination };
-                pending.push((now + ms(delay), reply));
+                pending.push((now + ms(delay), reply_to(probe, from, response)));
             }
             Action::Wait(until) => {
                 assert!(until > now, "wait must move time forward");
@@ -147,9 +146,10 @@ fn expected(hops: &[Option<IpAddr>]) -> Vec<(u8, u8, Option<IpAddr>)> {
     rows
 }
 
-fn reply_to(probe: Probe, from: IpAddr, response: Response) -> Reply {
+/// The reply `from` sends to `probe` (an ICMP error quotes the probe, sent to the destination).
+pub(super) fn reply_to(probe: Probe, from: IpAddr, response: Response) -> Reply {
     let probe_destination = (response != Response::EchoReply).then_some(DESTINATION);
-    Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination }
+    Reply { from, response, identifier: ID, sequence: probe.sequence, probe_destination, mpls: MplsStack::default() }
 }
 
 fn send(tracer: &mut Tracer, now: Duration) -> Probe {
@@ -203,7 +203,8 @@ fn silent_hop_times_out_once_per_probe() {
 fn silent_tail_probes_every_ttl_up_to_max_hops() {
     let mut tracer = tracer(8);
     let (outcomes, sent, _) = simulate(&mut tracer, &[Hop::Router(1), Hop::Silent]);
-    assert_eq!(sent.len(), 24);
+    // One extra probe at TTL 2, the silent tail's one retry (in case the destination is there, rate-limited).
+    assert_eq!(sent.len(), 25);
     assert_eq!(table(&outcomes).len(), 24);
     assert!(!tracer.destination_reached());
     assert!(outcomes.iter().filter(|o| o.ttl > 1).all(|o| o.reply.is_none()));
@@ -373,7 +374,9 @@ fn outcome_becomes_a_probe_event() {
             rtt: Duration::from_micros(1500),
             kind: ReplyKind::Unreachable,
             flag: Some("!H".into()),
+            mpls: MplsStack::from_entries(&[MplsEntry { label: 24001, tc: 0, bottom: true, ttl: 1 }]),
         }),
+        rate_limited: false,
     };
     let event = TraceEvent::from(outcome);
     let json = serde_json::to_value(&event).unwrap();
@@ -381,6 +384,11 @@ fn outcome_becomes_a_probe_event() {
     assert_eq!(json["reply"]["from"], "10.0.3.1");
     assert_eq!(json["reply"]["rtt_ms"], 1.5);
     assert_eq!(json["reply"]["flag"], "!H");
+    assert_eq!(
+        json["reply"]["mpls"],
+        serde_json::json!([{"label": 24001, "tc": 0, "bottom_of_stack": true, "ttl": 1}])
+    );
+    assert!(json.get("rate_limited").is_none(), "absent when false: {json}");
 }
 
 #[test]
@@ -492,7 +500,7 @@ fn silent_tail_costs_about_one_timeout() {
     let mut tracer = tracer(30);
     let (outcomes, sent, done) = simulate(&mut tracer, &[Hop::Router(1), Hop::Router(1), Hop::Router(1), Hop::Silent]);
     assert_eq!(outcomes.len(), 90);
-    assert_eq!(sent.len(), 90, "no resends at silent hops");
+    assert_eq!(sent.len(), 91, "no resends at silent hops, only the tail's one retry");
     assert!(done >= TIMEOUT && done < TIMEOUT + ms(20), "done at {done:?}");
 }
 
@@ -510,9 +518,13 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let mut tracer = tracer(1);
     let probes: Vec<Probe> = (0..3).map(|_| send(&mut tracer, ms(0))).collect();
     let asked = std::cell::RefCell::new(Vec::new());
-    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>| {
+    let mut policy = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
         asked.borrow_mut().push((ttl, sibling));
-        Some((ReplyKind::TimeExceeded, Duration::from_secs(3)))
+        if may_resend {
+            GiveUp::Resend(ReplyKind::TimeExceeded, Some(Duration::from_secs(3)))
+        } else {
+            GiveUp::RateLimited
+        }
     };
     // No sibling answered: without the policy these would be stars at the timeout.
     assert_eq!(tracer.poll_with(TIMEOUT, &mut policy), Action::Wait(Duration::from_secs(3)));
@@ -520,4 +532,15 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let Action::Send(resend) = tracer.poll_with(Duration::from_secs(3), &mut policy) else { panic!("resend") };
     assert_eq!((resend.ttl, resend.index, resend.attempt), (1, 0, 1));
     assert_ne!(resend.sequence, probes[0].sequence);
+    // The resends are lost too; the policy knows the router's budget went to this process: rate-limited, not silent.
+    let mut now = Duration::from_secs(3);
+    while let Action::Send(_) | Action::Wait(_) = tracer.poll_with(now, &mut policy) {
+        now += ms(100);
+        assert!(now < Duration::from_secs(10), "the trace ends");
+    }
+    let outcomes: Vec<(u8, bool, bool)> =
+        tracer.drain_outcomes().map(|o| (o.index, o.reply.is_none(), o.rate_limited)).collect();
+    assert_eq!(outcomes, [(0, true, true), (1, true, true), (2, true, true)]);
+    let event = TraceEvent::from(ProbeOutcome { ttl: 1, index: 0, reply: None, rate_limited: true });
+    assert_eq!(event, TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: true });
 }
