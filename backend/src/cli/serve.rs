@@ -140,7 +140,7 @@ pub fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let sockets = ProbeSockets::open().context("opening the probe sockets")?;
     if !sockets.is_privileged() {
         tracing::warn!(
-            "no CAP_NET_RAW: only UDP traces will work (setcap cap_net_raw+ep on the binary, or run as root)"
+            "no CAP_NET_RAW: UDP traces work, ICMP only where net.ipv4.ping_group_range admits this group, TCP not at all (setcap cap_net_raw+ep on the binary, or run as root)"
         );
     }
     let listener =

@@ -130,7 +130,6 @@ fn distinct(mut labels: Vec<&str>) -> Vec<&str> {
     labels
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,19 +67,22 @@ fn cell(value: &str) -> String {
 /// kind (columns are only ever added at the end, so existing spreadsheets keep working).
 pub fn csv(report: &TraceReport) -> String {
     let mut out = String::from(
-        "ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon,asn,as_org,address_kind\n",
+        "ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon,asn,as_org,address_kind,\
+         rate_limited,mpls\n",
     );
     for hop in &report.hops {
         for (i, probe) in hop.probes.iter().enumerate() {
-            let (from, rtt, kind, flag) = match probe {
+            let (from, rtt, kind, flag, mpls) = match probe {
                 Some(p) => (
                     p.from.clone(),
                     format!("{:.3}", p.rtt_ms),
                     serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
                     p.flag.clone().unwrap_or_default(),
+                    p.mpls.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "),
                 ),
                 None => Default::default(),
             };
+            let rate_limited = hop.rate_limited.iter().any(|&r| usize::from(r) == i);
             let geo = hop.geo.as_ref();
             let fields = [
                 hop.ttl.to_string(),
@@ -97,6 +100,8 @@ pub fn csv(report: &TraceReport) -> String {
                 hop.asn.as_ref().map(|a| a.number.to_string()).unwrap_or_default(),
                 hop.asn.as_ref().and_then(|a| a.org.clone()).unwrap_or_default(),
                 hop.kind.clone().unwrap_or_default(),
+                if rate_limited { "true".to_owned() } else { String::new() },
+                mpls,
             ];
             let row: Vec<String> = fields.iter().map(|f| cell(f)).collect();
             out.push_str(&row.join(","));
@@ -159,7 +164,7 @@ pub fn geojson(report: &TraceReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{Asn, Geo, ProbeReply, ReplyKind};
+    use tracemap_shared::{Asn, Geo, MplsLabel, ProbeReply, ReplyKind};
 
     fn report() -> TraceReport {
         let reply = |from: &str, rtt| Some(ProbeReply::new(from, rtt, ReplyKind::TimeExceeded));
@@ -194,11 +199,20 @@ mod tests {
                     geo: None,
                     asn: None,
                     kind: None,
-                    rate_limited: Vec::new(),
+                    rate_limited: vec![1],
                 },
                 Hop {
                     ttl: 3,
-                    probes: vec![reply("10.0.2.2", 3.0), reply("10.0.2.2", 5.0)],
+                    probes: vec![
+                        reply("10.0.2.2", 3.0).map(|reply| ProbeReply {
+                            mpls: vec![
+                                MplsLabel { label: 24001, tc: 0, bottom_of_stack: false, ttl: 1 },
+                                MplsLabel { label: 16, tc: 5, bottom_of_stack: true, ttl: 1 },
+                            ],
+                            ..reply
+                        }),
+                        reply("10.0.2.2", 5.0),
+                    ],
                     address: Some("10.0.2.2".into()),
                     hostname: None,
                     geo: Some(geo("Perth", -31.95, 115.86)),
@@ -218,14 +232,22 @@ mod tests {
         assert_eq!(lines.len(), 1 + 6);
         assert_eq!(
             lines[1],
-            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private"#
+            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,"#
         );
         assert_eq!(
             lines[2],
-            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private"#
+            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,"#
         );
-        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,");
-        assert!(lines.iter().all(|l| l.matches(',').count() >= 14), "every row has every column");
+        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,,,");
+        assert_eq!(lines[4], "2,2,,,,,,,,,,,,,,true,", "the second try was lost to a rate limit");
+        assert!(
+            lines[5].ends_with(
+                ",10.0.2.2,,Perth,AU,-31.95,115.86,,,,,MPLS L=24001 TC=0 S=0 TTL=1 | MPLS L=16 TC=5 S=1 TTL=1"
+            ),
+            "{}",
+            lines[5]
+        );
+        assert!(lines.iter().all(|l| l.matches(',').count() >= 16), "every row has every column");
     }
 
     #[test]

@@ -220,13 +220,16 @@ pub struct ProbeSockets {
 
 impl ProbeSockets {
     /// Opens every raw socket the host allows. Without the privilege for raw sockets, none is open and the prober
-    /// made from them runs UDP probes only, over the error queue; other failures are errors. A family the host
+    /// made from them runs UDP probes over the error queue and ICMP over ICMP datagram sockets where
+    /// `net.ipv4.ping_group_range` allows; other failures are errors. A family the host
     /// lacks only leaves that family's sockets closed.
     pub fn open() -> Result<ProbeSockets, NetError> {
         let icmp4 = match RawSocket::create(Family::V4, RawKind::Icmp) {
             Ok(socket) => socket,
             Err(NetError::NoPrivilege { .. }) => {
-                tracing::info!("no raw sockets (needs root or CAP_NET_RAW): UDP probes only, over the error queue");
+                tracing::info!(
+                    "no raw sockets (needs root or CAP_NET_RAW): UDP over the error queue, ICMP over datagram sockets where ping_group_range allows, no TCP"
+                );
                 return Ok(ProbeSockets { icmp4: None, icmp6: None, tcp4: None, tcp6: None, udp4: None, udp6: None });
             }
             Err(error) => return Err(error),
