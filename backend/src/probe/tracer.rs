@@ -648,27 +648,35 @@ impl Tracer {
     }
 
     /// Moves newly decided outcomes to the queue. An answer from a router is reported at once; a timeout or an
-    /// answer that ends the trace is reported only once every lower TTL is settled, because a lower TTL may still
-    /// turn out to be the end, and the trace must never report a hop beyond its end.
+    /// answer that ends the trace is reported only once every lower TTL is settled or known to be a router, because
+    /// a lower TTL nothing was heard from may still turn out to be the end, and the trace must never report a hop
+    /// beyond its end.
     fn report(&mut self) {
-        let mut lower_settled = true;
+        // Whether every TTL below the current one is settled or known to be a router (one of its probes expired
+        // there): either way the destination is not below, so what this TTL learnt can be told at once. Waiting
+        // for a lower TTL's last try instead would hold the destination's answer for as long as that try's
+        // resend waits on a router's rate limiter (a second or more).
+        let mut lower_known = true;
         let mut ttl_settled = true;
+        let mut ttl_router = false;
         let mut current_ttl = self.first_ttl;
         for i in 0..self.slots.len() {
             let (ttl, index) = self.position(i);
             if ttl != current_ttl {
-                lower_settled &= ttl_settled;
+                lower_known &= ttl_settled || ttl_router;
                 ttl_settled = true;
+                ttl_router = false;
                 current_ttl = ttl;
             }
             if self.end_ttl.is_some_and(|end| ttl > end) {
                 break;
             }
             let slot = &mut self.slots[i];
+            ttl_router |= matches!(&slot.state, State::Answered(answer) if answer.kind == ReplyKind::TimeExceeded);
             let reply = match &slot.state {
                 State::Answered(answer) if answer.kind == ReplyKind::TimeExceeded => Some(answer),
-                State::Answered(answer) if lower_settled => Some(answer),
-                State::TimedOut if lower_settled => None,
+                State::Answered(answer) if lower_known => Some(answer),
+                State::TimedOut if lower_known => None,
                 State::Answered(_) | State::TimedOut => continue,
                 State::Unsent | State::InFlight | State::Skipped => {
                     ttl_settled = false;
