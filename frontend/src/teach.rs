@@ -180,6 +180,7 @@ mod tests {
             max_hops: 30,
             tries: 3,
             started_at_ms: 0,
+            mode: None,
         });
         for e in events {
             report.apply(e);
@@ -188,11 +189,11 @@ mod tests {
     }
 
     fn probe(ttl: u8, index: u8, from: &str, rtt: f64, kind: ReplyKind) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None }) }
+        TraceEvent::Probe { ttl, index, reply: Some(ProbeReply::new(from, rtt, kind)), rate_limited: false }
     }
 
     fn lost(ttl: u8, index: u8) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: None }
+        TraceEvent::Probe { ttl, index, reply: None, rate_limited: false }
     }
 
     fn sydney() -> TraceEvent {
@@ -296,11 +297,10 @@ mod tests {
             ttl: 3,
             index: 0,
             reply: Some(ProbeReply {
-                from: "10.0.2.1".into(),
-                rtt_ms: 2.0,
-                kind: ReplyKind::Unreachable,
                 flag: Some("!H".into()),
+                ..ProbeReply::new("10.0.2.1", 2.0, ReplyKind::Unreachable)
             }),
+            rate_limited: false,
         });
         let text = explain(&r, &r.hops[0]);
         assert!(text.starts_with("TTL 3: 10.0.2.1 answered Destination Unreachable (host unreachable)"), "{text}");
