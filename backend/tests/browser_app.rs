@@ -5,7 +5,8 @@
 //!   (arrow keys between rows, Enter, visible focus, every control a Tab stop); the replay stepped through every
 //!   hop with `L` and played at 4×; screenshots in light, dark (CDP `Emulation.setEmulatedMedia`), presenter and
 //!   phone-width (390 × 844, CDP `Emulation.setDeviceMetricsOverride`) views, with nothing cut off at 390 px; the
-//!   permalink (with `?present=1`) in a fresh browser profile shows the same rows and markers in presenter mode.
+//!   permalink (with `?present=1`) in a fresh browser profile shows the same rows and markers in presenter mode;
+//!   the status line names the probe mode, live and on the permalink alike.
 //! - The error states: a target the page refuses itself, one the server's target policy refuses, the rate limit.
 //! - A tile layer (`--tiles`) replaces the offline basemap and shows its provider's credit as text; DB-IP's too.
 //! - The delay from a reply on the wire to its marker: a packet socket stamps the destination's echo replies as
@@ -200,6 +201,8 @@ fn the_map_app_traces_replays_presents_and_shares() {
             Duration::from_secs(40),
             "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? s.textContent : ''",
         );
+        let mode = browser
+            .eval("const m = document.querySelector('#status #probe-mode'); return m ? m.textContent : ''", json!([]));
         let rows = browser.wait_for(
             "every hop in the table",
             Duration::from_secs(5),
@@ -345,13 +348,15 @@ fn the_map_app_traces_replays_presents_and_shares() {
             "return document.querySelectorAll('#map .hop-marker').length",
         );
         let reopened = fresh.eval(ROWS, json!([]));
+        let reopened_mode = fresh
+            .eval("const m = document.querySelector('#status #probe-mode'); return m ? m.textContent : ''", json!([]));
         let reopened_presenter =
             fresh.eval("return document.documentElement.classList.contains('presenter')", json!([]));
         std::thread::sleep(Duration::from_millis(1200));
         fresh.screenshot(&shots.join("app-permalink-presenter.png"));
         json!({
             "rows": rows, "markers": markers, "lines": lines, "table": table,
-            "permalink": permalink, "keyboard": keyboard, "selected": selected, "unreachable": unreachable,
+            "permalink": permalink, "mode": mode, "reopened_mode": reopened_mode, "keyboard": keyboard, "selected": selected, "unreachable": unreachable,
             "steps": steps, "played": played, "dark": dark, "presenter": presenter, "phone": phone,
             "reopened": reopened, "reopened_markers": reopened_markers, "reopened_presenter": reopened_presenter,
         })
@@ -425,6 +430,9 @@ fn the_map_app_traces_replays_presents_and_shares() {
     assert_eq!(result["reopened"], result["table"]);
     assert_eq!(result["reopened_markers"], json!(located.len()));
     assert_eq!(result["reopened_presenter"], json!(true));
+    // The status line names how the server probed, live and on the permalink alike.
+    assert!(result["mode"].as_str().is_some_and(|m| m.starts_with("Probed with ")), "{}", result["mode"]);
+    assert_eq!(result["reopened_mode"], result["mode"]);
     let _ = std::fs::remove_dir_all(&work);
 }
 

@@ -28,18 +28,31 @@ HOPS = [
 ASNS = {3: (64496, "Example Transit"), 4: (64496, "Example Transit"), 5: (64497, "Atlantic Carrier"),
         6: (64497, "Atlantic Carrier"), 7: (64498, None), 8: (64499, "Example Hosting, Inc.")}
 
+# Tries lost to a router's ICMP rate limit (`*rl`), and MPLS label stacks quoted in replies, by TTL.
+RATE_LIMITED = {5: [2]}
+MPLS = {3: [{"label": 24001, "tc": 0, "bottom_of_stack": False, "ttl": 1},
+            {"label": 16, "tc": 0, "bottom_of_stack": True, "ttl": 1}],
+        4: [{"label": 24002, "tc": 0, "bottom_of_stack": True, "ttl": 1}]}
+
+def reply_of(ttl, ip, rtt):
+    if rtt is None:
+        return None
+    r = {"from": ip, "rtt_ms": rtt, "kind": "destination" if ttl == 8 else "time_exceeded"}
+    if ttl in MPLS:
+        r["mpls"] = MPLS[ttl]
+    return r
+
 def asn(ttl):
     a = ASNS.get(ttl)
     return None if a is None else {"number": a[0], "org": a[1], "source": "stub"}
 
 def events():
     yield {"type": "started", "version": 1, "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
-           "max_hops": 30, "tries": 3, "started_at_ms": 1763888400000}
+           "max_hops": 30, "tries": 3, "started_at_ms": 1763888400000, "mode": "raw"}
     for ttl, ip, host, geo, rtts in HOPS:
         for i, rtt in enumerate(rtts):
-            reply = None if rtt is None else {"from": ip, "rtt_ms": rtt,
-                                              "kind": "destination" if ttl == 8 else "time_exceeded"}
-            yield {"type": "probe", "ttl": ttl, "index": i, "reply": reply}
+            yield {"type": "probe", "ttl": ttl, "index": i, "reply": reply_of(ttl, ip, rtt),
+                   "rate_limited": i in RATE_LIMITED.get(ttl, [])}
         if ip:
             g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
                                           "accuracy_km": geo[4] if len(geo) > 4 else None, "source": "stub"}
@@ -50,11 +63,13 @@ def events():
 def report(status):
     hops = []
     for ttl, ip, host, geo, rtts in HOPS:
-        probes = [None if r is None else {"from": ip, "rtt_ms": r, "kind": "destination" if ttl == 8 else "time_exceeded"} for r in rtts]
+        probes = [reply_of(ttl, ip, r) for r in rtts]
         g = None if geo is None else {"city": geo[0], "country": geo[1], "lat": geo[2], "lon": geo[3],
                                       "accuracy_km": geo[4] if len(geo) > 4 else None}
-        hops.append({"ttl": ttl, "probes": probes, "address": ip, "hostname": host, "geo": g, "asn": asn(ttl)})
+        hops.append({"ttl": ttl, "probes": probes, "address": ip, "hostname": host, "geo": g, "asn": asn(ttl),
+                     "rate_limited": RATE_LIMITED.get(ttl, [])})
     return {"id": "done1", "status": status, "target": "example.org", "address": "203.0.113.8", "protocol": "icmp",
+            "mode": "udp_error_queue",
             "max_hops": 30, "tries": 3, "hops": hops, "destination_reached": True, "duration_ms": 4200}
 
 CONNECTIONS = 0

@@ -7,7 +7,7 @@
 
 use crate::stats::Loss;
 use std::collections::BTreeSet;
-use tracemap_shared::{Hop, TraceEvent, TraceReport, TraceStatus};
+use tracemap_shared::{Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
 /// One trace as the page knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,7 +37,11 @@ impl TraceModel {
         match hop.probes.get(index) {
             Some(Some(reply)) => ProbeCell::Rtt(reply.rtt_ms),
             _ => {
-                let settled = u8::try_from(index).is_ok_and(|i| self.settled.contains(&(hop.ttl, i)));
+                let try_index = u8::try_from(index).ok();
+                if try_index.is_some_and(|i| hop.rate_limited.contains(&i)) {
+                    return ProbeCell::RateLimited;
+                }
+                let settled = try_index.is_some_and(|i| self.settled.contains(&(hop.ttl, i)));
                 if self.report.status == TraceStatus::Running && !settled {
                     ProbeCell::Pending
                 } else {
@@ -57,6 +61,11 @@ impl TraceModel {
                 ProbeCell::Lost => {
                     loss.settled += 1;
                     loss.lost += 1;
+                }
+                ProbeCell::RateLimited => {
+                    loss.settled += 1;
+                    loss.lost += 1;
+                    loss.rate_limited += 1;
                 }
                 ProbeCell::Rtt(_) => loss.settled += 1,
             }
@@ -86,6 +95,8 @@ impl TraceModel {
                 asn: hop.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
                 located: hop.geo.is_some(),
                 loss: self.loss(hop),
+                mpls: mpls_labels(hop),
+                mpls_title: mpls_title(hop),
             })
             .collect()
     }
@@ -98,6 +109,8 @@ pub enum ProbeCell {
     Pending,
     /// No reply within the timeout: traceroute's `*`.
     Lost,
+    /// No reply because this server's own traces had spent the router's ICMP rate-limit budget: `*rl`.
+    RateLimited,
     /// Round-trip time in milliseconds.
     Rtt(f64),
 }
@@ -114,9 +127,65 @@ impl ProbeCell {
         match self {
             ProbeCell::Pending => "…".to_owned(),
             ProbeCell::Lost => "*".to_owned(),
+            ProbeCell::RateLimited => "*rl".to_owned(),
             ProbeCell::Rtt(ms) => format_rtt(ms),
         }
     }
+
+    /// The cell's tooltip (and accessible name), for the cells whose text needs explaining.
+    pub fn title(self) -> Option<&'static str> {
+        match self {
+            ProbeCell::RateLimited => Some(RATE_LIMITED_TITLE),
+            ProbeCell::Lost => Some("No answer in time"),
+            ProbeCell::Pending | ProbeCell::Rtt(_) => None,
+        }
+    }
+}
+
+/// What `*rl` means, for its tooltip and screen readers.
+pub const RATE_LIMITED_TITLE: &str = "No answer: lost to the router's ICMP rate limit, which this server's own \
+                                      traces had used up; not a sign of loss on the path";
+
+/// The MPLS labels the hop's replies carried, outermost first, each label once.
+pub fn mpls_labels(hop: &Hop) -> Vec<u32> {
+    let mut labels = Vec::new();
+    for entry in hop.probes.iter().flatten().flat_map(|r| &r.mpls) {
+        if !labels.contains(&entry.label) {
+            labels.push(entry.label);
+        }
+    }
+    labels
+}
+
+/// `MPLS 24001` (or `MPLS 24001/16`): the hop's badge text, if its replies carried labels.
+pub fn mpls_badge(labels: &[u32]) -> Option<String> {
+    (!labels.is_empty()).then(|| format!("MPLS {}", labels.iter().map(u32::to_string).collect::<Vec<_>>().join("/")))
+}
+
+/// The badge's tooltip: every distinct label stack the hop's replies quoted, one per line.
+pub fn mpls_title(hop: &Hop) -> String {
+    let mut stacks: Vec<String> = Vec::new();
+    for reply in hop.probes.iter().flatten().filter(|r| !r.mpls.is_empty()) {
+        let stack = reply.mpls.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        if !stacks.contains(&stack) {
+            stacks.push(stack);
+        }
+    }
+    format!("Inside an MPLS tunnel; label stack the router quoted (RFC 4950):\n{}", stacks.join("\n"))
+}
+
+/// How the server sent the probes, in a few words: `raw sockets`, `unprivileged UDP (error queue)`...
+pub fn mode_label(mode: ProbeMode) -> &'static str {
+    match mode {
+        ProbeMode::Raw => "raw sockets",
+        ProbeMode::UdpErrorQueue => "unprivileged UDP (error queue)",
+        ProbeMode::IcmpDatagram => "unprivileged ICMP (datagram socket)",
+    }
+}
+
+/// The status line's note on how the server probed, when the trace says.
+pub fn mode_note(report: &TraceReport) -> Option<String> {
+    report.mode.map(|mode| format!("Probed with {}", mode_label(mode)))
 }
 
 /// Milliseconds with precision that suits the magnitude: `0.412 ms`, `4.07 ms`, `38.1 ms`.
@@ -151,6 +220,10 @@ pub struct HopRow {
     pub located: bool,
     /// Probes lost so far.
     pub loss: Loss,
+    /// MPLS labels the hop's replies carried, outermost first.
+    pub mpls: Vec<u32>,
+    /// The full label stacks, for the badge's tooltip.
+    pub mpls_title: String,
 }
 
 /// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
@@ -328,10 +401,10 @@ mod tests {
         model.apply(&started());
         model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
         model.apply(&probe(1, 1, None, 0.0));
-        assert_eq!(model.rows()[0].loss, Loss { settled: 2, lost: 1 }, "the third probe is in flight");
+        assert_eq!(model.rows()[0].loss, Loss { settled: 2, lost: 1, rate_limited: 0 }, "the third probe is in flight");
         assert_eq!(model.rows()[0].loss.label(), "50 %");
         model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
-        assert_eq!(model.rows()[0].loss, Loss { settled: 3, lost: 2 });
+        assert_eq!(model.rows()[0].loss, Loss { settled: 3, lost: 2, rate_limited: 0 });
     }
 
     #[test]
@@ -426,6 +499,91 @@ mod tests {
         );
         model.apply(&TraceEvent::Failed { reason: "no privilege".into() });
         assert!(status_text(&Phase::Settled, Some(&model)).ends_with("failed: no privilege"));
+    }
+
+    #[test]
+    fn rate_limited_tries_show_as_rl_and_count_apart_in_the_loss() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        model.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true });
+        let row = &model.rows()[0];
+        assert_eq!(row.cells, vec![ProbeCell::Rtt(1.0), ProbeCell::RateLimited, ProbeCell::Pending]);
+        assert_eq!(ProbeCell::RateLimited.text(), "*rl");
+        assert_eq!(ProbeCell::RateLimited.value(), "*rl");
+        assert!(ProbeCell::RateLimited.title().unwrap().contains("ICMP rate limit"));
+        assert!(ProbeCell::RateLimited.title().unwrap().contains("not a sign of loss on the path"));
+        assert_eq!(ProbeCell::Rtt(1.0).title(), None);
+        assert_eq!(row.loss, Loss { settled: 2, lost: 1, rate_limited: 1 });
+        model.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false });
+        let loss = model.rows()[0].loss;
+        assert_eq!(loss, Loss { settled: 3, lost: 2, rate_limited: 1 });
+        assert_eq!(loss.label(), "67 %");
+        assert_eq!(loss.rate_limited_label().as_deref(), Some("1 rl"));
+        assert!(loss.title().starts_with("2 of 3 probes lost, 1 of them to the router's ICMP rate limit"));
+        // A stored report keeps the distinction.
+        model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
+        let stored = TraceModel::from_report(model.report.clone());
+        assert_eq!(stored.rows()[0].cells[1], ProbeCell::RateLimited);
+        assert_eq!(stored.rows()[0].cells[2], ProbeCell::Lost);
+    }
+
+    #[test]
+    fn mpls_labels_become_a_badge_with_the_stack_in_its_title() {
+        use tracemap_shared::MplsLabel;
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        let stack = vec![
+            MplsLabel { label: 24001, tc: 0, bottom_of_stack: false, ttl: 1 },
+            MplsLabel { label: 16, tc: 5, bottom_of_stack: true, ttl: 1 },
+        ];
+        for index in 0..2 {
+            let reply =
+                ProbeReply { mpls: stack.clone(), ..ProbeReply::new("192.0.2.1", 5.0, ReplyKind::TimeExceeded) };
+            model.apply(&TraceEvent::Probe { ttl: 1, index, reply: Some(reply), rate_limited: false });
+        }
+        model.apply(&probe(2, 0, Some("192.0.2.2"), 6.0));
+        let rows = model.rows();
+        assert_eq!(rows[0].mpls, [24001, 16]);
+        assert_eq!(mpls_badge(&rows[0].mpls).as_deref(), Some("MPLS 24001/16"));
+        assert_eq!(
+            rows[0].mpls_title,
+            "Inside an MPLS tunnel; label stack the router quoted (RFC 4950):\n\
+             MPLS L=24001 TC=0 S=0 TTL=1, MPLS L=16 TC=5 S=1 TTL=1"
+        );
+        assert!(rows[1].mpls.is_empty());
+        assert_eq!(mpls_badge(&rows[1].mpls), None);
+        assert_eq!(mpls_badge(&[24001]).as_deref(), Some("MPLS 24001"));
+    }
+
+    #[test]
+    fn the_probe_mode_is_named_for_people() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        assert_eq!(mode_note(&model.report), None, "older servers and stored traces do not say");
+        for (mode, note) in [
+            (ProbeMode::Raw, "Probed with raw sockets"),
+            (ProbeMode::UdpErrorQueue, "Probed with unprivileged UDP (error queue)"),
+            (ProbeMode::IcmpDatagram, "Probed with unprivileged ICMP (datagram socket)"),
+        ] {
+            let mut report = model.report.clone();
+            report.apply(&TraceEvent::Started {
+                version: EVENT_VERSION,
+                target: "example.test".into(),
+                address: "192.0.2.9".into(),
+                protocol: Protocol::Icmp,
+                first_ttl: 1,
+                max_hops: 30,
+                tries: 3,
+                started_at_ms: 0,
+                mode: Some(mode),
+            });
+            assert_eq!(mode_note(&report).as_deref(), Some(note));
+            // A permalink loads the stored report, which carries the mode too.
+            let json = serde_json::to_string(&report).unwrap();
+            let stored: TraceReport = serde_json::from_str(&json).unwrap();
+            assert_eq!(mode_note(&stored).as_deref(), Some(note));
+        }
     }
 
     #[test]

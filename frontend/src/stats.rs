@@ -38,6 +38,8 @@ pub struct Loss {
     pub settled: usize,
     /// Probes given up on.
     pub lost: usize,
+    /// Of the lost probes, those lost to a router's ICMP rate limit that this server's own traces had spent.
+    pub rate_limited: usize,
 }
 
 impl Loss {
@@ -49,6 +51,32 @@ impl Loss {
     /// `0 %`, `33 %`, `100 %`; empty while nothing has settled.
     pub fn label(self) -> String {
         self.percent().map(|p| format!("{p:.0} %")).unwrap_or_default()
+    }
+
+    /// `2 rl` when some losses were rate limiting, for the loss cell's small print.
+    pub fn rate_limited_label(self) -> Option<String> {
+        (self.rate_limited > 0).then(|| format!("{} rl", self.rate_limited))
+    }
+
+    /// The loss cell's tooltip: how many were lost, and how many of those were rate limiting rather than the path.
+    pub fn title(self) -> String {
+        if self.settled == 0 {
+            return String::new();
+        }
+        let (lost, settled) = (self.lost, self.settled);
+        let mut text = format!("{lost} of {settled} probes lost");
+        match self.rate_limited {
+            0 => {}
+            n if n == lost => text.push_str(
+                ": all to the router's ICMP rate limit, which this server's own traces had used up; \
+                 not loss on the path",
+            ),
+            n => text.push_str(&format!(
+                ", {n} of them to the router's ICMP rate limit, which this server's own traces had used up; \
+                 those are not loss on the path"
+            )),
+        }
+        text
     }
 }
 
@@ -136,9 +164,18 @@ mod tests {
 
     #[test]
     fn loss_counts_only_settled_probes() {
-        assert_eq!(Loss { settled: 3, lost: 1 }.label(), "33 %");
-        assert_eq!(Loss { settled: 2, lost: 0 }.label(), "0 %");
-        assert_eq!(Loss { settled: 3, lost: 3 }.percent(), Some(100.0));
+        assert_eq!(Loss { settled: 3, lost: 1, rate_limited: 0 }.label(), "33 %");
+        assert_eq!(Loss { settled: 2, lost: 0, rate_limited: 0 }.label(), "0 %");
+        assert_eq!(Loss { settled: 3, lost: 3, rate_limited: 0 }.percent(), Some(100.0));
+        assert_eq!(Loss { settled: 3, lost: 1, rate_limited: 0 }.title(), "1 of 3 probes lost");
+        assert_eq!(Loss { settled: 3, lost: 1, rate_limited: 0 }.rate_limited_label(), None);
+        assert_eq!(
+            Loss { settled: 3, lost: 2, rate_limited: 2 }.title(),
+            "2 of 3 probes lost: all to the router's ICMP rate limit, which this server's own traces had used up; \
+             not loss on the path"
+        );
+        assert_eq!(Loss { settled: 3, lost: 2, rate_limited: 2 }.rate_limited_label().as_deref(), Some("2 rl"));
+        assert_eq!(Loss::default().title(), "");
         assert_eq!(Loss::default().label(), "", "nothing settled yet: no figure");
     }
 

@@ -13,7 +13,9 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     let sent = hop.probes.len().max(usize::from(report.tries)).max(1);
     let answered = hop.answered();
     if answered == 0 {
-        return explain_silence(report, hop, sent);
+        let mut sentence = explain_silence(report, hop, sent);
+        sentence.push_str(&rate_limit_sentence(hop, sent));
+        return sentence;
     }
     let ttl = hop.ttl;
     let who = describe_responder(hop);
@@ -35,11 +37,16 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
             )
         }
     };
-    if answered < sent {
+    let rate_limited = hop.rate_limited.len().min(sent);
+    if rate_limited > 0 {
+        sentence.push_str(&rate_limit_sentence(hop, sent));
+    }
+    if answered + rate_limited < sent {
         sentence.push_str(
             " The missing answers are usually the router limiting how many replies it sends, not lost traffic.",
         );
     }
+    sentence.push_str(&mpls_sentence(hop));
     let others = other_responders(hop);
     if !others.is_empty() {
         sentence.push_str(&format!(
@@ -68,6 +75,35 @@ fn explain_silence(report: &TraceReport, hop: &Hop, sent: usize) -> String {
              often drop probes like these."
         )
     }
+}
+
+/// ` 2 of 3 probes were lost to the router's ICMP rate limit: ...`, or nothing when none was.
+fn rate_limit_sentence(hop: &Hop, sent: usize) -> String {
+    let n = hop.rate_limited.len().min(sent);
+    if n == 0 {
+        return String::new();
+    }
+    let verb = if n == 1 { "was" } else { "were" };
+    format!(
+        " {n} of {sent} {} {verb} lost to the router's ICMP rate limit: it answers each sender about once a second, \
+         and this server's traces had used its budget; the router itself is fine.",
+        plural(sent, "probe", "probes")
+    )
+}
+
+/// ` The router is inside an MPLS tunnel: ...`, or nothing when its replies carried no labels.
+fn mpls_sentence(hop: &Hop) -> String {
+    let labels = crate::state::mpls_labels(hop);
+    if labels.is_empty() {
+        return String::new();
+    }
+    let names = labels.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let (word, these) = if labels.len() == 1 { ("label", "it") } else { ("labels", "them") };
+    format!(
+        " The router is inside an MPLS tunnel: the probe reached it carrying {word} {names}, and the router quoted \
+         {these} in its answer (RFC 4950). Inside the tunnel packets are switched by label, not by address, so \
+         the routers in it may not look like separate hops."
+    )
 }
 
 /// `10.0.4.1 (router.example, Sydney, Australia, AS64500 Example Net)`; private addresses say so.
@@ -167,7 +203,7 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{Asn, EVENT_VERSION, Geo, ProbeReply, TraceEvent};
+    use tracemap_shared::{Asn, EVENT_VERSION, Geo, MplsLabel, ProbeReply, TraceEvent};
 
     fn report(protocol: Protocol, events: &[TraceEvent]) -> TraceReport {
         let mut report = TraceReport::new("example.test", protocol);
@@ -194,6 +230,20 @@ mod tests {
 
     fn lost(ttl: u8, index: u8) -> TraceEvent {
         TraceEvent::Probe { ttl, index, reply: None, rate_limited: false }
+    }
+
+    fn rate_limited(ttl: u8, index: u8) -> TraceEvent {
+        TraceEvent::Probe { ttl, index, reply: None, rate_limited: true }
+    }
+
+    fn labelled(ttl: u8, index: u8, from: &str, labels: &[u32]) -> TraceEvent {
+        let mpls = labels
+            .iter()
+            .enumerate()
+            .map(|(i, &label)| MplsLabel { label, tc: 0, bottom_of_stack: i + 1 == labels.len(), ttl: 1 })
+            .collect();
+        let reply = ProbeReply { mpls, ..ProbeReply::new(from, 8.0, ReplyKind::TimeExceeded) };
+        TraceEvent::Probe { ttl, index, reply: Some(reply), rate_limited: false }
     }
 
     fn sydney() -> TraceEvent {
@@ -330,5 +380,68 @@ mod tests {
         assert_eq!(asn_label(13335, Some("Cloudflare, Inc.")), "AS13335 Cloudflare, Inc.");
         assert_eq!(asn_label(64500, None), "AS64500");
         assert_eq!(asn_label(64500, Some("")), "AS64500");
+    }
+
+    #[test]
+    fn rate_limited_tries_are_explained_as_the_routers_budget() {
+        let r = report(
+            Protocol::Icmp,
+            &[probe(2, 0, "10.0.1.1", 3.0, ReplyKind::TimeExceeded), rate_limited(2, 1), rate_limited(2, 2)],
+        );
+        let text = explain(&r, &r.hops[0]);
+        assert!(
+            text.ends_with(
+                "3 probes sent, 1 answered in 3.00 ms. 2 of 3 probes were lost to the router's ICMP rate limit: it \
+                 answers each sender about once a second, and this server's traces had used its budget; the router \
+                 itself is fine."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("usually the router limiting"), "every missing answer is already explained: {text}");
+        let mixed = report(
+            Protocol::Icmp,
+            &[probe(2, 0, "10.0.1.1", 3.0, ReplyKind::TimeExceeded), rate_limited(2, 1), lost(2, 2)],
+        );
+        let text = explain(&mixed, &mixed.hops[0]);
+        assert!(text.contains(" 1 of 3 probes was lost to the router's ICMP rate limit"), "{text}");
+        assert!(text.contains("usually the router limiting"), "one loss is still unexplained: {text}");
+        let silent = report(
+            Protocol::Icmp,
+            &[
+                rate_limited(1, 0),
+                rate_limited(1, 1),
+                rate_limited(1, 2),
+                probe(2, 0, "192.0.2.9", 3.0, ReplyKind::Destination),
+            ],
+        );
+        let text = explain(&silent, &silent.hops[0]);
+        assert!(text.starts_with("TTL 1: no answer to any of the 3 probes (*)."), "{text}");
+        assert!(text.ends_with("3 of 3 probes were lost to the router's ICMP rate limit: it answers each sender about once a second, and this server's traces had used its budget; the router itself is fine."), "{text}");
+    }
+
+    #[test]
+    fn mpls_hops_name_their_labels() {
+        let one = report(
+            Protocol::Icmp,
+            &[
+                labelled(4, 0, "10.0.3.1", &[24001]),
+                labelled(4, 1, "10.0.3.1", &[24001]),
+                labelled(4, 2, "10.0.3.1", &[24001]),
+            ],
+        );
+        let text = explain(&one, &one.hops[0]);
+        assert!(
+            text.ends_with(
+                "3 answered in 8.00 ms. The router is inside an MPLS tunnel: the probe reached it carrying label \
+                 24001, and the router quoted it in its answer (RFC 4950). Inside the tunnel packets are switched by \
+                 label, not by address, so the routers in it may not look like separate hops."
+            ),
+            "{text}"
+        );
+        let stack = report(Protocol::Icmp, &[labelled(4, 0, "10.0.3.1", &[24001, 16])]);
+        let text = explain(&stack, &stack.hops[0]);
+        assert!(text.contains("carrying labels 24001, 16, and the router quoted them"), "{text}");
+        let plain = report(Protocol::Icmp, &[probe(4, 0, "10.0.3.1", 8.0, ReplyKind::TimeExceeded)]);
+        assert!(!explain(&plain, &plain.hops[0]).contains("MPLS"));
     }
 }

@@ -3,7 +3,7 @@
 //! its marker on the map.
 
 use crate::session::Session;
-use crate::state::ProbeCell;
+use crate::state::{ProbeCell, mpls_badge};
 use crate::ui::Focus;
 use leptos::prelude::*;
 
@@ -117,11 +117,14 @@ pub fn HopTable() -> impl IntoView {
                                         let class = match cell {
                                             ProbeCell::Pending => "rtt pending",
                                             ProbeCell::Lost => "rtt lost",
+                                            ProbeCell::RateLimited => "rtt lost rate-limited",
                                             ProbeCell::Rtt(_) => "rtt",
                                         };
                                         let unit = matches!(cell, ProbeCell::Rtt(_)).then_some(" ms");
+                                        let title = cell.title();
+                                        let label = matches!(cell, ProbeCell::RateLimited).then_some(title).flatten();
                                         view! {
-                                            <td class=class>
+                                            <td class=class title=title aria-label=label>
                                                 {cell.value()}
                                                 <span class="unit">{unit}</span>
                                             </td>
@@ -159,11 +162,32 @@ pub fn HopTable() -> impl IntoView {
                                         {cells}
                                         <td class="host" title=row.host.clone()>
                                             {host_cell(row.hostname, row.address)}
+                                            {mpls_badge(&row.mpls)
+                                                .map(|badge| {
+                                                    view! {
+                                                        " "
+                                                        <span
+                                                            class="mpls-badge"
+                                                            title=row.mpls_title.clone()
+                                                            aria-label=row.mpls_title.clone()
+                                                        >
+                                                            {badge}
+                                                        </span>
+                                                    }
+                                                })}
                                         </td>
                                         <td class="location">{row.location}</td>
                                         <td class="asn">{asn_cell(row.asn)}</td>
-                                        <td class="loss" class:lossy={row.loss.lost > 0}>
+                                        <td
+                                            class="loss"
+                                            class:lossy={row.loss.lost > 0}
+                                            class:rate-limited={row.loss.rate_limited > 0}
+                                            title=row.loss.title()
+                                        >
                                             {row.loss.label()}
+                                            {row.loss
+                                                .rate_limited_label()
+                                                .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
                                         </td>
                                     </tr>
                                 }
