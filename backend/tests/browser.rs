@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::TestNet;
 use serde_json::json;
 use served::{Server, in_namespace, scratch};
-use webdriver::Browser;
+use webdriver::{Browser, artifacts_dir, web_dir};
 
 const SERVER_PORT: u16 = 18080;
 const DRIVER_PORT: u16 = 19515;
@@ -29,20 +29,6 @@ const PLACES: [(&str, &str, f64, f64); 4] = [
     ("SG", "Singapore", 1.29, 103.85),
     ("GB", "London", 51.51, -0.13),
 ];
-
-fn web_dir() -> PathBuf {
-    std::env::var_os("TRACEMAP_WEB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")))
-}
-
-fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var_os("TRACEMAP_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts")));
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
-}
 
 fn geofeed(located: &[Ipv4Addr], dir: &std::path::Path) -> PathBuf {
     let mut csv = String::from("# test network locations\n");

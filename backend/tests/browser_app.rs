@@ -22,13 +22,13 @@ mod served;
 mod webdriver;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::TestNet;
 use serde_json::json;
 use served::{Server, in_namespace, scratch};
-use webdriver::Browser;
+use webdriver::{Browser, artifacts_dir, web_dir};
 
 const APP_PORT: u16 = 18180;
 const ERROR_PORT: u16 = 18181;
@@ -50,20 +50,6 @@ const PLACES: [(&str, &str, f64, f64, u32, &str); 4] = [
 
 /// Where the prober stands (`--location`): the start of the route.
 const ORIGIN: &str = "-41.29,174.78,Wellington";
-
-fn web_dir() -> PathBuf {
-    std::env::var_os("TRACEMAP_WEB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")))
-}
-
-fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var_os("TRACEMAP_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts")));
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
-}
 
 /// One browser test at a time: they share two cores with everything else, and the delay measurement must not
 /// compete with another test's Chromium.

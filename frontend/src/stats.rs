@@ -131,25 +131,11 @@ mod tests {
 
     fn hop(rtts: &[Option<f64>]) -> Hop {
         Hop {
-            ttl: 1,
             probes: rtts
                 .iter()
-                .map(|r| {
-                    r.map(|ms| ProbeReply {
-                        from: "192.0.2.1".into(),
-                        rtt_ms: ms,
-                        kind: ReplyKind::TimeExceeded,
-                        flag: None,
-                        mpls: Vec::new(),
-                    })
-                })
+                .map(|r| r.map(|ms| ProbeReply::new("192.0.2.1", ms, ReplyKind::TimeExceeded)))
                 .collect(),
-            address: None,
-            hostname: None,
-            geo: None,
-            asn: None,
-            kind: None,
-            rate_limited: Vec::new(),
+            ..Hop::new(1, 0)
         }
     }
 

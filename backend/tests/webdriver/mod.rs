@@ -4,6 +4,7 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -184,4 +185,20 @@ fn decode_base64(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The built page the tests serve: `TRACEMAP_WEB_DIR`, else the workspace's `dist/`.
+pub fn web_dir() -> PathBuf {
+    std::env::var_os("TRACEMAP_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")))
+}
+
+/// Where screenshots go (`TRACEMAP_ARTIFACTS`, else the workspace's `test-artifacts/`), created if missing.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("TRACEMAP_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-artifacts")));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
 }
