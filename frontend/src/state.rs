@@ -350,6 +350,10 @@ mod tests {
     use tracemap_shared::{EVENT_VERSION, Geo, ProbeReply, Protocol, ReplyKind};
 
     fn started() -> TraceEvent {
+        started_with(None)
+    }
+
+    fn started_with(mode: Option<ProbeMode>) -> TraceEvent {
         TraceEvent::Started {
             version: EVENT_VERSION,
             target: "example.test".into(),
@@ -359,7 +363,7 @@ mod tests {
             max_hops: 30,
             tries: 3,
             started_at_ms: 0,
-            mode: None,
+            mode,
         }
     }
 
@@ -567,17 +571,7 @@ mod tests {
             (ProbeMode::IcmpDatagram, "Probed with unprivileged ICMP (datagram socket)"),
         ] {
             let mut report = model.report.clone();
-            report.apply(&TraceEvent::Started {
-                version: EVENT_VERSION,
-                target: "example.test".into(),
-                address: "192.0.2.9".into(),
-                protocol: Protocol::Icmp,
-                first_ttl: 1,
-                max_hops: 30,
-                tries: 3,
-                started_at_ms: 0,
-                mode: Some(mode),
-            });
+            report.apply(&started_with(Some(mode)));
             assert_eq!(mode_note(&report).as_deref(), Some(note));
             // A permalink loads the stored report, which carries the mode too.
             let json = serde_json::to_string(&report).unwrap();
