@@ -1,11 +1,12 @@
-//! The `tracemap` command: `trace` a host from the terminal, `locate` addresses, or `serve` the web app. Only
-//! wiring lives here.
+//! The `tracemap` command: `trace` a host from the terminal, `locate` addresses, or `serve` the web app; `data`,
+//! `config`, `completions` and `man` describe the installation. Only wiring lives here: the configuration files
+//! become the flags' defaults before the command line is parsed.
 
 mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "tracemap", version, about = "A traceroute you open in a browser tab")]
@@ -22,6 +23,15 @@ enum Command {
     Serve(Box<cli::serve::ServeArgs>),
     /// Print what tracemap knows about addresses: kind, name, location, AS, and which source said so.
     Locate(cli::locate::LocateArgs),
+    /// Print which data files are in use, their versions and ages, and where tracemap looked for them.
+    Data(cli::data::DataArgs),
+    /// Print the effective settings and where each came from (default, file:line, environment, flag).
+    Config(cli::config::ConfigArgs),
+    /// Print a shell completion script: `tracemap completions bash > /etc/bash_completion.d/tracemap`.
+    Completions(cli::docs::CompletionsArgs),
+    /// Write the man pages into a folder (for packaging).
+    #[command(hide = true)]
+    Man(cli::docs::ManArgs),
 }
 
 /// A command, ready to run on the async runtime.
@@ -32,7 +42,19 @@ enum Job {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let files = cli::config::standard_files();
+    let settings = match cli::config::load(&Cli::command(), &files) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("tracemap: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli::config::apply(Cli::command(), &settings);
+    let cli = match Cli::from_arg_matches(&command.clone().get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -52,6 +74,11 @@ fn main() -> ExitCode {
         },
         Command::Trace(args) => Job::Trace(args),
         Command::Locate(args) => Job::Locate(args),
+        // The commands that only describe the installation need no runtime.
+        Command::Data(args) => return report(cli::data::run(args)),
+        Command::Config(args) => return report(cli::config::run(args, &command, &settings, &files)),
+        Command::Completions(args) => return report(cli::docs::completions(args, Cli::command())),
+        Command::Man(args) => return report(cli::docs::man(args, Cli::command())),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -67,6 +94,10 @@ fn main() -> ExitCode {
             Job::Locate(args) => cli::locate::run(args).await,
         }
     });
+    report(result)
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
