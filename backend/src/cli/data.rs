@@ -49,8 +49,8 @@ pub fn run(args: DataArgs) -> anyhow::Result<ExitCode> {
         if source.stale {
             writeln!(
                 out,
-                "  STALE: older than {STALE_AFTER_DAYS} days; places and AS numbers may be wrong. Newer data: \
-                 scripts/setup.sh in a checkout, or a newer tracemap-data package"
+                "  STALE: older than {STALE_AFTER_DAYS} days; places and AS numbers may be wrong. Newer data: a newer \
+                 tracemap-data package, or newer versions pinned in a checkout's scripts/setup.sh"
             )?;
         }
         let mut files: Vec<(String, u64)> = std::fs::read_dir(&source.dir)
@@ -64,7 +64,8 @@ pub fn run(args: DataArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         files.sort();
         for (file, size) in files {
-            writeln!(out, "  {file:<28} {:>8.1} MB", size as f64 / 1_000_000.0)?;
+            let size = if size < 100_000 { format!("{size} B") } else { format!("{:.1} MB", size as f64 / 1e6) };
+            writeln!(out, "  {file:<28} {size:>10}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

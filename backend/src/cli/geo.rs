@@ -52,7 +52,7 @@ pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
             dir = %source.dir,
             version = source.version.as_deref().unwrap_or("unknown"),
             age_days = source.age_days.unwrap_or_default(),
-            "data older than {} days: locations and AS numbers may be wrong (newer data: scripts/setup.sh, or a newer tracemap-data)",
+            "data older than {} days: locations and AS numbers may be wrong (newer data: a newer tracemap-data package, or newer versions pinned in scripts/setup.sh)",
             tracemap::data::STALE_AFTER_DAYS
         );
     }
