@@ -37,10 +37,12 @@ impl GeoArgs {
 /// The data sets read from the search path (those not replaced by `--geoip-db`/`--asn-db`), for `/api/config`.
 pub fn sources_in_use(args: &GeoArgs) -> Vec<tracemap_shared::DataSource> {
     let mut sources = args.data_dirs().sources(tracemap::data::KNOWN_SETS);
-    sources.retain(|s| {
-        !(s.name == enrich::GEOIP_SET && !args.geoip_db.is_empty())
-            && !(s.name == enrich::ASN_SET && !args.asn_db.is_empty())
-    });
+    let replaced = |name: &str| match name {
+        enrich::GEOIP_SET => !args.geoip_db.is_empty(),
+        enrich::ASN_SET => !args.asn_db.is_empty(),
+        _ => false,
+    };
+    sources.retain(|s| !replaced(&s.name));
     sources
 }
 
