@@ -195,3 +195,16 @@ fn packages_install_and_the_installed_binary_finds_its_data_from_root() {
     assert!(ok(output, "tracemap config").contains("config.toml (read)"));
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+#[test]
+fn the_deploy_guide_shows_the_unit_the_package_installs() {
+    let repo = repo();
+    let unit = std::fs::read_to_string(repo.join("packaging/tracemap.service")).expect("packaging/tracemap.service");
+    let guide = std::fs::read_to_string(repo.join("docs/deploy.md")).expect("docs/deploy.md");
+    let body = |text: &str| -> String {
+        let start = text.find("[Unit]").expect("[Unit]");
+        let end = text[start..].find("WantedBy=multi-user.target").expect("WantedBy") + start;
+        text[start..end].to_owned()
+    };
+    assert_eq!(body(&guide), body(&unit), "docs/deploy.md and packaging/tracemap.service differ");
+}
