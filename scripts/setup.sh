@@ -57,7 +57,10 @@ setup_rust() {
     [ -f "$ROOT/Cargo.lock" ] || (cd "$ROOT" && cargo generate-lockfile)
     if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
         say "installing trunk $TRUNK_VERSION (compiles for several minutes, once)"
-        background "cargo install trunk" cargo install --quiet --locked trunk --version "$TRUNK_VERSION"
+        # Trunk's own release profile asks for fat LTO in one codegen unit, which makes its last link alone take
+        # minutes; a build tool run a few times a day does not need it, so cargo's default release settings apply.
+        background "cargo install trunk" env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            cargo install --quiet --locked trunk --version "$TRUNK_VERSION"
     fi
     local want
     want="$(locked_wasm_bindgen)"
