@@ -44,6 +44,8 @@ pub struct FileSettings {
     settings: BTreeMap<(String, String), Setting>,
     /// The files that existed and were read.
     pub read: Vec<PathBuf>,
+    /// Files whose folder this user may not enter, and why.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 impl FileSettings {
@@ -87,11 +89,18 @@ fn sections(cmd: &Command) -> impl Iterator<Item = &Command> {
 pub fn load(cmd: &Command, files: &[PathBuf]) -> Result<FileSettings, ConfigError> {
     let mut settings = FileSettings::default();
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(ConfigError::Read { file: file.clone(), source }),
-        };
+        // A file in a folder this user may not enter (root's ~/.config, seen by a server that switched user but
+        // kept HOME) cannot be known to exist: it is skipped, and `tracemap config` says so. One that exists
+        // must be readable.
+        match file.try_exists() {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                settings.unreadable.push((file.clone(), error.to_string()));
+                continue;
+            }
+        }
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
         parse(cmd, file, &text, &mut settings)?;
         settings.read.push(file.clone());
     }
@@ -214,7 +223,11 @@ pub fn run(args: ConfigArgs, cmd: &Command, settings: &FileSettings, files: &[Pa
     let mut out = std::io::stdout().lock();
     writeln!(out, "# Files, later wins (then TRACEMAP_* variables, then flags):")?;
     for file in files {
-        let state = if settings.read.contains(file) { "read" } else { "not present" };
+        let state = match settings.unreadable.iter().find(|(f, _)| f == file) {
+            Some((_, why)) => format!("skipped: {why}"),
+            None if settings.read.contains(file) => "read".to_owned(),
+            None => "not present".to_owned(),
+        };
         writeln!(out, "#   {} ({state})", file.display())?;
     }
     let wanted = args.rest.first().map(|s| s.to_string_lossy().into_owned());
