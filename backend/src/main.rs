@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "tracemap", version, about = "A traceroute you open in a browser tab")]
+#[command(name = "tracemap", version, about = "A traceroute you open in a browser tab", after_long_help = FILES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +33,15 @@ enum Command {
     #[command(hide = true)]
     Man(cli::docs::ManArgs),
 }
+
+/// The files section of `--help` and the man page.
+const FILES: &str = "Settings: /etc/tracemap/config.toml, then $XDG_CONFIG_HOME/tracemap/config.toml \
+(~/.config/tracemap/config.toml): a table per subcommand ([serve], [trace], ...) whose keys are its long flag \
+names; TRACEMAP_* variables and flags override them. `tracemap config` prints the effective settings.
+
+Data: --data-dir, then $XDG_DATA_HOME/tracemap (~/.local/share/tracemap), /usr/local/share/tracemap, \
+/usr/share/tracemap and ./data, each holding geoip/, asn/, ...; the first holding a set wins. `tracemap data` \
+prints what is in use, its versions and ages.";
 
 /// A command, ready to run on the async runtime.
 enum Job {
