@@ -109,6 +109,12 @@ fn main() -> ExitCode {
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
+        // `tracemap data | head`: the reader has what it wanted.
+        Err(err)
+            if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("tracemap: {err:#}");
             ExitCode::FAILURE
