@@ -19,7 +19,7 @@ pub struct Leg {
     pub path: Vec<LatLon>,
     /// Whether hops without a location lie between the two ends (drawn dashed).
     pub bridged: bool,
-    /// Whether its far end is a place that cannot be true (drawn dashed, apart from the route).
+    /// Whether either end is a place that cannot be true (drawn dashed, apart from the route).
     pub doubtful: bool,
 }
 
@@ -53,8 +53,9 @@ impl RouteLayout {
     pub fn new(origin: Option<LatLon>, first_ttl: u8, points: &[RoutePoint]) -> RouteLayout {
         let mut positions = Vec::with_capacity(points.len());
         let mut legs = Vec::new();
-        // The previous stops: their drawn positions and their TTL (the origin counts as the TTL before the first).
-        let mut previous: Vec<LatLon> = origin.into_iter().collect();
+        // The previous stops: their drawn positions and whether each cannot be true, and their TTL (the origin
+        // counts as the TTL before the first).
+        let mut previous: Vec<(LatLon, bool)> = origin.map(|o| (o, false)).into_iter().collect();
         let mut previous_ttl = first_ttl.saturating_sub(1);
         let mut start = 0;
         while start < points.len() {
@@ -64,22 +65,22 @@ impl RouteLayout {
             let mut here = Vec::with_capacity(end - start);
             for point in &points[start..end] {
                 let target = [point.lat, point.lon];
-                let doubtful = point.plausible == Some(false);
+                let implausible = point.plausible == Some(false);
                 // Unwrapped against the first previous stop, so the route never jumps across the map.
                 let position = match previous.first() {
                     None => target,
-                    Some(from) => [point.lat, near_lon(from[1], point.lon)],
+                    Some((from, _)) => [point.lat, near_lon(from[1], point.lon)],
                 };
-                for from in &previous {
-                    if distance_km(*from, position) < SAME_PLACE_KM {
+                for &(from, from_implausible) in &previous {
+                    if distance_km(from, position) < SAME_PLACE_KM {
                         continue;
                     }
-                    let path = great_circle(*from, position);
-                    legs.push(Leg { path, bridged, doubtful });
+                    let path = great_circle(from, position);
+                    legs.push(Leg { path, bridged, doubtful: implausible || from_implausible });
                 }
-                here.push(position);
+                here.push((position, implausible));
             }
-            positions.extend_from_slice(&here);
+            positions.extend(here.iter().map(|(p, _)| *p));
             previous = here;
             previous_ttl = ttl;
             start = end;
@@ -200,9 +201,11 @@ mod tests {
         let layout = RouteLayout::new(None, 1, &[at(1, -33.87, 151.21), mumbai, at(3, -33.87, 151.0)]);
         assert_eq!(layout.legs.len(), 2);
         assert!(layout.legs[0].doubtful, "to Mumbai");
-        assert!(!layout.legs[1].doubtful, "back from it is the route again");
+        assert!(layout.legs[1].doubtful, "and from it");
+        let sydney = RouteLayout::new(None, 1, &[at(1, -33.87, 151.21), at(2, -33.87, 151.0), at(3, -34.0, 150.0)]);
+        assert!(sydney.legs.iter().all(|l| !l.doubtful));
         let (solid, bridged) = layout.solid_and_bridged();
-        assert_eq!((solid.len(), bridged.len(), layout.doubtful().len()), (1, 0, 1));
+        assert_eq!((solid.len(), bridged.len(), layout.doubtful().len()), (0, 0, 2));
     }
 
     #[test]
