@@ -429,7 +429,8 @@ fn the_map_app_explains_refusals() {
     let _turn = one_at_a_time();
     let net = TestNet::new(1, &[]).expect("test network");
     let work = scratch("browser-app-errors");
-    // Listening beyond loopback turns the target policy on; one start per client, then the rate limit.
+    // The browser reaches the server from 10.0.0.1, so it is a remote client: the target policy applies; one
+    // start per client, then the rate limit.
     let listen = format!("10.0.0.1:{ERROR_PORT}");
     let server = Server::start_on(
         net.exec(&net.client),
