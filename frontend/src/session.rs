@@ -75,11 +75,12 @@ impl Session {
                         created_ms: js_sys::Date::now(),
                         delete_token: created.delete_token.clone(),
                     };
-                    self.remember(|list| mine::with_added(list, started));
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
+                    // After the live socket is on its way: the list can wait, the first replies cannot.
+                    self.remember(|list| mine::with_added(list, started));
                 }
                 Err(failure) => {
                     // The page no longer shows the trace its address named.
