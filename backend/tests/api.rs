@@ -398,7 +398,13 @@ async fn a_viewer_that_never_reads_does_not_hold_up_the_others() {
     // Give both upgrades time to subscribe before publishing.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for i in 0..2000u32 {
-        live.publish(TraceEvent::Probe { ttl: (i % 250) as u8 + 1, index: 0, reply: None, rate_limited: false });
+        live.publish(TraceEvent::Probe {
+            ttl: (i % 250) as u8 + 1,
+            index: 0,
+            reply: None,
+            rate_limited: false,
+            send_error: None,
+        });
     }
     live.publish(TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
     let mut received = 0;

@@ -346,6 +346,19 @@ pub struct Hop {
     /// rate limit (see [`TraceEvent::Probe`]); absent from JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rate_limited: Vec<u8>,
+    /// Tries that were never sent, with the system's reason (see [`TraceEvent::Probe`]); absent from JSON when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_sent: Vec<NotSent>,
+}
+
+/// A try the system refused to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotSent {
+    /// Which try (an index into the hop's `probes`).
+    pub index: u8,
+    /// The system's reason, e.g. `Operation not permitted (os error 1)`.
+    pub reason: String,
 }
 
 impl Hop {
@@ -360,6 +373,7 @@ impl Hop {
             asn: None,
             kind: None,
             rate_limited: Vec::new(),
+            not_sent: Vec::new(),
         }
     }
 
@@ -467,6 +481,10 @@ pub enum TraceEvent {
         /// spent its ICMP rate limit; not a silent hop. Absent from JSON when false.
         #[serde(default, skip_serializing_if = "is_false")]
         rate_limited: bool,
+        /// The probe never left: the system refused to send it, twice (a full socket buffer under load, a local
+        /// firewall), and this says why. The try is lost, the trace goes on. Absent from JSON when it was sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send_error: Option<String>,
     },
     /// Everything enrichment knows about the address that answered at `ttl`; each one replaces the last for that
     /// address. The first follows the probe that revealed the address; with reverse DNS on, a second one follows
@@ -536,7 +554,7 @@ impl TraceReport {
                 self.started_at_ms = Some(*started_at_ms);
                 self.status = TraceStatus::Running;
             }
-            TraceEvent::Probe { ttl, index, reply, rate_limited } => {
+            TraceEvent::Probe { ttl, index, reply, rate_limited, send_error } => {
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -552,6 +570,11 @@ impl TraceReport {
                 if *rate_limited && reply.is_none() {
                     hop.rate_limited.push(*index);
                     hop.rate_limited.sort_unstable();
+                }
+                hop.not_sent.retain(|not_sent| not_sent.index != *index);
+                if let (Some(reason), None) = (send_error, reply) {
+                    hop.not_sent.push(NotSent { index: *index, reason: reason.clone() });
+                    hop.not_sent.sort_unstable_by_key(|not_sent| not_sent.index);
                 }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
@@ -635,13 +658,15 @@ mod tests {
             index: 0,
             reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false, send_error: None });
         report.apply(&TraceEvent::Probe {
             ttl: 3,
             index: 2,
             reply: reply("10.0.0.9", 3.0, ReplyKind::Destination),
             rate_limited: false,
+            send_error: None,
         });
         let ttls: Vec<u8> = report.hops.iter().map(|h| h.ttl).collect();
         assert_eq!(ttls, [1, 2, 3]);
@@ -661,6 +686,7 @@ mod tests {
             index: 0,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         };
         report.apply(&ev);
         report.apply(&ev);
@@ -677,18 +703,21 @@ mod tests {
             index: 0,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::Probe {
             ttl: 1,
             index: 1,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::Probe {
             ttl: 1,
             index: 2,
             reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::HopInfo {
             ttl: 1,
@@ -717,11 +746,17 @@ mod tests {
     fn event_json_is_tagged_by_type() {
         let json = serde_json::to_value(TraceEvent::Finished { destination_reached: true, duration_ms: 12 }).unwrap();
         assert_eq!(json["type"], "finished");
-        let json =
-            serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false }).unwrap();
+        let json = serde_json::to_value(TraceEvent::Probe {
+            ttl: 4,
+            index: 1,
+            reply: None,
+            rate_limited: false,
+            send_error: None,
+        })
+        .unwrap();
         assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
         let back: TraceEvent = serde_json::from_value(json).unwrap();
-        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false });
+        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false, send_error: None });
     }
 
     #[test]

@@ -190,6 +190,7 @@ mod tests {
                     asn: Some(Asn { number: 64500, org: Some("Example, Inc.".into()), source: None }),
                     kind: Some("private".into()),
                     rate_limited: Vec::new(),
+                    not_sent: Vec::new(),
                 },
                 Hop {
                     ttl: 2,
@@ -200,6 +201,7 @@ mod tests {
                     asn: None,
                     kind: None,
                     rate_limited: vec![1],
+                    not_sent: Vec::new(),
                 },
                 Hop {
                     ttl: 3,
@@ -219,6 +221,7 @@ mod tests {
                     asn: None,
                     kind: None,
                     rate_limited: Vec::new(),
+                    not_sent: Vec::new(),
                 },
             ],
             ..Default::default()
