@@ -349,10 +349,11 @@ fn set_icmpv6_filter(socket: &Socket, wanted: &[u8]) -> io::Result<()> {
 
 /// Classic BPF opcodes (linux/filter.h), the few the filters below use.
 mod bpf {
-    /// `ld`/`ldx` sizes and modes, ALU and jump operations, return.
-    pub const LD_H_ABS: u16 = 0x00 | 0x08 | 0x20;
-    pub const LD_B_ABS: u16 = 0x00 | 0x10 | 0x20;
-    pub const LD_B_IND: u16 = 0x00 | 0x10 | 0x40;
+    /// `ld` (class 0x00) with a size (H 0x08, B 0x10) and a mode (ABS 0x20, IND 0x40); `ldx` (0x01); ALU and
+    /// jump operations; return.
+    pub const LD_H_ABS: u16 = 0x08 | 0x20;
+    pub const LD_B_ABS: u16 = 0x10 | 0x20;
+    pub const LD_B_IND: u16 = 0x10 | 0x40;
     /// `ldxb 4*([k]&0xf)`: the IPv4 header length.
     pub const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0;
     pub const ALU_AND_K: u16 = 0x04 | 0x50;
