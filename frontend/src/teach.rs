@@ -357,6 +357,7 @@ mod tests {
                 ..ProbeReply::new("10.0.2.1", 2.0, ReplyKind::Unreachable)
             }),
             rate_limited: false,
+            send_error: None,
         });
         let text = explain(&r, &r.hops[0]);
         assert!(text.starts_with("TTL 3: 10.0.2.1 answered Destination Unreachable (host unreachable)"), "{text}");
