@@ -1,7 +1,8 @@
 //! Load benchmark of the server: N traces started at once through the API, through a namespace network of Linux
 //! routers, each checked against its own expected route (zero cross-talk), with completion times and the
 //! server's peak memory. Run as root: `cargo bench -p tracemap --bench load -- 50 200`; figures go to
-//! BENCHMARKS.md.
+//! BENCHMARKS.md. `--viewers N` (e.g. `-- --viewers 500`) measures instead one trace watched live by N WebSocket
+//! viewers at once: whether each saw every event, how long the last took, and the server's peak memory.
 //!
 //! The routers' per-source ICMP rate limit is switched off here (`net.ipv4.icmp_ratelimit=0`; their host-wide
 //! limit, 1000/s with a burst of 50, stays): with it, 200 traces from one client drain each router's 6-token bucket
@@ -162,8 +163,93 @@ fn round(n: usize, port: u16, router_limits: bool) -> String {
     )
 }
 
+/// One trace watched live by `viewers` WebSocket viewers that all connect as it starts. The target is an address
+/// on the destination's link that no host holds: the routers answer, then the last one's ARP fails for a few
+/// seconds, so the trace is still running while the viewers join. Returns a printable line.
+fn viewers_round(viewers: usize, port: u16) -> String {
+    use futures_util::StreamExt;
+    let net = TestNet::new(3, &[]).expect("root and network namespaces");
+    let d = net.destination.octets();
+    let target = Ipv4Addr::new(d[0], d[1], d[2], 99);
+    let dir = scratch(&format!("viewers{viewers}"));
+    let server = Server::start(net.exec(&net.client), &net.client, port, &dir.join("t.sqlite"), &[]);
+    let base = server.base.clone();
+    let rss_before = peak_rss_kib(server.pid());
+    let (events, complete, last_done, connected) = in_namespace(&net.client, move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let agent = agent();
+            let created: Value = agent
+                .post(&format!("{base}/api/traces"))
+                .send_json(json!({"target": target.to_string(), "timeout_ms": 5000, "dns": false}))
+                .expect("create")
+                .body_mut()
+                .read_json()
+                .expect("json");
+            let id = created["id"].as_str().expect("id").to_owned();
+            let started = Instant::now();
+            let url = format!("{}/api/traces/{id}/live", base.replacen("http://", "ws://", 1));
+            let watchers: Vec<_> = (0..viewers)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move {
+                        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.ok()?;
+                        let connected = started.elapsed();
+                        let mut events = 0usize;
+                        while let Some(Ok(message)) = ws.next().await {
+                            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                                events += 1;
+                                let event: Value = serde_json::from_str(&text).ok()?;
+                                if matches!(event["type"].as_str(), Some("finished" | "failed")) {
+                                    return Some((events, connected, started.elapsed()));
+                                }
+                            }
+                        }
+                        None
+                    })
+                })
+                .collect();
+            let mut seen = Vec::new();
+            for watcher in watchers {
+                seen.push(watcher.await.ok().flatten());
+            }
+            // The whole log, as the store replays it once the trace is over: what every viewer should have seen.
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("stored replay");
+            let mut events = 0usize;
+            while let Some(Ok(message)) = ws.next().await {
+                events += usize::from(matches!(message, tokio_tungstenite::tungstenite::Message::Text(_)));
+            }
+            let complete: Vec<_> = seen.iter().flatten().collect();
+            let same = complete.iter().filter(|(n, _, _)| *n == events).count();
+            let last_done = complete.iter().map(|(_, _, done)| *done).max().unwrap_or_default();
+            let connected = complete.iter().map(|(_, connected, _)| *connected).max().unwrap_or_default();
+            (events, same, last_done, connected)
+        })
+    });
+    let rss_peak = peak_rss_kib(server.pid());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    format!(
+        "| {viewers} | {complete} | {events} | {:.2} s | {:.2} s | {} MiB | {} MiB |",
+        connected.as_secs_f64(),
+        last_done.as_secs_f64(),
+        rss_before / 1024,
+        rss_peak / 1024,
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--viewers") {
+        let viewers: usize = args.get(at + 1).and_then(|n| n.parse().ok()).unwrap_or(500);
+        println!(
+            "| viewers | saw every event to the end | events each | last connected after | last done after \
+             | RSS at start | peak RSS |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        println!("{}", viewers_round(viewers, 18300));
+        return;
+    }
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![50, 200] } else { sizes };
     // `--router-limits`: leave the routers' per-source ICMP limit at Linux's default (burst 6, 1/s).

@@ -4,6 +4,12 @@
 //! about each new address right after the probe that revealed it (and its name when reverse DNS answers), and
 //! closes the stream with exactly one `finished` or `failed` event, after every name. Callers only read a channel
 //! of [`TraceEvent`]s.
+//!
+//! The event channels of a trace (prober → runner → hub) are unbounded channels with a bounded content: only this
+//! trace's own code feeds them, one event per probe (at most `max_hops × tries`), two per hop address, a start and
+//! an end, so a full queue can never happen and no producer ever waits on a consumer. What outside input feeds
+//! (the raw sockets' readers) goes through bounded queues that drop and count when full (`net`), and viewers read
+//! the hub's log at their own pace (`http::hub`).
 
 use std::collections::HashSet;
 use std::net::IpAddr;

@@ -425,23 +425,44 @@ async fn websocket_checks_origin_and_drops_oversized_messages() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// How long the server waits for a viewer to take a frame before it cuts the viewer off (`SEND_TIMEOUT` in
+/// `http/ws.rs`).
+const VIEWER_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn a_viewer_that_never_reads_does_not_hold_up_the_others() {
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
     let state = state();
     let addr = listen(&state).await;
     let live = state.hub.insert("busy", TraceReport::default());
-    let (_stalled, _) = tokio_tungstenite::connect_async(ws_request(addr, "busy", None)).await.expect("stalled viewer");
+    // The stalled viewer's receive buffer is tiny (which also stops the kernel growing it), so the server's send
+    // buffer (at most tcp_wmem's 4 MiB) is all that stands between the trace and a send that cannot go on.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(addr).await.expect("connect");
+    let (mut stalled, _) =
+        tokio_tungstenite::client_async(ws_request(addr, "busy", None), stream).await.expect("stalled viewer");
     let (mut reader, _) = tokio_tungstenite::connect_async(ws_request(addr, "busy", None)).await.expect("reader");
     // Give both upgrades time to subscribe before publishing.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    for i in 0..2000u32 {
-        live.publish(TraceEvent::Probe { ttl: (i % 250) as u8 + 1, index: 0, reply: None, rate_limited: false });
+    // About 10 MiB of events: far more than both socket buffers of the stalled viewer hold.
+    let events = 24_000u32;
+    let name = "r".repeat(250);
+    for i in 0..events {
+        live.publish(TraceEvent::HopInfo {
+            ttl: (i % 250) as u8 + 1,
+            address: format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+            hostname: Some(format!("{name}{i}")),
+            geo: None,
+            asn: None,
+            kind: Some("private".into()),
+        });
     }
     live.publish(TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
     let mut received = 0;
-    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(Ok(msg)) = reader.next().await {
-            if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+            if let WsMessage::Text(text) = msg {
                 received += 1;
                 if serde_json::from_str::<TraceEvent>(&text).expect("event").is_terminal() {
                     return true;
@@ -452,7 +473,28 @@ async fn a_viewer_that_never_reads_does_not_hold_up_the_others() {
     })
     .await;
     assert_eq!(outcome, Ok(true), "the reading viewer got to the end");
-    assert_eq!(received, 2001);
+    assert_eq!(received, events + 1);
+
+    // The stalled viewer could not take a frame for longer than the server waits: it was cut off. What it reads
+    // now is what the buffers held, then the end of the stream, never the terminal event.
+    tokio::time::sleep(VIEWER_SEND_TIMEOUT + Duration::from_secs(2)).await;
+    let mut stalled_received = 0u32;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stalled.next().await {
+                Some(Ok(WsMessage::Text(text))) => {
+                    let event: TraceEvent = serde_json::from_str(&text).expect("event");
+                    assert!(!event.is_terminal(), "a cut-off viewer never sees the end: it was not cut off");
+                    stalled_received += 1;
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stalled viewer's stream ended");
+    assert!(stalled_received < events, "the stalled viewer got {stalled_received} of {events} events");
 }
 
 /// A server on port 0 with the given idle timeout and connection cap; its address.

@@ -253,7 +253,7 @@ pub(crate) mod tests {
         });
         for (ttl, address, rtt, geo) in hops {
             let reply = Some(ProbeReply::new(*address, *rtt, ReplyKind::TimeExceeded));
-            report.apply(&TraceEvent::Probe { ttl: *ttl, index: 0, reply, rate_limited: false });
+            report.apply(&TraceEvent::Probe { ttl: *ttl, index: 0, reply, rate_limited: false, send_error: None });
             report.apply(&TraceEvent::HopInfo {
                 ttl: *ttl,
                 address: (*address).into(),

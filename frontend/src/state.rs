@@ -447,7 +447,7 @@ mod tests {
 
     fn probe(ttl: u8, index: u8, from: Option<&str>, rtt: f64) -> TraceEvent {
         let reply = from.map(|f| ProbeReply::new(f, rtt, ReplyKind::TimeExceeded));
-        TraceEvent::Probe { ttl, index, reply, rate_limited: false }
+        TraceEvent::Probe { ttl, index, reply, rate_limited: false, send_error: None }
     }
 
     fn geo(city: &str, lat: f64, lon: f64) -> Option<Geo> {
@@ -592,7 +592,7 @@ mod tests {
         let mut model = TraceModel::default();
         model.apply(&started());
         model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
-        model.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true });
+        model.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true, send_error: None });
         let row = &model.rows()[0];
         assert_eq!(row.cells, vec![ProbeCell::Rtt(1.0), ProbeCell::RateLimited, ProbeCell::Pending]);
         assert_eq!(ProbeCell::RateLimited.text(), "*rl");
@@ -601,7 +601,7 @@ mod tests {
         assert!(ProbeCell::RateLimited.title().unwrap().contains("not a sign of loss on the path"));
         assert_eq!(ProbeCell::Rtt(1.0).title(), None);
         assert_eq!(row.loss, Loss { settled: 2, lost: 1, rate_limited: 1 });
-        model.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false });
+        model.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false, send_error: None });
         let loss = model.rows()[0].loss;
         assert_eq!(loss, Loss { settled: 3, lost: 2, rate_limited: 1 });
         assert_eq!(loss.label(), "67 %");
@@ -626,7 +626,13 @@ mod tests {
         for index in 0..2 {
             let reply =
                 ProbeReply { mpls: stack.clone(), ..ProbeReply::new("192.0.2.1", 5.0, ReplyKind::TimeExceeded) };
-            model.apply(&TraceEvent::Probe { ttl: 1, index, reply: Some(reply), rate_limited: false });
+            model.apply(&TraceEvent::Probe {
+                ttl: 1,
+                index,
+                reply: Some(reply),
+                rate_limited: false,
+                send_error: None,
+            });
         }
         model.apply(&probe(2, 0, Some("192.0.2.2"), 6.0));
         let rows = model.rows();

@@ -273,15 +273,21 @@ mod tests {
     }
 
     fn probe(ttl: u8, index: u8, from: &str, rtt: f64, kind: ReplyKind) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: Some(ProbeReply::new(from, rtt, kind)), rate_limited: false }
+        TraceEvent::Probe {
+            ttl,
+            index,
+            reply: Some(ProbeReply::new(from, rtt, kind)),
+            rate_limited: false,
+            send_error: None,
+        }
     }
 
     fn lost(ttl: u8, index: u8) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: None, rate_limited: false }
+        TraceEvent::Probe { ttl, index, reply: None, rate_limited: false, send_error: None }
     }
 
     fn rate_limited(ttl: u8, index: u8) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: None, rate_limited: true }
+        TraceEvent::Probe { ttl, index, reply: None, rate_limited: true, send_error: None }
     }
 
     fn labelled(ttl: u8, index: u8, from: &str, labels: &[u32]) -> TraceEvent {
@@ -291,7 +297,7 @@ mod tests {
             .map(|(i, &label)| MplsLabel { label, tc: 0, bottom_of_stack: i + 1 == labels.len(), ttl: 1 })
             .collect();
         let reply = ProbeReply { mpls, ..ProbeReply::new(from, 8.0, ReplyKind::TimeExceeded) };
-        TraceEvent::Probe { ttl, index, reply: Some(reply), rate_limited: false }
+        TraceEvent::Probe { ttl, index, reply: Some(reply), rate_limited: false, send_error: None }
     }
 
     fn sydney() -> TraceEvent {
@@ -403,6 +409,7 @@ mod tests {
                 ..ProbeReply::new("10.0.2.1", 2.0, ReplyKind::Unreachable)
             }),
             rate_limited: false,
+            send_error: None,
         });
         let text = explain(&r, &r.hops[0]);
         assert!(text.starts_with("TTL 3: 10.0.2.1 answered Destination Unreachable (host unreachable)"), "{text}");

@@ -425,6 +425,10 @@ pub struct Hop {
     /// nothing answered; a hop read from JSON stored before this field existed derives it from its probes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<HopAddress>,
+    /// Tries that were never sent, with the system's reason (see [`TraceEvent::Probe`]); absent from JSON when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_sent: Vec<NotSent>,
 }
 
 /// The JSON form of [`Hop`], read first so that hops stored before `addresses` existed get theirs from their probes.
@@ -445,13 +449,15 @@ struct HopJson {
     #[serde(default)]
     rate_limited: Vec<u8>,
     #[serde(default)]
+    not_sent: Vec<NotSent>,
+    #[serde(default)]
     addresses: Vec<HopAddress>,
 }
 
 impl From<HopJson> for Hop {
     fn from(json: HopJson) -> Self {
-        let HopJson { ttl, probes, address, hostname, geo, asn, kind, rate_limited, addresses } = json;
-        let mut hop = Hop { ttl, probes, address, hostname, geo, asn, kind, rate_limited, addresses };
+        let HopJson { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses } = json;
+        let mut hop = Hop { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses };
         if hop.addresses.is_empty() && hop.answered() > 0 {
             // Old JSON knew only the shown address's information; the other addresses keep their tries alone.
             hop.sync_probes();
@@ -468,6 +474,15 @@ impl From<HopJson> for Hop {
     }
 }
 
+/// A try the system refused to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotSent {
+    /// Which try (an index into the hop's `probes`).
+    pub index: u8,
+    /// The system's reason, e.g. `Operation not permitted (os error 1)`.
+    pub reason: String,
+}
+
 impl Hop {
     /// A hop at `ttl` with `tries` unanswered probes and nothing known yet.
     pub fn new(ttl: u8, tries: usize) -> Self {
@@ -480,6 +495,7 @@ impl Hop {
             asn: None,
             kind: None,
             rate_limited: Vec::new(),
+            not_sent: Vec::new(),
             addresses: Vec::new(),
         }
     }
@@ -649,6 +665,10 @@ pub enum TraceEvent {
         /// spent its ICMP rate limit; not a silent hop. Absent from JSON when false.
         #[serde(default, skip_serializing_if = "is_false")]
         rate_limited: bool,
+        /// The probe never left: the system refused to send it, twice (a full socket buffer under load, a local
+        /// firewall), and this says why. The try is lost, the trace goes on. Absent from JSON when it was sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send_error: Option<String>,
     },
     /// Everything enrichment knows about the address that answered at `ttl`; each one replaces the last for that
     /// address. The first follows the probe that revealed the address; with reverse DNS on, a second one follows
@@ -721,7 +741,7 @@ impl TraceReport {
                 self.location.clone_from(location);
                 self.status = TraceStatus::Running;
             }
-            TraceEvent::Probe { ttl, index, reply, rate_limited } => {
+            TraceEvent::Probe { ttl, index, reply, rate_limited, send_error } => {
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -738,6 +758,11 @@ impl TraceReport {
                 if *rate_limited && reply.is_none() {
                     hop.rate_limited.push(*index);
                     hop.rate_limited.sort_unstable();
+                }
+                hop.not_sent.retain(|not_sent| not_sent.index != *index);
+                if let (Some(reason), None) = (send_error, reply) {
+                    hop.not_sent.push(NotSent { index: *index, reason: reason.clone() });
+                    hop.not_sent.sort_unstable_by_key(|not_sent| not_sent.index);
                 }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
@@ -829,13 +854,15 @@ mod tests {
             index: 0,
             reply: reply("10.0.2.1", 2.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false, send_error: None });
         report.apply(&TraceEvent::Probe {
             ttl: 3,
             index: 2,
             reply: reply("10.0.0.9", 3.0, ReplyKind::Destination),
             rate_limited: false,
+            send_error: None,
         });
         let ttls: Vec<u8> = report.hops.iter().map(|h| h.ttl).collect();
         assert_eq!(ttls, [1, 2, 3]);
@@ -855,6 +882,7 @@ mod tests {
             index: 0,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         };
         report.apply(&ev);
         report.apply(&ev);
@@ -871,18 +899,21 @@ mod tests {
             index: 0,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::Probe {
             ttl: 1,
             index: 1,
             reply: reply("10.0.1.1", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::Probe {
             ttl: 1,
             index: 2,
             reply: reply("10.9.9.9", 1.0, ReplyKind::TimeExceeded),
             rate_limited: false,
+            send_error: None,
         });
         report.apply(&TraceEvent::HopInfo {
             ttl: 1,
@@ -909,7 +940,13 @@ mod tests {
     }
 
     fn probe(ttl: u8, index: u8, from: &str) -> TraceEvent {
-        TraceEvent::Probe { ttl, index, reply: reply(from, 1.0, ReplyKind::TimeExceeded), rate_limited: false }
+        TraceEvent::Probe {
+            ttl,
+            index,
+            reply: reply(from, 1.0, ReplyKind::TimeExceeded),
+            rate_limited: false,
+            send_error: None,
+        }
     }
 
     fn place(city: &str, lat: f64) -> Geo {
@@ -1101,11 +1138,17 @@ mod tests {
     fn event_json_is_tagged_by_type() {
         let json = serde_json::to_value(TraceEvent::Finished { destination_reached: true, duration_ms: 12 }).unwrap();
         assert_eq!(json["type"], "finished");
-        let json =
-            serde_json::to_value(TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false }).unwrap();
+        let json = serde_json::to_value(TraceEvent::Probe {
+            ttl: 4,
+            index: 1,
+            reply: None,
+            rate_limited: false,
+            send_error: None,
+        })
+        .unwrap();
         assert_eq!(json, serde_json::json!({"type": "probe", "ttl": 4, "index": 1, "reply": null}));
         let back: TraceEvent = serde_json::from_value(json).unwrap();
-        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false });
+        assert_eq!(back, TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false, send_error: None });
     }
 
     #[test]

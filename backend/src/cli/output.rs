@@ -135,6 +135,8 @@ fn format_shown(hop: &Hop) -> String {
             }
             // Lost to the hop's ICMP rate limit, which tracemap's own probes had spent: not a silent hop.
             None if hop.rate_limited.iter().any(|&i| usize::from(i) == index) => line.push_str("  *rl"),
+            // Never left this host: the system refused to send it (the reason is in --json and the page).
+            None if hop.not_sent.iter().any(|n| usize::from(n.index) == index) => line.push_str("  !send"),
             None => line.push_str("  *"),
         }
     }
@@ -258,17 +260,47 @@ mod tests {
         let lines = table(
             vec![
                 started(2),
-                TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false },
-                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false },
+                TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false, send_error: None },
+                TraceEvent::Probe {
+                    ttl: 1,
+                    index: 0,
+                    reply: reply("10.0.1.1", 0.5),
+                    rate_limited: false,
+                    send_error: None,
+                },
                 info(1, "10.0.1.1", Some("r1\x1b[2J"), Some(sydney()), None),
-                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("10.0.1.1", 0.25), rate_limited: false },
-                TraceEvent::Probe { ttl: 2, index: 1, reply: None, rate_limited: false },
-                TraceEvent::Probe { ttl: 3, index: 0, reply: reply("10.0.3.1", 1.0), rate_limited: false },
+                TraceEvent::Probe {
+                    ttl: 1,
+                    index: 1,
+                    reply: reply("10.0.1.1", 0.25),
+                    rate_limited: false,
+                    send_error: None,
+                },
+                TraceEvent::Probe { ttl: 2, index: 1, reply: None, rate_limited: false, send_error: None },
+                TraceEvent::Probe {
+                    ttl: 3,
+                    index: 0,
+                    reply: reply("10.0.3.1", 1.0),
+                    rate_limited: false,
+                    send_error: None,
+                },
                 info(3, "10.0.3.1", None, None, None),
-                TraceEvent::Probe { ttl: 3, index: 1, reply: reply("10.0.3.1", 1.0), rate_limited: false },
-                TraceEvent::Probe { ttl: 4, index: 0, reply: reply("1.1.1.1", 2.0), rate_limited: false },
+                TraceEvent::Probe {
+                    ttl: 3,
+                    index: 1,
+                    reply: reply("10.0.3.1", 1.0),
+                    rate_limited: false,
+                    send_error: None,
+                },
+                TraceEvent::Probe {
+                    ttl: 4,
+                    index: 0,
+                    reply: reply("1.1.1.1", 2.0),
+                    rate_limited: false,
+                    send_error: None,
+                },
                 info(4, "1.1.1.1", None, None, Some(cf)),
-                TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false },
+                TraceEvent::Probe { ttl: 4, index: 1, reply: None, rate_limited: false, send_error: None },
                 TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
             ],
             false,
@@ -289,10 +321,28 @@ mod tests {
         let lines = table(
             vec![
                 started(3),
-                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("1.0.0.1", 0.5), rate_limited: false },
+                TraceEvent::Probe {
+                    ttl: 1,
+                    index: 0,
+                    reply: reply("1.0.0.1", 0.5),
+                    rate_limited: false,
+                    send_error: None,
+                },
                 info(1, "1.0.0.1", None, Some(sydney()), Some(a_as)),
-                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("1.0.0.2", 0.25), rate_limited: false },
-                TraceEvent::Probe { ttl: 1, index: 2, reply: reply("1.0.0.2", 0.75), rate_limited: false },
+                TraceEvent::Probe {
+                    ttl: 1,
+                    index: 1,
+                    reply: reply("1.0.0.2", 0.25),
+                    rate_limited: false,
+                    send_error: None,
+                },
+                TraceEvent::Probe {
+                    ttl: 1,
+                    index: 2,
+                    reply: reply("1.0.0.2", 0.75),
+                    rate_limited: false,
+                    send_error: None,
+                },
                 info(1, "1.0.0.2", None, None, Some(b_as)),
                 TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
             ],
@@ -309,9 +359,15 @@ mod tests {
     fn rate_limited_tries_are_marked_apart_from_silence() {
         let mut report = TraceReport::default();
         report.apply(&started(3));
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true });
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 0.5),
+            rate_limited: false,
+            send_error: None,
+        });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true, send_error: None });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false, send_error: None });
         assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *rl  *  10.0.1.1");
         let json = serde_json::to_value(&report.hops[0]).expect("json");
         assert_eq!(json["rate_limited"], serde_json::json!([1]));
@@ -341,8 +397,14 @@ mod tests {
             print_table(rx, &mut out, true).await.map(|_| out)
         });
         tx.send(started(1)).expect("send");
-        tx.send(TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.5), rate_limited: false })
-            .expect("send");
+        tx.send(TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 0.5),
+            rate_limited: false,
+            send_error: None,
+        })
+        .expect("send");
         tx.send(info(1, "10.0.1.1", None, None, None)).expect("send");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         tx.send(info(1, "10.0.1.1", Some("r1.lab"), None, None)).expect("send");

@@ -248,6 +248,7 @@ mod tests {
                     asn: Some(Asn { number: 64500, org: Some("Example, Inc.".into()), source: None }),
                     kind: Some("private".into()),
                     rate_limited: Vec::new(),
+                    not_sent: Vec::new(),
                     addresses: Vec::new(),
                 },
                 Hop {
@@ -259,6 +260,7 @@ mod tests {
                     asn: None,
                     kind: None,
                     rate_limited: vec![1],
+                    not_sent: Vec::new(),
                     addresses: Vec::new(),
                 },
                 Hop {
@@ -279,6 +281,7 @@ mod tests {
                     asn: None,
                     kind: None,
                     rate_limited: Vec::new(),
+                    not_sent: Vec::new(),
                     addresses: Vec::new(),
                 },
             ],
@@ -335,6 +338,7 @@ mod tests {
             index,
             reply: Some(ProbeReply::new(from, rtt, ReplyKind::TimeExceeded)),
             rate_limited: false,
+            send_error: None,
         };
         let info = |address: &str, name: &str, geo: Geo, number| TraceEvent::HopInfo {
             ttl: 1,

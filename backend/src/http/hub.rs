@@ -1,39 +1,71 @@
-//! Live traces: each running trace's event log plus a broadcast to whoever watches it.
+//! Live traces: each running trace's event log, serialised once, read by whoever watches it.
 //!
-//! A viewer that arrives late takes a copy of the log and subscribes under the same lock that publishing holds,
-//! so it sees every event exactly once: the past from the copy, the rest from the broadcast. Once a trace has
-//! ended and been stored, it leaves the hub and the store answers for it.
+//! Each event is turned into its JSON frame once, when it is published, and every viewer sends that same shared
+//! frame (a reference-counted string): a hundred viewers cost a hundred pointers, not a hundred copies. There is no
+//! broadcast queue: the log is the buffer, and it holds exactly the trace's events (a trace emits a bounded number:
+//! one per probe, one or two per hop address, a start and an end), so nothing is reserved up front and a trace costs
+//! what it emitted. A viewer keeps its place in the log and wakes when it grows; one that reads slowly falls behind
+//! without holding up the others or growing memory, and the WebSocket cuts it off when it stops taking frames. Once
+//! a trace has ended and been stored, it leaves the hub and the store answers for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::broadcast;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::watch;
 use tracemap_shared::{TraceEvent, TraceReport};
 
-/// More than any one trace emits (a 255-hop trace with 10 tries is about 2,800 events), so a viewer that keeps
-/// up never lags; one that stalls is cut off instead of growing memory.
-const BROADCAST_CAPACITY: usize = 4096;
+/// One event as JSON, shared by every viewer (cloning it only counts a reference).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The event's JSON text.
+    pub text: Utf8Bytes,
+    /// Whether the event ends the trace (`finished` or `failed`).
+    pub terminal: bool,
+}
 
 /// A running trace.
 #[derive(Debug)]
 pub struct LiveTrace {
     state: Mutex<LiveState>,
-    tx: broadcast::Sender<TraceEvent>,
+    /// How many frames the log holds, and whether it is closed; viewers wait on it.
+    published: watch::Sender<(usize, bool)>,
 }
 
 #[derive(Debug)]
 struct LiveState {
     report: TraceReport,
     events: Vec<TraceEvent>,
+    frames: Vec<Frame>,
 }
 
-/// What a new viewer receives: the past, then a live feed.
+/// A viewer's place in a trace's log: the frames it has not taken yet, and a wake-up when more come.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Every event emitted before the viewer arrived.
-    pub past: Vec<TraceEvent>,
-    /// Events from now on.
-    pub live: broadcast::Receiver<TraceEvent>,
+    trace: Arc<LiveTrace>,
+    next: usize,
+    published: watch::Receiver<(usize, bool)>,
+}
+
+impl Subscription {
+    /// Waits until the log holds frames this viewer has not taken and moves them to `out` (shared, not copied).
+    /// Returns `false`, with nothing taken, once the log is closed and every frame has been taken: the trace's
+    /// publisher is gone and nothing more will come.
+    pub async fn next_frames(&mut self, out: &mut Vec<Frame>) -> bool {
+        loop {
+            let (len, closed) = *self.published.borrow_and_update();
+            if self.next < len {
+                let state = self.trace.lock();
+                let frames = &state.frames[self.next.min(state.frames.len())..];
+                out.extend(frames.iter().cloned());
+                self.next += frames.len();
+                return true;
+            }
+            if closed || self.published.changed().await.is_err() {
+                return false;
+            }
+        }
+    }
 }
 
 impl LiveTrace {
@@ -42,19 +74,36 @@ impl LiveTrace {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends `event` to the log, folds it into the report and sends it to current viewers.
+    /// Appends `event` to the log (and its JSON frame, made here once for every viewer), folds it into the report
+    /// and wakes the viewers.
     pub fn publish(&self, event: TraceEvent) {
+        let frame = match serde_json::to_string(&event) {
+            Ok(json) => Some(Frame { text: Utf8Bytes::from(json), terminal: event.is_terminal() }),
+            Err(error) => {
+                // Not expected for these types; the event is still stored, viewers miss it rather than the trace.
+                tracing::error!(%error, ?event, "cannot serialise an event for viewers");
+                None
+            }
+        };
         let mut state = self.lock();
         state.report.apply(&event);
-        state.events.push(event.clone());
-        // No receivers is normal (nobody watching).
-        let _ = self.tx.send(event);
+        state.events.push(event);
+        if let Some(frame) = frame {
+            state.frames.push(frame);
+        }
+        let len = state.frames.len();
+        drop(state);
+        self.published.send_modify(|(published, _)| *published = len);
     }
 
-    /// A consistent view for a new viewer.
-    pub fn subscribe(&self) -> Subscription {
-        let state = self.lock();
-        Subscription { past: state.events.clone(), live: self.tx.subscribe() }
+    /// Closes the log: viewers that have taken every frame stop waiting. Publishing after this still works.
+    pub fn close(&self) {
+        self.published.send_modify(|(_, closed)| *closed = true);
+    }
+
+    /// A new viewer's place: the start of the log, so it receives every event exactly once.
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        Subscription { trace: Arc::clone(self), next: 0, published: self.published.subscribe() }
     }
 
     /// The report as folded so far.
@@ -82,8 +131,9 @@ impl Hub {
 
     /// Registers a new running trace whose report starts as `report`.
     pub fn insert(&self, id: &str, report: TraceReport) -> Arc<LiveTrace> {
-        let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let trace = Arc::new(LiveTrace { state: Mutex::new(LiveState { report, events: Vec::new() }), tx });
+        let (published, _) = watch::channel((0, false));
+        let state = LiveState { report, events: Vec::new(), frames: Vec::new() };
+        let trace = Arc::new(LiveTrace { state: Mutex::new(state), published });
         self.map().insert(id.to_owned(), Arc::clone(&trace));
         trace
     }
@@ -93,9 +143,11 @@ impl Hub {
         self.map().get(id).cloned()
     }
 
-    /// Forgets `id` (after it has been stored).
+    /// Forgets `id` (after it has been stored) and closes its log.
     pub fn remove(&self, id: &str) {
-        self.map().remove(id);
+        if let Some(trace) = self.map().remove(id) {
+            trace.close();
+        }
     }
 
     /// How many traces are running.
@@ -114,7 +166,11 @@ mod tests {
     use super::*;
 
     fn probe(ttl: u8) -> TraceEvent {
-        TraceEvent::Probe { ttl, index: 0, reply: None, rate_limited: false }
+        TraceEvent::Probe { ttl, index: 0, reply: None, rate_limited: false, send_error: None }
+    }
+
+    fn json(event: &TraceEvent) -> String {
+        serde_json::to_string(event).expect("json")
     }
 
     #[tokio::test]
@@ -124,12 +180,46 @@ mod tests {
         trace.publish(probe(1));
         trace.publish(probe(2));
         let mut sub = trace.subscribe();
+        let mut frames = Vec::new();
+        assert!(sub.next_frames(&mut frames).await);
         trace.publish(probe(3));
-        assert_eq!(sub.past, vec![probe(1), probe(2)]);
-        assert_eq!(sub.live.recv().await.ok(), Some(probe(3)));
-        assert!(sub.live.try_recv().is_err());
+        assert!(sub.next_frames(&mut frames).await);
+        let texts: Vec<&str> = frames.iter().map(|frame| frame.text.as_str()).collect();
+        assert_eq!(texts, [json(&probe(1)), json(&probe(2)), json(&probe(3))]);
         assert_eq!(trace.report().hops.len(), 3);
         hub.remove("t");
+        assert!(!sub.next_frames(&mut frames).await, "closed, and everything taken");
+        assert_eq!(frames.len(), 3);
         assert!(hub.get("t").is_none() && hub.is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_viewer_shares_one_serialised_frame() {
+        let hub = Hub::default();
+        let trace = hub.insert("t", TraceReport::default());
+        trace.publish(probe(1));
+        let (mut a, mut b) = (trace.subscribe(), trace.subscribe());
+        let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+        assert!(a.next_frames(&mut got_a).await && b.next_frames(&mut got_b).await);
+        // The same bytes in memory, not two serialisations of the same event.
+        assert_eq!(got_a[0].text.as_str().as_ptr(), got_b[0].text.as_str().as_ptr());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_viewer_wakes_on_publish_and_on_close() {
+        let hub = Hub::default();
+        let trace = hub.insert("t", TraceReport::default());
+        let mut sub = trace.subscribe();
+        let waiter = tokio::spawn(async move {
+            let mut frames = Vec::new();
+            let first = sub.next_frames(&mut frames).await;
+            let second = sub.next_frames(&mut frames).await;
+            (first, second, frames.len())
+        });
+        tokio::task::yield_now().await;
+        trace.publish(probe(1));
+        tokio::task::yield_now().await;
+        hub.remove("t");
+        assert_eq!(waiter.await.expect("waiter"), (true, false, 1));
     }
 }

@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
 use tracemap_shared::TraceEvent;
 
 use super::client::Client;
@@ -115,44 +114,37 @@ async fn stream<S>(sink: &mut S, source: Source) -> Result<(), ()>
 where
     S: Sink<Message> + Unpin,
 {
-    let mut live = match source {
+    let mut subscription = match source {
         Source::Stored(events) => {
             for event in &events {
-                send(sink, event).await?;
+                let text = serde_json::to_string(event).map_err(|_| ())?;
+                send(sink, Utf8Bytes::from(text)).await?;
             }
             return Ok(());
         }
-        Source::Live(Subscription { past, live }) => {
-            for event in &past {
-                send(sink, event).await?;
-                if event.is_terminal() {
-                    return Ok(());
-                }
-            }
-            live
-        }
+        Source::Live(subscription) => subscription,
     };
-    loop {
-        match live.recv().await {
-            Ok(event) => {
-                send(sink, &event).await?;
-                if event.is_terminal() {
-                    return Ok(());
-                }
+    let mut frames = Vec::new();
+    // The past first (everything the log holds), then each batch as it is published.
+    while subscription.next_frames(&mut frames).await {
+        for frame in frames.drain(..) {
+            send(sink, frame.text).await?;
+            if frame.terminal {
+                return Ok(());
             }
-            // The trace's publisher is gone without a terminal event: nothing more will come.
-            Err(RecvError::Closed) => return Ok(()),
-            Err(RecvError::Lagged(_)) => return Err(()),
         }
     }
+    // The trace's log closed without a terminal event: nothing more will come.
+    Ok(())
 }
 
-async fn send<S>(sink: &mut S, event: &TraceEvent) -> Result<(), ()>
+/// Sends one frame; a viewer that cannot take it within [`SEND_TIMEOUT`] is cut off (its frames are shared with the
+/// other viewers, so a stalled one costs no memory while it waits, only its place in the log).
+async fn send<S>(sink: &mut S, text: Utf8Bytes) -> Result<(), ()>
 where
     S: Sink<Message> + Unpin,
 {
-    let text = serde_json::to_string(event).map_err(|_| ())?;
-    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
@@ -178,13 +170,13 @@ mod tests {
     async fn live_stream_sends_past_then_live_and_stops_at_terminal() {
         let hub = Hub::default();
         let trace = hub.insert("t", TraceReport::default());
-        trace.publish(TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false });
+        trace.publish(TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false, send_error: None });
         let sub = trace.subscribe();
         let (mut tx, rx) = mpsc::unbounded::<Message>();
         let publisher = tokio::spawn(async move {
-            trace.publish(TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false });
+            trace.publish(TraceEvent::Probe { ttl: 2, index: 0, reply: None, rate_limited: false, send_error: None });
             trace.publish(TraceEvent::Finished { destination_reached: false, duration_ms: 1 });
-            trace.publish(TraceEvent::Probe { ttl: 9, index: 0, reply: None, rate_limited: false });
+            trace.publish(TraceEvent::Probe { ttl: 9, index: 0, reply: None, rate_limited: false, send_error: None });
         });
         stream(&mut tx, Source::Live(sub)).await.expect("stream");
         publisher.await.expect("publisher");
@@ -216,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn stored_stream_replays_everything() {
         let events = vec![
-            TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false },
+            TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: false, send_error: None },
             TraceEvent::Failed { reason: "no privilege".into() },
         ];
         let (mut tx, rx) = mpsc::unbounded::<Message>();

@@ -72,17 +72,6 @@ pub enum NetError {
         #[source]
         error: io::Error,
     },
-    /// Sending a probe failed (no route to the destination, for instance).
-    #[error("cannot send a probe to {destination} with TTL {ttl}: {error}")]
-    Send {
-        /// Where the probe was going.
-        destination: IpAddr,
-        /// Its TTL.
-        ttl: u8,
-        /// The system's reason.
-        #[source]
-        error: io::Error,
-    },
     /// The prober's readers stopped (the prober was dropped while the trace ran).
     #[error("the prober stopped while the trace was running")]
     ProberGone,
@@ -202,14 +191,15 @@ impl Prober {
                 }
             }
             match action {
-                Action::Send(probe) => {
-                    let sent = sender.send(method, identifier, probe, destination).map_err(|error| NetError::Send {
-                        destination,
-                        ttl: probe.ttl,
-                        error,
-                    })?;
-                    tracer.sent_at(probe, sent.saturating_duration_since(start));
-                }
+                Action::Send(probe) => match send_with_retry(&sender, method, identifier, probe, destination).await {
+                    Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
+                    // The probe is lost, not the trace: the others may well go (a full buffer drains, a firewall
+                    // rule may cover one TTL only).
+                    Err(error) => {
+                        tracing::debug!(%error, ttl = probe.ttl, %destination, "probe not sent");
+                        tracer.not_sent(probe, error.to_string());
+                    }
+                },
                 Action::Wait(deadline) => {
                     // `check` caps the timeout at a minute, so the deadline is always a representable instant.
                     let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
@@ -242,7 +232,7 @@ impl Prober {
         method: Method,
         family: Family,
         source: IpAddr,
-    ) -> Result<(Sender, Registration, mpsc::UnboundedReceiver<Delivery>), NetError> {
+    ) -> Result<(Sender, Registration, mpsc::Receiver<Delivery>), NetError> {
         let unsupported = || NetError::Unsupported(format!("{} over {family:?}", Transport::of(method).name()));
         match method {
             Method::TcpSyn { .. } if !self.privileged => Err(NetError::NoPrivilege {
@@ -334,7 +324,7 @@ enum Sender {
 
 /// The error-queue reader task, stopped when its owner is dropped, and the channel it feeds.
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::UnboundedSender<Delivery>, Ordinary);
+struct AbortOnDrop(tokio::task::JoinHandle<()>, mpsc::Sender<Delivery>, Ordinary);
 
 impl AbortOnDrop {
     /// Starts reading `socket` for the trace that holds `registration`.
@@ -431,6 +421,30 @@ impl Sender {
                 }
             }
             _ => Err(io::Error::other("probe method and socket do not match")),
+        }
+    }
+}
+
+/// How long a probe refused for lack of buffer space waits before its one retry: long enough for the kernel to
+/// drain some of a shared raw socket's send queue, short against any round trip that matters.
+const SEND_RETRY_DELAY: Duration = Duration::from_millis(2);
+
+/// Sends `probe`, and once more if the system refuses it (EAGAIN or ENOBUFS under load, after a short pause;
+/// EPERM from a local firewall, at once, in case the rule was a rate limit). The second refusal is the answer.
+async fn send_with_retry(
+    sender: &Sender,
+    method: Method,
+    identifier: u16,
+    probe: Probe,
+    destination: IpAddr,
+) -> io::Result<Instant> {
+    match sender.send(method, identifier, probe, destination) {
+        Ok(sent) => Ok(sent),
+        Err(error) => {
+            if matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::ENOBUFS)) {
+                tokio::time::sleep(SEND_RETRY_DELAY).await;
+            }
+            sender.send(method, identifier, probe, destination)
         }
     }
 }

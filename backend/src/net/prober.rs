@@ -96,6 +96,28 @@ pub enum Packet {
 /// A packet and when it arrived.
 pub type Delivery = (Packet, Instant);
 
+/// Packets waiting for one trace, at most. The readers never wait for a trace (one trace that falls behind must not
+/// hold up the replies of all the others), so when a trace's queue is full the packet is dropped and counted
+/// ([`Counters::dropped`]): its probe reads as unanswered. A trace has far fewer probes in flight than this
+/// (`Pacing::max_in_flight`), so only a flood of forged replies fills it. The queue's memory grows with use, it is
+/// not reserved up front.
+pub const DELIVERY_CAPACITY: usize = 1024;
+
+/// Hands `delivery` to a trace's queue without waiting: `false` when the trace is gone. A full queue drops the
+/// packet (see [`DELIVERY_CAPACITY`]) and counts it in `dropped` when given.
+pub(super) fn deliver(queue: &mpsc::Sender<Delivery>, delivery: Delivery, dropped: Option<&AtomicU64>) -> bool {
+    match queue.try_send(delivery) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            if let Some(dropped) = dropped {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
 type Key = (Family, Transport, u16);
 
 /// Counters of what the readers could not attribute to any trace.
@@ -108,12 +130,17 @@ pub struct Counters {
     pub foreign: AtomicU64,
     /// Packets a trace received but did not accept (late, duplicate, wrong destination or sequence).
     pub rejected: AtomicU64,
+    /// Packets for a trace whose queue was full (see [`DELIVERY_CAPACITY`]), dropped.
+    pub dropped: AtomicU64,
+    /// TCP segments the raw TCP sockets handed to the parser: only SYN-ACKs and RSTs get past their kernel
+    /// filter, not the host's other TCP traffic.
+    pub tcp_segments: AtomicU64,
 }
 
 /// The shared state the readers consult: which trace owns which identifier.
 #[derive(Debug, Default)]
 struct Registry {
-    traces: Mutex<HashMap<Key, mpsc::UnboundedSender<Delivery>>>,
+    traces: Mutex<HashMap<Key, mpsc::Sender<Delivery>>>,
     counters: Counters,
 }
 
@@ -458,7 +485,7 @@ impl Prober {
         &self,
         family: Family,
         transport: Transport,
-    ) -> (Registration, mpsc::UnboundedReceiver<Delivery>) {
+    ) -> (Registration, mpsc::Receiver<Delivery>) {
         loop {
             if let Some(registered) = self.register(family, transport, rand::random()) {
                 return registered;
@@ -472,13 +499,13 @@ impl Prober {
         family: Family,
         transport: Transport,
         identifier: u16,
-    ) -> Option<(Registration, mpsc::UnboundedReceiver<Delivery>)> {
+    ) -> Option<(Registration, mpsc::Receiver<Delivery>)> {
         let key = (family, transport, identifier);
         let mut traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if traces.contains_key(&key) {
             return None;
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(DELIVERY_CAPACITY);
         traces.insert(key, tx);
         Some((Registration { key, registry: Arc::clone(&self.registry) }, rx))
     }
@@ -504,7 +531,7 @@ impl Registration {
     }
 
     /// Another handle on the trace's channel, for a reader of the trace's own socket.
-    pub fn deliveries(&self) -> Option<mpsc::UnboundedSender<Delivery>> {
+    pub fn deliveries(&self) -> Option<mpsc::Sender<Delivery>> {
         let traces = self.registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         traces.get(&self.key).cloned()
     }
@@ -543,10 +570,14 @@ async fn read_loop(socket: Arc<RawSocket>, family: Family, kind: RawKind, regist
 fn dispatch(registry: &Registry, family: Family, kind: RawKind, buf: &[u8], received: Received) {
     // recvmsg never reports more than the buffer holds without MSG_TRUNC; `min` keeps that a non-panic.
     let bytes = &buf[..received.len.min(buf.len())];
+    if kind == RawKind::Tcp {
+        registry.counters.tcp_segments.fetch_add(1, Ordering::Relaxed);
+    }
     match classify(family, kind, bytes, received.from) {
         Ok(Some((key, packet))) => {
             let traces = registry.traces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let delivered = traces.get(&key).is_some_and(|trace| trace.send((packet, received.at)).is_ok());
+            let dropped = Some(&registry.counters.dropped);
+            let delivered = traces.get(&key).is_some_and(|trace| deliver(trace, (packet, received.at), dropped));
             if !delivered {
                 registry.counters.foreign.fetch_add(1, Ordering::Relaxed);
             }

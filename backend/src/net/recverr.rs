@@ -18,7 +18,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
-use super::prober::{Delivery, Packet};
+use super::prober::{Delivery, Packet, deliver};
 use super::socket::{self, Family};
 use crate::wire::icmp::IcmpMessage;
 use crate::wire::icmpv6::Icmpv6Message;
@@ -113,11 +113,7 @@ pub enum Ordinary {
 
 /// Reads `socket`'s error queue, and its ordinary datagrams as `ordinary` says, until the trace ends (the channel
 /// closes), handing every ICMP error and echo reply to it.
-pub async fn read_errors(
-    socket: Arc<AsyncFd<Socket>>,
-    ordinary: Ordinary,
-    deliveries: mpsc::UnboundedSender<Delivery>,
-) {
+pub async fn read_errors(socket: Arc<AsyncFd<Socket>>, ordinary: Ordinary, deliveries: mpsc::Sender<Delivery>) {
     loop {
         let mut guard = match socket.ready(Interest::ERROR | Interest::READABLE).await {
             Ok(guard) => guard,
@@ -145,12 +141,12 @@ pub async fn read_errors(
 
 /// Hands everything `socket` holds (its error queue, then its ordinary datagrams) to the trace; false once the
 /// trace is gone.
-pub fn drain(socket: &Socket, ordinary: Ordinary, deliveries: &mpsc::UnboundedSender<Delivery>) -> bool {
+pub fn drain(socket: &Socket, ordinary: Ordinary, deliveries: &mpsc::Sender<Delivery>) -> bool {
     let mut buf = [0u8; 256];
     loop {
         match recv_error(socket, &mut buf) {
             Ok(Some(delivery)) => {
-                if deliveries.send(delivery).is_err() {
+                if !deliver(deliveries, delivery, None) {
                     return false;
                 }
             }
@@ -168,7 +164,7 @@ pub fn drain(socket: &Socket, ordinary: Ordinary, deliveries: &mpsc::UnboundedSe
         let Ordinary::EchoReplies(family) = ordinary else { continue };
         let Some((from, _)) = message.from else { continue };
         if let Some(packet) = echo_reply(family, from, &buf[..message.len])
-            && deliveries.send((packet, message.at())).is_err()
+            && !deliver(deliveries, (packet, message.at()), None)
         {
             return false;
         }

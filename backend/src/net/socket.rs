@@ -106,8 +106,10 @@ impl RawSocket {
         let filtered = match (family, kind) {
             (Family::V4, RawKind::Icmp) => set_icmp_filter(&socket, !WANTED_ICMPV4_TYPES),
             (Family::V6, RawKind::Icmp) => set_icmpv6_filter(&socket, &WANTED_ICMPV6_TYPES),
-            (Family::V6, RawKind::Tcp) => set_ipv6_checksum_offset(&socket, 16),
-            (Family::V4, RawKind::Tcp) => Ok(()),
+            (Family::V6, RawKind::Tcp) => {
+                set_ipv6_checksum_offset(&socket, 16).and_then(|()| attach_filter(&socket, &TCP_ANSWERS_V6))
+            }
+            (Family::V4, RawKind::Tcp) => attach_filter(&socket, &TCP_ANSWERS_V4),
             // Nothing is read from it: without this filter it would queue a copy of every UDP datagram received.
             (_, RawKind::Udp) => drop_all_input(&socket),
         };
@@ -139,7 +141,8 @@ impl RawSocket {
         let address = SockAddr::from(SocketAddr::new(destination, 0));
         let sent = Instant::now();
         // A raw socket never sends part of a datagram: the only outcomes are all of it or an error. A full send
-        // buffer (EAGAIN) is reported like any other error; probes are too few to fill it.
+        // buffer (EAGAIN, ENOBUFS) is reported like any other error: the trace retries once, then reports the probe
+        // as not sent.
         socket.send_to(message, &address)?;
         Ok(sent)
     }
@@ -344,16 +347,77 @@ fn set_icmpv6_filter(socket: &Socket, wanted: &[u8]) -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-/// Attaches a classic BPF filter that accepts nothing, so a send-only raw socket queues nothing.
+/// Classic BPF opcodes (linux/filter.h), the few the filters below use.
+mod bpf {
+    /// `ld` (class 0x00) with a size (H 0x08, B 0x10) and a mode (ABS 0x20, IND 0x40); `ldx` (0x01); ALU and
+    /// jump operations; return.
+    pub const LD_H_ABS: u16 = 0x08 | 0x20;
+    pub const LD_B_ABS: u16 = 0x10 | 0x20;
+    pub const LD_B_IND: u16 = 0x10 | 0x40;
+    /// `ldxb 4*([k]&0xf)`: the IPv4 header length.
+    pub const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0;
+    pub const ALU_AND_K: u16 = 0x04 | 0x50;
+    pub const JMP_JEQ_K: u16 = 0x05 | 0x10;
+    pub const JMP_JSET_K: u16 = 0x05 | 0x40;
+    pub const RET_K: u16 = 0x06;
+}
+
+const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// TCP flags byte: offset in the header, and the bits a probe's answer carries.
+const TCP_FLAGS_AT: u32 = 13;
+const TCP_RST: u32 = 0x04;
+const TCP_SYN_ACK: u32 = 0x12;
+/// Keep the whole datagram.
+const ACCEPT: u32 = u32::MAX;
+
+/// The raw IPv4 TCP socket's filter: only SYN-ACK and RST segments (the answers a SYN probe can get) reach user
+/// space, not every TCP segment of the host (its HTTP traffic included). A raw IPv4 socket's filter sees the IP
+/// header first; non-first fragments carry no TCP header and are dropped.
+const TCP_ANSWERS_V4: [libc::sock_filter; 9] = [
+    insn(bpf::LD_H_ABS, 0, 0, 6),            // 0: flags and fragment offset
+    insn(bpf::JMP_JSET_K, 5, 0, 0x1fff),     // 1: a non-first fragment: drop (7)
+    insn(bpf::LDX_B_MSH, 0, 0, 0),           // 2: x = IP header length
+    insn(bpf::LD_B_IND, 0, 0, TCP_FLAGS_AT), // 3: a = TCP flags
+    insn(bpf::JMP_JSET_K, 3, 0, TCP_RST),    // 4: RST: accept (8)
+    insn(bpf::ALU_AND_K, 0, 0, TCP_SYN_ACK), // 5
+    insn(bpf::JMP_JEQ_K, 1, 0, TCP_SYN_ACK), // 6: SYN and ACK: accept (8), else drop (7)
+    insn(bpf::RET_K, 0, 0, 0),               // 7: drop
+    insn(bpf::RET_K, 0, 0, ACCEPT),          // 8: accept
+];
+
+/// The raw IPv6 TCP socket's filter, the same test: there the filter sees the TCP header first (the kernel has
+/// already consumed the IPv6 header and any extension headers).
+const TCP_ANSWERS_V6: [libc::sock_filter; 6] = [
+    insn(bpf::LD_B_ABS, 0, 0, TCP_FLAGS_AT), // 0: a = TCP flags
+    insn(bpf::JMP_JSET_K, 3, 0, TCP_RST),    // 1: RST: accept (5)
+    insn(bpf::ALU_AND_K, 0, 0, TCP_SYN_ACK), // 2
+    insn(bpf::JMP_JEQ_K, 1, 0, TCP_SYN_ACK), // 3: SYN and ACK: accept (5), else drop (4)
+    insn(bpf::RET_K, 0, 0, 0),               // 4: drop
+    insn(bpf::RET_K, 0, 0, ACCEPT),          // 5: accept
+];
+
+/// A filter that accepts nothing, so a send-only raw socket queues nothing.
+const DROP_ALL: [libc::sock_filter; 1] = [insn(bpf::RET_K, 0, 0, 0)];
+
+/// Attaches a classic BPF filter that accepts nothing.
 fn drop_all_input(socket: &Socket) -> io::Result<()> {
-    // One instruction: BPF_RET | BPF_K with k = 0, "keep 0 bytes".
-    let mut program = [libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 }];
-    let filter = libc::sock_fprog { len: 1, filter: program.as_mut_ptr() };
-    let len = libc::socklen_t::try_from(size_of::<libc::sock_fprog>()).unwrap_or(16);
-    // SAFETY: `filter` points to a live one-instruction program for the duration of the call (the kernel copies
-    // it), and the fd is open.
+    attach_filter(socket, &DROP_ALL)
+}
+
+/// Attaches the classic BPF `program` to `socket` (`SO_ATTACH_FILTER`): the kernel runs it on each datagram and
+/// queues only those it accepts. socket2 has no safe wrapper for it, hence the one `setsockopt` here.
+fn attach_filter(socket: &Socket, program: &[libc::sock_filter]) -> io::Result<()> {
+    let len = u16::try_from(program.len()).map_err(|_| io::Error::other("BPF program too long"))?;
+    // The kernel only reads the program (it copies it), but the C type has a mutable pointer.
+    let filter = libc::sock_fprog { len, filter: program.as_ptr().cast_mut() };
+    let size = libc::socklen_t::try_from(size_of::<libc::sock_fprog>()).unwrap_or(16);
+    // SAFETY: `filter` points to `len` live instructions for the duration of the call, the kernel copies them and
+    // never writes through the pointer, and the fd is open.
     let rc = unsafe {
-        libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, (&raw const filter).cast(), len)
+        libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, (&raw const filter).cast(), size)
     };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }

@@ -184,6 +184,8 @@ pub struct ProbeOutcome {
     /// Without an answer: the hop answers other probes, and this process had spent its responder's ICMP budget
     /// (see [`GiveUp::RateLimited`]).
     pub rate_limited: bool,
+    /// Without an answer: the probe never left, and why (see [`Tracer::not_sent`]).
+    pub send_error: Option<String>,
 }
 
 impl From<ProbeOutcome> for TraceEvent {
@@ -209,6 +211,7 @@ impl From<ProbeOutcome> for TraceEvent {
                     })
                     .collect(),
             }),
+            send_error: outcome.send_error,
         }
     }
 }
@@ -227,6 +230,8 @@ enum State {
     Answered(Answer),
     /// No answer to any attempt within its wait.
     TimedOut,
+    /// The system refused to send its latest attempt, for this reason; settled without an answer.
+    NotSent(String),
     /// Never to be sent: the trace ended at a lower TTL.
     Skipped,
 }
@@ -464,6 +469,20 @@ impl Tracer {
         }
     }
 
+    /// Settles `probe` as never sent: the system refused it (the caller has already tried again), for `reason`.
+    /// It is reported without an answer and with the reason, and the trace goes on without it. A reply to an
+    /// earlier attempt of the same probe that is still awaited no longer counts. Ignored unless it is the probe's
+    /// latest attempt and still in flight.
+    pub fn not_sent(&mut self, probe: Probe, reason: String) {
+        let Some((i, attempt)) = self.locate(probe.sequence) else { return };
+        let slot = &mut self.slots[i];
+        if slot.state == State::InFlight && slot.attempts() == attempt + 1 {
+            slot.state = State::NotSent(reason);
+            slot.resend_for = None;
+            self.report();
+        }
+    }
+
     /// Takes in a reply received at `now` and says how it was taken.
     pub fn on_reply(&mut self, now: Duration, reply: &Reply) -> Match {
         if reply.identifier != self.identifier {
@@ -482,7 +501,7 @@ impl Tracer {
         let Some(sent) = self.slots[i].sends[attempt] else { return Match::Foreign };
         match self.slots[i].state {
             State::Answered(_) => return Match::Duplicate,
-            State::TimedOut => return Match::Late,
+            State::TimedOut | State::NotSent(_) => return Match::Late,
             State::Skipped => return Match::Beyond,
             State::Unsent | State::InFlight => {}
         }
@@ -676,8 +695,8 @@ impl Tracer {
             let reply = match &slot.state {
                 State::Answered(answer) if answer.kind == ReplyKind::TimeExceeded => Some(answer),
                 State::Answered(answer) if lower_known => Some(answer),
-                State::TimedOut if lower_known => None,
-                State::Answered(_) | State::TimedOut => continue,
+                State::TimedOut | State::NotSent(_) if lower_known => None,
+                State::Answered(_) | State::TimedOut | State::NotSent(_) => continue,
                 State::Unsent | State::InFlight | State::Skipped => {
                     ttl_settled = false;
                     continue;
@@ -689,7 +708,11 @@ impl Tracer {
                     self.destination_reached = true;
                 }
                 let rate_limited = reply.is_none() && slot.rate_limited;
-                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned(), rate_limited });
+                let send_error = match &slot.state {
+                    State::NotSent(reason) => Some(reason.clone()),
+                    _ => None,
+                };
+                self.outcomes.push_back(ProbeOutcome { ttl, index, reply: reply.cloned(), rate_limited, send_error });
             }
         }
     }

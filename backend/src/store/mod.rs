@@ -29,9 +29,34 @@ pub enum StoreError {
         /// The JSON error.
         source: serde_json::Error,
     },
+    /// A document could not be turned into JSON; nothing was written (an empty string would read back as a
+    /// corrupt trace).
+    #[error("cannot serialise the {what} of a trace: {source}")]
+    Serialize {
+        /// Which document.
+        what: &'static str,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The database was written by a newer tracemap, whose schema this binary does not know.
+    #[error(
+        "the database has schema version {found}, newer than this tracemap knows ({known}): it was written by a \
+         newer tracemap; run that version, or point --db at another file"
+    )]
+    Newer {
+        /// The database's `user_version`.
+        found: i64,
+        /// The migrations this binary has.
+        known: usize,
+    },
     /// The blocking task running the query died.
     #[error("database task failed")]
     Task,
+}
+
+/// `value` as JSON, or the error naming `what` it was.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &'static str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Serialize { what, source })
 }
 
 trait Op<T> {
@@ -103,6 +128,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL").op("setting synchronous")?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).op("setting the busy timeout")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).op("reading user_version")?;
+        // A newer schema may mean columns this binary would not fill, or tables it would not clean: touch nothing.
+        if usize::try_from(version).is_ok_and(|version| version > MIGRATIONS.len()) {
+            return Err(StoreError::Newer { found: version, known: MIGRATIONS.len() });
+        }
         for (i, sql) in (0_i64..).zip(MIGRATIONS).skip(usize::try_from(version).unwrap_or(0)) {
             let tx = conn.transaction().op("starting a migration")?;
             tx.execute_batch(sql).op("migrating")?;
@@ -138,7 +167,7 @@ impl Store {
         delete_hash: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
         let (id, target, status) = (id.to_owned(), report.target.clone(), status_name(report.status));
-        let json = serde_json::to_string(report).unwrap_or_default();
+        let json = to_json(report, "report")?;
         self.with(move |c| {
             c.execute(
                 "INSERT INTO traces (id, created_ms, target, status, report, delete_hash)
@@ -154,8 +183,8 @@ impl Store {
     /// Stores the final report and event log of a trace.
     pub async fn finish(&self, id: &str, report: &TraceReport, events: &[TraceEvent]) -> Result<(), StoreError> {
         let (id, status) = (id.to_owned(), status_name(report.status));
-        let report = serde_json::to_string(report).unwrap_or_default();
-        let events = serde_json::to_string(events).unwrap_or_default();
+        let report = to_json(report, "report")?;
+        let events = to_json(events, "events")?;
         self.with(move |c| {
             c.execute(
                 "UPDATE traces SET status = ?2, report = ?3, events = ?4 WHERE id = ?1",
@@ -345,5 +374,41 @@ mod tests {
         assert_eq!(store.expire(5_000).await.expect("expire"), 1);
         let ids: Vec<String> = store.list(10).await.expect("list").into_iter().map(|t| t.id).collect();
         assert_eq!(ids, ["new", "running"]);
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_tracemap_is_refused_and_left_untouched() {
+        let dir = std::env::temp_dir().join(format!("tracemap-store-newer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&path).expect("open");
+        store.insert("run", 1, &TraceReport::new("10.0.0.1", Protocol::Icmp), None).await.expect("insert");
+        drop(store);
+        let newer = i64::try_from(MIGRATIONS.len()).expect("few migrations") + 1;
+        Connection::open(&path).expect("open").pragma_update(None, "user_version", newer).expect("bump");
+
+        let error = Store::open(&path).expect_err("a newer schema must be refused");
+        assert!(matches!(error, StoreError::Newer { found, .. } if found == newer), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("schema version {newer}")) && message.contains("newer tracemap"),
+            "{message}"
+        );
+        // Nothing was changed: the running trace was not marked interrupted.
+        let conn = Connection::open(&path).expect("open");
+        let status: String =
+            conn.query_row("SELECT status FROM traces WHERE id = 'run'", [], |r| r.get(0)).expect("row");
+        assert_eq!(status, "running");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_document_that_cannot_be_serialised_is_an_error_not_an_empty_string() {
+        // JSON object keys must be strings: a map keyed by a tuple fails to serialise.
+        let unserialisable: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+        let error = to_json(&unserialisable, "report").expect_err("must fail");
+        assert!(error.to_string().starts_with("cannot serialise the report of a trace"), "{error}");
+        assert_eq!(to_json(&[1, 2], "events").expect("plain"), "[1,2]");
     }
 }

@@ -14,6 +14,10 @@
 //!   datagram cut or padded to exactly 128 bytes, the extension right after. Accepted only when the message is
 //!   longer than 128 bytes of quote, the header says version 2 and a *non-zero, correct* checksum covers the rest:
 //!   a long quote of an ordinary datagram would have to match all three by chance to be misread.
+//! - **Short length field**: routers in the wild (over ICMPv4 and ICMPv6) fill the length field with the size of
+//!   the quote they copied (say 28 bytes), then pad it with zeros to 128 bytes and append the extension there, as
+//!   the legacy layout does. RFC 4884 calls a length below 128 bytes invalid, but the structure at byte 128 is read
+//!   under the same strict conditions as the legacy layout, so it loses nothing a router meant to say.
 
 use super::checksum::Checksum;
 
@@ -116,13 +120,13 @@ pub fn mpls_labels(length: u8, unit: LengthUnit, body: &[u8]) -> MplsStack {
             LengthUnit::Words64 => words * 8,
         };
         if original < ORIGINAL_DATAGRAM_MIN {
-            return MplsStack::default();
+            // Not RFC 4884; the quote padded to 128 bytes and a strictly valid structure after it, as routers send.
+            legacy(body)
+        } else {
+            body.get(original..).and_then(|rest| extension_objects(rest, false))
         }
-        body.get(original..).and_then(|rest| extension_objects(rest, false))
-    } else if body.len() > ORIGINAL_DATAGRAM_MIN {
-        body.get(ORIGINAL_DATAGRAM_MIN..).and_then(|rest| extension_objects(rest, true))
     } else {
-        None
+        legacy(body)
     };
     let mut stack = MplsStack::default();
     for (class, ctype, payload) in structure.into_iter().flatten() {
@@ -133,6 +137,16 @@ pub fn mpls_labels(length: u8, unit: LengthUnit, body: &[u8]) -> MplsStack {
         }
     }
     stack
+}
+
+/// The extension structure right after a 128-byte original-datagram field, when there is one with version 2 and a
+/// non-zero, correct checksum (the legacy layout, and a length field below 128 bytes).
+fn legacy(body: &[u8]) -> Option<Objects<'_>> {
+    if body.len() > ORIGINAL_DATAGRAM_MIN {
+        body.get(ORIGINAL_DATAGRAM_MIN..).and_then(|rest| extension_objects(rest, true))
+    } else {
+        None
+    }
 }
 
 /// Checks an extension structure's header and checksum and returns an iterator over its objects, or `None` when
@@ -223,8 +237,36 @@ mod tests {
         assert_eq!(mpls_labels(16, LengthUnit::Words64, &body), stack);
         // A length pointing elsewhere finds no valid header there.
         assert!(mpls_labels(33, LengthUnit::Words32, &body).is_empty());
-        // Below the 128-byte minimum the message breaks RFC 4884: ignored.
-        assert!(mpls_labels(7, LengthUnit::Words32, &body).is_empty());
+    }
+
+    #[test]
+    fn a_length_field_below_128_bytes_still_finds_a_valid_structure_at_byte_128() {
+        // What routers in the wild send: the length of the copied quote (28 bytes: 7 words of 4, or 4 of 8 rounded
+        // up), the quote padded to 128 bytes, then the extension with its checksum.
+        let mut body = padded_quote();
+        body.extend_from_slice(&mpls_extension(&[MplsEntry { bottom: false, ..L24001 }, L24001]));
+        for (length, unit) in [(7, LengthUnit::Words32), (1, LengthUnit::Words32), (31, LengthUnit::Words32)]
+            .into_iter()
+            .chain([(4, LengthUnit::Words64), (15, LengthUnit::Words64)])
+        {
+            let stack = mpls_labels(length, unit, &body);
+            assert_eq!(stack.entries(), [MplsEntry { bottom: false, ..L24001 }, L24001], "{length} {unit:?}");
+        }
+        // The same strictness as the legacy layout: no zero checksum, no wrong one, no other version.
+        let mut unchecked = body.clone();
+        unchecked[128 + 2..128 + 4].copy_from_slice(&[0, 0]);
+        assert!(mpls_labels(7, LengthUnit::Words32, &unchecked).is_empty());
+        let mut corrupt = body.clone();
+        corrupt[128 + 9] ^= 0x01;
+        assert!(mpls_labels(7, LengthUnit::Words32, &corrupt).is_empty());
+        assert!(mpls_labels(4, LengthUnit::Words64, &corrupt).is_empty());
+        let mut version = body.clone();
+        version[128] = 0x10;
+        assert!(mpls_labels(7, LengthUnit::Words32, &version).is_empty());
+        // An ordinary quote longer than 128 bytes with a short length field has no labels.
+        let mut plain = padded_quote();
+        plain.extend_from_slice(&[0x45; 40]);
+        assert!(mpls_labels(7, LengthUnit::Words32, &plain).is_empty());
     }
 
     #[test]

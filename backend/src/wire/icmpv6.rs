@@ -198,8 +198,9 @@ mod tests {
     #[test]
     fn time_exceeded_and_unreachable_carry_mpls_labels() {
         let entry = crate::wire::extensions::MplsEntry { label: 24001, tc: 5, bottom: true, ttl: 254 };
-        // 128 bytes of original datagram are 16 words of 64 bits; 0 is the legacy layout.
-        for (icmp_type, length) in [(3u8, 16u8), (1, 16), (3, 0)] {
+        // 128 bytes of original datagram are 16 words of 64 bits; 0 is the legacy layout; 6 (48 bytes, the quote
+        // alone) is what routers in the wild send before padding the quote to 128 bytes.
+        for (icmp_type, length) in [(3u8, 16u8), (1, 16), (3, 0), (3, 6), (1, 6)] {
             let mut message = vec![icmp_type, 0, 0, 0, length, 0, 0, 0];
             message.extend_from_slice(&quoted_ip(17, 16));
             message.extend_from_slice(&hex("9c40 829a 0010 abcd"));

@@ -377,6 +377,7 @@ fn outcome_becomes_a_probe_event() {
             mpls: MplsStack::from_entries(&[MplsEntry { label: 24001, tc: 0, bottom: true, ttl: 1 }]),
         }),
         rate_limited: false,
+        send_error: None,
     };
     let event = TraceEvent::from(outcome);
     let json = serde_json::to_value(&event).unwrap();
@@ -541,6 +542,61 @@ fn another_traces_evidence_schedules_a_resend_at_the_given_turn() {
     let outcomes: Vec<(u8, bool, bool)> =
         tracer.drain_outcomes().map(|o| (o.index, o.reply.is_none(), o.rate_limited)).collect();
     assert_eq!(outcomes, [(0, true, true), (1, true, true), (2, true, true)]);
-    let event = TraceEvent::from(ProbeOutcome { ttl: 1, index: 0, reply: None, rate_limited: true });
-    assert_eq!(event, TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: true });
+    let event = TraceEvent::from(ProbeOutcome { ttl: 1, index: 0, reply: None, rate_limited: true, send_error: None });
+    assert_eq!(event, TraceEvent::Probe { ttl: 1, index: 0, reply: None, rate_limited: true, send_error: None });
+}
+
+#[test]
+fn a_probe_the_system_refused_is_reported_with_the_reason_and_the_trace_goes_on() {
+    // TTL 2's probes are refused by the host (a local firewall); the rest of the route answers.
+    let mut tracer = tracer(4);
+    let mut now = Duration::ZERO;
+    let mut outcomes = Vec::new();
+    let mut pending: Vec<(Duration, Reply)> = Vec::new();
+    for _ in 0..10_000 {
+        let action = tracer.poll(now);
+        outcomes.extend(tracer.drain_outcomes());
+        match action {
+            Action::Send(probe) if probe.ttl == 2 => {
+                tracer.not_sent(probe, "Operation not permitted (os error 1)".to_owned());
+                // A reply to a probe that never left cannot count.
+                let forged = reply_to(probe, router(2), Response::TimeExceeded);
+                assert_eq!(tracer.on_reply(now, &forged), Match::Late);
+            }
+            Action::Send(probe) => {
+                let (from, response) = if probe.ttl >= 3 {
+                    (DESTINATION, Response::EchoReply)
+                } else {
+                    (router(1), Response::TimeExceeded)
+                };
+                pending.push((now + ms(1), reply_to(probe, from, response)));
+            }
+            Action::Wait(until) => {
+                pending.sort_by_key(|(at, _)| *at);
+                if pending.first().is_some_and(|(at, _)| *at <= until) {
+                    let (at, reply) = pending.remove(0);
+                    now = at;
+                    tracer.on_reply(now, &reply);
+                } else {
+                    now = until;
+                }
+            }
+            Action::Done => break,
+        }
+    }
+    outcomes.extend(tracer.drain_outcomes());
+    assert!(tracer.destination_reached(), "{outcomes:?}");
+    let at = |ttl: u8| outcomes.iter().filter(|o| o.ttl == ttl).collect::<Vec<_>>();
+    assert_eq!(at(2).len(), 3, "each refused try reported once: {outcomes:?}");
+    for outcome in at(2) {
+        assert!(outcome.reply.is_none() && !outcome.rate_limited);
+        assert_eq!(outcome.send_error.as_deref(), Some("Operation not permitted (os error 1)"));
+    }
+    assert!(at(1).iter().chain(at(3).iter()).all(|o| o.reply.is_some() && o.send_error.is_none()), "{outcomes:?}");
+    assert!(at(4).is_empty(), "nothing beyond the destination");
+    // On the wire: the reason travels with the probe event.
+    let event = TraceEvent::from(at(2)[0].clone());
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["send_error"], "Operation not permitted (os error 1)");
+    assert!(json["reply"].is_null());
 }
