@@ -364,6 +364,7 @@ mod tests {
             tries: 3,
             started_at_ms: 0,
             mode,
+            location: None,
         }
     }
 
@@ -382,6 +383,10 @@ mod tests {
             lon,
             accuracy_km: None,
             source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         })
     }
 

@@ -217,6 +217,7 @@ mod tests {
             tries: 3,
             started_at_ms: 0,
             mode: None,
+            location: None,
         });
         for e in events {
             report.apply(e);
@@ -260,6 +261,10 @@ mod tests {
                 lon: 151.21,
                 accuracy_km: None,
                 source: None,
+                token: None,
+                plausible: None,
+                max_km: None,
+                candidates: Vec::new(),
             }),
             asn: Some(Asn { number: 64500, org: Some("Example Net".into()), source: None }),
             kind: Some("private".into()),

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod place;
+
 /// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
 pub const EVENT_VERSION: u32 = 1;
 
@@ -251,6 +253,21 @@ pub struct Geo {
     /// Which database placed the address (for attribution and trust), e.g. `DBIP-City-Lite`.
     #[serde(default)]
     pub source: Option<String>,
+    /// For a place read from a router's name: the token it came from, e.g. "ams10".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Some(true): the place fits the smallest RTT seen from this address; Some(false): the speed of light rules it
+    /// out; None: nothing could judge it (no prober location and no pair of hops to compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausible: Option<bool>,
+    /// How far (km) the answering router can be from the prober at most, from its smallest RTT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_km: Option<f64>,
+    /// Every candidate considered, in the order geofeed → hostname → each GeoIP database; each one a `Geo` with its
+    /// own source/accuracy_km/token/plausible/max_km and empty `candidates`. The outer Geo is the chosen one: the
+    /// first plausible candidate, else the best one flagged `plausible: Some(false)`. Never drop a location silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Geo>,
 }
 
 /// The autonomous system that announces an address.
@@ -423,6 +440,9 @@ pub struct TraceReport {
     /// Unix time (milliseconds) when the trace started.
     #[serde(default)]
     pub started_at_ms: Option<u64>,
+    /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Geo>,
 }
 
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
@@ -454,6 +474,9 @@ pub enum TraceEvent {
         /// How the probes are sent; absent from events stored before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mode: Option<ProbeMode>,
+        /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<Geo>,
     },
     /// A probe was answered, or its wait ran out (`reply` is `null`).
     Probe {
@@ -526,7 +549,8 @@ impl TraceReport {
     /// overwrites the same slot), so a viewer that receives an event twice draws the same route.
     pub fn apply(&mut self, event: &TraceEvent) {
         match event {
-            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, mode, .. } => {
+            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, mode, location, .. } => {
+                self.location.clone_from(location);
                 self.target.clone_from(target);
                 self.address = Some(address.clone());
                 self.protocol = *protocol;
@@ -623,6 +647,7 @@ mod tests {
             tries: 3,
             started_at_ms: 1,
             mode: Some(ProbeMode::Raw),
+            location: None,
         }
     }
 

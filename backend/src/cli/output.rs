@@ -189,6 +189,10 @@ mod tests {
             lon: 151.2,
             accuracy_km: None,
             source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         }
     }
 
@@ -203,6 +207,7 @@ mod tests {
             tries,
             started_at_ms: 0,
             mode: Some(ProbeMode::Raw),
+            location: None,
         }
     }
 

@@ -177,6 +177,10 @@ mod tests {
             lon,
             accuracy_km: Some(20),
             source: Some("test".into()),
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         };
         TraceReport {
             target: "dest".into(),
