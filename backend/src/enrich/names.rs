@@ -10,7 +10,7 @@
 
 use tracemap_shared::Geo;
 
-use super::places::{Place, PlaceTable, normalise};
+use super::places::{Place, PlaceKind, PlaceTable, normalise};
 
 /// `Geo::source` of a place read from a name.
 pub const SOURCE: &str = "hostname";
@@ -21,7 +21,7 @@ const MIN_CODE_POPULATION: u32 = 50_000;
 /// City names alone (`amsterdam`, `Dallas3`) must be this big; with a matching region label, any kept city.
 const MIN_NAMED_CITY_POPULATION: u32 = 100_000;
 /// An abbreviation whose region letters match nothing must be one of the world's big cities.
-const MIN_UNQUALIFIED_ABBREVIATION_POPULATION: u32 = 1_000_000;
+const MIN_UNQUALIFIED_ABBREVIATION_POPULATION: u32 = 500_000;
 
 /// Words that appear in router names for roles, interfaces, services or customers, never for places. Some are
 /// also airport codes or town names (`eth`, `ccr`, `mobile`), which is why they are listed.
@@ -33,7 +33,7 @@ const NOT_PLACES: &[&str] = &[
     // roles
     "core", "tcore", "edge", "border", "bdr", "backbone", "bbr", "cbr", "rtr", "router", "switch", "gateway", "agg",
     "aggr", "dist", "acc", "access", "ccr", "ear", "mpr", "asr", "csr", "esr", "isr", "msr", "mcr", "bcr", "icr",
-    "ipr", "lsr", "ler", "dsr", "car", "transit", "peer", "peering", "ixp", "exchange", "link", "links", "mgmt",
+    "ipr", "lsr", "ler", "dsr", "car", "bar", "ebr", "agr", "xar", "rur", "pos", "transit", "peer", "peering", "ixp", "exchange", "link", "links", "mgmt",
     "oob", "metro", "spine", "leaf", "bras", "bng", "lns", "olt", "ibone", "hfc", "infra", "trans", "wholesale",
     "gin", "zip", "atlas", "tcore", "ntt", "crs", "ncs",
     // services and hosts
@@ -158,7 +158,9 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
                 }
             };
             if alpha.len() == 3 {
-                for place in table.code(alpha).iter().filter(|p| p.population >= MIN_CODE_POPULATION) {
+                // An operator's own code stands whatever the size of its town (Ashburn's data centres).
+                let wanted = |p: &&Place| p.kind == PlaceKind::Operator || p.population >= MIN_CODE_POPULATION;
+                for place in table.code(alpha).iter().filter(wanted) {
                     push(place, if numbered { 3 } else { 2 });
                 }
                 continue;
@@ -188,7 +190,7 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
                 if let Some(place) = by_region.or_else(any) {
                     push(place, 3);
                 } else if let Some(place) =
-                    table.code(&alpha[..3]).iter().find(|p| p.population >= MIN_CODE_POPULATION)
+                    table.code(&alpha[..3]).iter().find(|p| p.kind == PlaceKind::Metro)
                 {
                     // `nycmny01`: the metro code, with a CLLI tail that abbreviates nothing the table knows.
                     push(place, 2);

@@ -16,16 +16,19 @@ use tracemap_shared::place::distance_km;
 pub const DEFAULT_PLACES_DIR: &str = "data/places";
 /// The cached index's name, beside the sources.
 pub const INDEX_FILE: &str = "places.idx";
-const INDEX_HEADER: &str = "tracemap-places\t1";
+const INDEX_HEADER: &str = "tracemap-places\t2";
 /// Cities smaller than this are not kept: routers live in towns with a data centre.
 const MIN_CITY_POPULATION: u32 = 15_000;
 /// An airport counts as a router's place when this many people live within [`AIRPORT_CATCHMENT_KM`] of it.
 const AIRPORT_CATCHMENT_KM: f64 = 60.0;
 
-/// Operators' own city codes that are not IATA codes (or whose IATA code names a small airfield elsewhere), as
-/// they write them in router names: (code, city, country). Facts about naming habits, e.g. Arelion/Telia's
-/// `nyk-bb1-link`, `ldn-b2-link`, Hurricane Electric's `core1.fmt2`.
+/// City codes operators write that the airport table lacks: their own codes that are not IATA codes (or whose
+/// IATA code names a small airfield elsewhere), and IATA metro codes missing from `iata_macs.csv`, as
+/// (code, city, country). Facts about naming habits, e.g. Arelion/Telia's `nyk-bb1-link`, `ldn-b2-link`, Hurricane
+/// Electric's `core1.fmt2`, Cogent's `ymq01`.
 const OPERATOR_CODES: &[(&str, &str, &str)] = &[
+    ("ymq", "Montréal", "CA"),
+    ("yto", "Toronto", "CA"),
     ("ash", "Ashburn", "US"),
     ("nyk", "New York City", "US"),
     ("ldn", "London", "GB"),
@@ -57,6 +60,21 @@ pub struct Place {
     pub lon: f64,
     /// People living there (for a code: the largest city near it).
     pub population: u32,
+    /// What kind of entry named it.
+    pub kind: PlaceKind,
+}
+
+/// Where a code or name comes from in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceKind {
+    /// An operator's own code ([`OPERATOR_CODES`]).
+    Operator,
+    /// An IATA metropolitan area code (`iata_macs.csv`).
+    Metro,
+    /// An IATA airport code.
+    Airport,
+    /// A city name.
+    City,
 }
 
 /// Why the table could not be read.
@@ -333,7 +351,7 @@ fn build_index(airports_csv: &str, macs_csv: &str, mut cities: Vec<City>) -> Str
         let code = f[1].to_ascii_lowercase();
         airports.insert(code.clone(), (lat, lon));
         let population = nearby_population(lat, lon);
-        if population == 0 {
+        if population == 0 || f[3].trim().is_empty() {
             continue;
         }
         out.push_str(&format!(
@@ -383,18 +401,42 @@ fn build_index(airports_csv: &str, macs_csv: &str, mut cities: Vec<City>) -> Str
         }
     }
     for c in &cities {
-        out.push_str(&format!(
-            "C\t{}\t{}\t{}\t{}\t{:.5}\t{:.5}\t{}\n",
-            normalise(&c.name),
+        let row = format!(
+            "{}\t{}\t{}\t{:.5}\t{:.5}\t{}\n",
             clean(&c.name),
             clean(&c.country),
             clean(&c.admin),
             c.lat,
             c.lon,
             c.population
-        ));
+        );
+        out.push_str(&format!("C\t{}\t{row}", normalise(&c.name)));
+        for key in spellings(&c.name) {
+            out.push_str(&format!("S\t{key}\t{row}"));
+        }
     }
     out
+}
+
+/// First words too common to stand for one city.
+const GENERIC_FIRST_WORDS: &[&str] = &["santa", "saint", "sankt", "santo", "puerto", "greater", "little", "mount"];
+
+/// Shorter spellings operators use for a city: without the part after a comma (`Washington, D.C.`), without a
+/// trailing `City` (`New York City` → `newyork`), or the first word of a long name (`Frankfurt am Main` →
+/// `frankfurt`).
+fn spellings(name: &str) -> Vec<String> {
+    let full = normalise(name);
+    let before_comma = name.split(',').next().unwrap_or(name);
+    let mut keys = vec![normalise(before_comma.strip_suffix(" City").unwrap_or(before_comma))];
+    if let Some((first, _)) = before_comma.split_once(' ') {
+        let first = normalise(first);
+        if first.len() >= 6 && !GENERIC_FIRST_WORDS.contains(&first.as_str()) {
+            keys.push(first);
+        }
+    }
+    keys.retain(|k| k.len() >= 4 && *k != full);
+    keys.dedup();
+    keys
 }
 
 /// Reads the index written by [`build_index`].
@@ -407,43 +449,51 @@ fn parse_index(text: &str, path: &Path) -> Result<PlaceTable, PlacesError> {
     let mut airports: Vec<(String, Place)> = Vec::new();
     let mut metros: Vec<(String, Place)> = Vec::new();
     let mut operators: Vec<(String, Place)> = Vec::new();
+    let mut spellings: Vec<(String, Place)> = Vec::new();
     for line in lines {
-        let f: Vec<&str> = line.split('\t').collect();
-        let [kind, key, name, country, admin, lat, lon, population] = f[..] else { continue };
+        let mut f = line.split('\t');
+        let (Some(kind), Some(key), Some(name), Some(country), Some(admin), Some(lat), Some(lon), Some(population), None) =
+            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
         let (Ok(lat), Ok(lon), Ok(population)) = (lat.parse(), lon.parse(), population.parse()) else { continue };
-        let place = Place { name: name.to_owned(), country_code: country.to_owned(), admin: admin.to_owned(), lat, lon, population };
+        let place_kind = match kind {
+            "A" => PlaceKind::Airport,
+            "M" => PlaceKind::Metro,
+            "O" => PlaceKind::Operator,
+            "C" | "S" => PlaceKind::City,
+            _ => continue,
+        };
+        let place = Place {
+            name: name.to_owned(),
+            country_code: country.to_owned(),
+            admin: admin.to_owned(),
+            lat,
+            lon,
+            population,
+            kind: place_kind,
+        };
         match kind {
             "A" => airports.push((key.to_owned(), place)),
             "M" => metros.push((key.to_owned(), place)),
             "O" => operators.push((key.to_owned(), place)),
-            "C" => {
-                table.cities.entry(key.to_owned()).or_default().push(place.clone());
-                table.by_population.push(place);
+            "S" => spellings.push((key.to_owned(), place)),
+            _ => {
+                table.by_population.push(place.clone());
+                table.cities.entry(key.to_owned()).or_default().push(place);
             }
-            _ => {}
         }
     }
     airports.sort_by(|a, b| b.1.population.cmp(&a.1.population));
     for (code, place) in operators.into_iter().chain(metros).chain(airports) {
         table.codes.entry(code).or_default().push(place);
     }
-    // Alternative spellings operators use: "Washington, D.C." is written `washington`, "New York City" `newyork`.
-    let extra: Vec<(String, Place)> = table
-        .by_population
-        .iter()
-        .filter_map(|p| {
-            let short = p.name.split(',').next().unwrap_or(&p.name);
-            let short = short.strip_suffix(" City").unwrap_or(short);
-            let key = normalise(short);
-            (key != normalise(&p.name) && key.len() >= 4).then(|| (key, p.clone()))
-        })
-        .collect();
-    for (key, place) in extra {
+    // Full names first, then shorter spellings; each list largest first (the file is written largest first).
+    for (key, place) in spellings {
         table.cities.entry(key).or_default().push(place);
     }
-    for list in table.cities.values_mut() {
-        list.sort_by(|a, b| b.population.cmp(&a.population));
-    }
+    table.by_population.sort_by(|a, b| b.population.cmp(&a.population));
     Ok(table)
 }
 
@@ -453,7 +503,7 @@ pub(crate) mod tests {
 
     /// A small table in the index format, for tests of names without the fetched data.
     pub(crate) fn sample() -> PlaceTable {
-        let text = "tracemap-places\t1
+        let text = "tracemap-places\t2
 O\tldn\tLondon\tGB\tENG\t51.50853\t-0.12574\t7556900
 M\tlon\tLondon\tGB\t\t51.50853\t-0.12574\t7556900
 A\tams\tAmsterdam\tNL\t\t52.30861\t4.76389\t741636
@@ -462,6 +512,7 @@ C\tamsterdam\tAmsterdam\tNL\t07\t52.37403\t4.88969\t741636
 C\tdallas\tDallas\tUS\tTX\t32.78306\t-96.80667\t1300092
 C\tashburn\tAshburn\tUS\tVA\t39.04372\t-77.48749\t43511
 C\tnewyorkcity\tNew York City\tUS\tNY\t40.71427\t-74.00597\t8175133
+S\tnewyork\tNew York City\tUS\tNY\t40.71427\t-74.00597\t8175133
 ";
         parse_index(text, Path::new("sample")).expect("sample index")
     }
@@ -485,6 +536,15 @@ C\tnewyorkcity\tNew York City\tUS\tNY\t40.71427\t-74.00597\t8175133
         assert_eq!(table.city("newyork")[0].name, "New York City", "the short spelling");
         assert_eq!(table.by_population()[0].name, "New York City");
         assert!(parse_index("something else\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn shorter_spellings() {
+        assert_eq!(spellings("Frankfurt am Main"), ["frankfurt"]);
+        assert_eq!(spellings("New York City"), ["newyork"]);
+        assert_eq!(spellings("Washington, D.C."), ["washington"]);
+        assert!(spellings("Santa Cruz de Tenerife").is_empty());
+        assert!(spellings("Amsterdam").is_empty());
     }
 
     #[test]
