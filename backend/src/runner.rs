@@ -199,7 +199,11 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         if let Ok((ttl, ip, hostname)) = joined {
             let min_rtt = book.min_rtt(ip);
             if let Some(event) = book.named(ttl, ip, hostname, |entry| {
-                if job.geo { enricher.place(ip, entry.hostname.as_deref(), job.location.as_ref(), min_rtt) } else { None }
+                if job.geo {
+                    enricher.place(ip, entry.hostname.as_deref(), job.location.as_ref(), min_rtt)
+                } else {
+                    None
+                }
             }) {
                 let _ = events.send(event);
             }

@@ -104,7 +104,10 @@ fn table_shows_as_and_place_and_no_geoip_keeps_the_as() {
     assert!(lines[2].ends_with("10.0.1.2  [AS64512 Lab, Campus Net]  Wellington, WGN, NZ"), "{table}");
     // The lab's feed puts two routers a few microseconds apart 480 km from each other: under the table, the
     // speed of light says they cannot both be right.
-    assert!(table.contains("? hop 2 (Wellington, WGN, NZ) and hop 1 (Auckland, AUK, NZ) cannot both be right"), "{table}");
+    assert!(
+        table.contains("? hop 2 (Wellington, WGN, NZ) and hop 1 (Auckland, AUK, NZ) cannot both be right"),
+        "{table}"
+    );
 
     let table = trace(&net, &files, &["-g"]);
     let lines: Vec<&str> = table.lines().collect();

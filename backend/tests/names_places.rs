@@ -10,7 +10,6 @@
 
 mod common;
 #[path = "support/mmdb_writer.rs"]
-#[allow(dead_code)]
 mod mmdb_writer;
 
 use std::net::Ipv4Addr;
@@ -183,6 +182,9 @@ fn routers_are_placed_from_their_names_and_far_databases_are_flagged() {
         assert!(line.contains(&format!("(name: {token})")) && !line.ends_with('?'), "{table}");
     }
     assert!(lines[4].ends_with("Sydney, New South Wales, AU?"), "flagged:\n{table}");
-    let note = format!("? hop 4: Far-Away-City puts {} in Sydney, New South Wales, AU, but its fastest reply", net.destination);
+    let note = format!(
+        "? hop 4: Far-Away-City puts {} in Sydney, New South Wales, AU, but its fastest reply",
+        net.destination
+    );
     assert!(table.contains(&note), "footnote:\n{table}");
 }

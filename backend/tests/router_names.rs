@@ -27,10 +27,7 @@ fn table() -> Option<PlaceTable> {
     match PlaceTable::open(&dir) {
         Ok(Some(table)) => Some(table),
         other => {
-            let why = format!(
-                "NOT RUN: no place table in {} ({other:?}); scripts/setup.sh fetches it",
-                dir.display()
-            );
+            let why = format!("NOT RUN: no place table in {} ({other:?}); scripts/setup.sh fetches it", dir.display());
             assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
             eprintln!("{why}");
             None
@@ -59,9 +56,10 @@ fn corpus_precision_and_recall() {
             continue;
         };
         predicted += 1;
-        let near = table.city(&normalise(expected)).first().is_some_and(|city| {
-            distance_km(city.lat, city.lon, best.place.lat, best.place.lon) <= SAME_PLACE_KM
-        });
+        let near = table
+            .city(&normalise(expected))
+            .first()
+            .is_some_and(|city| distance_km(city.lat, city.lon, best.place.lat, best.place.lon) <= SAME_PLACE_KM);
         if !expected.is_empty() && (normalise(&best.place.name) == normalise(expected) || near) {
             right += 1;
         } else {

@@ -549,7 +549,9 @@ impl TraceReport {
     /// overwrites the same slot), so a viewer that receives an event twice draws the same route.
     pub fn apply(&mut self, event: &TraceEvent) {
         match event {
-            TraceEvent::Started { target, address, protocol, max_hops, tries, started_at_ms, mode, location, .. } => {
+            TraceEvent::Started {
+                target, address, protocol, max_hops, tries, started_at_ms, mode, location, ..
+            } => {
                 self.location.clone_from(location);
                 self.target.clone_from(target);
                 self.address = Some(address.clone());

@@ -318,7 +318,14 @@ mod tests {
     #[test]
     fn doubtful_places_are_flagged_with_a_reason() {
         let prober = Geo { city: Some("Amsterdam".into()), lat: 52.37, lon: 4.89, ..sydney() };
-        let mumbai = Geo { city: Some("Mumbai".into()), country: Some("IN".into()), lat: 19.08, lon: 72.88, source: Some("DB-IP Lite".into()), ..sydney() };
+        let mumbai = Geo {
+            city: Some("Mumbai".into()),
+            country: Some("IN".into()),
+            lat: 19.08,
+            lon: 72.88,
+            source: Some("DB-IP Lite".into()),
+            ..sydney()
+        };
         let geo = place::settle(vec![mumbai], Some(&prober), Some(0.05)).expect("a place");
         let mut report = TraceReport::default();
         report.apply(&started(1));
@@ -328,7 +335,9 @@ mod tests {
         assert_eq!(format_hop(&report.hops[0]), " 1  0.050 ms  192.0.2.1  Mumbai, IN?");
         assert_eq!(
             doubts(&report),
-            ["? hop 1: DB-IP Lite puts 192.0.2.1 in Mumbai, IN, but its fastest reply (0.050 ms) cannot have come from further than 5 km"]
+            [
+                "? hop 1: DB-IP Lite puts 192.0.2.1 in Mumbai, IN, but its fastest reply (0.050 ms) cannot have come from further than 5 km"
+            ]
         );
 
         // Without the prober's place, hops bound each other.
@@ -341,7 +350,10 @@ mod tests {
         report.apply(&info(2, "10.0.2.1", None, Some(london), None));
         let notes = doubts(&report);
         assert_eq!(notes.len(), 1);
-        assert!(notes[0].starts_with("? hop 2 (London, GB) and hop 1 (Sydney, AU) cannot both be right: 169"), "{notes:?}");
+        assert!(
+            notes[0].starts_with("? hop 2 (London, GB) and hop 1 (Sydney, AU) cannot both be right: 169"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -75,10 +75,15 @@ pub struct TraceArgs {
     json: bool,
     /// Where this prober stands, as LAT,LON[,LABEL]: every place is checked against the replies' round-trip times
     /// from there (light in fibre covers about 100 km per ms of round trip).
-    #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
-    location: Option<Geo>,
+    #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = boxed_location)]
+    location: Option<Box<Geo>>,
     #[command(flatten)]
     geo: GeoArgs,
+}
+
+/// `--location`, boxed: a place is large next to the other arguments.
+fn boxed_location(s: &str) -> Result<Box<Geo>, String> {
+    parse_location(s).map(Box::new)
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -115,7 +120,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         probe,
         geo: !args.no_geoip,
         dns: !args.no_dns,
-        location: args.location.clone(),
+        location: args.location.as_deref().cloned(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(runner::run(job, enricher, tx));

@@ -152,7 +152,9 @@ impl RangeTable {
     /// The columns, for [`super::asn_index::encode`]: (starts, ends, numbers, org indexes) per family, the
     /// organisations and the label.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn parts(&self) -> ((&[u32], &[u32], &[u32], &[u32]), (&[u128], &[u128], &[u32], &[u32]), &[String], &str) {
+    pub(crate) fn parts(
+        &self,
+    ) -> ((&[u32], &[u32], &[u32], &[u32]), (&[u128], &[u128], &[u32], &[u32]), &[String], &str) {
         (
             (&self.v4.starts, &self.v4.ends, &self.v4.numbers, &self.v4.orgs),
             (&self.v6.starts, &self.v6.ends, &self.v6.numbers, &self.v6.orgs),
@@ -253,7 +255,10 @@ enum Source {
     Table(RangeTable),
     /// A range CSV read through its binary index (see [`super::asn_index`]).
     Index(IndexedTable),
-    Mmdb { reader: Reader<maxminddb::Mmap>, label: String },
+    Mmdb {
+        reader: Reader<maxminddb::Mmap>,
+        label: String,
+    },
 }
 
 /// The ASN sources, consulted in order; the first that knows an address answers.

@@ -147,7 +147,13 @@ impl IndexedTable {
     }
 
     /// The range with the greatest start at or below `key`, when it reaches `key`: (AS number, org index).
-    fn find<T: Ord + Copy>(&self, n: usize, key: T, start: impl Fn(usize) -> T, end: impl Fn(usize) -> T) -> Option<usize> {
+    fn find<T: Ord + Copy>(
+        &self,
+        n: usize,
+        key: T,
+        start: impl Fn(usize) -> T,
+        end: impl Fn(usize) -> T,
+    ) -> Option<usize> {
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -217,9 +223,19 @@ mod tests {
         let (table, _) = RangeTable::parse(csv, "test");
         let index = IndexedTable::from_bytes(encode(&table)).expect("index");
         assert_eq!((index.len(), index.label()), (5, "test"));
-        for ip in ["1.0.0.1", "1.0.1.0", "0.0.0.1", "1.0.7.255", "9.9.9.9", "8.8.8.8", "2001:200:1::1", "2001:201::1",
-            "::ffff:1.0.0.1", "255.255.255.255", "::"]
-        {
+        for ip in [
+            "1.0.0.1",
+            "1.0.1.0",
+            "0.0.0.1",
+            "1.0.7.255",
+            "9.9.9.9",
+            "8.8.8.8",
+            "2001:200:1::1",
+            "2001:201::1",
+            "::ffff:1.0.0.1",
+            "255.255.255.255",
+            "::",
+        ] {
             let ip: IpAddr = ip.parse().expect("address");
             assert_eq!(index.lookup(ip), table.lookup(ip), "{ip}");
         }

@@ -206,7 +206,13 @@ impl Enricher {
 
     /// The location of `ip`, judged: every candidate with its verdict, the chosen one outside (see
     /// [`place::settle`]).
-    pub fn place(&self, ip: IpAddr, hostname: Option<&str>, prober: Option<&Geo>, min_rtt_ms: Option<f64>) -> Option<Geo> {
+    pub fn place(
+        &self,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        prober: Option<&Geo>,
+        min_rtt_ms: Option<f64>,
+    ) -> Option<Geo> {
         place::settle(self.candidates(ip, hostname, prober, min_rtt_ms), prober, min_rtt_ms)
     }
 

@@ -27,27 +27,246 @@ const MIN_UNQUALIFIED_ABBREVIATION_POPULATION: u32 = 500_000;
 /// also airport codes or town names (`eth`, `ccr`, `mobile`), which is why they are listed.
 const NOT_PLACES: &[&str] = &[
     // interfaces
-    "ae", "be", "xe", "ge", "et", "te", "hu", "fo", "po", "lag", "vlan", "irb", "eth", "ether", "ethernet", "gige",
-    "tengige", "tengig", "fortygige", "hundredgige", "gigabitethernet", "bundle", "pos", "atm", "serial", "tunnel",
-    "tun", "loopback", "port", "channel", "xgige", "mpls", "ptp", "xcon", "lo",
+    "ae",
+    "be",
+    "xe",
+    "ge",
+    "et",
+    "te",
+    "hu",
+    "fo",
+    "po",
+    "lag",
+    "vlan",
+    "irb",
+    "eth",
+    "ether",
+    "ethernet",
+    "gige",
+    "tengige",
+    "tengig",
+    "fortygige",
+    "hundredgige",
+    "gigabitethernet",
+    "bundle",
+    "pos",
+    "atm",
+    "serial",
+    "tunnel",
+    "tun",
+    "loopback",
+    "port",
+    "channel",
+    "xgige",
+    "mpls",
+    "ptp",
+    "xcon",
+    "lo",
     // roles
-    "core", "tcore", "edge", "border", "bdr", "backbone", "bbr", "cbr", "rtr", "router", "switch", "gateway", "agg",
-    "aggr", "dist", "acc", "access", "ccr", "ear", "mpr", "asr", "csr", "esr", "isr", "msr", "mcr", "bcr", "icr",
-    "ipr", "lsr", "ler", "dsr", "car", "bar", "ebr", "agr", "xar", "rur", "pos", "transit", "peer", "peering", "ixp", "exchange", "link", "links", "mgmt",
-    "oob", "metro", "spine", "leaf", "bras", "bng", "lns", "olt", "ibone", "hfc", "infra", "trans", "wholesale",
-    "gin", "zip", "atlas", "tcore", "ntt", "crs", "ncs",
+    "core",
+    "tcore",
+    "edge",
+    "border",
+    "bdr",
+    "backbone",
+    "bbr",
+    "cbr",
+    "rtr",
+    "router",
+    "switch",
+    "gateway",
+    "agg",
+    "aggr",
+    "dist",
+    "acc",
+    "access",
+    "ccr",
+    "ear",
+    "mpr",
+    "asr",
+    "csr",
+    "esr",
+    "isr",
+    "msr",
+    "mcr",
+    "bcr",
+    "icr",
+    "ipr",
+    "lsr",
+    "ler",
+    "dsr",
+    "car",
+    "bar",
+    "ebr",
+    "agr",
+    "xar",
+    "rur",
+    "pos",
+    "transit",
+    "peer",
+    "peering",
+    "ixp",
+    "exchange",
+    "link",
+    "links",
+    "mgmt",
+    "oob",
+    "metro",
+    "spine",
+    "leaf",
+    "bras",
+    "bng",
+    "lns",
+    "olt",
+    "ibone",
+    "hfc",
+    "infra",
+    "trans",
+    "wholesale",
+    "gin",
+    "zip",
+    "atlas",
+    "tcore",
+    "ntt",
+    "crs",
+    "ncs",
     // services and hosts
-    "static", "dynamic", "customer", "cust", "client", "clients", "dsl", "adsl", "vdsl", "cable", "fiber", "fibre",
-    "ftth", "pool", "dhcp", "ppp", "pppoe", "dialup", "dial", "host", "hosted", "hosting", "rev", "ptr", "res",
-    "biz", "business", "broadband", "mobile", "wireless", "wifi", "lte", "cpe", "hsd", "user", "users", "home",
-    "nat", "cgnat", "unassigned", "unknown", "reverse", "addr", "arpa", "deploy", "compute", "cloud", "server",
-    "srv", "www", "mail", "smtp", "dns", "ntp", "web", "vps", "node", "cdn", "cache", "proxy", "firewall", "vpn",
-    "net", "network", "internet", "telecom", "tel", "com", "org", "inet", "ipv", "local", "localhost",
-    "localdomain", "lan", "wan", "corp", "office", "site", "colo", "any", "anycast", "prod", "dev", "test", "lab",
-    "example", "rdns", "ent", "gov", "edu", "sub", "int", "ext", "pub", "priv", "dyn", "fix", "fixed", "range",
-    "orange", "level", "lumen", "tech", "east", "west", "north", "south", "central", "static", "gprs", "ims",
-    "amazonaws", "cloudfront", "akamai", "akamaitechnologies", "google", "bc", "in", "ip", "rr", "pe", "ce", "ar",
-    "br", "cr", "er", "gw", "bb", "cs", "sw", "fw", "lb", "ix", "if", "as",
+    "static",
+    "dynamic",
+    "customer",
+    "cust",
+    "client",
+    "clients",
+    "dsl",
+    "adsl",
+    "vdsl",
+    "cable",
+    "fiber",
+    "fibre",
+    "ftth",
+    "pool",
+    "dhcp",
+    "ppp",
+    "pppoe",
+    "dialup",
+    "dial",
+    "host",
+    "hosted",
+    "hosting",
+    "rev",
+    "ptr",
+    "res",
+    "biz",
+    "business",
+    "broadband",
+    "mobile",
+    "wireless",
+    "wifi",
+    "lte",
+    "cpe",
+    "hsd",
+    "user",
+    "users",
+    "home",
+    "nat",
+    "cgnat",
+    "unassigned",
+    "unknown",
+    "reverse",
+    "addr",
+    "arpa",
+    "deploy",
+    "compute",
+    "cloud",
+    "server",
+    "srv",
+    "www",
+    "mail",
+    "smtp",
+    "dns",
+    "ntp",
+    "web",
+    "vps",
+    "node",
+    "cdn",
+    "cache",
+    "proxy",
+    "firewall",
+    "vpn",
+    "net",
+    "network",
+    "internet",
+    "telecom",
+    "tel",
+    "com",
+    "org",
+    "inet",
+    "ipv",
+    "local",
+    "localhost",
+    "localdomain",
+    "lan",
+    "wan",
+    "corp",
+    "office",
+    "site",
+    "colo",
+    "any",
+    "anycast",
+    "prod",
+    "dev",
+    "test",
+    "lab",
+    "example",
+    "rdns",
+    "ent",
+    "gov",
+    "edu",
+    "sub",
+    "int",
+    "ext",
+    "pub",
+    "priv",
+    "dyn",
+    "fix",
+    "fixed",
+    "range",
+    "orange",
+    "level",
+    "lumen",
+    "tech",
+    "east",
+    "west",
+    "north",
+    "south",
+    "central",
+    "static",
+    "gprs",
+    "ims",
+    "amazonaws",
+    "cloudfront",
+    "akamai",
+    "akamaitechnologies",
+    "google",
+    "bc",
+    "in",
+    "ip",
+    "rr",
+    "pe",
+    "ce",
+    "ar",
+    "br",
+    "cr",
+    "er",
+    "gw",
+    "bb",
+    "cs",
+    "sw",
+    "fw",
+    "lb",
+    "ix",
+    "if",
+    "as",
 ];
 
 /// One reading of a name: the token and the place it may mean.
@@ -112,7 +331,12 @@ fn stem(part: &str) -> Option<(&str, bool)> {
     let ok = match tail.len() {
         0 => true,
         // Google's `nrt12s45`: site, number, a letter, a number.
-        _ => digits > 0 && tail.len() >= 2 && tail.as_bytes()[0].is_ascii_alphabetic() && tail[1..].bytes().all(|b| b.is_ascii_digit()),
+        _ => {
+            digits > 0
+                && tail.len() >= 2
+                && tail.as_bytes()[0].is_ascii_alphabetic()
+                && tail[1..].bytes().all(|b| b.is_ascii_digit())
+        }
     };
     ok.then_some((alpha, digits > 0))
 }
@@ -144,7 +368,10 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
     let labels = site_labels(name);
     let mut found: Vec<Hint> = Vec::new();
     for (i, label) in labels.iter().enumerate() {
-        let region = labels.get(i + 1).map(String::as_str).filter(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_alphabetic()));
+        let region = labels
+            .get(i + 1)
+            .map(String::as_str)
+            .filter(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_alphabetic()));
         for part in label.split(['-', '_']) {
             let Some((alpha, numbered)) = stem(part) else { continue };
             if NOT_PLACES.contains(&alpha) {
@@ -177,9 +404,10 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
             if alpha.len() == 6 && numbered {
                 let (city, state) = alpha.split_at(4);
                 let state = Some(state);
-                let by_region = table.by_population().iter().find(|p| {
-                    region_matches(state, p) && abbreviates(city, &normalise(&p.name))
-                });
+                let by_region = table
+                    .by_population()
+                    .iter()
+                    .find(|p| region_matches(state, p) && abbreviates(city, &normalise(&p.name)));
                 let any = || {
                     table
                         .by_population()
@@ -189,9 +417,7 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
                 };
                 if let Some(place) = by_region.or_else(any) {
                     push(place, 3);
-                } else if let Some(place) =
-                    table.code(&alpha[..3]).iter().find(|p| p.kind == PlaceKind::Metro)
-                {
+                } else if let Some(place) = table.code(&alpha[..3]).iter().find(|p| p.kind == PlaceKind::Metro) {
                     // `nycmny01`: the metro code, with a CLLI tail that abbreviates nothing the table knows.
                     push(place, 2);
                 }
@@ -199,7 +425,7 @@ pub fn hints(name: &str, table: &PlaceTable) -> Vec<Hint> {
         }
     }
     // Best first; among equals, the first written.
-    found.sort_by(|a, b| b.score.cmp(&a.score));
+    found.sort_by_key(|h| std::cmp::Reverse(h.score));
     found
 }
 
@@ -263,6 +489,9 @@ mod tests {
         let all = hints("ae1.lon1.uk.example.net", &sample());
         assert_eq!(all[0].score, 5);
         let geo = all[0].to_geo();
-        assert_eq!((geo.source.as_deref(), geo.token.as_deref(), geo.accuracy_km), (Some("hostname"), Some("lon1"), Some(50)));
+        assert_eq!(
+            (geo.source.as_deref(), geo.token.as_deref(), geo.accuracy_km),
+            (Some("hostname"), Some("lon1"), Some(50))
+        );
     }
 }

@@ -153,10 +153,9 @@ impl PlaceTable {
         if sources.iter().any(|p| !p.is_file()) {
             return Ok(None);
         }
-        let cities = decode_cities(&std::fs::read(&sources[2]).map_err(|source| PlacesError::Read {
-            path: sources[2].clone(),
-            source,
-        })?)
+        let cities = decode_cities(
+            &std::fs::read(&sources[2]).map_err(|source| PlacesError::Read { path: sources[2].clone(), source })?,
+        )
         .map_err(|reason| PlacesError::Format { path: sources[2].clone(), reason })?;
         let text = build_index(&read(&sources[0])?, &read(&sources[1])?, cities);
         let tmp = dir.join(format!("{INDEX_FILE}.{}.part", std::process::id()));
@@ -225,8 +224,14 @@ fn decode_cities(bytes: &[u8]) -> Result<Vec<City>, String> {
     while reader.pos < bytes.len() {
         let len = usize::try_from(reader.varint()?).map_err(|_| "message too long")?;
         let end = reader.pos.checked_add(len).filter(|&e| e <= bytes.len()).ok_or("truncated message")?;
-        let mut city =
-            City { name: String::new(), country: String::new(), admin: String::new(), population: 0, lat: 0.0, lon: 0.0 };
+        let mut city = City {
+            name: String::new(),
+            country: String::new(),
+            admin: String::new(),
+            population: 0,
+            lat: 0.0,
+            lon: 0.0,
+        };
         while reader.pos < end {
             let key = reader.varint()?;
             match (key >> 3, key & 7) {
@@ -299,12 +304,16 @@ fn csv_fields(line: &str) -> Vec<String> {
         match c {
             '"' if quoted && chars.peek() == Some(&'"') => {
                 chars.next();
-                fields.last_mut().map(|f| f.push('"'));
+                if let Some(f) = fields.last_mut() {
+                    f.push('"');
+                }
             }
             '"' => quoted = !quoted,
             ',' if !quoted => fields.push(String::new()),
             c => {
-                fields.last_mut().map(|f| f.push(c));
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
             }
         }
     }
@@ -314,7 +323,7 @@ fn csv_fields(line: &str) -> Vec<String> {
 /// Builds the index text from the three sources.
 fn build_index(airports_csv: &str, macs_csv: &str, mut cities: Vec<City>) -> String {
     cities.retain(|c| c.population >= MIN_CITY_POPULATION && !c.name.is_empty() && !c.name.contains(['\t', '\n']));
-    cities.sort_by(|a, b| b.population.cmp(&a.population));
+    cities.sort_by_key(|c| std::cmp::Reverse(c.population));
     // Cities bucketed by whole degree, to find the people around each airport quickly.
     let mut grid: HashMap<(i32, i32), Vec<usize>> = HashMap::new();
     for (i, c) in cities.iter().enumerate() {
@@ -354,15 +363,13 @@ fn build_index(airports_csv: &str, macs_csv: &str, mut cities: Vec<City>) -> Str
         if population == 0 || f[3].trim().is_empty() {
             continue;
         }
-        out.push_str(&format!(
-            "A\t{code}\t{}\t{}\t\t{lat:.5}\t{lon:.5}\t{population}\n",
-            clean(&f[3]),
-            clean(&f[5])
-        ));
+        out.push_str(&format!("A\t{code}\t{}\t{}\t\t{lat:.5}\t{lon:.5}\t{population}\n", clean(&f[3]), clean(&f[5])));
     }
     // Country,City Code,City Name,Airport Code,Airport Name: a metro code's place is its city when the city table
     // has it, else the middle of its airports.
-    let mut metros: Vec<(String, String, String, Vec<(f64, f64)>)> = Vec::new();
+    // (code, city, country, its airports' coordinates)
+    type Metro = (String, String, String, Vec<(f64, f64)>);
+    let mut metros: Vec<Metro> = Vec::new();
     for line in macs_csv.lines().skip(1) {
         let f = csv_fields(line);
         if f.len() < 4 || f[1].len() != 3 {
@@ -390,7 +397,11 @@ fn build_index(airports_csv: &str, macs_csv: &str, mut cities: Vec<City>) -> Str
             }
             None => continue,
         };
-        out.push_str(&format!("M\t{code}\t{}\t{}\t\t{lat:.5}\t{lon:.5}\t{population}\n", clean(&name), clean(&country)));
+        out.push_str(&format!(
+            "M\t{code}\t{}\t{}\t\t{lat:.5}\t{lon:.5}\t{population}\n",
+            clean(&name),
+            clean(&country)
+        ));
     }
     for (code, name, country) in OPERATOR_CODES {
         if let Some(c) = largest(name, country) {
@@ -452,8 +463,17 @@ fn parse_index(text: &str, path: &Path) -> Result<PlaceTable, PlacesError> {
     let mut spellings: Vec<(String, Place)> = Vec::new();
     for line in lines {
         let mut f = line.split('\t');
-        let (Some(kind), Some(key), Some(name), Some(country), Some(admin), Some(lat), Some(lon), Some(population), None) =
-            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+        let (
+            Some(kind),
+            Some(key),
+            Some(name),
+            Some(country),
+            Some(admin),
+            Some(lat),
+            Some(lon),
+            Some(population),
+            None,
+        ) = (f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
         else {
             continue;
         };
@@ -485,7 +505,7 @@ fn parse_index(text: &str, path: &Path) -> Result<PlaceTable, PlacesError> {
             }
         }
     }
-    airports.sort_by(|a, b| b.1.population.cmp(&a.1.population));
+    airports.sort_by_key(|a| std::cmp::Reverse(a.1.population));
     for (code, place) in operators.into_iter().chain(metros).chain(airports) {
         table.codes.entry(code).or_default().push(place);
     }
@@ -493,7 +513,7 @@ fn parse_index(text: &str, path: &Path) -> Result<PlaceTable, PlacesError> {
     for (key, place) in spellings {
         table.cities.entry(key).or_default().push(place);
     }
-    table.by_population.sort_by(|a, b| b.population.cmp(&a.population));
+    table.by_population.sort_by_key(|p| std::cmp::Reverse(p.population));
     Ok(table)
 }
 
