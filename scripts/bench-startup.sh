@@ -4,7 +4,8 @@
 # sendto/sendmsg). The probe goes to 127.0.0.1 only. strace itself slows system calls a little, so the figures are
 # upper bounds. Needs root (raw sockets) and strace.
 #
-#   sudo scripts/bench-startup.sh [RUNS]      (default 10; TRACEMAP: the binary, default target/release/tracemap)
+#   sudo scripts/bench-startup.sh [RUNS]   (default 10; TRACEMAP: the binary, default target/release/tracemap;
+#                                          WORKDIR: the folder holding data/, default the checkout)
 set -euo pipefail
 
 RUNS=${1:-10}
@@ -15,7 +16,8 @@ TRACEMAP=${TRACEMAP:-$ROOT/target/release/tracemap}
 command -v strace >/dev/null || { echo "strace is not installed" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/startup-bench-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-cd "$ROOT"
+# WORKDIR: where data/ is (default: the checkout).
+cd "${WORKDIR:-$ROOT}"
 
 first_probe_ms() {
     strace -f -ttt -e trace=execve,sendto,sendmsg -o "$OUT/trace" "$@" >/dev/null 2>&1 || true
