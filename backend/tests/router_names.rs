@@ -81,7 +81,7 @@ fn corpus_precision_and_recall() {
 }
 
 #[test]
-fn the_cached_index_loads_quickly() {
+fn the_cached_index_reads_back_the_same_table() {
     let Some(first) = table() else { return };
     // The first open above wrote the index (when the folder is writable); this one reads it.
     let started = Instant::now();
