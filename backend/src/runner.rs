@@ -89,7 +89,8 @@ pub struct TraceJob {
     pub geo: bool,
     /// Whether to look up hop names (reverse DNS).
     pub dns: bool,
-    /// Where the prober stands (`--location`): places are judged against each reply's round-trip time from there.
+    /// Where the prober stands (`--location`): announced in the `started` event so a permalink knows it, and every
+    /// place is judged against each reply's round-trip time from there.
     pub location: Option<Geo>,
 }
 
