@@ -12,7 +12,8 @@
 #
 #   sudo scripts/bench-probe.sh [ROUNDS_NORMAL] [ROUNDS_TAIL]     (defaults 7 and 3)
 #
-# Environment: TRACEMAP (the binary; default target/release/tracemap), PAUSE (seconds between runs, default 6).
+# Environment: TRACEMAP (the binary; default target/release/tracemap), PAUSE (seconds between runs, default 6),
+# WORKDIR (the folder whose data/ tracemap-data reads; default the checkout).
 set -euo pipefail
 
 ROUNDS_NORMAL=${1:-7}
@@ -87,7 +88,7 @@ declare -A CMD=(
 TOOLS=(tracemap-data tracemap-icmp traceroute-icmp tracemap-udp traceroute-udp)
 ((HAVE_MTR)) && TOOLS+=(mtr-icmp)
 # Every run starts from the checkout, so tracemap-data finds data/ as a user's would.
-cd "$ROOT"
+cd "${WORKDIR:-$ROOT}"
 
 # Counts `*` on the lines of hops that answer: every hop but the silent router and, in the tail scenario, the
 # destination and everything after it. mtr marks an unanswered hop with `???` and 100% loss instead.
