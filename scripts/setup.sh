@@ -28,6 +28,28 @@ locked_wasm_bindgen() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# Slow installs run side by side: each cargo install spends much of its time on one crate or one link while the
+# other core idles, and the npm and Debian downloads wait on the network. background NAME COMMAND... starts one;
+# wait_background waits for all and fails naming the ones that failed.
+BG_PIDS=()
+BG_NAMES=()
+background() {
+    local name="$1"
+    shift
+    "$@" &
+    BG_PIDS+=("$!")
+    BG_NAMES+=("$name")
+}
+wait_background() {
+    local i failed=()
+    for i in "${!BG_PIDS[@]}"; do
+        wait "${BG_PIDS[$i]}" || failed+=("${BG_NAMES[$i]}")
+    done
+    BG_PIDS=()
+    BG_NAMES=()
+    [ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]} (see the messages above)"
+}
+
 setup_rust() {
     need_command cargo "install Rust with rustup"
     need_command rustup "install Rust with rustup"
@@ -35,18 +57,21 @@ setup_rust() {
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
-    if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
-        say "installing trunk $TRUNK_VERSION (takes about 9 minutes once)"
-        cargo install --locked trunk --version "$TRUNK_VERSION"
-    fi
     [ -f "$ROOT/Cargo.lock" ] || (cd "$ROOT" && cargo generate-lockfile)
+    if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
+        say "installing trunk $TRUNK_VERSION (compiles for several minutes, once)"
+        # Trunk's own release profile asks for fat LTO in one codegen unit, which makes its last link alone take
+        # minutes; a build tool run a few times a day does not need it, so cargo's default release settings apply.
+        background "cargo install trunk" env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            cargo install --quiet --locked trunk --version "$TRUNK_VERSION"
+    fi
     local want
     want="$(locked_wasm_bindgen)"
     [ -n "$want" ] || die "Cargo.lock names no wasm-bindgen version"
     if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-        say "installing wasm-bindgen-cli $want (takes about 5 minutes once)"
+        say "installing wasm-bindgen-cli $want (compiles for several minutes, once)"
         # Not --locked: the CLI's own lock file has named crate versions the registry no longer serves.
-        cargo install wasm-bindgen-cli --version "$want"
+        background "cargo install wasm-bindgen-cli" cargo install --quiet wasm-bindgen-cli --version "$want"
     fi
 }
 
@@ -160,14 +185,18 @@ setup_test_tools() {
 }
 
 setup_all() {
+    # The cargo installs compile in the background while the downloads and Debian packages arrive.
     setup_rust
-    setup_npm
-    setup_geoip
-    setup_asn
+    # In the foreground, before the background jobs: it may install pip with apt, which must not race the test
+    # tools' apt.
     setup_places
+    background "npm packages" setup_npm
+    background "GeoIP data" setup_geoip
+    background "ASN data" setup_asn
     if [ "${1:-}" = "--test" ]; then
-        setup_test_tools
+        background "test tools" setup_test_tools
     fi
+    wait_background
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -4,6 +4,7 @@
 //! `net` (sockets and the loop that drives tracers) → `enrich` (GeoIP, later DNS and ASN) → `runner` (one trace
 //! from resolution to its last event) → `store` (SQLite) and `http` (axum). `main.rs` only wires these up.
 
+pub mod data;
 pub mod enrich;
 pub mod http;
 pub mod net;

@@ -264,6 +264,30 @@ async fn config_tells_the_page_about_the_server() {
     assert!(info.tiles.is_none() && info.location.is_none() && info.geoip.is_empty());
 }
 
+#[tokio::test]
+async fn config_lists_the_data_sets_with_versions_and_ages() {
+    let source = tracemap_shared::DataSource {
+        name: "geoip".into(),
+        dir: "/usr/share/tracemap/geoip".into(),
+        version: Some("2.3.2026060513".into()),
+        age_days: Some(177),
+        stale: true,
+    };
+    let config = ServiceConfig { data: vec![source.clone()], ..ServiceConfig::default() };
+    let state = AppState::with_config(
+        Store::in_memory().expect("store"),
+        Arc::new(Enricher::default()),
+        Page::load(&web_dir()).expect("page"),
+        config,
+    );
+    let (status, body) = call(&state, Request::get("/api/config").body(Body::empty()).expect("r")).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(json["data"][0]["age_days"], 177, "{json}");
+    let info: tracemap_shared::ServerInfo = serde_json::from_value(json).expect("ServerInfo");
+    assert_eq!(info.data, [source]);
+}
+
 #[test]
 fn trace_ids_are_long_random_and_url_safe() {
     let a = new_trace_id();

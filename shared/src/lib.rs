@@ -208,6 +208,27 @@ pub struct ServerInfo {
     /// Whether the server looks up hop names at all (`serve --no-dns` turns it off for every trace).
     #[serde(default = "yes")]
     pub reverse_dns: bool,
+    /// The data sets the server read at start (`tracemap data` prints the same): GeoIP, ASN and any other.
+    #[serde(default)]
+    pub data: Vec<DataSource>,
+}
+
+/// One data set a server or command reads (`geoip`, `asn`, ...): where it was found, its version and age.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DataSource {
+    /// The set's name, which is also its folder under a data directory.
+    pub name: String,
+    /// The folder it was read from.
+    pub dir: String,
+    /// The version its `VERSION` file names, when it has one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Days since the data was published (from its version) or else fetched (the `VERSION` file's time).
+    #[serde(default)]
+    pub age_days: Option<u64>,
+    /// Whether it is older than tracemap trusts for locations and AS numbers (ranges move).
+    #[serde(default)]
+    pub stale: bool,
 }
 
 fn yes() -> bool {

@@ -157,6 +157,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         location: args.location.clone(),
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         reverse_dns: !args.no_dns,
+        data: super::geo::sources_in_use(&args.geo),
         ..ServiceConfig::default()
     };
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));

@@ -14,6 +14,8 @@ use tracemap_shared::place::distance_km;
 
 /// Where `scripts/setup.sh` puts the sources.
 pub const DEFAULT_PLACES_DIR: &str = "data/places";
+/// The data set's name in the data search path (`<data dir>/places`).
+pub const PLACES_SET: &str = "places";
 /// The cached index's name, beside the sources.
 pub const INDEX_FILE: &str = "places.idx";
 const INDEX_HEADER: &str = "tracemap-places\t2";

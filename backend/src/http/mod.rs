@@ -69,6 +69,8 @@ pub struct ServiceConfig {
     pub tiles: Option<TileLayer>,
     /// Whether traces may look up hop names; off, a request asking for names gets none.
     pub reverse_dns: bool,
+    /// The data sets read at start, with versions and ages (`/api/config`'s `data`).
+    pub data: Vec<tracemap_shared::DataSource>,
 }
 
 impl Default for ServiceConfig {
@@ -83,6 +85,7 @@ impl Default for ServiceConfig {
             location: None,
             tiles: None,
             reverse_dns: true,
+            data: Vec::new(),
         }
     }
 }
@@ -319,6 +322,7 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         geoip: state.enricher.geoip_labels().into_iter().map(str::to_owned).collect(),
         asn: state.enricher.asn_labels().into_iter().map(str::to_owned).collect(),
         reverse_dns: state.config.reverse_dns,
+        data: state.config.data.clone(),
     })
 }
 
