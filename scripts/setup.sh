@@ -176,11 +176,22 @@ setup_test_tools() {
     command -v traceroute >/dev/null 2>&1 || missing+=(traceroute)
     command -v mmdblookup >/dev/null 2>&1 || missing+=(mmdb-bin)
     command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq)
+    # The reverse proxy of docs/deploy.md, run by backend/tests/proxy_nginx.rs with its own config.
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
     if [ ${#missing[@]} -gt 0 ]; then
         [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
         say "installing ${missing[*]} from Debian"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Installing a daemon must not start it (nginx would take port 80 on this machine): policy-rc.d says no
+        # to every service start while apt runs, and goes away afterwards unless it was already there.
+        local guard=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            guard=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$guard"
+            chmod 755 "$guard"
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || { [ -z "$guard" ] || rm -f "$guard"; die "apt-get install ${missing[*]} failed"; }
+        [ -z "$guard" ] || rm -f "$guard"
     fi
 }
 

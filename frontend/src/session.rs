@@ -5,6 +5,7 @@
 //! so a slow response from a previous trace can never draw over the current one.
 
 use crate::api;
+use crate::mine::{self, MyTrace};
 use crate::options::Field;
 use crate::route::permalink;
 use crate::state::{Phase, TraceModel};
@@ -30,6 +31,8 @@ pub struct Session {
     pub id: RwSignal<Option<String>>,
     /// The form field the server found fault with (`invalid_field`), to mark it inline.
     pub error_field: RwSignal<Option<Field>>,
+    /// The traces this browser started (kept in `localStorage`, see [`crate::mine`]).
+    pub mine: RwSignal<Vec<MyTrace>>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
     generation: StoredValue<u64>,
     retries: StoredValue<u32>,
@@ -45,6 +48,7 @@ impl Session {
             error: RwSignal::new(None),
             error_field: RwSignal::new(None),
             id: RwSignal::new(None),
+            mine: RwSignal::new(mine::load()),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
@@ -64,10 +68,19 @@ impl Session {
             }
             match created {
                 Ok(created) => {
+                    let started = MyTrace {
+                        id: created.id.clone(),
+                        target: target.clone(),
+                        protocol,
+                        created_ms: js_sys::Date::now(),
+                        delete_token: created.delete_token.clone(),
+                    };
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
+                    // After the live socket is on its way: the list can wait, the first replies cannot.
+                    self.remember(|list| mine::with_added(list, started));
                 }
                 Err(failure) => {
                     // The page no longer shows the trace its address named.
@@ -89,6 +102,13 @@ impl Session {
         self.phase.set(Phase::Loading(id.clone()));
         self.id.set(Some(id.clone()));
         self.load(generation, id);
+    }
+
+    /// Changes the list of this browser's traces, and keeps it.
+    pub fn remember(self, change: impl FnOnce(Vec<MyTrace>) -> Vec<MyTrace>) {
+        let list = change(self.mine.get_untracked());
+        mine::save(&list);
+        self.mine.set(list);
     }
 
     /// Back to an empty page.

@@ -145,6 +145,10 @@ impl TraceRequest {
 pub struct TraceCreated {
     /// The trace's permanent id, as used in `/t/{id}` and `/api/traces/{id}`.
     pub id: String,
+    /// The secret that deletes the trace (`DELETE /api/traces/{id}` with `Authorization: Bearer TOKEN`), given
+    /// only here, once, to its creator; the server keeps only its hash. Absent from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_token: Option<String>,
 }
 
 /// One line of `GET /api/traces`: enough to list recent traces without loading them.
@@ -788,6 +792,16 @@ fn majority_address(probes: &[Option<ProbeReply>]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_created_carries_a_delete_token_when_the_server_gives_one() {
+        let old: TraceCreated = serde_json::from_str(r#"{"id":"abc"}"#).expect("answer without a token");
+        assert_eq!(old, TraceCreated { id: "abc".into(), delete_token: None });
+        let new = TraceCreated { id: "abc".into(), delete_token: Some("f00d".into()) };
+        let json = serde_json::to_string(&new).expect("json");
+        assert_eq!(json, r#"{"id":"abc","delete_token":"f00d"}"#);
+        assert_eq!(serde_json::from_str::<TraceCreated>(&json).expect("back"), new);
+    }
 
     fn reply(from: &str, rtt: f64, kind: ReplyKind) -> Option<ProbeReply> {
         Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None, mpls: Vec::new() })

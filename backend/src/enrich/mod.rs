@@ -14,7 +14,6 @@ pub mod geofeed;
 pub mod geoip;
 pub mod names;
 pub mod places;
-pub mod special;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -23,12 +22,12 @@ use std::time::Duration;
 
 use tracemap_shared::{Asn, Geo, place};
 
+pub use crate::addr::{AddressKind, kind_of};
 pub use asn::{AsnDb, AsnError, RangeTable};
 pub use dns::ReverseDns;
 pub use geofeed::Geofeed;
 pub use geoip::{GeoIp, GeoIpError};
 pub use places::PlaceTable;
-pub use special::{AddressKind, kind_of};
 
 /// Where the README's commands put the DB-IP Lite City files in a checkout.
 pub const DEFAULT_GEOIP_DIR: &str = "data/geoip";
