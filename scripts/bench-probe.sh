@@ -12,7 +12,8 @@
 #
 #   sudo scripts/bench-probe.sh [ROUNDS_NORMAL] [ROUNDS_TAIL]     (defaults 7 and 3)
 #
-# Environment: TRACEMAP (the binary; default target/release/tracemap), PAUSE (seconds between runs, default 6).
+# Environment: TRACEMAP (the binary; default target/release/tracemap), PAUSE (seconds between runs, default 6),
+# WORKDIR (the folder whose data/ tracemap-data reads; default the checkout).
 set -euo pipefail
 
 ROUNDS_NORMAL=${1:-7}
@@ -28,7 +29,8 @@ OUT=$(mktemp -d /tmp/probe-bench-XXXXXX)
 [[ $(id -u) == 0 ]] || { echo "bench-probe.sh needs root (network namespaces, raw sockets)" >&2; exit 1; }
 [[ -x $TRACEMAP ]] || { echo "no tracemap binary at $TRACEMAP (cargo build --release, or set TRACEMAP)" >&2; exit 1; }
 command -v traceroute >/dev/null || { echo "traceroute is not installed" >&2; exit 1; }
-command -v mtr >/dev/null || { echo "mtr is not installed" >&2; exit 1; }
+HAVE_MTR=1
+command -v mtr >/dev/null || { echo "mtr is not installed: measuring without it" >&2; HAVE_MTR=0; }
 
 NODES=("$PREFIX-c")
 for k in $(seq 1 $ROUTERS); do NODES+=("$PREFIX-r$k"); done
@@ -73,15 +75,20 @@ sleep 2
 ip netns exec "$PREFIX-c" "$TRACEMAP" trace -n -g -t 1 "$DEST" >/dev/null 2>&1 || true
 sleep "$PAUSE"
 
-# tool name -> command (run in the client namespace); output goes to a file for the star count.
+# tool name -> command (run in the client namespace); output goes to a file for the star count. `tracemap-data`
+# is what a user runs after ./scripts/run.sh: from the checkout, with every data file (GeoIP, ASN, places) loaded.
 declare -A CMD=(
+    [tracemap-data]="$TRACEMAP trace -n -p icmp $DEST"
     [tracemap-icmp]="$TRACEMAP trace -n -g -p icmp $DEST"
     [tracemap-udp]="$TRACEMAP trace -n -g -p udp $DEST"
     [traceroute-icmp]="traceroute -n -I $DEST"
     [traceroute-udp]="traceroute -n $DEST"
     [mtr-icmp]="mtr --report --report-cycles 1 --no-dns $DEST"
 )
-TOOLS=(tracemap-icmp traceroute-icmp tracemap-udp traceroute-udp mtr-icmp)
+TOOLS=(tracemap-data tracemap-icmp traceroute-icmp tracemap-udp traceroute-udp)
+((HAVE_MTR)) && TOOLS+=(mtr-icmp)
+# Every run starts from the checkout, so tracemap-data finds data/ as a user's would.
+cd "${WORKDIR:-$ROOT}"
 
 # Counts `*` on the lines of hops that answer: every hop but the silent router and, in the tail scenario, the
 # destination and everything after it. mtr marks an unanswered hop with `???` and 100% loss instead.
@@ -126,6 +133,7 @@ for scenario in normal tail; do
             | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
         stars=$(awk -v s=$scenario -v t=$tool '$1 == s && $3 == t { n += $5 } END { print n + 0 }' "$OUT/runs")
         proto=${tool#*-}
+        [[ $proto == data ]] && proto=icmp
         ref=$(awk -v s=$scenario -v t="traceroute-$proto" '$1 == s && $3 == t { print $4 }' "$OUT/runs" | sort -g \
             | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
         printf '%-7s %-16s median %8.4f s  ratio %7.3f  false stars %s\n' "$scenario" "$tool" "$med" \

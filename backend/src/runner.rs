@@ -11,16 +11,16 @@
 //! (the raw sockets' readers) goes through bounded queues that drop and count when full (`net`), and viewers read
 //! the hub's log at their own pace (`http::hub`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracemap_shared::{EVENT_VERSION, Geo, TraceEvent};
+use tracemap_shared::{Asn, EVENT_VERSION, Geo, TraceEvent};
 
-use crate::enrich::{AddressInfo, Enricher};
+use crate::enrich::{AddressKind, Enricher};
 use crate::net;
 use crate::probe::ProbeConfig;
 
@@ -95,7 +95,8 @@ pub struct TraceJob {
     pub geo: bool,
     /// Whether to look up hop names (reverse DNS).
     pub dns: bool,
-    /// Where the prober stands (`--location`), announced in the `started` event so a permalink knows it.
+    /// Where the prober stands (`--location`): announced in the `started` event so a permalink knows it, and every
+    /// place is judged against each reply's round-trip time from there.
     pub location: Option<Geo>,
 }
 
@@ -112,7 +113,9 @@ fn unix_ms() -> u64 {
 /// A closed receiver does not stop the trace early: its result is still wanted by the other holders of its log.
 ///
 /// Each new (TTL, address) gets a `hop_info` at once with what the in-memory sources know; with `job.dns`, a
-/// second one with the name follows when its lookup ends. Lookups run beside the trace, so no probe event waits
+/// second one with the name (and the places read from it) follows when its lookup ends. Every location is judged
+/// against the address's fastest answer so far; a faster one that changes the verdict sends the address's
+/// `hop_info` again (after its name lookup, when there is one). Lookups run beside the trace, so no probe event waits
 /// for them; after the last probe the runner waits for the outstanding ones, never longer than the resolver's
 /// timeout, and only then sends the terminal event.
 pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::UnboundedSender<TraceEvent>) {
@@ -142,30 +145,57 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         location: job.location.clone(),
     });
 
-    let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();
-    let mut names: JoinSet<TraceEvent> = JoinSet::new();
+    let mut book = Book::default();
+    let mut names: JoinSet<(u8, IpAddr, Option<String>)> = JoinSet::new();
     loop {
         tokio::select! {
             event = probe_rx.recv() => {
                 let Some(event) = event else { break };
-                let revealed = match &event {
+                let answered = match &event {
                     TraceEvent::Probe { ttl, reply: Some(reply), .. } => {
-                        reply.from.parse::<IpAddr>().ok().filter(|ip| seen.insert((*ttl, *ip))).map(|ip| (*ttl, ip))
+                        reply.from.parse::<IpAddr>().ok().map(|ip| (*ttl, ip, reply.rtt_ms))
                     }
                     _ => None,
                 };
                 let _ = events.send(event);
-                if let Some((ttl, ip)) = revealed {
-                    let info = enricher.info(ip, job.geo);
-                    let _ = events.send(hop_info(ttl, ip, None, info.clone()));
+                let Some((ttl, ip, rtt)) = answered else { continue };
+                let faster = book.rtt(ip, rtt);
+                if book.reveal(ttl, ip) {
+                    let info = enricher.info(ip, false);
+                    let geo = if job.geo {
+                        enricher.place(ip, None, job.location.as_ref(), book.min_rtt(ip))
+                    } else {
+                        None
+                    };
+                    let entry = Entry { hostname: None, named: !job.dns, geo, asn: info.asn, kind: info.kind };
+                    let _ = events.send(entry.event(ttl, ip));
+                    book.entries.insert((ttl, ip), entry);
                     if job.dns {
                         let enricher = Arc::clone(&enricher);
-                        names.spawn(async move { hop_info(ttl, ip, enricher.hostname(ip).await, info) });
+                        names.spawn(async move { (ttl, ip, enricher.hostname(ip).await) });
+                    }
+                } else if faster && job.geo {
+                    // A faster answer bounds the router more tightly: judge its places again, and say so when
+                    // that changes anything (once its name is known, which the table waits for).
+                    let min_rtt = book.min_rtt(ip);
+                    for (ttl, entry) in book.entries_of(ip) {
+                        let geo = enricher.place(ip, entry.hostname.as_deref(), job.location.as_ref(), min_rtt);
+                        if geo != entry.geo {
+                            entry.geo = geo;
+                            if entry.named {
+                                let _ = events.send(entry.event(ttl, ip));
+                            }
+                        }
                     }
                 }
             }
-            Some(Ok(named)) = names.join_next(), if !names.is_empty() => {
-                let _ = events.send(named);
+            Some(Ok((ttl, ip, hostname))) = names.join_next(), if !names.is_empty() => {
+                let min_rtt = book.min_rtt(ip);
+                if let Some(event) = book.named(ttl, ip, hostname, |entry| {
+                    if job.geo { enricher.place(ip, entry.hostname.as_deref(), job.location.as_ref(), min_rtt) } else { None }
+                }) {
+                    let _ = events.send(event);
+                }
             }
         }
     }
@@ -173,8 +203,17 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
 
     let deadline = tokio::time::Instant::now() + enricher.dns_timeout() + NAME_WAIT_SLACK;
     while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, names.join_next()).await {
-        if let Ok(named) = joined {
-            let _ = events.send(named);
+        if let Ok((ttl, ip, hostname)) = joined {
+            let min_rtt = book.min_rtt(ip);
+            if let Some(event) = book.named(ttl, ip, hostname, |entry| {
+                if job.geo {
+                    enricher.place(ip, entry.hostname.as_deref(), job.location.as_ref(), min_rtt)
+                } else {
+                    None
+                }
+            }) {
+                let _ = events.send(event);
+            }
         }
     }
     // Whatever is still looking up is dropped with the set: its name would arrive after the end.
@@ -191,14 +230,81 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     let _ = events.send(last);
 }
 
-fn hop_info(ttl: u8, ip: IpAddr, hostname: Option<String>, info: AddressInfo) -> TraceEvent {
-    TraceEvent::HopInfo {
-        ttl,
-        address: ip.to_string(),
-        hostname,
-        geo: info.geo,
-        asn: info.asn,
-        kind: Some(info.kind.as_str().to_owned()),
+/// What the runner has told about each (TTL, address), and each address's fastest answer.
+#[derive(Default)]
+struct Book {
+    entries: HashMap<(u8, IpAddr), Entry>,
+    min_rtt: HashMap<IpAddr, f64>,
+}
+
+/// The last `hop_info` sent for one (TTL, address).
+struct Entry {
+    hostname: Option<String>,
+    /// Whether its name lookup has ended (or none was wanted).
+    named: bool,
+    geo: Option<Geo>,
+    asn: Option<Asn>,
+    kind: AddressKind,
+}
+
+impl Entry {
+    fn event(&self, ttl: u8, ip: IpAddr) -> TraceEvent {
+        TraceEvent::HopInfo {
+            ttl,
+            address: ip.to_string(),
+            hostname: self.hostname.clone(),
+            geo: self.geo.clone(),
+            asn: self.asn.clone(),
+            kind: Some(self.kind.as_str().to_owned()),
+        }
+    }
+}
+
+impl Book {
+    /// Records an answer's RTT; true when it is the address's fastest yet (and not its first).
+    fn rtt(&mut self, ip: IpAddr, rtt_ms: f64) -> bool {
+        if !rtt_ms.is_finite() || rtt_ms < 0.0 {
+            return false;
+        }
+        match self.min_rtt.get_mut(&ip) {
+            Some(best) if rtt_ms < *best => {
+                *best = rtt_ms;
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.min_rtt.insert(ip, rtt_ms);
+                false
+            }
+        }
+    }
+
+    fn min_rtt(&self, ip: IpAddr) -> Option<f64> {
+        self.min_rtt.get(&ip).copied()
+    }
+
+    /// Whether (TTL, address) is new.
+    fn reveal(&self, ttl: u8, ip: IpAddr) -> bool {
+        !self.entries.contains_key(&(ttl, ip))
+    }
+
+    fn entries_of(&mut self, ip: IpAddr) -> impl Iterator<Item = (u8, &mut Entry)> {
+        self.entries.iter_mut().filter(move |((_, a), _)| *a == ip).map(|((ttl, _), e)| (*ttl, e))
+    }
+
+    /// The name lookup of (TTL, address) ended: its places are judged again with the name, and the event to send.
+    fn named(
+        &mut self,
+        ttl: u8,
+        ip: IpAddr,
+        hostname: Option<String>,
+        place: impl FnOnce(&Entry) -> Option<Geo>,
+    ) -> Option<TraceEvent> {
+        let entry = self.entries.get_mut(&(ttl, ip))?;
+        entry.hostname = hostname;
+        entry.named = true;
+        entry.geo = place(entry);
+        Some(entry.event(ttl, ip))
     }
 }
 

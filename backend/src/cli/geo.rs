@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use tracemap::data::DataDirs;
-use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed, ReverseDns, dns};
+use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed, Loading, PlaceTable, ReverseDns, dns};
+use tracemap_shared::Geo;
 
 #[derive(Args, Debug, Clone)]
 pub struct GeoArgs {
@@ -61,7 +62,10 @@ pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
 }
 
 /// Opens the enrichment sources named, or the default data files when none are. Named files must open; missing
-/// defaults only mean less information. Location sources are skipped unless `locations` (`-g` turns them off).
+/// defaults only mean less information. Location sources (geofeed, GeoIP, the place table for router names) are
+/// skipped unless `locations`; `-g` turns them off, and with them the default ASN tables (named `--asn-db` files
+/// still load). Nothing slow happens here: databases are memory-mapped, and the ASN and place tables load on a
+/// thread of their own while the first probes go out (the first lookup waits for them).
 pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
     if (locations && args.geoip_db.is_empty()) || args.asn_db.is_empty() {
         warn_if_stale(&sources_in_use(args));
@@ -69,26 +73,96 @@ pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher
     let enricher = if locations { open_locations(args)? } else { Enricher::default() };
     // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.
     let enricher = enricher.with_reverse_dns(ReverseDns::system(dns::DEFAULT_TIMEOUT));
-    let files = if args.asn_db.is_empty() {
+    let enricher = if locations {
+        let dir = args
+            .data_dirs()
+            .find_where(enrich::places::PLACES_SET, |dir| {
+                dir.join("cities.pbf").is_file() || dir.join(enrich::places::INDEX_FILE).is_file()
+            })
+            .unwrap_or_else(|| PathBuf::from(enrich::places::DEFAULT_PLACES_DIR));
+        enricher.with_places(Loading::spawn("places", move || match PlaceTable::open(&dir) {
+            Ok(Some(table)) => {
+                tracing::debug!(entries = table.len(), "place table ready");
+                Some(table)
+            }
+            Ok(None) => {
+                tracing::info!("no place table under {}: router names are not read for places", dir.display());
+                None
+            }
+            Err(err) => {
+                tracing::warn!(%err, "router names are not read for places");
+                None
+            }
+        }))
+    } else {
+        enricher
+    };
+    let files = if !args.asn_db.is_empty() {
+        args.asn_db.clone()
+    } else if locations {
         let dirs = args.data_dirs();
         let dir = dirs.find_where(enrich::ASN_SET, |dir| !enrich::default_asn_files(dir).is_empty());
         dir.map(|dir| enrich::default_asn_files(&dir)).unwrap_or_default()
     } else {
-        args.asn_db.clone()
+        Vec::new()
     };
     if files.is_empty() {
-        tracing::info!("no ASN data found (`tracemap data` shows where tracemap looked): hops will have no AS numbers");
+        if locations {
+            tracing::info!(
+                "no ASN data found (`tracemap data` shows where tracemap looked): hops will have no AS numbers"
+            );
+        }
         return Ok(enricher);
     }
-    let (asn, problems) = AsnDb::open(&files)?;
-    for (file, problem) in problems.iter().take(5) {
-        tracing::warn!(file = %file.display(), "skipped ASN {problem}");
+    // A named file that cannot be read is an error now, not a warning after the trace.
+    for file in &files {
+        std::fs::File::open(file).with_context(|| format!("cannot read ASN file {}", file.display()))?;
     }
-    if problems.len() > 5 {
-        tracing::warn!(count = problems.len(), "skipped ASN lines in all");
-    }
-    tracing::debug!(sources = ?asn.labels(), "ASN ready");
-    Ok(enricher.with_asn(asn))
+    Ok(enricher.with_asn_loading(Loading::spawn("asn", move || match AsnDb::open(&files) {
+        Ok((asn, problems)) => {
+            for (file, problem) in problems.iter().take(5) {
+                tracing::warn!(file = %file.display(), "skipped ASN {problem}");
+            }
+            if problems.len() > 5 {
+                tracing::warn!(count = problems.len(), "skipped ASN lines in all");
+            }
+            tracing::debug!(sources = ?asn.labels(), "ASN ready");
+            (!asn.is_empty()).then_some(asn)
+        }
+        Err(err) => {
+            tracing::error!(%err, "no AS numbers");
+            None
+        }
+    })))
+}
+
+/// `--location LAT,LON[,LABEL]`: where the prober stands.
+pub fn parse_location(s: &str) -> Result<Geo, String> {
+    let mut parts = s.splitn(3, ',');
+    let mut number = |what: &str, range: std::ops::RangeInclusive<f64>| {
+        parts
+            .next()
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|v| range.contains(v))
+            .ok_or_else(|| format!("expected LAT,LON[,LABEL] with a valid {what}"))
+    };
+    let lat = number("latitude", -90.0..=90.0)?;
+    let lon = number("longitude", -180.0..=180.0)?;
+    let label = parts.next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
+    Ok(Geo {
+        city: label,
+        region: None,
+        country: None,
+        country_code: None,
+        lat,
+        lon,
+        accuracy_km: None,
+        source: Some("--location".to_owned()),
+        token: None,
+        plausible: None,
+        max_km: None,
+        candidates: Vec::new(),
+    })
 }
 
 fn open_locations(args: &GeoArgs) -> anyhow::Result<Enricher> {

@@ -21,8 +21,11 @@ use super::output::{as_label, place, sanitize};
 #[derive(Args, Debug)]
 pub struct LocateArgs {
     /// IP addresses to look up; `-` reads them from standard input, one per line.
-    #[arg(required = true, value_name = "ADDRESS")]
+    #[arg(required_unless_present = "hostname", value_name = "ADDRESS")]
     addresses: Vec<String>,
+    /// A router name to read for places, without any lookup (repeatable): every place it may mean, best first.
+    #[arg(long, value_name = "NAME")]
+    hostname: Vec<String>,
     /// Do not look up names (reverse DNS).
     #[arg(short = 'n', long = "no-dns")]
     no_dns: bool,
@@ -48,9 +51,44 @@ struct Located {
     asn: Option<Asn>,
 }
 
+/// What a name says, for `--hostname`; the JSON shape of `locate --json --hostname`.
+#[derive(Debug, Serialize)]
+struct NameHints {
+    hostname: String,
+    hints: Vec<Geo>,
+}
+
 pub async fn run(args: LocateArgs) -> anyhow::Result<ExitCode> {
     let addresses = parse_addresses(&args.addresses)?;
     let enricher = Arc::new(open_enricher(&args.geo, !args.no_geoip)?);
+    if !args.hostname.is_empty() {
+        if !enricher.has_places() {
+            eprintln!("tracemap: no place table under data/places: names cannot be read (scripts/setup.sh fetches it)");
+        }
+        let named: Vec<NameHints> = args
+            .hostname
+            .iter()
+            .map(|name| NameHints { hostname: name.clone(), hints: enricher.name_hints(name) })
+            .collect();
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &named).context("encoding the answer")?;
+            writeln!(out)?;
+        } else {
+            for one in &named {
+                writeln!(out, "{}", sanitize(&one.hostname))?;
+                if one.hints.is_empty() {
+                    writeln!(out, "  hint      none: the name says nowhere tracemap recognises")?;
+                }
+                for hint in &one.hints {
+                    writeln!(out, "  hint      {}", place_line(hint))?;
+                }
+            }
+        }
+        if addresses.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if !args.no_geoip && !enricher.has_geoip() && args.geo.geofeed.is_none() {
         eprintln!("tracemap: no GeoIP database: locations are unavailable");
     }
@@ -107,15 +145,33 @@ fn parse_addresses(args: &[String]) -> anyhow::Result<Vec<IpAddr>> {
 }
 
 fn locate(enricher: &Enricher, ip: IpAddr, hostname: Option<String>, geo: bool) -> Located {
-    let info = enricher.info(ip, geo);
+    let info = enricher.info(ip, false);
     Located {
         address: ip.to_string(),
         kind: info.kind.as_str(),
         hostname_source: hostname.is_some().then_some("reverse DNS"),
+        geo: if geo { enricher.place(ip, hostname.as_deref(), None, None) } else { None },
         hostname,
-        geo: info.geo,
         asn: info.asn,
     }
+}
+
+/// `Amsterdam, NL  52.3086, 4.7639 (within 50 km)  [hostname ams10]`.
+fn place_line(geo: &Geo) -> String {
+    let mut line = place(geo);
+    if let Some(code) = geo.country_code.as_deref().filter(|c| Some(*c) != geo.country.as_deref()) {
+        line.push_str(&format!(" ({})", sanitize(code)));
+    }
+    line.push_str(&format!("  {:.4}, {:.4}", geo.lat, geo.lon));
+    if let Some(km) = geo.accuracy_km {
+        line.push_str(&format!(" (within {km} km)"));
+    }
+    match (&geo.source, &geo.token) {
+        (Some(source), Some(token)) => line.push_str(&format!("  [{} {}]", sanitize(source), sanitize(token))),
+        (Some(source), None) => line.push_str(&format!("  [{}]", sanitize(source))),
+        _ => {}
+    }
+    line
 }
 
 /// The text form: one labelled line per fact, each with its source in brackets.
@@ -127,19 +183,11 @@ fn describe(one: &Located) -> String {
     }
     match &one.geo {
         Some(geo) => {
-            let mut line = format!("  location  {}", place(geo));
-            if let Some(code) = geo.country_code.as_deref().filter(|c| Some(*c) != geo.country.as_deref()) {
-                line.push_str(&format!(" ({})", sanitize(code)));
+            text.push_str(&format!("  location  {}\n", place_line(geo)));
+            // The other candidates, so a name's hint and each database can be compared.
+            for other in geo.candidates.iter().filter(|c| c.source != geo.source || c.token != geo.token) {
+                text.push_str(&format!("  also      {}\n", place_line(other)));
             }
-            line.push_str(&format!("  {:.4}, {:.4}", geo.lat, geo.lon));
-            if let Some(km) = geo.accuracy_km {
-                line.push_str(&format!(" (within {km} km)"));
-            }
-            if let Some(source) = &geo.source {
-                line.push_str(&format!("  [{}]", sanitize(source)));
-            }
-            text.push_str(&line);
-            text.push('\n');
         }
         None if one.kind != "public" => {
             text.push_str(&format!("  location  none: a {} address is nowhere in particular\n", one.kind));

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use tokio::sync::mpsc;
-use tracemap_shared::{Asn, Geo, Hop, HopAddress, MplsLabel, TraceEvent, TraceReport};
+use tracemap_shared::{Asn, Geo, Hop, HopAddress, MplsLabel, TraceEvent, TraceReport, place};
 
 /// Folds every event into a report (for `--json`).
 pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport {
@@ -43,8 +43,62 @@ pub async fn print_table(
         progress.flush(out, false)?;
     }
     progress.flush(out, true)?;
+    let notes = doubts(&progress.report);
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for note in notes {
+            writeln!(out, "{note}")?;
+        }
+    }
     out.flush()?;
     Ok(progress.report)
+}
+
+/// Footnotes for the places marked `?`: each one the speed of light rules out, and, when the prober's own place
+/// is unknown, each pair of hops that cannot both be where they are placed.
+pub fn doubts(report: &TraceReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    for hop in &report.hops {
+        let (Some(geo), Some(address)) = (&hop.geo, &hop.address) else { continue };
+        if geo.plausible != Some(false) {
+            continue;
+        }
+        let rtt = place::min_rtt_ms(hop).map(|r| format!(" ({r:.3} ms)")).unwrap_or_default();
+        let bound = geo.max_km.map(|km| format!(" further than {km:.0} km")).unwrap_or_default();
+        notes.push(format!(
+            "? hop {}: {} puts {address} in {}, but its fastest reply{rtt} cannot have come from{bound}",
+            hop.ttl,
+            source_label(geo),
+            place(geo)
+        ));
+    }
+    if report.location.is_none() {
+        let name = |ttl: u8| {
+            let geo = report.hops.iter().find(|h| h.ttl == ttl).and_then(|h| h.geo.as_ref());
+            geo.map(place).unwrap_or_default()
+        };
+        for c in place::pair_conflicts(report) {
+            notes.push(format!(
+                "? hop {} ({}) and hop {} ({}) cannot both be right: {:.0} km apart, their replies allow at most {:.0} km",
+                c.ttl,
+                name(c.ttl),
+                c.other_ttl,
+                name(c.other_ttl),
+                c.distance_km,
+                c.bound_km
+            ));
+        }
+    }
+    notes
+}
+
+/// Who placed it, in words: the database's label, "the geofeed", or "the name (token)".
+fn source_label(geo: &Geo) -> String {
+    match (geo.source.as_deref(), geo.token.as_deref()) {
+        (Some("hostname"), Some(token)) => format!("its name ({})", sanitize(token)),
+        (Some(source), _) => sanitize(source),
+        (None, _) => "a database".to_owned(),
+    }
 }
 
 /// What the table printer knows so far.
@@ -115,7 +169,17 @@ fn describe(address: &HopAddress) -> String {
 /// The place of an address, or for a special address why it has none.
 fn where_is(geo: Option<&Geo>, kind: Option<&str>) -> Option<String> {
     match (geo, kind) {
-        (Some(geo), _) => Some(place(geo)),
+        (Some(geo), _) => {
+            let mut text = place(geo);
+            if let (Some("hostname"), Some(token)) = (geo.source.as_deref(), geo.token.as_deref()) {
+                text.push_str(&format!(" (name: {})", sanitize(token)));
+            }
+            // Ruled out by the speed of light: a footnote under the table says why.
+            if geo.plausible == Some(false) {
+                text.push('?');
+            }
+            Some(text)
+        }
         // Special addresses are nowhere in particular: say why there is no place instead of leaving a blank.
         (None, Some(kind)) if kind != "public" => Some(format!("{} address", sanitize(kind))),
         (None, _) => None,
@@ -353,6 +417,47 @@ mod tests {
         assert_eq!(lines[1], " 1  0.500 ms 0.250 ms 0.750 ms  1.0.0.2  [AS64502 B Net]");
         assert_eq!(lines[2], "    1.0.0.1  [AS64501 A Net]  Sydney, AU  (answered try 1)");
         assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn doubtful_places_are_flagged_with_a_reason() {
+        let prober = Geo { city: Some("Amsterdam".into()), lat: 52.37, lon: 4.89, ..sydney() };
+        let mumbai = Geo {
+            city: Some("Mumbai".into()),
+            country: Some("IN".into()),
+            lat: 19.08,
+            lon: 72.88,
+            source: Some("DB-IP Lite".into()),
+            ..sydney()
+        };
+        let geo = place::settle(vec![mumbai], Some(&prober), Some(0.05)).expect("a place");
+        let mut report = TraceReport::default();
+        report.apply(&started(1));
+        report.location = Some(prober);
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("192.0.2.1", 0.05), rate_limited: false });
+        report.apply(&info(1, "192.0.2.1", None, Some(geo), None));
+        assert_eq!(format_hop(&report.hops[0]), " 1  0.050 ms  192.0.2.1  Mumbai, IN?");
+        assert_eq!(
+            doubts(&report),
+            [
+                "? hop 1: DB-IP Lite puts 192.0.2.1 in Mumbai, IN, but its fastest reply (0.050 ms) cannot have come from further than 5 km"
+            ]
+        );
+
+        // Without the prober's place, hops bound each other.
+        let mut report = TraceReport::default();
+        report.apply(&started(1));
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.05), rate_limited: false });
+        report.apply(&info(1, "10.0.1.1", None, Some(sydney()), None));
+        report.apply(&TraceEvent::Probe { ttl: 2, index: 0, reply: reply("10.0.2.1", 0.06), rate_limited: false });
+        let london = Geo { city: Some("London".into()), country: Some("GB".into()), lat: 51.5, lon: -0.13, ..sydney() };
+        report.apply(&info(2, "10.0.2.1", None, Some(london), None));
+        let notes = doubts(&report);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("? hop 2 (London, GB) and hop 1 (Sydney, AU) cannot both be right: 169"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tracemap::privilege;
 use tracemap::store::Store;
 use tracemap_shared::{Geo, TileLayer};
 
-use super::geo::{GeoArgs, open_enricher};
+use super::geo::{GeoArgs, open_enricher, parse_location};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -80,34 +80,6 @@ pub struct ServeArgs {
     geo: GeoArgs,
 }
 
-fn parse_location(s: &str) -> Result<Geo, String> {
-    let mut parts = s.splitn(3, ',');
-    let mut number = |what: &str, range: std::ops::RangeInclusive<f64>| {
-        parts
-            .next()
-            .and_then(|p| p.trim().parse::<f64>().ok())
-            .filter(|v| range.contains(v))
-            .ok_or_else(|| format!("expected LAT,LON[,LABEL] with a valid {what}"))
-    };
-    let lat = number("latitude", -90.0..=90.0)?;
-    let lon = number("longitude", -180.0..=180.0)?;
-    let label = parts.next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
-    Ok(Geo {
-        city: label,
-        region: None,
-        country: None,
-        country_code: None,
-        lat,
-        lon,
-        accuracy_km: None,
-        source: Some("--location".to_owned()),
-        token: None,
-        plausible: None,
-        max_km: None,
-        candidates: Vec::new(),
-    })
-}
-
 /// The origin (`scheme://host[:port]`) of a `--public-url`.
 fn parse_public_url(s: &str) -> Result<String, String> {
     let s = s.trim();
@@ -149,7 +121,10 @@ pub struct Prepared {
 /// database, GeoIP and ASN data, the page), then drops privileges. Runs on the main thread before the async
 /// runtime exists, so no thread ever holds a capability afterwards.
 pub fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
-    let enricher = Arc::new(open_enricher(&args.geo, true)?);
+    let enricher = open_enricher(&args.geo, true)?;
+    // Read every table now, while the files are still readable: the user dropped to may not be able to.
+    enricher.wait_loaded();
+    let enricher = Arc::new(enricher);
     if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }

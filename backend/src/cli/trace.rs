@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 use tracemap::net::Family;
 use tracemap::probe::ProbeConfig;
 use tracemap::runner::{self, TraceJob};
-use tracemap_shared::Protocol;
+use tracemap_shared::{Geo, Protocol};
 
-use super::geo::{GeoArgs, open_enricher};
+use super::geo::{GeoArgs, open_enricher, parse_location};
 use super::output;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -73,8 +73,17 @@ pub struct TraceArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     json: bool,
+    /// Where this prober stands, as LAT,LON[,LABEL]: every place is checked against the replies' round-trip times
+    /// from there (light in fibre covers about 100 km per ms of round trip).
+    #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = boxed_location)]
+    location: Option<Box<Geo>>,
     #[command(flatten)]
     geo: GeoArgs,
+}
+
+/// `--location`, boxed: a place is large next to the other arguments.
+fn boxed_location(s: &str) -> Result<Box<Geo>, String> {
+    parse_location(s).map(Box::new)
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -106,7 +115,13 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         port: args.port,
         paris: args.paris,
     };
-    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip, dns: !args.no_dns, location: None };
+    let job = TraceJob {
+        target: args.host.clone(),
+        probe,
+        geo: !args.no_geoip,
+        dns: !args.no_dns,
+        location: args.location.as_deref().cloned(),
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(runner::run(job, enricher, tx));
     let report = if args.json {

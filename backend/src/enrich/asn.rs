@@ -14,6 +14,8 @@ use maxminddb::Reader;
 use serde::Deserialize;
 use tracemap_shared::Asn;
 
+use super::asn_index::{self, IndexedTable};
+
 /// Why an ASN source could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AsnError {
@@ -147,6 +149,20 @@ impl RangeTable {
         self.v4.len() + self.v6.len()
     }
 
+    /// The columns, for [`super::asn_index::encode`]: (starts, ends, numbers, org indexes) per family, the
+    /// organisations and the label.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        &self,
+    ) -> ((&[u32], &[u32], &[u32], &[u32]), (&[u128], &[u128], &[u32], &[u32]), &[String], &str) {
+        (
+            (&self.v4.starts, &self.v4.ends, &self.v4.numbers, &self.v4.orgs),
+            (&self.v6.starts, &self.v6.ends, &self.v6.numbers, &self.v6.orgs),
+            &self.orgs,
+            &self.label,
+        )
+    }
+
     /// Whether the table has no range.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -237,7 +253,12 @@ impl MmdbRecord {
 /// One configured source.
 enum Source {
     Table(RangeTable),
-    Mmdb { reader: Reader<Vec<u8>>, label: String },
+    /// A range CSV read through its binary index (see [`super::asn_index`]).
+    Index(IndexedTable),
+    Mmdb {
+        reader: Reader<maxminddb::Mmap>,
+        label: String,
+    },
 }
 
 /// The ASN sources, consulted in order; the first that knows an address answers.
@@ -261,13 +282,21 @@ impl AsnDb {
         for path in paths {
             let path = path.as_ref();
             if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mmdb")) {
-                let reader =
-                    Reader::open_readfile(path).map_err(|source| AsnError::Mmdb { path: path.to_owned(), source })?;
+                // SAFETY: as for the GeoIP files (see `geoip.rs`): data files are replaced by renaming, never
+                // rewritten in place.
+                let reader = unsafe { Reader::open_mmap(path) }
+                    .map_err(|source| AsnError::Mmdb { path: path.to_owned(), source })?;
                 let label = match reader.metadata().database_type.as_str() {
                     "" => file_name(path),
                     kind => kind.to_owned(),
                 };
                 db.sources.push(Source::Mmdb { reader, label });
+            } else if let Some(index) = asn_index::fresh(path, &asn_index::index_path(path))
+                .then(|| IndexedTable::open(&asn_index::index_path(path)))
+                .flatten()
+                .filter(|index| index.label() == csv_label(path))
+            {
+                db.sources.push(Source::Index(index));
             } else {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| AsnError::Read { path: path.to_owned(), source })?;
@@ -277,6 +306,10 @@ impl AsnDb {
                     return Err(AsnError::Empty { path: path.to_owned(), first });
                 }
                 problems.extend(errors.into_iter().map(|e| (path.to_owned(), e)));
+                // Next time, map the parsed table instead of parsing again (a read-only folder only costs time).
+                if let Err(err) = asn_index::write(&asn_index::index_path(path), &asn_index::encode(&table)) {
+                    tracing::debug!(file = %path.display(), %err, "cannot cache the ASN index");
+                }
                 db.sources.push(Source::Table(table));
             }
         }
@@ -299,6 +332,7 @@ impl AsnDb {
             .iter()
             .map(|s| match s {
                 Source::Table(t) => t.label.as_str(),
+                Source::Index(t) => t.label(),
                 Source::Mmdb { label, .. } => label.as_str(),
             })
             .collect()
@@ -308,6 +342,7 @@ impl AsnDb {
     pub fn lookup(&self, ip: IpAddr) -> Option<Asn> {
         self.sources.iter().find_map(|source| match source {
             Source::Table(table) => table.lookup(ip),
+            Source::Index(index) => index.lookup(ip),
             Source::Mmdb { reader, label } => {
                 let record: MmdbRecord = reader.lookup(ip).ok()?.decode().ok()??;
                 record.into_asn(label)

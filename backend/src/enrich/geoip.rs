@@ -5,7 +5,8 @@
 //! `country_code`, `state1`, `latitude`, `longitude`) and IPinfo's (flat `city`, `region`, `country`, coordinates
 //! as numbers or as text). One record type accepts all of them, field by field, so a file is usable without being
 //! told which it is. Several files may be open at once (DB-IP ships IPv4 and IPv6 apart); the first that places
-//! an address wins.
+//! an address wins. Files are memory-mapped, so opening one costs nothing and only the pages a lookup touches
+//! are read.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -30,7 +31,7 @@ pub enum GeoIpError {
 
 /// One open database.
 struct Database {
-    reader: Reader<Vec<u8>>,
+    reader: Reader<maxminddb::Mmap>,
     /// Shown with every location it gives, for attribution and trust.
     label: String,
 }
@@ -53,8 +54,12 @@ impl GeoIp {
             .iter()
             .map(|path| {
                 let path = path.as_ref();
-                let reader =
-                    Reader::open_readfile(path).map_err(|source| GeoIpError::Open { path: path.to_owned(), source })?;
+                // SAFETY: the map stays valid only while nobody rewrites the file in place. `scripts/setup.sh` and
+                // the data packages replace files by renaming a new one over them, which leaves a mapped old file
+                // intact; a user who truncates a database under a running server may crash it, as with any reader
+                // of memory-mapped data.
+                let reader = unsafe { Reader::open_mmap(path) }
+                    .map_err(|source| GeoIpError::Open { path: path.to_owned(), source })?;
                 Ok(Database { label: label_for(&reader.metadata().database_type, path), reader })
             })
             .collect::<Result<_, GeoIpError>>()?;
@@ -64,6 +69,17 @@ impl GeoIp {
     /// The labels of the open databases, in lookup order.
     pub fn labels(&self) -> Vec<&str> {
         self.databases.iter().map(|d| d.label.as_str()).collect()
+    }
+
+    /// Where each database that knows `ip` places it, in lookup order: every one is a location candidate.
+    pub fn lookup_all(&self, ip: IpAddr) -> Vec<Geo> {
+        self.databases
+            .iter()
+            .filter_map(|db| {
+                let record: Record = db.reader.lookup(ip).ok()?.decode().ok()??;
+                record.into_geo(&db.label)
+            })
+            .collect()
     }
 
     /// Where the first database that knows `ip` places it. A record without coordinates does not count: a hop

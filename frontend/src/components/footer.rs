@@ -1,4 +1,5 @@
-//! The footer with the credits the data's licences require: DB-IP (CC BY 4.0) and Natural Earth.
+//! The footer with the credits the data's licences require: DB-IP (CC BY 4.0), GeoNames (CC BY 4.0, the cities
+//! router names are read against) and Natural Earth.
 
 use leptos::prelude::*;
 
@@ -10,6 +11,12 @@ pub fn SiteFooter() -> impl IntoView {
             <a id="dbip-attribution" href="https://db-ip.com" target="_blank" rel="noopener">
                 "IP Geolocation by DB-IP"
             </a>
+            <span aria-hidden="true">" · "</span>
+            <span id="places-attribution">
+                "Places in router names: "
+                <a href="https://www.geonames.org" target="_blank" rel="noopener">"GeoNames"</a>
+                " (CC BY 4.0), airportsdata"
+            </span>
             <span aria-hidden="true">" · "</span>
             <span>
                 "Basemap made with "
