@@ -434,7 +434,13 @@ mod tests {
         let mut report = TraceReport::default();
         report.apply(&started(1));
         report.location = Some(prober);
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("192.0.2.1", 0.05), rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("192.0.2.1", 0.05),
+            rate_limited: false,
+            send_error: None,
+        });
         report.apply(&info(1, "192.0.2.1", None, Some(geo), None));
         assert_eq!(format_hop(&report.hops[0]), " 1  0.050 ms  192.0.2.1  Mumbai, IN?");
         assert_eq!(
@@ -447,9 +453,21 @@ mod tests {
         // Without the prober's place, hops bound each other.
         let mut report = TraceReport::default();
         report.apply(&started(1));
-        report.apply(&TraceEvent::Probe { ttl: 1, index: 0, reply: reply("10.0.1.1", 0.05), rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 0,
+            reply: reply("10.0.1.1", 0.05),
+            rate_limited: false,
+            send_error: None,
+        });
         report.apply(&info(1, "10.0.1.1", None, Some(sydney()), None));
-        report.apply(&TraceEvent::Probe { ttl: 2, index: 0, reply: reply("10.0.2.1", 0.06), rate_limited: false });
+        report.apply(&TraceEvent::Probe {
+            ttl: 2,
+            index: 0,
+            reply: reply("10.0.2.1", 0.06),
+            rate_limited: false,
+            send_error: None,
+        });
         let london = Geo { city: Some("London".into()), country: Some("GB".into()), lat: 51.5, lon: -0.13, ..sydney() };
         report.apply(&info(2, "10.0.2.1", None, Some(london), None));
         let notes = doubts(&report);
