@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracemap_shared::{EVENT_VERSION, TraceEvent};
+use tracemap_shared::{EVENT_VERSION, Family, TraceEvent, TraceOptions};
 
 use crate::enrich::{AddressInfo, Enricher};
 use crate::net;
@@ -131,6 +131,7 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         tries: job.probe.tries,
         started_at_ms: unix_ms(),
         mode,
+        options: options(&job.probe),
     });
 
     let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();
@@ -180,6 +181,14 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         }
     };
     let _ = events.send(last);
+}
+
+/// The settings the trace really runs with, defaults filled in, for the `started` event.
+fn options(probe: &ProbeConfig) -> TraceOptions {
+    let port = crate::probe::Method::for_config(probe).port();
+    let family = if probe.destination.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+    let timeout_ms = u32::try_from(probe.timeout.as_millis()).unwrap_or(u32::MAX);
+    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms) }
 }
 
 fn hop_info(ttl: u8, ip: IpAddr, hostname: Option<String>, info: AddressInfo) -> TraceEvent {

@@ -30,6 +30,9 @@ pub struct Session {
     pub id: RwSignal<Option<String>>,
     /// The form field the server found fault with (`invalid_field`), to mark it inline.
     pub error_field: RwSignal<Option<Field>>,
+    /// Bumped each time a stored trace is opened (a permalink, a recent trace, back or forward), so the form can
+    /// take over its settings.
+    pub opened: RwSignal<u64>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
     generation: StoredValue<u64>,
     retries: StoredValue<u32>,
@@ -44,6 +47,7 @@ impl Session {
             phase: RwSignal::new(Phase::Idle),
             error: RwSignal::new(None),
             error_field: RwSignal::new(None),
+            opened: RwSignal::new(0),
             id: RwSignal::new(None),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
@@ -52,10 +56,10 @@ impl Session {
     }
 
     /// Starts the trace `request` asks for and, once the server accepts it, moves the address bar to its permalink.
+    /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it.
     pub fn start(self, request: TraceRequest) {
         let (target, protocol) = (request.target.clone(), request.protocol);
         let generation = self.begin();
-        self.model.set(None);
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
             let created = api::create_trace(&request).await;
@@ -64,19 +68,22 @@ impl Session {
             }
             match created {
                 Ok(created) => {
+                    self.model.set(None);
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
                 }
                 Err(failure) => {
-                    // The page no longer shows the trace its address named.
-                    push_history("/");
+                    // The trace on show (if any) stays, with its address, link and exports.
                     if failure.code.as_deref() == Some("invalid_field") {
                         self.error_field.set(Field::from_server_message(&failure.message));
+                    } else if failure.code.as_deref() == Some("invalid_target") {
+                        self.error_field.set(Some(Field::Target));
                     }
                     self.error.set(Some(failure.sentence()));
-                    self.phase.set(Phase::Idle);
+                    let shown = self.model.with_untracked(Option::is_some);
+                    self.phase.set(if shown { Phase::Settled } else { Phase::Idle });
                 }
             }
         });
@@ -126,6 +133,9 @@ impl Session {
                     // While resuming, keep what is drawn: the socket replays every event and the fold ignores repeats.
                     if !resuming || self.model.with_untracked(Option::is_none) {
                         self.model.set(Some(TraceModel::from_report(report)));
+                    }
+                    if !resuming {
+                        self.opened.update(|n| *n += 1);
                     }
                     if running {
                         self.connect(generation, id);

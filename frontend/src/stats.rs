@@ -43,13 +43,34 @@ pub struct Loss {
 }
 
 impl Loss {
-    /// Lost share in percent, once any probe has settled.
-    pub fn percent(self) -> Option<f64> {
-        (self.settled > 0).then(|| self.lost as f64 * 100.0 / self.settled as f64)
+    /// Probes answered.
+    pub fn answered(self) -> usize {
+        self.settled.saturating_sub(self.lost)
     }
 
-    /// `0 %`, `33 %`, `100 %`; empty while nothing has settled.
+    /// Whether every settled probe went unanswered: a router that does not answer probes, which is silence, not
+    /// loss (the hops after it prove the path works).
+    pub fn silent(self) -> bool {
+        self.settled > 0 && self.answered() == 0
+    }
+
+    /// Share of the probes lost on the path, in percent, once any probe has settled. Probes lost to a rate limit
+    /// this server caused are left out of both sides: they say nothing about the path.
+    pub fn percent(self) -> Option<f64> {
+        let counted = self.settled.saturating_sub(self.rate_limited);
+        (counted > 0).then(|| self.lost.saturating_sub(self.rate_limited) as f64 * 100.0 / counted as f64)
+    }
+
+    /// Whether the hop answered some probes and lost others on the path: the only case the table marks as loss.
+    pub fn is_loss(self) -> bool {
+        self.answered() > 0 && self.lost > self.rate_limited
+    }
+
+    /// `0 %`, `33 %`; `no answer` for a silent hop; empty while nothing has settled.
     pub fn label(self) -> String {
+        if self.silent() {
+            return "no answer".to_owned();
+        }
         self.percent().map(|p| format!("{p:.0} %")).unwrap_or_default()
     }
 
@@ -163,6 +184,19 @@ mod tests {
         assert_eq!(Loss { settled: 3, lost: 2, rate_limited: 2 }.rate_limited_label().as_deref(), Some("2 rl"));
         assert_eq!(Loss::default().title(), "");
         assert_eq!(Loss::default().label(), "", "nothing settled yet: no figure");
+    }
+
+    #[test]
+    fn silence_and_rate_limits_are_not_loss() {
+        let silent = Loss { settled: 3, lost: 3, rate_limited: 0 };
+        assert_eq!(silent.label(), "no answer");
+        assert!(silent.silent() && !silent.is_loss());
+        let limited = Loss { settled: 3, lost: 1, rate_limited: 1 };
+        assert_eq!(limited.label(), "0 %", "a try lost to our own rate limit is not path loss");
+        assert!(!limited.is_loss());
+        let lossy = Loss { settled: 3, lost: 1, rate_limited: 0 };
+        assert!(lossy.is_loss());
+        assert_eq!(Loss { settled: 4, lost: 2, rate_limited: 1 }.label(), "33 %");
     }
 
     #[test]

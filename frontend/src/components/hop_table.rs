@@ -3,7 +3,7 @@
 //! its marker on the map.
 
 use crate::session::Session;
-use crate::state::{ProbeCell, mpls_badge};
+use crate::state::{ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
 use leptos::prelude::*;
 
@@ -47,6 +47,38 @@ fn focus_row(event: &leptos::ev::KeyboardEvent, key: &str) -> bool {
     match target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
         Some(target) => target.focus().is_ok(),
         None => false,
+    }
+}
+
+/// One row for a silent run at the end of a finished trace: `hops 7–30: no answer`.
+fn silent_run_row(ttl: u8, last: u8, span: usize, focus: Focus) -> impl IntoView {
+    let highlighted = move || focus.active() == Some(ttl);
+    let selected = move || focus.selected.get() == Some(ttl);
+    view! {
+        <tr
+            class="hop-row silent-run"
+            class:highlighted=highlighted
+            class:ahead=move || focus.ahead_of_replay(ttl)
+            data-ttl=ttl.to_string()
+            data-through=last.to_string()
+            tabindex="0"
+            aria-current=move || if selected() { "true" } else { "false" }
+            on:click=move |_| focus.toggle(ttl)
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                let key = ev.key();
+                if matches!(key.as_str(), "Enter" | " ") {
+                    ev.prevent_default();
+                    focus.toggle(ttl);
+                } else if focus_row(&ev, &key) {
+                    ev.prevent_default();
+                }
+            }
+        >
+            <td class="ttl">{format!("{ttl}–{last}")}</td>
+            <td class="silent-run-text" colspan=span.to_string()>
+                {format!("hops {ttl}–{last}: no answer")}
+            </td>
+        </tr>
     }
 }
 
@@ -132,6 +164,12 @@ pub fn HopTable() -> impl IntoView {
                                     })
                                     .collect_view();
                                 let ttl = row.ttl;
+                                if let Some(last) = row.through {
+                                    return silent_run_row(ttl, last, columns.get_untracked() + 4, focus).into_any();
+                                }
+                                let kind_note = row.kind.as_deref().map(kind_note);
+                                let place_note = kind_note.clone().filter(|_| row.location.is_empty());
+                                let as_note = kind_note.filter(|_| row.asn.is_none());
                                 let highlighted = move || focus.active() == Some(ttl);
                                 let selected = move || focus.selected.get() == Some(ttl);
                                 view! {
@@ -176,11 +214,18 @@ pub fn HopTable() -> impl IntoView {
                                                     }
                                                 })}
                                         </td>
-                                        <td class="location">{row.location}</td>
-                                        <td class="asn">{asn_cell(row.asn)}</td>
+                                        <td class="location">
+                                            {row.location}
+                                            {place_note.map(|n| view! { <span class="kind-note">{n}</span> })}
+                                        </td>
+                                        <td class="asn">
+                                            {asn_cell(row.asn)}
+                                            {as_note.map(|n| view! { <span class="kind-note">{n}</span> })}
+                                        </td>
                                         <td
                                             class="loss"
-                                            class:lossy={row.loss.lost > 0}
+                                            class:lossy={row.loss.is_loss()}
+                                            class:silent={row.loss.silent()}
                                             class:rate-limited={row.loss.rate_limited > 0}
                                             title=row.loss.title()
                                         >
@@ -191,6 +236,7 @@ pub fn HopTable() -> impl IntoView {
                                         </td>
                                     </tr>
                                 }
+                                    .into_any()
                             })
                             .collect_view()
                     }}

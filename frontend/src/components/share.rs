@@ -1,30 +1,33 @@
 //! Sharing a trace: a button that copies its permalink, download links for the server's exports, and the list of
 //! recent traces on this server (refreshed whenever a trace ends).
 
-use crate::route::permalink;
+use crate::route::{permalink, presenter_query};
 use crate::session::Session;
 use crate::state::Phase;
+use crate::state::{format_duration, settings_text, utc_time};
+use crate::ui::Presenter;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tracemap_shared::TraceStatus;
+use tracemap_shared::{TraceReport, TraceStatus, TraceSummary};
 
 /// How many recent traces the list shows.
 const RECENT: usize = 8;
 
-/// The permalink as a full URL on this server.
-fn full_link(id: &str) -> String {
+/// The permalink as a full URL on this server, keeping presenter mode when it is on.
+fn full_link(id: &str, presenter: bool) -> String {
     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-    format!("{origin}{}", permalink(id))
+    format!("{origin}{}{}", permalink(id), presenter_query(presenter))
 }
 
 /// Copy link and exports for the trace on show.
 #[component]
 pub fn ShareBar() -> impl IntoView {
     let session = expect_context::<Session>();
+    let presenter = expect_context::<Presenter>();
     let copied = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         let Some(id) = session.id.get_untracked() else { return };
-        let link = full_link(&id);
+        let link = full_link(&id, presenter.0.get_untracked());
         let Some(window) = web_sys::window() else { return };
         let promise = window.navigator().clipboard().write_text(&link);
         spawn_local(async move {
@@ -53,6 +56,16 @@ pub fn ShareBar() -> impl IntoView {
             </div>
         </Show>
     }
+}
+
+/// A summary's settings, as the status line words them.
+fn summary_settings(summary: &TraceSummary) -> String {
+    let mut report = TraceReport::new(summary.target.clone(), summary.protocol);
+    report.address.clone_from(&summary.address);
+    report.tries = summary.tries;
+    report.max_hops = summary.max_hops;
+    report.options = summary.options;
+    settings_text(&report)
 }
 
 /// Recent traces on this server, newest first; each opens its permalink.
@@ -95,14 +108,19 @@ pub fn RecentTraces() -> impl IntoView {
                                     TraceStatus::Finished => format!("{} hops, no answer", t.hops),
                                     TraceStatus::Failed => "failed".to_owned(),
                                     TraceStatus::Interrupted => "interrupted".to_owned(),
+                                    TraceStatus::Stopped => format!("stopped after {} hops", t.hops),
                                 };
+                                let settings = summary_settings(&t);
+                                let took = t.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
+                                let when = utc_time(t.created_ms);
                                 view! {
                                     <li>
                                         <a href=permalink(&t.id) on:click=open>
                                             {t.target.clone()}
                                         </a>
                                         <span class="recent-meta">
-                                            {format!(" {} · {status}", t.protocol.as_str().to_uppercase())}
+                                            {format!(" {settings} · {status}{took} · ")}
+                                            <span class="recent-when">{when}</span>
                                         </span>
                                     </li>
                                 }

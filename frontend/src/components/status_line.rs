@@ -1,7 +1,7 @@
 //! The status line (announced to screen readers) and the error banner with the server's own message.
 
 use crate::session::Session;
-use crate::state::{Phase, mode_note, status_text};
+use crate::state::{Phase, mode_note, settings_note, status_text};
 use leptos::prelude::*;
 use tracemap_shared::TraceStatus;
 
@@ -9,7 +9,19 @@ use tracemap_shared::TraceStatus;
 #[component]
 pub fn StatusLine() -> impl IntoView {
     let session = expect_context::<Session>();
-    let text = move || session.model.with(|m| status_text(&session.phase.get(), m.as_ref()));
+    // With an error on show the line says so too, rather than inviting the user to type as if nothing happened.
+    let text = move || {
+        let phase = session.phase.get();
+        let refused = session.error.with(Option::is_some) && matches!(phase, Phase::Idle | Phase::Settled);
+        session.model.with(|m| match (refused, m) {
+            (true, None) => "The trace did not start: see the message below.".to_owned(),
+            (true, Some(m)) => {
+                format!("The new trace did not start (see below); still showing: {}", status_text(&phase, Some(m)))
+            }
+            (false, m) => status_text(&phase, m.as_ref()),
+        })
+    };
+    let settings = move || session.model.with(|m| m.as_ref().and_then(|m| settings_note(&m.report)));
     let mode = move || session.model.with(|m| m.as_ref().and_then(|m| mode_note(&m.report)));
     let state = move || {
         let status = session.model.with(|m| m.as_ref().map(|m| m.report.status));
@@ -17,7 +29,7 @@ pub fn StatusLine() -> impl IntoView {
             (Phase::Starting(_) | Phase::Loading(_) | Phase::Reconnecting, _) => "busy",
             (_, Some(TraceStatus::Running)) => "running",
             (_, Some(TraceStatus::Finished)) => "finished",
-            (_, Some(TraceStatus::Failed | TraceStatus::Interrupted)) => "failed",
+            (_, Some(TraceStatus::Failed | TraceStatus::Interrupted | TraceStatus::Stopped)) => "failed",
             _ => "idle",
         }
     };
@@ -27,6 +39,7 @@ pub fn StatusLine() -> impl IntoView {
                 <span class="status-dot" aria-hidden="true"></span>
                 {text}
                 {move || mode().map(|note| view! { <span id="probe-mode" class="status-mode">{note}</span> })}
+                {move || settings().map(|note| view! { <span id="trace-settings" class="status-mode">{note}</span> })}
             </p>
             <Show when=move || session.error.with(Option::is_some)>
                 <p id="error" class="error" role="alert">

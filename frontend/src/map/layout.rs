@@ -19,6 +19,8 @@ pub struct Leg {
     pub path: Vec<LatLon>,
     /// Whether hops without a location lie between the two ends (drawn dashed).
     pub bridged: bool,
+    /// TTL of the hop the arc leads to: a replay draws the arc once it reaches that hop.
+    pub to_ttl: u8,
 }
 
 /// One marker: every located hop at one place.
@@ -62,7 +64,7 @@ impl RouteLayout {
                     } else {
                         let path = great_circle(from, target);
                         let end = path[path.len() - 1];
-                        legs.push(Leg { path, bridged });
+                        legs.push(Leg { path, bridged, to_ttl: point.ttl });
                         end
                     }
                 }
@@ -104,7 +106,14 @@ impl RouteLayout {
 
     /// The arcs drawn solid and the ones drawn dashed, each as a list of paths.
     pub fn solid_and_bridged(&self) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
-        let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) = self.legs.iter().partition(|l| l.bridged);
+        self.solid_and_bridged_until(None)
+    }
+
+    /// The same, up to the hop with TTL `step` when a replay is on show (the route grows as the replay goes, so
+    /// it does not give the ending away); every arc when `step` is `None`.
+    pub fn solid_and_bridged_until(&self, step: Option<u8>) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
+        let shown = self.legs.iter().filter(|l| step.is_none_or(|step| l.to_ttl <= step));
+        let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) = shown.partition(|l| l.bridged);
         let paths = |legs: Vec<&Leg>| legs.into_iter().map(|l| l.path.clone()).collect();
         (paths(solid), paths(bridged))
     }
@@ -152,6 +161,9 @@ mod tests {
         assert_eq!(layout.places.len(), 3);
         let (solid, bridged) = layout.solid_and_bridged();
         assert_eq!((solid.len(), bridged.len()), (1, 1));
+        assert_eq!(layout.solid_and_bridged_until(Some(2)), (solid.clone(), vec![]), "a replay at hop 2");
+        assert_eq!(layout.solid_and_bridged_until(Some(1)), (vec![], vec![]), "hop 1 has no arc without a start");
+        assert_eq!(layout.solid_and_bridged_until(Some(9)), layout.solid_and_bridged());
     }
 
     #[test]

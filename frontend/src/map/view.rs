@@ -158,8 +158,9 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
 
 /// The route's arcs as at most two layers: `route-line` (solid, one SVG path for all solid arcs) and `route-gap`
 /// (dashed, across hops without a location).
-pub fn route_lines(layout: &RouteLayout) -> Vec<Layer> {
-    let (solid, bridged) = layout.solid_and_bridged();
+/// During a replay only the arcs up to its step (`step`) are drawn.
+pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
+    let (solid, bridged) = layout.solid_and_bridged_until(step);
     let mut layers = Vec::new();
     for (paths, class, dash) in [(solid, "route-line", None), (bridged, "route-gap", Some("6 8"))] {
         if paths.is_empty() {
@@ -212,7 +213,8 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
         })
         .collect::<Vec<_>>()
         .join("<br>");
-    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "top", "offset": [0, -12]})));
+    // `auto` puts the tooltip on the side of the marker that faces the map's middle, so it stays inside the map.
+    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "auto", "offset": [0, 0]})));
     Some(marker)
 }
 
@@ -232,7 +234,7 @@ pub fn tag_marker(marker: &Layer, ttls: &[u8]) {
 pub fn origin_marker(position: LatLon) -> Layer {
     let icon = leaflet::div_icon(&options(&json!({
         "className": "origin-marker",
-        "html": "<span></span>",
+        "html": "<span></span><b class=\"origin-label\">Start</b>",
         "iconSize": [18, 18],
         "iconAnchor": [9, 9],
     })));
@@ -240,12 +242,12 @@ pub fn origin_marker(position: LatLon) -> Layer {
         "title": "This tracemap server (the start)",
         "alt": "Start",
         "keyboard": false,
-        // Under the hop markers: the first hop is often in the same city.
-        "zIndexOffset": -1000,
+        // Above the hop markers: the first hop is often in the same city, and the route needs a visible start.
+        "zIndexOffset": 1000,
     }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
     let marker = leaflet::marker(&options(&json!(position)), &marker_options);
-    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "top"})));
+    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "auto"})));
     marker
 }
 
