@@ -2,7 +2,7 @@
 //! as a LineString plus a Point per located hop (for GIS tools and other maps). Pure functions of the report.
 
 use serde_json::{Value, json};
-use tracemap_shared::{Hop, TraceReport};
+use tracemap_shared::{Family, Hop, TraceReport};
 
 /// The export formats, by the suffix of `/api/traces/{id}.{suffix}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +63,35 @@ fn cell(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
+/// The trace's settings and start, the same on every row: protocol, port, family, tries, timeout, first TTL, max
+/// hops and the start as Unix milliseconds (empty where a trace stored before they were recorded does not say).
+fn settings_columns(report: &TraceReport) -> Vec<String> {
+    let text = |value: Option<String>| value.unwrap_or_default();
+    let family = report.options.family.map(|f| match f {
+        Family::Ipv4 => "ipv4".to_owned(),
+        Family::Ipv6 => "ipv6".to_owned(),
+        Family::Auto => "auto".to_owned(),
+    });
+    vec![
+        report.protocol.as_str().to_owned(),
+        text(report.options.port.map(|p| p.to_string())),
+        text(family),
+        text((report.tries > 0).then(|| report.tries.to_string())),
+        text(report.options.timeout_ms.map(|t| t.to_string())),
+        text(report.first_ttl.map(|t| t.to_string())),
+        text((report.max_hops > 0).then(|| report.max_hops.to_string())),
+        text(report.started_at_ms.map(|t| t.to_string())),
+    ]
+}
+
 /// One row per probe: ttl, try, who answered, RTT, reply kind and flag, then the hop's name, place, AS and address
-/// kind (columns are only ever added at the end, so existing spreadsheets keep working).
+/// kind, then the trace's settings (columns are only ever added at the end, so existing spreadsheets keep working).
 pub fn csv(report: &TraceReport) -> String {
     let mut out = String::from(
         "ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon,asn,as_org,address_kind,\
-         rate_limited,mpls\n",
+         rate_limited,mpls,protocol,port,family,tries,timeout_ms,first_ttl,max_hops,started_at_ms\n",
     );
+    let settings = settings_columns(report);
     for hop in &report.hops {
         for (i, probe) in hop.probes.iter().enumerate() {
             let (from, rtt, kind, flag, mpls) = match probe {
@@ -103,7 +125,7 @@ pub fn csv(report: &TraceReport) -> String {
                 if rate_limited { "true".to_owned() } else { String::new() },
                 mpls,
             ];
-            let row: Vec<String> = fields.iter().map(|f| cell(f)).collect();
+            let row: Vec<String> = fields.iter().chain(&settings).map(|f| cell(f)).collect();
             out.push_str(&row.join(","));
             out.push('\n');
         }
@@ -133,6 +155,9 @@ pub fn geojson(report: &TraceReport) -> Value {
         "properties": {
             "id": report.id, "target": report.target, "address": report.address,
             "protocol": report.protocol, "destination_reached": report.destination_reached,
+            "port": report.options.port, "family": report.options.family, "tries": report.tries,
+            "timeout_ms": report.options.timeout_ms, "first_ttl": report.first_ttl, "max_hops": report.max_hops,
+            "started_at_ms": report.started_at_ms, "duration_ms": report.duration_ms, "status": report.status,
         },
     })];
     for (hop, coords) in &located {
@@ -232,17 +257,17 @@ mod tests {
         assert_eq!(lines.len(), 1 + 6);
         assert_eq!(
             lines[1],
-            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,"#
+            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,icmp,,,,,,,"#
         );
         assert_eq!(
             lines[2],
-            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,"#
+            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,icmp,,,,,,,"#
         );
-        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,,,");
-        assert_eq!(lines[4], "2,2,,,,,,,,,,,,,,true,", "the second try was lost to a rate limit");
+        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,,,,icmp,,,,,,,");
+        assert_eq!(lines[4], "2,2,,,,,,,,,,,,,,true,,icmp,,,,,,,", "the second try was lost to a rate limit");
         assert!(
             lines[5].ends_with(
-                ",10.0.2.2,,Perth,AU,-31.95,115.86,,,,,MPLS L=24001 TC=0 S=0 TTL=1 | MPLS L=16 TC=5 S=1 TTL=1"
+                ",10.0.2.2,,Perth,AU,-31.95,115.86,,,,,MPLS L=24001 TC=0 S=0 TTL=1 | MPLS L=16 TC=5 S=1 TTL=1,icmp,,,,,,,"
             ),
             "{}",
             lines[5]
@@ -263,6 +288,43 @@ mod tests {
         assert_eq!(features[1]["properties"]["as_org"], "Example, Inc.");
         assert_eq!(features[1]["properties"]["address_kind"], "private");
         assert_eq!(features[2]["properties"]["asn"], Value::Null);
+    }
+
+    #[test]
+    fn exports_carry_every_setting_and_the_start() {
+        let mut report = report();
+        report.protocol = tracemap_shared::Protocol::Tcp;
+        report.tries = 3;
+        report.max_hops = 30;
+        report.first_ttl = Some(2);
+        report.started_at_ms = Some(1_700_000_000_000);
+        report.options =
+            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let text = csv(&report);
+        let header: Vec<&str> = text.lines().next().unwrap_or_default().split(',').collect();
+        let row: Vec<&str> = text.lines().nth(3).unwrap_or_default().split(',').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).and_then(|i| row.get(i).copied());
+        assert_eq!(column("protocol"), Some("tcp"));
+        assert_eq!(column("port"), Some("8080"));
+        assert_eq!(column("family"), Some("ipv4"));
+        assert_eq!(column("tries"), Some("3"));
+        assert_eq!(column("timeout_ms"), Some("800"));
+        assert_eq!(column("first_ttl"), Some("2"));
+        assert_eq!(column("max_hops"), Some("30"));
+        assert_eq!(column("started_at_ms"), Some("1700000000000"));
+        let doc = geojson(&report);
+        let line = &doc["features"][0]["properties"];
+        assert_eq!(
+            (line["port"].clone(), line["family"].clone(), line["timeout_ms"].clone()),
+            (json!(8080), json!("ipv4"), json!(800))
+        );
+        assert_eq!(
+            (line["tries"].clone(), line["first_ttl"].clone(), line["max_hops"].clone()),
+            (json!(3), json!(2), json!(30))
+        );
+        assert_eq!(line["started_at_ms"], 1_700_000_000_000_u64);
+        let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap_or_default();
+        assert_eq!((json["port"].clone(), json["first_ttl"].clone()), (json!(8080), json!(2)));
     }
 
     #[test]
