@@ -91,6 +91,15 @@ pub struct TraceJob {
     pub dns: bool,
 }
 
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Slack on top of the resolver's own timeout before the trace stops waiting for names: lookups end by
 /// themselves within the timeout, this only guards the terminal event against a lookup that misbehaves.
 const NAME_WAIT_SLACK: Duration = Duration::from_millis(500);
@@ -112,12 +121,13 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
     let (mode_tx, mode_rx) = oneshot::channel();
     let config = job.probe.clone();
-    let prober = tokio::spawn(async move {
+    // Aborted when this future is dropped (a stopped trace), so no probe goes out after the stop.
+    let mut prober = AbortOnDrop(tokio::spawn(async move {
         net::trace_reporting(&config, &probe_tx, move |mode| {
             let _ = mode_tx.send(mode);
         })
         .await
-    });
+    }));
     // The prober names its mode once its sockets are open, before the first probe; a trace that fails before that
     // (no privilege for what was asked) starts without one and ends with `failed`.
     let mode = mode_rx.await.ok();
@@ -172,7 +182,7 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     // Whatever is still looking up is dropped with the set: its name would arrive after the end.
     names.abort_all();
 
-    let last = match prober.await {
+    let last = match (&mut prober.0).await {
         Ok(Ok(destination_reached)) => TraceEvent::Finished { destination_reached, duration_ms },
         Ok(Err(err)) => TraceEvent::Failed { reason: err.to_string() },
         Err(join) => {

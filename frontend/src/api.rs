@@ -69,6 +69,13 @@ pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     decode(status, &text)
 }
 
+/// `DELETE /api/traces/{id}/run`: stops a running trace (the server stores what it has, as `stopped`).
+pub async fn stop_trace(id: &str) -> Result<(), String> {
+    let url = format!("/api/traces/{}/run", String::from(js_sys::encode_uri_component(id)));
+    let (status, text) = send("DELETE", &url, None).await?;
+    if (200..300).contains(&status) { Ok(()) } else { Err(error_message(status, &text)) }
+}
+
 /// `GET /api/traces?limit=N`: the most recent traces first.
 pub async fn fetch_recent(limit: usize) -> Result<TraceList, String> {
     let (status, text) = send("GET", &format!("/api/traces?limit={limit}"), None).await?;

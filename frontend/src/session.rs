@@ -98,6 +98,26 @@ impl Session {
         self.load(generation, id);
     }
 
+    /// Stops the running trace on show, then shows it as the server stored it (`stopped`, with the hops so far).
+    pub fn stop(self) {
+        let Some(id) = self.id.get_untracked() else { return };
+        let generation = self.generation.get_value();
+        spawn_local(async move {
+            let stopped = api::stop_trace(&id).await;
+            if !self.is_current(generation) {
+                return;
+            }
+            match stopped {
+                Ok(()) => {
+                    self.socket.set_value(None);
+                    self.model.set(None);
+                    self.load(generation, id);
+                }
+                Err(message) => self.error.set(Some(message)),
+            }
+        });
+    }
+
     /// Back to an empty page.
     pub fn reset(self) {
         self.begin();

@@ -5,9 +5,10 @@
 //! ended and been stored, it leaves the hub and the store answers for it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tracemap_shared::{TraceEvent, TraceReport};
 
 /// More than any one trace emits (a 255-hop trace with 10 tries is about 2,800 events), so a viewer that keeps
@@ -19,6 +20,8 @@ const BROADCAST_CAPACITY: usize = 4096;
 pub struct LiveTrace {
     state: Mutex<LiveState>,
     tx: broadcast::Sender<TraceEvent>,
+    stop: Notify,
+    stopped: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,23 @@ impl LiveTrace {
         self.lock().report.clone()
     }
 
+    /// Asks the trace to stop (`DELETE /api/traces/{id}/run`); its task ends the probing and stores it as stopped.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // `notify_one` keeps a permit when nobody waits yet, so a stop is never lost.
+        self.stop.notify_one();
+    }
+
+    /// Resolves once [`LiveTrace::stop`] has been called.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
+    }
+
+    /// Whether someone stopped the trace.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
     /// The report and the whole log, for storage.
     pub fn snapshot(&self) -> (TraceReport, Vec<TraceEvent>) {
         let state = self.lock();
@@ -83,7 +103,12 @@ impl Hub {
     /// Registers a new running trace whose report starts as `report`.
     pub fn insert(&self, id: &str, report: TraceReport) -> Arc<LiveTrace> {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let trace = Arc::new(LiveTrace { state: Mutex::new(LiveState { report, events: Vec::new() }), tx });
+        let trace = Arc::new(LiveTrace {
+            state: Mutex::new(LiveState { report, events: Vec::new() }),
+            tx,
+            stop: Notify::new(),
+            stopped: AtomicBool::new(false),
+        });
         self.map().insert(id.to_owned(), Arc::clone(&trace));
         trace
     }

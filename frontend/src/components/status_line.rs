@@ -41,6 +41,13 @@ pub fn StatusLine() -> impl IntoView {
                 {move || mode().map(|note| view! { <span id="probe-mode" class="status-mode">{note}</span> })}
                 {move || settings().map(|note| view! { <span id="trace-settings" class="status-mode">{note}</span> })}
             </p>
+            <Show when=move || {
+                state() == "running" && session.phase.get() == Phase::Live
+            }>
+                <button id="stop-trace" type="button" class="secondary stop-trace" on:click=move |_| session.stop()>
+                    "Stop"
+                </button>
+            </Show>
             <Show when=move || session.error.with(Option::is_some)>
                 <p id="error" class="error" role="alert">
                     {move || session.error.get()}
