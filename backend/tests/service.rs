@@ -13,19 +13,8 @@ use served::{Server, get, in_namespace, post, scratch, wait_done};
 
 const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
 
-/// Adds a second address to the destination host that silently drops every ICMP packet sent to it: a trace to
-/// it is a silent tail that keeps running for seconds.
 fn add_silent_address(net: &TestNet) -> Ipv4Addr {
-    let d = net.destination.octets();
-    let silent = Ipv4Addr::new(d[0], d[1], d[2], 3);
-    let run = |args: &[&str]| {
-        let status = net.exec(&net.server).args(args).status().expect("run in the server namespace");
-        assert!(status.success(), "{args:?}");
-    };
-    run(&["ip", "addr", "add", &format!("{silent}/24"), "dev", "west"]);
-    net.firewall(&net.server, &["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"])
-        .expect("drop ICMP to the silent address");
-    silent
+    net.add_silent_address()
 }
 
 #[test]
