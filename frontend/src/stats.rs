@@ -136,6 +136,26 @@ pub fn rtt_colour(ms: Option<f64>) -> String {
     format!("rgb({}, {}, {})", mix(lo[0], hi[0]), mix(lo[1], hi[1]), mix(lo[2], hi[2]))
 }
 
+/// The colour (`#ffffff` or `#000000`) that reads best on the `rgb(r, g, b)` background `colour`: whichever has the
+/// higher WCAG contrast, which is never below 4.58:1 for any background.
+pub fn text_colour_on(colour: &str) -> &'static str {
+    let channels: Vec<f64> = colour
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|c| c.trim().parse::<f64>().ok())
+        .collect();
+    let [r, g, b] = channels[..] else { return "#ffffff" };
+    let linear = |v: f64| {
+        let v = v / 255.0;
+        if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    let on_white = 1.05 / (luminance + 0.05);
+    let on_black = (luminance + 0.05) / 0.05;
+    if on_white >= on_black { "#ffffff" } else { "#000000" }
+}
+
 /// The legend under the map: a few round-trip times and their colours.
 pub fn rtt_legend() -> Vec<(&'static str, String)> {
     [("1 ms", 1.0), ("10", 10.0), ("50", 50.0), ("150", 150.0), ("300+", 300.0)]
@@ -197,6 +217,34 @@ mod tests {
         let lossy = Loss { settled: 3, lost: 1, rate_limited: 0 };
         assert!(lossy.is_loss());
         assert_eq!(Loss { settled: 4, lost: 2, rate_limited: 1 }.label(), "33 %");
+    }
+
+    #[test]
+    fn marker_numbers_keep_4_5_to_1_on_every_colour_of_the_scale() {
+        let contrast = |background: &str, text: &str| {
+            let lum = |c: &str| {
+                let v: Vec<f64> = if let Some(hex) = c.strip_prefix('#') {
+                    (0..3).map(|i| f64::from(u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())).collect()
+                } else {
+                    c.trim_start_matches("rgb(").trim_end_matches(')').split(", ").map(|v| v.parse().unwrap()).collect()
+                };
+                let l = |v: f64| {
+                    let v = v / 255.0;
+                    if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+                };
+                0.2126 * l(v[0]) + 0.7152 * l(v[1]) + 0.0722 * l(v[2])
+            };
+            let (a, b) = (lum(background), lum(text));
+            (a.max(b) + 0.05) / (a.min(b) + 0.05)
+        };
+        for ms in [0.1, 1.0, 3.0, 10.0, 25.0, 50.0, 90.0, 150.0, 220.0, 300.0, 1000.0] {
+            let colour = rtt_colour(Some(ms));
+            let ratio = contrast(&colour, text_colour_on(&colour));
+            assert!(ratio >= 4.5, "{ms} ms: {colour} {ratio:.2}");
+        }
+        assert!(contrast(NO_RTT_COLOUR, text_colour_on(NO_RTT_COLOUR)) >= 4.5);
+        assert_eq!(text_colour_on("rgb(201, 42, 42)"), "#ffffff");
+        assert_eq!(text_colour_on("rgb(230, 119, 0)"), "#000000");
     }
 
     #[test]

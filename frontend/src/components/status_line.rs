@@ -12,9 +12,10 @@ pub fn StatusLine() -> impl IntoView {
     // With an error on show the line says so too, rather than inviting the user to type as if nothing happened.
     let text = move || {
         let phase = session.phase.get();
-        let refused = session.error.with(Option::is_some) && matches!(phase, Phase::Idle | Phase::Settled);
+        let problem = session.error.with(Option::is_some) || session.error_field.with(Option::is_some);
+        let refused = problem && matches!(phase, Phase::Idle | Phase::Settled);
         session.model.with(|m| match (refused, m) {
-            (true, None) => "The trace did not start: see the message below.".to_owned(),
+            (true, None) => "The trace did not start: see the message under the form.".to_owned(),
             (true, Some(m)) => {
                 format!("The new trace did not start (see below); still showing: {}", status_text(&phase, Some(m)))
             }

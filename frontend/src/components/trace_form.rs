@@ -99,6 +99,8 @@ pub fn TraceForm() -> impl IntoView {
             }
             Err(problems) => {
                 target_problem.set(problems.iter().find(|(f, _)| *f == Field::Target).map(|(_, m)| m.clone()));
+                // The status line says the trace did not start rather than inviting the user to type.
+                session.error_field.set(problems.first().map(|(f, _)| *f));
                 if problems.iter().any(|(f, _)| *f != Field::Target) {
                     open.set(true);
                 }
@@ -131,6 +133,7 @@ pub fn TraceForm() -> impl IntoView {
                 on:input=move |ev| {
                     target.set(event_target_value(&ev));
                     target_problem.set(None);
+                    session.error_field.set(None);
                 }
             />
             <label class="visually-hidden" for="protocol">

@@ -9,7 +9,7 @@ use super::layout::{Place, RouteLayout, ttl_label};
 use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
 use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
-use crate::stats::rtt_colour;
+use crate::stats::{rtt_colour, text_colour_on};
 use leptos::prelude::*;
 use serde_json::json;
 use std::cell::Cell;
@@ -190,11 +190,12 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     let label = ttl_label(&ttls);
     let width = 26.max(12 + 8 * label.chars().count() as u32);
     let class = if members.len() > 1 { "hop-marker grouped" } else { "hop-marker" };
+    let colour = rtt_colour(first.rtt_ms);
     let icon = leaflet::div_icon(&options(&json!({
         "className": class,
         "html": format!(
-            "<span style=\"background:{}\">{}</span>",
-            rtt_colour(first.rtt_ms),
+            "<span style=\"background:{colour};color:{}\">{}</span>",
+            text_colour_on(&colour),
             escape_html(&label)
         ),
         "iconSize": [width, 26],
