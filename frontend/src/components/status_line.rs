@@ -49,7 +49,11 @@ pub fn StatusLine() -> impl IntoView {
                     "Stop"
                 </button>
             </Show>
-            <Show when=move || session.error.with(Option::is_some)>
+            // A problem the server found with an option is shown once, beside that option.
+            <Show when=move || {
+                session.error.with(Option::is_some)
+                    && !session.error_field.get().is_some_and(|f| f != crate::options::Field::Target)
+            }>
                 <p id="error" class="error" role="alert">
                     {move || session.error.get()}
                 </p>
