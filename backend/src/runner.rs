@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracemap_shared::{EVENT_VERSION, Family, TraceEvent, TraceOptions};
+use tracemap_shared::{EVENT_VERSION, Family, Geo, TraceEvent, TraceOptions};
 
 use crate::enrich::{AddressInfo, Enricher};
 use crate::net;
@@ -89,6 +89,8 @@ pub struct TraceJob {
     pub geo: bool,
     /// Whether to look up hop names (reverse DNS).
     pub dns: bool,
+    /// Where the prober stands (`--location`), announced in the `started` event so a permalink knows it.
+    pub location: Option<Geo>,
 }
 
 /// A task that is aborted when its handle is dropped.
@@ -142,6 +144,7 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         started_at_ms: unix_ms(),
         mode,
         options: options(&job.probe),
+        location: job.location.clone(),
     });
 
     let mut seen: HashSet<(u8, IpAddr)> = HashSet::new();

@@ -116,7 +116,7 @@ fn timed_trace(
                 timeout: Duration::from_secs(1),
                 ..ProbeConfig::default()
             };
-            let job = TraceJob { target: destination.to_string(), probe, geo: false, dns: true };
+            let job = TraceJob { target: destination.to_string(), probe, geo: false, dns: true, location: None };
             let (tx, mut rx) = mpsc::unbounded_channel();
             let started = Instant::now();
             tokio::spawn(runner::run(job, Arc::new(enricher), tx));

@@ -2,13 +2,14 @@
 //!
 //! [`App`] wires the [`session::Session`] (the trace model and its live connection) to the views: the form, the
 //! status line, the replay, the hop table and the route map, all reading the one model that events fold into. Pure
-//! logic lives in `state`, `stats`, `route`, `replay`, `teach` and `map` and is tested natively with
+//! logic lives in `state`, `stats`, `places`, `route`, `replay`, `teach` and `map` and is tested natively with
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
 pub mod components;
 pub mod map;
 pub mod options;
+pub mod places;
 pub mod replay;
 pub mod route;
 pub mod session;

@@ -7,7 +7,7 @@
 
 use crate::stats::Loss;
 use std::collections::BTreeSet;
-use tracemap_shared::{Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
+use tracemap_shared::{Geo, Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
 /// One trace as the page knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,6 +85,7 @@ impl TraceModel {
         let columns = self.columns();
         let tail = silent_tail(&self.report);
         let shown = tail.map_or(self.report.hops.len(), |t| t.index + 1);
+        let verdicts = crate::places::verdicts(&self.report);
         self.report.hops[..shown]
             .iter()
             .map(|hop| HopRow {
@@ -101,6 +102,27 @@ impl TraceModel {
                 loss: self.loss(hop),
                 mpls: mpls_labels(hop),
                 mpls_title: mpls_title(hop),
+                place_note: hop.geo.as_ref().map(crate::places::source_note),
+                doubt: hop
+                    .address
+                    .as_deref()
+                    .and_then(|a| crate::places::verdict_for(&verdicts, hop.ttl, a))
+                    .and_then(|v| v.reason.clone()),
+                others: hop
+                    .other_addresses()
+                    .filter(|a| !a.probes.is_empty())
+                    .map(|a| AddressRow {
+                        address: a.address.clone(),
+                        hostname: a.hostname.clone().filter(|name| *name != a.address),
+                        location: a.geo.as_ref().map(geo_label).unwrap_or_default(),
+                        place_note: a.geo.as_ref().map(crate::places::source_note),
+                        doubt: crate::places::verdict_for(&verdicts, hop.ttl, &a.address)
+                            .and_then(|v| v.reason.clone()),
+                        asn: a.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
+                        tries: a.probes.len(),
+                        kind: a.kind.clone(),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -133,6 +155,27 @@ pub fn replay_steps(report: &TraceReport) -> Vec<(u8, Option<u8>)> {
     let tail = silent_tail(report);
     let shown = tail.map_or(report.hops.len(), |t| t.index + 1);
     report.hops[..shown].iter().map(|h| (h.ttl, tail.filter(|t| t.first == h.ttl).map(|t| t.last))).collect()
+}
+
+/// Another address that answered some tries of a hop (a load balancer's other router), with its own information.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressRow {
+    /// The address.
+    pub address: String,
+    /// Its reverse DNS name, when it differs from the address.
+    pub hostname: Option<String>,
+    /// `City, Country`, or empty when it has no location.
+    pub location: String,
+    /// Who placed it and how precisely, when it is placed.
+    pub place_note: Option<String>,
+    /// Why its place cannot be true, when it cannot.
+    pub doubt: Option<String>,
+    /// Its autonomous system: number and organisation.
+    pub asn: Option<(u32, Option<String>)>,
+    /// How many tries it answered.
+    pub tries: usize,
+    /// Its address kind (`private`, `public`...).
+    pub kind: Option<String>,
 }
 
 /// One probe's cell in the table.
@@ -341,6 +384,12 @@ pub struct HopRow {
     pub mpls: Vec<u32>,
     /// The full label stacks, for the badge's tooltip.
     pub mpls_title: String,
+    /// Who placed the shown address and how precisely (`DB-IP · within 20 km`), when it is placed.
+    pub place_note: Option<String>,
+    /// Why the shown address's place cannot be true, when it cannot.
+    pub doubt: Option<String>,
+    /// The other addresses that answered this TTL, each with its own information.
+    pub others: Vec<AddressRow>,
 }
 
 /// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
@@ -355,7 +404,11 @@ pub fn host_label(hop: &Hop) -> String {
 
 /// `City, Region, Country` with whatever parts the database knows.
 pub fn location_label(hop: &Hop) -> String {
-    let Some(geo) = &hop.geo else { return String::new() };
+    hop.geo.as_ref().map(geo_label).unwrap_or_default()
+}
+
+/// `City, Country` of one place, or its coordinates when it names neither.
+pub fn geo_label(geo: &Geo) -> String {
     let parts: Vec<&str> = [&geo.city, &geo.country].into_iter().filter_map(|p| p.as_deref()).collect();
     if parts.is_empty() { format!("{:.2}, {:.2}", geo.lat, geo.lon) } else { parts.join(", ") }
 }
@@ -365,11 +418,17 @@ pub fn kind_note(kind: &str) -> String {
     format!("{} address", kind.replace('-', " ").replace("unique local", "unique-local"))
 }
 
-/// A located hop, as the map draws it.
+/// A located address of a hop, as the map draws it: every hop has one per located address that answered it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutePoint {
     /// The hop's TTL (the marker's number).
     pub ttl: u8,
+    /// The address placed here.
+    pub address: String,
+    /// Whether the place can be true (see [`crate::places`]): `Some(false)` is drawn hollow, reached by a dashed line.
+    pub plausible: Option<bool>,
+    /// Why it cannot be true, for the tooltip.
+    pub doubt: Option<String>,
     /// Latitude in degrees.
     pub lat: f64,
     /// Longitude in degrees.
@@ -382,29 +441,47 @@ pub struct RoutePoint {
     pub accuracy_km: Option<u32>,
 }
 
-/// Every located hop in TTL order: the markers, and the vertices of the route line.
+/// Every located address in TTL order (the hop's shown address first, then the others that answered it): the
+/// markers, and the vertices of the route line, which forks where a hop has several.
 pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
-    report
-        .hops
-        .iter()
-        .filter_map(|hop| {
-            let geo = hop.geo.as_ref()?;
-            if !(geo.lat.is_finite() && geo.lon.is_finite()) {
-                return None;
+    let verdicts = crate::places::verdicts(report);
+    let mut points = Vec::new();
+    for hop in &report.hops {
+        let shown = hop.address.as_deref().map(|a| (a, hop.hostname.as_deref(), hop.geo.as_ref()));
+        let others = hop
+            .other_addresses()
+            .filter(|a| !a.probes.is_empty())
+            .map(|a| (a.address.as_str(), a.hostname.as_deref(), a.geo.as_ref()));
+        // A hop whose address has no entry yet (built without one) still shows its own place.
+        for (address, hostname, geo) in shown.into_iter().chain(others) {
+            let Some(geo) = geo else { continue };
+            if !(geo.lat.is_finite() && geo.lon.is_finite())
+                || points.iter().any(|p: &RoutePoint| p.ttl == hop.ttl && p.address == address)
+            {
+                continue;
             }
-            let location = location_label(hop);
-            let host = host_label(hop);
+            let location = geo_label(geo);
+            let host = match hostname {
+                Some(name) if name != address => format!("{name} ({address})"),
+                _ => address.to_owned(),
+            };
             let label = if location.is_empty() { host } else { format!("{host} · {location}") };
-            Some(RoutePoint {
+            let verdict = crate::places::verdict_for(&verdicts, hop.ttl, address);
+            let rtts: Vec<f64> = hop.probes.iter().flatten().filter(|r| r.from == address).map(|r| r.rtt_ms).collect();
+            points.push(RoutePoint {
                 ttl: hop.ttl,
+                address: address.to_owned(),
+                plausible: verdict.and_then(|v| v.plausible),
+                doubt: verdict.and_then(|v| v.reason.clone()),
                 lat: geo.lat,
                 lon: geo.lon,
                 label,
-                rtt_ms: crate::stats::median_rtt(hop),
+                rtt_ms: crate::stats::median_of(&rtts),
                 accuracy_km: geo.accuracy_km,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    points
 }
 
 /// Where the page is in its conversation with the server.
@@ -486,6 +563,7 @@ mod tests {
             started_at_ms: 0,
             mode,
             options: Default::default(),
+            location: None,
         }
     }
 
@@ -504,6 +582,10 @@ mod tests {
             lon,
             accuracy_km: None,
             source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         })
     }
 

@@ -14,7 +14,12 @@ pub fn rtts(hop: &Hop) -> Vec<f64> {
 /// The median round-trip time of the answered probes: one slow reply (a router busy generating ICMP) does not move
 /// it, which is why the map colours by it.
 pub fn median_rtt(hop: &Hop) -> Option<f64> {
-    let mut values = rtts(hop);
+    median_of(&rtts(hop))
+}
+
+/// The median of `values` (round-trip times in milliseconds), if there are any.
+pub fn median_of(values: &[f64]) -> Option<f64> {
+    let mut values = values.to_vec();
     if values.is_empty() {
         return None;
     }

@@ -4,9 +4,9 @@
 //! Pure string building over the shared [`TraceReport`], tested natively. The sentences say only what the data
 //! shows; where the data is silent (`*`), they say why silence is normal rather than guess at a cause.
 
-use crate::state::{format_rtt, host_label, location_label, ttl_word};
+use crate::state::{format_rtt, geo_label, host_label, location_label, ttl_word};
 use crate::stats::rtt_range;
-use tracemap_shared::{Hop, Protocol, ReplyKind, TraceReport};
+use tracemap_shared::{Hop, HopAddress, Protocol, ReplyKind, TraceReport};
 
 /// The sentence for `hop` of `report`.
 pub fn explain(report: &TraceReport, hop: &Hop) -> String {
@@ -51,14 +51,72 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
         );
     }
     sentence.push_str(&mpls_sentence(hop));
-    let others = other_responders(hop);
-    if !others.is_empty() {
-        sentence.push_str(&format!(
-            " Other probes with this TTL were answered by {}: the path splits here (load balancing).",
-            others.join(", ")
-        ));
-    }
+    sentence.push_str(&load_balancer_sentence(hop, sent));
+    sentence.push_str(&doubt_sentence(report, hop));
     sentence
+}
+
+/// ` Two routers answer at this hop (A and B): a load balancer splits flows between them...`, each router with its
+/// own name, place and AS; nothing when one address answered every try.
+fn load_balancer_sentence(hop: &Hop, sent: usize) -> String {
+    let answering: Vec<&HopAddress> = hop.addresses.iter().filter(|a| !a.probes.is_empty()).collect();
+    if answering.len() < 2 {
+        return String::new();
+    }
+    // The shown address first, then the others in the order they first answered.
+    let mut ordered: Vec<&HopAddress> =
+        answering.iter().copied().filter(|a| Some(&a.address) == hop.address.as_ref()).collect();
+    ordered.extend(answering.iter().copied().filter(|a| Some(&a.address) != hop.address.as_ref()));
+    let described: Vec<String> = ordered
+        .iter()
+        .map(|a| {
+            let mut details = Vec::new();
+            if let Some(name) = a.hostname.as_deref().filter(|n| *n != a.address) {
+                details.push(name.to_owned());
+            }
+            if let Some(geo) = &a.geo {
+                details.push(geo_label(geo));
+            }
+            if let Some(asn) = &a.asn {
+                details.push(asn_label(asn.number, asn.org.as_deref()));
+            }
+            details.push(format!("{} of {sent} {}", a.probes.len(), plural(sent, "try", "tries")));
+            format!("{} ({})", a.address, details.join(", "))
+        })
+        .collect();
+    let count = match described.len() {
+        2 => "Two".to_owned(),
+        3 => "Three".to_owned(),
+        n => n.to_string(),
+    };
+    let list = match described.split_last() {
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    format!(
+        " {count} routers answer at this hop ({list}): a load balancer splits flows between them, so probes that \
+         differ only in their ports can take different paths."
+    )
+}
+
+/// ` Its place is doubtful: DB-IP puts this router in Mumbai, but...`, for each address of the hop whose place
+/// cannot be true.
+fn doubt_sentence(report: &TraceReport, hop: &Hop) -> String {
+    let verdicts = crate::places::verdicts(report);
+    let doubts: Vec<&crate::places::Verdict> =
+        verdicts.iter().filter(|v| v.ttl == hop.ttl && v.plausible == Some(false)).collect();
+    let several = hop.addresses.iter().filter(|a| !a.probes.is_empty()).count() > 1;
+    doubts
+        .iter()
+        .filter_map(|v| {
+            let reason = v.reason.as_deref()?;
+            Some(if several {
+                format!(" The place of {} is doubtful: {reason}", v.address)
+            } else {
+                format!(" Its place on the map is doubtful: {reason}")
+            })
+        })
+        .collect()
 }
 
 /// A hop where every probe went unanswered.
@@ -220,17 +278,6 @@ fn tally(hop: &Hop, sent: usize) -> String {
     format!("{sent} {} sent, {answered} answered{times}", plural(sent, "probe", "probes"))
 }
 
-/// Addresses other than the hop's own that answered some of its probes, in order of first answer.
-fn other_responders(hop: &Hop) -> Vec<String> {
-    let mut others: Vec<String> = Vec::new();
-    for reply in hop.probes.iter().flatten() {
-        if Some(&reply.from) != hop.address.as_ref() && !others.contains(&reply.from) {
-            others.push(reply.from.clone());
-        }
-    }
-    others
-}
-
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
@@ -253,6 +300,7 @@ mod tests {
             started_at_ms: 0,
             mode: None,
             options: Default::default(),
+            location: None,
         });
         for e in events {
             report.apply(e);
@@ -296,6 +344,10 @@ mod tests {
                 lon: 151.21,
                 accuracy_km: None,
                 source: None,
+                token: None,
+                plausible: None,
+                max_km: None,
+                candidates: Vec::new(),
             }),
             asn: Some(Asn { number: 64500, org: Some("Example Net".into()), source: None }),
             kind: Some("private".into()),
@@ -428,7 +480,14 @@ mod tests {
             ],
         );
         let text = explain(&split, &split.hops[0]);
-        assert!(text.contains("answered by 10.0.9.1: the path splits here"), "{text}");
+        assert!(
+            text.ends_with(
+                "Two routers answer at this hop (10.0.3.1 (2 of 3 tries) and 10.0.9.1 (1 of 3 tries)): a load \
+                 balancer splits flows between them, so probes that differ only in their ports can take different \
+                 paths."
+            ),
+            "{text}"
+        );
         assert!(text.contains("3 answered in 5.00–6.00 ms"), "{text}");
         let wide = report(
             Protocol::Icmp,
@@ -438,6 +497,68 @@ mod tests {
             ],
         );
         assert!(explain(&wide, &wide.hops[0]).contains("2 answered in 9.8–10.2 ms"));
+    }
+
+    #[test]
+    fn each_router_of_a_load_balanced_hop_is_named_with_its_own_place_and_as() {
+        let info = |address: &str, city: &str, lat: f64, number: u32| TraceEvent::HopInfo {
+            ttl: 2,
+            address: address.into(),
+            hostname: None,
+            geo: Some(Geo {
+                city: Some(city.into()),
+                country: Some("NZ".into()),
+                lat,
+                ..crate::places::tests::geo(city, lat, 174.0, "geofeed")
+            }),
+            asn: Some(Asn { number, org: None, source: None }),
+            kind: Some("private".into()),
+        };
+        let r = report(
+            Protocol::Udp,
+            &[
+                probe(2, 0, "10.0.1.2", 0.05, ReplyKind::TimeExceeded),
+                info("10.0.1.2", "Wellington", -41.29, 64512),
+                probe(2, 1, "10.200.1.2", 0.06, ReplyKind::TimeExceeded),
+                info("10.200.1.2", "Auckland", -36.85, 64513),
+                probe(2, 2, "10.200.1.2", 0.07, ReplyKind::TimeExceeded),
+            ],
+        );
+        let text = explain(&r, &r.hops[0]);
+        assert!(
+            text.starts_with("TTL 2 expired at 10.200.1.2 (Auckland, NZ, AS64513)"),
+            "B shows with its own: {text}"
+        );
+        assert!(
+            text.contains(
+                " Two routers answer at this hop (10.200.1.2 (Auckland, NZ, AS64513, 2 of 3 tries) and 10.0.1.2 \
+                 (Wellington, NZ, AS64512, 1 of 3 tries)): a load balancer splits flows between them"
+            ),
+            "{text}"
+        );
+        // Wellington and Auckland are 490 km apart: replies within 0.07 ms cannot both be true.
+        assert!(
+            text.contains(" The place of 10.200.1.2 is doubtful: the geofeed puts this router in Auckland, 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains(" The place of 10.0.1.2 is doubtful: the geofeed puts this router in Wellington"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_place_the_speed_of_light_rules_out_is_said_in_the_sentence() {
+        let mut r = report(Protocol::Icmp, &[probe(5, 0, "10.0.4.1", 0.05, ReplyKind::TimeExceeded), sydney()]);
+        r.location = Some(crate::places::tests::geo("Lab", 19.08, 72.88, "--location"));
+        let text = explain(&r, &r.hops[0]);
+        assert!(
+            text.ends_with(
+                " Its place on the map is doubtful: the database puts this router in Sydney, but a 0.050 ms reply \
+                 cannot have come from further than 5 km from this server."
+            ),
+            "{text}"
+        );
     }
 
     #[test]

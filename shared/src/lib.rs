@@ -277,6 +277,21 @@ pub struct Geo {
     /// Which database placed the address (for attribution and trust), e.g. `DBIP-City-Lite`.
     #[serde(default)]
     pub source: Option<String>,
+    /// For a place read from a router's name: the token it came from, e.g. "ams10".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Some(true): the place fits the smallest RTT seen from this address; Some(false): the speed of light rules it
+    /// out; None: nothing could judge it (no prober location and no pair of hops to compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausible: Option<bool>,
+    /// How far (km) the answering router can be from the prober at most, from its smallest RTT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_km: Option<f64>,
+    /// Every candidate considered, in the order geofeed → hostname → each GeoIP database; each one a `Geo` with its
+    /// own source/accuracy_km/token/plausible/max_km and empty `candidates`. The outer Geo is the chosen one: the
+    /// first plausible candidate, else the best one flagged `plausible: Some(false)`. Never drop a location silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Geo>,
 }
 
 /// The autonomous system that announces an address.
@@ -348,8 +363,42 @@ impl ProbeReply {
     }
 }
 
-/// One TTL of the route.
+/// One address that answered at a hop, with its own information.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HopAddress {
+    /// The address.
+    pub address: String,
+    /// Tries (indexes into `Hop::probes`) this address answered, ascending.
+    #[serde(default)]
+    pub probes: Vec<u8>,
+    /// Reverse DNS name of this address.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Location of this address.
+    #[serde(default)]
+    pub geo: Option<Geo>,
+    /// The autonomous system of this address.
+    #[serde(default)]
+    pub asn: Option<Asn>,
+    /// What sort of address this is, as in [`Hop::kind`].
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl HopAddress {
+    /// An entry for `address` that answered no try yet and has no information.
+    pub fn new(address: impl Into<String>) -> Self {
+        HopAddress { address: address.into(), probes: Vec::new(), hostname: None, geo: None, asn: None, kind: None }
+    }
+}
+
+/// One TTL of the route.
+///
+/// Its own fields (`address`, `hostname`, `geo`, `asn`, `kind`) describe the shown address: the one that answered
+/// most tries (ties: the earliest). `addresses` holds every address that answered, each with its own information;
+/// the shown fields are always a copy of one entry's, never a mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "HopJson")]
 pub struct Hop {
     /// The time-to-live (hop limit) the probes were sent with.
     pub ttl: u8,
@@ -373,6 +422,52 @@ pub struct Hop {
     /// rate limit (see [`TraceEvent::Probe`]); absent from JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rate_limited: Vec<u8>,
+    /// Every address that answered at this TTL, in the order of their first answer, each with its own tries and
+    /// information (an entry may also come from information that arrived before its probe). Absent from JSON when
+    /// nothing answered; a hop read from JSON stored before this field existed derives it from its probes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<HopAddress>,
+}
+
+/// The JSON form of [`Hop`], read first so that hops stored before `addresses` existed get theirs from their probes.
+#[derive(Deserialize)]
+struct HopJson {
+    ttl: u8,
+    probes: Vec<Option<ProbeReply>>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    geo: Option<Geo>,
+    #[serde(default)]
+    asn: Option<Asn>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    rate_limited: Vec<u8>,
+    #[serde(default)]
+    addresses: Vec<HopAddress>,
+}
+
+impl From<HopJson> for Hop {
+    fn from(json: HopJson) -> Self {
+        let HopJson { ttl, probes, address, hostname, geo, asn, kind, rate_limited, addresses } = json;
+        let mut hop = Hop { ttl, probes, address, hostname, geo, asn, kind, rate_limited, addresses };
+        if hop.addresses.is_empty() && hop.answered() > 0 {
+            // Old JSON knew only the shown address's information; the other addresses keep their tries alone.
+            hop.sync_probes();
+            if let Some(shown) = hop.address.clone()
+                && let Some(entry) = hop.addresses.iter_mut().find(|a| a.address == shown)
+            {
+                entry.hostname.clone_from(&hop.hostname);
+                entry.geo.clone_from(&hop.geo);
+                entry.asn.clone_from(&hop.asn);
+                entry.kind.clone_from(&hop.kind);
+            }
+        }
+        hop
+    }
 }
 
 impl Hop {
@@ -387,12 +482,68 @@ impl Hop {
             asn: None,
             kind: None,
             rate_limited: Vec::new(),
+            addresses: Vec::new(),
         }
     }
 
     /// Number of probes that were answered.
     pub fn answered(&self) -> usize {
         self.probes.iter().flatten().count()
+    }
+
+    /// The entry of `address`, when it answered or has information.
+    pub fn address_entry(&self, address: &str) -> Option<&HopAddress> {
+        self.addresses.iter().find(|a| a.address == address)
+    }
+
+    /// The addresses other than the shown one, in the order of their first answer.
+    pub fn other_addresses(&self) -> impl Iterator<Item = &HopAddress> {
+        self.addresses.iter().filter(move |a| Some(a.address.as_str()) != self.address.as_deref())
+    }
+
+    /// The entry of `address`, created (after the others) when absent.
+    fn entry_mut(&mut self, address: &str) -> &mut HopAddress {
+        let pos = match self.addresses.iter().position(|a| a.address == address) {
+            Some(pos) => pos,
+            None => {
+                self.addresses.push(HopAddress::new(address));
+                self.addresses.len() - 1
+            }
+        };
+        &mut self.addresses[pos]
+    }
+
+    /// Recomputes every entry's tries from `probes`, adding an entry for an address seen for the first time.
+    fn sync_probes(&mut self) {
+        let answers: Vec<(usize, String)> =
+            self.probes.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|r| (i, r.from.clone()))).collect();
+        for (_, from) in &answers {
+            self.entry_mut(from);
+        }
+        for entry in &mut self.addresses {
+            entry.probes = answers
+                .iter()
+                .filter(|(_, from)| *from == entry.address)
+                .filter_map(|(i, _)| u8::try_from(*i).ok())
+                .collect();
+        }
+    }
+
+    /// Sets the shown address to the majority (or, before any answer, the first address with information) and
+    /// copies that address's own information onto the hop.
+    fn show_majority(&mut self) {
+        let shown = majority_address(&self.probes).or_else(|| self.addresses.first().map(|a| a.address.clone()));
+        let entry = shown.as_deref().and_then(|shown| self.address_entry(shown)).cloned();
+        self.address = shown;
+        match entry {
+            Some(entry) => {
+                self.hostname = entry.hostname;
+                self.geo = entry.geo;
+                self.asn = entry.asn;
+                self.kind = entry.kind;
+            }
+            None => (self.hostname, self.geo, self.asn, self.kind) = (None, None, None, None),
+        }
     }
 }
 
@@ -458,6 +609,9 @@ pub struct TraceReport {
     /// Unix time (milliseconds) when the trace started.
     #[serde(default)]
     pub started_at_ms: Option<u64>,
+    /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Geo>,
 }
 
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
@@ -492,6 +646,9 @@ pub enum TraceEvent {
         /// Port, family and per-probe wait; absent from events stored before they were recorded.
         #[serde(default, flatten)]
         options: TraceOptions,
+        /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<Geo>,
     },
     /// A probe was answered, or its wait ran out (`reply` is `null`).
     Probe {
@@ -574,6 +731,7 @@ impl TraceReport {
                 started_at_ms,
                 mode,
                 options,
+                location,
                 ..
             } => {
                 self.target.clone_from(target);
@@ -585,6 +743,7 @@ impl TraceReport {
                 self.max_hops = *max_hops;
                 self.tries = *tries;
                 self.started_at_ms = Some(*started_at_ms);
+                self.location.clone_from(location);
                 self.status = TraceStatus::Running;
             }
             TraceEvent::Probe { ttl, index, reply, rate_limited } => {
@@ -598,7 +757,8 @@ impl TraceReport {
                     hop.probes.resize(slot + 1, None);
                 }
                 hop.probes[slot] = reply.clone();
-                hop.address = majority_address(&hop.probes);
+                hop.sync_probes();
+                hop.show_majority();
                 hop.rate_limited.retain(|&index| usize::from(index) != slot);
                 if *rate_limited && reply.is_none() {
                     hop.rate_limited.push(*index);
@@ -608,15 +768,12 @@ impl TraceReport {
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
                 let tries = usize::from(self.tries);
                 let hop = self.hop_mut(*ttl, tries);
-                if hop.address.is_none() {
-                    hop.address = Some(address.clone());
-                }
-                if hop.address.as_deref() == Some(address.as_str()) {
-                    hop.hostname.clone_from(hostname);
-                    hop.geo.clone_from(geo);
-                    hop.asn.clone_from(asn);
-                    hop.kind.clone_from(kind);
-                }
+                let entry = hop.entry_mut(address);
+                entry.hostname.clone_from(hostname);
+                entry.geo.clone_from(geo);
+                entry.asn.clone_from(asn);
+                entry.kind.clone_from(kind);
+                hop.show_majority();
             }
             TraceEvent::Finished { destination_reached, duration_ms } => {
                 self.destination_reached = *destination_reached;
@@ -675,6 +832,7 @@ mod tests {
             started_at_ms: 1,
             mode: Some(ProbeMode::Raw),
             options: TraceOptions::default(),
+            location: None,
         }
     }
 
@@ -721,7 +879,7 @@ mod tests {
     }
 
     #[test]
-    fn hop_info_applies_only_to_the_hops_address() {
+    fn hop_info_updates_its_own_address_and_the_hop_shows_the_majoritys() {
         let mut report = TraceReport::default();
         report.apply(&started());
         report.apply(&TraceEvent::Probe {
@@ -752,6 +910,7 @@ mod tests {
         });
         assert_eq!(report.hops[0].address.as_deref(), Some("10.0.1.1"));
         assert_eq!(report.hops[0].hostname, None);
+        assert_eq!(report.hops[0].address_entry("10.9.9.9").and_then(|a| a.hostname.as_deref()), Some("other"));
         report.apply(&TraceEvent::HopInfo {
             ttl: 1,
             address: "10.0.1.1".into(),
@@ -763,6 +922,195 @@ mod tests {
         assert_eq!(report.hops[0].hostname.as_deref(), Some("r1.test"));
         assert_eq!(report.hops[0].asn.as_ref().map(|a| a.number), Some(64512));
         assert_eq!(report.hops[0].kind.as_deref(), Some("private"));
+    }
+
+    fn probe(ttl: u8, index: u8, from: &str) -> TraceEvent {
+        TraceEvent::Probe { ttl, index, reply: reply(from, 1.0, ReplyKind::TimeExceeded), rate_limited: false }
+    }
+
+    fn place(city: &str, lat: f64) -> Geo {
+        Geo {
+            city: Some(city.into()),
+            region: None,
+            country: None,
+            country_code: None,
+            lat,
+            lon: 0.0,
+            accuracy_km: None,
+            source: Some("test".into()),
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// A `hop_info` for `address` at TTL 1 whose name, place and AS all name `tag`.
+    fn info(address: &str, tag: &str, number: u32) -> TraceEvent {
+        TraceEvent::HopInfo {
+            ttl: 1,
+            address: address.into(),
+            hostname: Some(format!("{tag}.test")),
+            geo: Some(place(tag, f64::from(number % 90))),
+            asn: Some(Asn { number, org: Some(tag.into()), source: None }),
+            kind: Some("public".into()),
+        }
+    }
+
+    /// The shown address and the name, city and AS shown with it.
+    fn shown(hop: &Hop) -> (Option<&str>, Option<&str>, Option<&str>, Option<u32>) {
+        (
+            hop.address.as_deref(),
+            hop.hostname.as_deref(),
+            hop.geo.as_ref().and_then(|g| g.city.as_deref()),
+            hop.asn.as_ref().map(|a| a.number),
+        )
+    }
+
+    #[test]
+    fn when_the_majority_flips_the_hop_shows_the_new_addresss_own_information() {
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        report.apply(&probe(1, 0, "10.0.1.1"));
+        report.apply(&info("10.0.1.1", "a", 1));
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.1.1"), Some("a.test"), Some("a"), Some(1)));
+        report.apply(&probe(1, 1, "10.0.2.1"));
+        report.apply(&info("10.0.2.1", "b", 2));
+        // One try each: the tie goes to the earliest, A.
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.1.1"), Some("a.test"), Some("a"), Some(1)));
+        report.apply(&probe(1, 2, "10.0.2.1"));
+        let hop = &report.hops[0];
+        assert_eq!(shown(hop), (Some("10.0.2.1"), Some("b.test"), Some("b"), Some(2)));
+        assert_eq!(hop.geo, Some(place("b", 2.0)));
+        assert_eq!(hop.kind.as_deref(), Some("public"));
+        let entries: Vec<(&str, &[u8])> = hop.addresses.iter().map(|a| (a.address.as_str(), &a.probes[..])).collect();
+        assert_eq!(entries, [("10.0.1.1", &[0][..]), ("10.0.2.1", &[1, 2][..])]);
+        assert_eq!(hop.address_entry("10.0.1.1").and_then(|a| a.hostname.as_deref()), Some("a.test"));
+        let others: Vec<&str> = hop.other_addresses().map(|a| a.address.as_str()).collect();
+        assert_eq!(others, ["10.0.1.1"]);
+    }
+
+    #[test]
+    fn alternating_answers_keep_each_address_with_its_own_tries_and_information() {
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        for index in 0..6u8 {
+            let from = if index % 2 == 0 { "10.0.1.1" } else { "10.0.2.1" };
+            report.apply(&probe(1, index, from));
+            if index < 2 {
+                report.apply(&info(from, if index == 0 { "a" } else { "b" }, u32::from(index) + 1));
+            }
+            let hop = &report.hops[0];
+            // Ties go to the earliest answer; A answered first and never falls behind.
+            assert_eq!(shown(hop), (Some("10.0.1.1"), Some("a.test"), Some("a"), Some(1)), "after try {index}");
+        }
+        let hop = &report.hops[0];
+        assert_eq!(hop.probes.len(), 6);
+        assert_eq!(hop.addresses.len(), 2);
+        assert_eq!(hop.addresses[0].probes, [0, 2, 4]);
+        assert_eq!(hop.addresses[1].probes, [1, 3, 5]);
+        assert_eq!(hop.addresses[1].asn.as_ref().map(|a| a.number), Some(2));
+        assert_eq!(hop.addresses[1].geo.as_ref().and_then(|g| g.city.as_deref()), Some("b"));
+    }
+
+    #[test]
+    fn information_before_the_probe_and_after_the_flip_lands_on_its_own_address() {
+        let mut report = TraceReport::default();
+        report.apply(&started());
+        // B's information arrives before any probe of B (another viewer's order, or a replayed log).
+        report.apply(&info("10.0.2.1", "b", 2));
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.2.1"), Some("b.test"), Some("b"), Some(2)));
+        report.apply(&probe(1, 0, "10.0.1.1"));
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.1.1"), None, None, None));
+        report.apply(&info("10.0.1.1", "a", 1));
+        report.apply(&probe(1, 1, "10.0.2.1"));
+        report.apply(&probe(1, 2, "10.0.2.1"));
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.2.1"), Some("b.test"), Some("b"), Some(2)));
+        // After the flip, a late name for A (reverse DNS) changes A's entry and never the shown B.
+        report.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "10.0.1.1".into(),
+            hostname: Some("a-late.test".into()),
+            geo: None,
+            asn: None,
+            kind: Some("public".into()),
+        });
+        let hop = &report.hops[0];
+        assert_eq!(shown(hop), (Some("10.0.2.1"), Some("b.test"), Some("b"), Some(2)));
+        assert_eq!(hop.address_entry("10.0.1.1").and_then(|a| a.hostname.as_deref()), Some("a-late.test"));
+        // ...and a late name for B shows at once.
+        report.apply(&info("10.0.2.1", "b2", 3));
+        assert_eq!(shown(&report.hops[0]), (Some("10.0.2.1"), Some("b2.test"), Some("b2"), Some(3)));
+        // Entries stay in the order they first appeared.
+        let order: Vec<&str> = report.hops[0].addresses.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(order, ["10.0.2.1", "10.0.1.1"]);
+    }
+
+    #[test]
+    fn hops_stored_before_addresses_derive_them_from_their_probes() {
+        let old = r#"{"ttl":1,"probes":[{"from":"10.0.1.1","rtt_ms":1.0,"kind":"time_exceeded"},
+            {"from":"10.0.2.1","rtt_ms":1.0,"kind":"time_exceeded"},null,
+            {"from":"10.0.1.1","rtt_ms":1.0,"kind":"time_exceeded"}],
+            "address":"10.0.1.1","hostname":"a.test","geo":{"city":"A","country":null,"lat":1.0,"lon":2.0},
+            "asn":{"number":1},"kind":"public"}"#;
+        let hop: Hop = serde_json::from_str(old).unwrap();
+        assert_eq!(hop.addresses.len(), 2);
+        let a = &hop.addresses[0];
+        assert_eq!(
+            (a.address.as_str(), &a.probes[..], a.hostname.as_deref()),
+            ("10.0.1.1", &[0, 3][..], Some("a.test"))
+        );
+        assert_eq!(a.geo.as_ref().map(|g| (g.lat, g.plausible, g.candidates.len())), Some((1.0, None, 0)));
+        assert_eq!(a.asn.as_ref().map(|a| a.number), Some(1));
+        let b = &hop.addresses[1];
+        assert_eq!((b.address.as_str(), &b.probes[..], b.hostname.as_deref()), ("10.0.2.1", &[1][..], None));
+
+        let report = r#"{"target":"t","hops":[{"ttl":1,"probes":[null],"hostname":null,"geo":null}],
+            "destination_reached":false}"#;
+        let report: TraceReport = serde_json::from_str(report).unwrap();
+        assert!(report.hops[0].addresses.is_empty());
+        assert_eq!(report.location, None);
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["hops"][0].get("addresses").is_none(), "{json}");
+        assert!(json.get("location").is_none(), "{json}");
+    }
+
+    #[test]
+    fn addresses_location_and_judged_places_round_trip_through_json() {
+        let mut report = TraceReport::default();
+        let mut start = started();
+        let here = Geo { source: Some("--location".into()), ..place("Here", 10.0) };
+        if let TraceEvent::Started { location, .. } = &mut start {
+            *location = Some(here.clone());
+        }
+        report.apply(&start);
+        assert_eq!(report.location, Some(here));
+        report.apply(&probe(1, 0, "10.0.1.1"));
+        report.apply(&probe(1, 1, "10.0.2.1"));
+        let judged = Geo {
+            token: Some("ams10".into()),
+            plausible: Some(false),
+            max_km: Some(5.0),
+            candidates: vec![Geo { plausible: Some(false), max_km: Some(5.0), ..place("Amsterdam", 52.0) }],
+            ..place("Amsterdam", 52.0)
+        };
+        report.apply(&TraceEvent::HopInfo {
+            ttl: 1,
+            address: "10.0.2.1".into(),
+            hostname: None,
+            geo: Some(judged.clone()),
+            asn: None,
+            kind: None,
+        });
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["hops"][0]["addresses"][1]["geo"]["token"], "ams10");
+        assert_eq!(json["hops"][0]["addresses"][1]["geo"]["plausible"], false);
+        assert_eq!(json["hops"][0]["addresses"][1]["probes"], serde_json::json!([1]));
+        assert!(json["hops"][0]["addresses"][1]["geo"]["candidates"][0].get("candidates").is_none(), "{json}");
+        assert_eq!(json["location"]["city"], "Here");
+        let back: TraceReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(back.hops[0].addresses[1].geo, Some(judged));
     }
 
     #[test]
@@ -831,7 +1179,16 @@ mod tests {
         let options = TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
         let event = match started() {
             TraceEvent::Started {
-                version, target, address, first_ttl, max_hops, tries, started_at_ms, mode, ..
+                version,
+                target,
+                address,
+                first_ttl,
+                max_hops,
+                tries,
+                started_at_ms,
+                mode,
+                location,
+                ..
             } => TraceEvent::Started {
                 version,
                 target,
@@ -842,6 +1199,7 @@ mod tests {
                 tries,
                 started_at_ms,
                 mode,
+                location,
                 options,
             },
             _ => unreachable!(),

@@ -186,6 +186,10 @@ mod tests {
                 lon: 151.21,
                 accuracy_km: Some(5),
                 source: Some("geofeed lab.csv".into()),
+                token: None,
+                plausible: None,
+                max_km: None,
+                candidates: Vec::new(),
             }),
             asn: Some(Asn { number: 64512, org: Some("Lab".into()), source: Some("lab-asn.csv".into()) }),
         };

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use tokio::sync::mpsc;
-use tracemap_shared::{Asn, Geo, Hop, MplsLabel, TraceEvent, TraceReport};
+use tracemap_shared::{Asn, Geo, Hop, HopAddress, MplsLabel, TraceEvent, TraceReport};
 
 /// Folds every event into a report (for `--json`).
 pub async fn collect(mut rx: mpsc::UnboundedReceiver<TraceEvent>) -> TraceReport {
@@ -69,9 +69,12 @@ impl Progress {
             // A hop is printed only after every hop before it, so a TTL with no event yet holds back the ones after.
             let in_turn = Some(hop.ttl) == self.next_ttl;
             let probed = self.probes.get(&hop.ttl).copied().unwrap_or(0) >= self.report.tries;
-            let enriched = hop.address.as_ref().is_none_or(|address| {
-                self.infos.get(&(hop.ttl, address.clone())).copied().unwrap_or(0) >= self.infos_needed
-            });
+            // Every address that answered gets its own line, so the hop waits for each one's information.
+            let enriched = hop
+                .addresses
+                .iter()
+                .filter(|a| !a.probes.is_empty())
+                .all(|a| self.infos.get(&(hop.ttl, a.address.clone())).copied().unwrap_or(0) >= self.infos_needed);
             if !(all || (in_turn && probed && enriched)) {
                 break;
             }
@@ -82,8 +85,45 @@ impl Progress {
     }
 }
 
-/// One table line: `ttl  rtt rtt rtt  host (ip)  location`.
+/// One table line, `ttl  rtt rtt rtt  host (ip)  [AS]  location`, then one line for each other address that answered
+/// the TTL (a load balancer's other router), with its own name, AS and place and the tries it answered.
 pub fn format_hop(hop: &Hop) -> String {
+    let mut text = format_shown(hop);
+    for other in hop.other_addresses().filter(|a| !a.probes.is_empty()) {
+        let tries: Vec<String> = other.probes.iter().map(|i| (u16::from(*i) + 1).to_string()).collect();
+        let which = if tries.len() == 1 { "try" } else { "tries" };
+        text.push_str(&format!("\n    {}  (answered {which} {})", describe(other), tries.join(", ")));
+    }
+    text
+}
+
+/// `host (ip)  [AS]  location` of one address, from its own information.
+fn describe(address: &HopAddress) -> String {
+    let mut line = match &address.hostname {
+        Some(name) => format!("{} ({})", sanitize(name), address.address),
+        None => address.address.clone(),
+    };
+    if let Some(asn) = &address.asn {
+        line.push_str(&format!("  [{}]", as_label(asn)));
+    }
+    if let Some(where_) = where_is(address.geo.as_ref(), address.kind.as_deref()) {
+        line.push_str(&format!("  {where_}"));
+    }
+    line
+}
+
+/// The place of an address, or for a special address why it has none.
+fn where_is(geo: Option<&Geo>, kind: Option<&str>) -> Option<String> {
+    match (geo, kind) {
+        (Some(geo), _) => Some(place(geo)),
+        // Special addresses are nowhere in particular: say why there is no place instead of leaving a blank.
+        (None, Some(kind)) if kind != "public" => Some(format!("{} address", sanitize(kind))),
+        (None, _) => None,
+    }
+}
+
+/// The hop's own line: its tries and its shown address.
+fn format_shown(hop: &Hop) -> String {
     let mut line = format!("{:>2} ", hop.ttl);
     for (index, probe) in hop.probes.iter().enumerate() {
         match probe {
@@ -103,13 +143,6 @@ pub fn format_hop(hop: &Hop) -> String {
             Some(name) => line.push_str(&format!("  {} ({addr})", sanitize(name))),
             None => line.push_str(&format!("  {addr}")),
         }
-        // Other addresses that answered this TTL (load balancing) are worth seeing.
-        let mut others: Vec<&str> =
-            hop.probes.iter().flatten().map(|p| p.from.as_str()).filter(|f| f != addr).collect();
-        others.dedup();
-        for other in others {
-            line.push_str(&format!(" / {other}"));
-        }
     }
     // Label stacks of an MPLS tunnel, as the routers in it reported them (once each when the tries agree).
     let mut stacks: Vec<&[MplsLabel]> = Vec::new();
@@ -126,11 +159,8 @@ pub fn format_hop(hop: &Hop) -> String {
     if let Some(asn) = &hop.asn {
         line.push_str(&format!("  [{}]", as_label(asn)));
     }
-    match (&hop.geo, hop.kind.as_deref()) {
-        (Some(geo), _) => line.push_str(&format!("  {}", place(geo))),
-        // Special addresses are nowhere in particular: say why there is no place instead of leaving a blank.
-        (None, Some(kind)) if kind != "public" => line.push_str(&format!("  {} address", sanitize(kind))),
-        (None, _) => {}
+    if let Some(where_) = where_is(hop.geo.as_ref(), hop.kind.as_deref()) {
+        line.push_str(&format!("  {where_}"));
     }
     line
 }
@@ -189,6 +219,10 @@ mod tests {
             lon: 151.2,
             accuracy_km: None,
             source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         }
     }
 
@@ -204,6 +238,7 @@ mod tests {
             started_at_ms: 0,
             mode: Some(ProbeMode::Raw),
             options: Default::default(),
+            location: None,
         }
     }
 
@@ -246,6 +281,29 @@ mod tests {
         assert_eq!(lines[3], " 3  1.000 ms 1.000 ms  10.0.3.1  private address");
         assert_eq!(lines[4], " 4  2.000 ms  *  1.1.1.1  [AS13335 Cloudflare, Inc.]");
         assert_eq!(lines.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_load_balanced_hop_prints_each_address_on_its_own_line_with_its_own_information() {
+        let a_as = Asn { number: 64501, org: Some("A Net".into()), source: None };
+        let b_as = Asn { number: 64502, org: Some("B Net".into()), source: None };
+        let lines = table(
+            vec![
+                started(3),
+                TraceEvent::Probe { ttl: 1, index: 0, reply: reply("1.0.0.1", 0.5), rate_limited: false },
+                info(1, "1.0.0.1", None, Some(sydney()), Some(a_as)),
+                TraceEvent::Probe { ttl: 1, index: 1, reply: reply("1.0.0.2", 0.25), rate_limited: false },
+                TraceEvent::Probe { ttl: 1, index: 2, reply: reply("1.0.0.2", 0.75), rate_limited: false },
+                info(1, "1.0.0.2", None, None, Some(b_as)),
+                TraceEvent::Finished { destination_reached: false, duration_ms: 9 },
+            ],
+            false,
+        )
+        .await;
+        // B answered two tries of three: it is the hop's address, with B's AS and no place (A's Sydney is A's).
+        assert_eq!(lines[1], " 1  0.500 ms 0.250 ms 0.750 ms  1.0.0.2  [AS64502 B Net]");
+        assert_eq!(lines[2], "    1.0.0.1  [AS64501 A Net]  Sydney, AU  (answered try 1)");
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]

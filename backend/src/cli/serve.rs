@@ -88,6 +88,10 @@ fn parse_location(s: &str) -> Result<Geo, String> {
         lon,
         accuracy_km: None,
         source: Some("--location".to_owned()),
+        token: None,
+        plausible: None,
+        max_km: None,
+        candidates: Vec::new(),
     })
 }
 

@@ -106,7 +106,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         port: args.port,
         paris: args.paris,
     };
-    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip, dns: !args.no_dns };
+    let job = TraceJob { target: args.host.clone(), probe, geo: !args.no_geoip, dns: !args.no_dns, location: None };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(runner::run(job, enricher, tx));
     let report = if args.json {

@@ -126,6 +126,10 @@ fn parse_line(line: &str, label: &str) -> Result<Entry, String> {
             lon,
             accuracy_km: None,
             source: Some(label.to_owned()),
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         },
     })
 }

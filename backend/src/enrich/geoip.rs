@@ -206,6 +206,10 @@ impl Record {
                 .or(self.accuracy_radius.as_ref())
                 .and_then(Number::kilometres),
             source: Some(source.to_owned()),
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
         })
     }
 }

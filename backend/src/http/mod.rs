@@ -247,7 +247,8 @@ async fn create_trace(
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
-    let job = TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns };
+    let job =
+        TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns, location: state.config.location.clone() };
     let run = tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {

@@ -185,6 +185,104 @@ impl TestNet {
         Ok(())
     }
 
+    /// Adds a router beside router `k` (0-based), making a diamond: the node before router `k` (the client or the
+    /// previous router) splits the flows to everything beyond router `k` between router `k` and the new router,
+    /// by a multipath route hashed on the flow's ports (`fib_multipath_hash_policy=1`), as a per-flow load balancer
+    /// does. The new router is wired to the node before on `10.200.{k}.0/24` and to the node after on
+    /// `10.201.{k}.0/24` (the nearer node `.1`, the farther `.2`); it answers from `10.200.{k}.2`, which this
+    /// returns. IPv4 only. Replies and answers from beyond come back through router `k` alone.
+    pub fn add_parallel_router(&mut self, k: usize) -> io::Result<Ipv4Addr> {
+        if k >= self.routers.len() || k > 55 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no such router to put another beside"));
+        }
+        let nodes: Vec<String> =
+            std::iter::once(self.client.clone()).chain(self.routers.clone()).chain([self.server.clone()]).collect();
+        let (before, after) = (nodes[k].clone(), nodes[k + 2].clone());
+        let twin = format!("{}b", self.routers[k]);
+        {
+            let _turn = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            run(Command::new("ip").args(["netns", "add", &twin]))?;
+        }
+        self.created.push(twin.clone());
+        run(Command::new("ip").args(["-n", &twin, "link", "set", "lo", "up"]))?;
+        run(self.exec(&twin).args(["sysctl", "-qw", "net.ipv4.ip_forward=1"]))?;
+        let (west_net, east_net) = (200u8, 201u8);
+        let addr = |net: u8, end: u8| Ipv4Addr::new(10, net, k as u8, end);
+        // before:east2 <-> twin:west, twin:east <-> after:west2
+        for (near, near_dev, far, far_dev, net) in
+            [(&before, "east2", &twin, "west", west_net), (&twin, "east", &after, "west2", east_net)]
+        {
+            run(Command::new("ip")
+                .args(["link", "add", near_dev, "netns", near, "type", "veth", "peer", "name", far_dev])
+                .args(["netns", far]))?;
+            run(Command::new("ip").args([
+                "-n",
+                near,
+                "addr",
+                "add",
+                &format!("{}/24", addr(net, 1)),
+                "dev",
+                near_dev,
+            ]))?;
+            run(Command::new("ip").args(["-n", far, "addr", "add", &format!("{}/24", addr(net, 2)), "dev", far_dev]))?;
+            run(Command::new("ip").args(["-n", near, "link", "set", near_dev, "up"]))?;
+            run(Command::new("ip").args(["-n", far, "link", "set", far_dev, "up"]))?;
+        }
+        // The node after receives the client's packets on its new link while its route back is the old one.
+        run(self.exec(&after).args([
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.west2.rp_filter=0",
+        ]))?;
+        // Router k is node k + 1: its west link is link k, so links k + 1 and beyond lie past it.
+        let links = nodes.len() - 1;
+        run(self.exec(&before).args(["sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1"]))?;
+        for j in 0..links {
+            let subnet = format!("10.0.{j}.0/24");
+            if j > k {
+                run(Command::new("ip").args(["-n", &before, "route", "replace", &subnet]).args([
+                    "nexthop",
+                    "via",
+                    &Ipv4Addr::new(10, 0, k as u8, 2).to_string(),
+                    "dev",
+                    "east",
+                    "nexthop",
+                    "via",
+                    &addr(west_net, 2).to_string(),
+                    "dev",
+                    "east2",
+                ]))?;
+                // Everything beyond, the node after's own west link included, through the node after.
+                run(Command::new("ip").args(["-n", &twin, "route", "add", &subnet, "via"]).args([
+                    &addr(east_net, 2).to_string(),
+                    "dev",
+                    "east",
+                ]))?;
+            } else {
+                run(Command::new("ip").args(["-n", &twin, "route", "add", &subnet, "via"]).args([
+                    &addr(west_net, 1).to_string(),
+                    "dev",
+                    "west",
+                ]))?;
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for (ns, dev) in [(&before, "east2"), (&twin, "west"), (&twin, "east"), (&after, "west2")] {
+            loop {
+                let output = Command::new("ip").args(["-n", ns, "-o", "link", "show", dev]).output()?;
+                if String::from_utf8_lossy(&output.stdout).contains("state UP") {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!("{dev} of {ns} not up after 5 s")));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok(addr(west_net, 2))
+    }
+
     /// Adds a packet filter rule in namespace `ns`: `command` is an `iptables` or `ip6tables` command line. On a
     /// fresh machine the first rules load the nf_tables modules, and a rule added meanwhile by a parallel test can
     /// fail; a few tries a moment apart ride that out, and a real error is still reported with its message.

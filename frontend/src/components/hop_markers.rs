@@ -1,5 +1,6 @@
-//! The hop markers: one numbered marker per place (hops at the same place share one), coloured by round-trip time,
-//! the start of the route, and the accuracy circles. The marker of the focused hop is highlighted; during a replay,
+//! The hop markers: one numbered marker per place (hops at the same place share one; a hop answered by several
+//! located routers has one per router), coloured by round-trip time, hollow where the place cannot be true, the
+//! start of the route, and the accuracy circles. The marker of the focused hop is highlighted; during a replay,
 //! markers of hops the replay has not reached yet are faded.
 
 use super::route_map::MapContext;
@@ -36,7 +37,9 @@ pub fn HopMarkers() -> impl IntoView {
                     let Some(marker) = place_marker(place, points) else { continue };
                     group.add_layer(&marker);
                     let ttls: Vec<u8> = place.members.iter().filter_map(|&i| points.get(i).map(|p| p.ttl)).collect();
-                    tag_marker(&marker, &ttls);
+                    let addresses: Vec<&str> =
+                        place.members.iter().filter_map(|&i| points.get(i).map(|p| p.address.as_str())).collect();
+                    tag_marker(&marker, &ttls, &addresses);
                 }
             })
         });

@@ -1,11 +1,54 @@
 //! The live hop table: one row per TTL, one cell per probe, filled in as events arrive. Rows are keyboard stops:
 //! arrow keys (and Home, End) move between them, Enter or Space selects one, and a focused or hovered row lights up
-//! its marker on the map.
+//! its marker on the map. A hop answered by several addresses (a load balancer's routers) has a `+1` button that
+//! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered.
 
 use crate::session::Session;
-use crate::state::{ProbeCell, kind_note, mpls_badge};
+use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
 use leptos::prelude::*;
+use std::collections::BTreeSet;
+
+/// The place, then where it came from (`DB-IP · within 20 km`), and a flag with the reason when it cannot be true.
+fn location_cell(location: String, note: Option<String>, doubt: Option<String>) -> impl IntoView {
+    let located = !location.is_empty();
+    view! {
+        {location}
+        {note.filter(|_| located).map(|note| view! { <span class="place-source">{note}</span> })}
+        {doubt
+            .map(|why| {
+                view! {
+                    " "
+                    <span class="place-doubt" title=why.clone() aria-label=format!("Doubtful place: {why}")>
+                        "doubtful"
+                    </span>
+                }
+            })}
+    }
+}
+
+/// The line of one other address of a hop, beneath the hop's row when it is expanded.
+/// `sent` is the number of tries, one column each.
+fn address_line(ttl: u8, sent: usize, other: AddressRow) -> impl IntoView {
+    let kind = other.kind.clone().filter(|k| k != "public" && other.location.is_empty());
+    let tries = format!("answered {} of {sent} {}", other.tries, if sent == 1 { "try" } else { "tries" });
+    let (address, doubtful) = (other.address.clone(), other.doubt.is_some());
+    view! {
+        <tr class="address-row" data-ttl=ttl.to_string() data-address=address>
+            <td class="ttl"></td>
+            <td class="address-tries" colspan=sent.to_string()>
+                {tries}
+            </td>
+            <td class="host">{host_cell(other.hostname, Some(other.address))}</td>
+            <td class="location" class:doubtful=doubtful>
+                {location_cell(other.location, other.place_note, other.doubt)}
+                {kind.map(|kind| format!("{kind} address"))}
+            </td>
+            <td class="asn">{asn_cell(other.asn)}</td>
+            <td class="loss"></td>
+        </tr>
+    }
+}
 
 /// `hostname (ip)` with the parts styled apart (its text stays `hostname (ip)`), the ip alone, or `*`.
 fn host_cell(hostname: Option<String>, address: Option<String>) -> impl IntoView {
@@ -37,11 +80,19 @@ fn asn_cell(asn: Option<(u32, Option<String>)>) -> impl IntoView {
 fn focus_row(event: &leptos::ev::KeyboardEvent, key: &str) -> bool {
     use wasm_bindgen::JsCast;
     let Some(row) = event.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
+    // The lines of a hop's other addresses are not stops: step over them.
+    let is_hop = |row: &web_sys::Element| row.class_list().contains("hop-row");
+    let step = |mut row: Option<web_sys::Element>, next: bool| {
+        while let Some(r) = row.as_ref().filter(|r| !is_hop(r)) {
+            row = if next { r.next_element_sibling() } else { r.previous_element_sibling() };
+        }
+        row
+    };
     let target = match key {
-        "ArrowDown" => row.next_element_sibling(),
-        "ArrowUp" => row.previous_element_sibling(),
-        "Home" => row.parent_element().and_then(|body| body.first_element_child()),
-        "End" => row.parent_element().and_then(|body| body.last_element_child()),
+        "ArrowDown" => step(row.next_element_sibling(), true),
+        "ArrowUp" => step(row.previous_element_sibling(), false),
+        "Home" => step(row.parent_element().and_then(|body| body.first_element_child()), true),
+        "End" => step(row.parent_element().and_then(|body| body.last_element_child()), false),
         _ => None,
     };
     match target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
@@ -101,6 +152,8 @@ pub fn HopTable() -> impl IntoView {
     });
     let rows = Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| m.rows()).unwrap_or_default()));
     let columns = Memo::new(move |_| session.model.with(|m| m.as_ref().map_or(3, |m| m.columns())));
+    // Hops whose other addresses are shown.
+    let expanded = RwSignal::new(BTreeSet::<u8>::new());
 
     view! {
         <div class="table-scroll">
@@ -170,6 +223,52 @@ pub fn HopTable() -> impl IntoView {
                                 let kind_note = row.kind.as_deref().map(kind_note);
                                 let place_note = kind_note.clone().filter(|_| row.location.is_empty());
                                 let as_note = kind_note.filter(|_| row.asn.is_none());
+                                let doubtful = row.doubt.is_some();
+                                let sent = row.cells.len();
+                                let others = row.others.clone();
+                                let more = (!others.is_empty())
+                                    .then(|| {
+                                        let count = others.len();
+                                        let open = move || expanded.with(|e| e.contains(&ttl));
+                                        let label = move || {
+                                            let verb = if open() { "Hide" } else { "Show" };
+                                            let what = if count == 1 { "the other address" } else { "the other addresses" };
+                                            format!("{verb} {what} that answered hop {ttl}")
+                                        };
+                                        view! {
+                                            " "
+                                            <button
+                                                type="button"
+                                                class="more-addresses"
+                                                aria-expanded=move || open().to_string()
+                                                aria-label=label
+                                                title=label
+                                                on:click=move |ev| {
+                                                    ev.stop_propagation();
+                                                    expanded
+                                                        .update(|e| {
+                                                            if !e.remove(&ttl) {
+                                                                e.insert(ttl);
+                                                            }
+                                                        });
+                                                }
+                                                on:keydown=move |ev: leptos::ev::KeyboardEvent| ev.stop_propagation()
+                                            >
+                                                {format!("+{count}")}
+                                            </button>
+                                        }
+                                    });
+                                let lines = move || {
+                                    expanded
+                                        .with(|e| e.contains(&ttl))
+                                        .then(|| {
+                                            others
+                                                .clone()
+                                                .into_iter()
+                                                .map(|other| address_line(ttl, sent, other))
+                                                .collect_view()
+                                        })
+                                };
                                 let highlighted = move || focus.active() == Some(ttl);
                                 let selected = move || focus.selected.get() == Some(ttl);
                                 view! {
@@ -200,6 +299,7 @@ pub fn HopTable() -> impl IntoView {
                                         {cells}
                                         <td class="host" title=row.host.clone()>
                                             {host_cell(row.hostname, row.address)}
+                                            {more}
                                             {mpls_badge(&row.mpls)
                                                 .map(|badge| {
                                                     view! {
@@ -214,8 +314,8 @@ pub fn HopTable() -> impl IntoView {
                                                     }
                                                 })}
                                         </td>
-                                        <td class="location">
-                                            {row.location}
+                                        <td class="location" class:doubtful=doubtful>
+                                            {location_cell(row.location, row.place_note, row.doubt)}
                                             {place_note.map(|n| view! { <span class="kind-note">{n}</span> })}
                                         </td>
                                         <td class="asn">
@@ -235,6 +335,7 @@ pub fn HopTable() -> impl IntoView {
                                                 .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
                                         </td>
                                     </tr>
+                                    {lines}
                                 }
                                     .into_any()
                             })

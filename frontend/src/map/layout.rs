@@ -21,6 +21,8 @@ pub struct Leg {
     pub bridged: bool,
     /// TTL of the hop the arc leads to: a replay draws the arc once it reaches that hop.
     pub to_ttl: u8,
+    /// Whether either end is a place that cannot be true (drawn dashed, apart from the route).
+    pub doubtful: bool,
 }
 
 /// One marker: every located hop at one place.
@@ -46,31 +48,44 @@ pub struct RouteLayout {
 }
 
 impl RouteLayout {
-    /// Lays out `points` (located hops in TTL order), starting at `origin` when given; `first_ttl` is the first TTL
-    /// probed, so a first located hop after it is reached by a bridged leg.
+    /// Lays out `points` (located addresses in TTL order), starting at `origin` when given; `first_ttl` is the first
+    /// TTL probed, so a first located hop after it is reached by a bridged leg. Where a hop has several located
+    /// addresses (a load balancer's routers) the route forks: every address of a hop is joined to every address of
+    /// the previous located hop, so the branches rejoin at the next hop with a single address.
     pub fn new(origin: Option<LatLon>, first_ttl: u8, points: &[RoutePoint]) -> RouteLayout {
         let mut positions = Vec::with_capacity(points.len());
         let mut legs = Vec::new();
-        // The previous stop: its drawn position and its TTL (the origin counts as the TTL before the first).
-        let mut previous: Option<(LatLon, u8)> = origin.map(|o| (o, first_ttl.saturating_sub(1)));
-        for point in points {
-            let target = [point.lat, point.lon];
-            let position = match previous {
-                None => target,
-                Some((from, from_ttl)) => {
-                    let bridged = point.ttl > from_ttl.saturating_add(1);
-                    if distance_km(from, target) < SAME_PLACE_KM {
-                        [point.lat, near_lon(from[1], point.lon)]
-                    } else {
-                        let path = great_circle(from, target);
-                        let end = path[path.len() - 1];
-                        legs.push(Leg { path, bridged, to_ttl: point.ttl });
-                        end
+        // The previous stops: their drawn positions and whether each cannot be true, and their TTL (the origin
+        // counts as the TTL before the first).
+        let mut previous: Vec<(LatLon, bool)> = origin.map(|o| (o, false)).into_iter().collect();
+        let mut previous_ttl = first_ttl.saturating_sub(1);
+        let mut start = 0;
+        while start < points.len() {
+            let ttl = points[start].ttl;
+            let end = start + points[start..].iter().take_while(|p| p.ttl == ttl).count();
+            let bridged = ttl > previous_ttl.saturating_add(1);
+            let mut here = Vec::with_capacity(end - start);
+            for point in &points[start..end] {
+                let target = [point.lat, point.lon];
+                let implausible = point.plausible == Some(false);
+                // Unwrapped against the first previous stop, so the route never jumps across the map.
+                let position = match previous.first() {
+                    None => target,
+                    Some((from, _)) => [point.lat, near_lon(from[1], point.lon)],
+                };
+                for &(from, from_implausible) in &previous {
+                    if distance_km(from, position) < SAME_PLACE_KM {
+                        continue;
                     }
+                    let path = great_circle(from, position);
+                    legs.push(Leg { path, bridged, doubtful: implausible || from_implausible, to_ttl: ttl });
                 }
-            };
-            positions.push(position);
-            previous = Some((position, point.ttl));
+                here.push((position, implausible));
+            }
+            positions.extend(here.iter().map(|(p, _)| *p));
+            previous = here;
+            previous_ttl = ttl;
+            start = end;
         }
         let mut layout = RouteLayout { origin, positions, legs, places: Vec::new() };
         layout.recentre();
@@ -104,7 +119,8 @@ impl RouteLayout {
             .chain(self.legs.iter().flat_map(|l| l.path.iter().copied()))
     }
 
-    /// The arcs drawn solid and the ones drawn dashed, each as a list of paths.
+    /// The arcs drawn solid and the ones drawn dashed across unlocated hops, each as a list of paths (arcs to a
+    /// place that cannot be true are in neither: see [`RouteLayout::doubtful`]).
     pub fn solid_and_bridged(&self) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
         self.solid_and_bridged_until(None)
     }
@@ -112,10 +128,15 @@ impl RouteLayout {
     /// The same, up to the hop with TTL `step` when a replay is on show (the route grows as the replay goes, so
     /// it does not give the ending away); every arc when `step` is `None`.
     pub fn solid_and_bridged_until(&self, step: Option<u8>) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
-        let shown = self.legs.iter().filter(|l| step.is_none_or(|step| l.to_ttl <= step));
+        let shown = self.legs.iter().filter(|l| !l.doubtful && step.is_none_or(|step| l.to_ttl <= step));
         let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) = shown.partition(|l| l.bridged);
         let paths = |legs: Vec<&Leg>| legs.into_iter().map(|l| l.path.clone()).collect();
         (paths(solid), paths(bridged))
+    }
+
+    /// The arcs to places that cannot be true, drawn dashed apart from the route.
+    pub fn doubtful(&self) -> Vec<Vec<LatLon>> {
+        self.legs.iter().filter(|l| l.doubtful).map(|l| l.path.clone()).collect()
     }
 }
 
@@ -147,7 +168,52 @@ mod tests {
     use super::*;
 
     fn at(ttl: u8, lat: f64, lon: f64) -> RoutePoint {
-        RoutePoint { ttl, lat, lon, label: String::new(), rtt_ms: None, accuracy_km: None }
+        RoutePoint {
+            ttl,
+            address: format!("10.0.{ttl}.1"),
+            plausible: None,
+            doubt: None,
+            lat,
+            lon,
+            label: String::new(),
+            rtt_ms: None,
+            accuracy_km: None,
+        }
+    }
+
+    #[test]
+    fn a_load_balanced_hop_forks_the_route_and_the_next_hop_rejoins_it() {
+        // Hop 2 answered from Frankfurt and from Amsterdam; hop 3 is in London.
+        let mut amsterdam = at(2, 52.37, 4.90);
+        amsterdam.address = "10.0.2.2".into();
+        let points = [at(1, 48.85, 2.35), at(2, 50.11, 8.68), amsterdam, at(3, 51.51, -0.13)];
+        let layout = RouteLayout::new(None, 1, &points);
+        assert_eq!(layout.positions.len(), 4);
+        assert_eq!(layout.places.len(), 4, "each address of hop 2 has its own marker");
+        let ends: Vec<(LatLon, LatLon)> = layout.legs.iter().map(|l| (l.path[0], l.path[l.path.len() - 1])).collect();
+        let (paris, frankfurt, amsterdam, london) =
+            (layout.positions[0], layout.positions[1], layout.positions[2], layout.positions[3]);
+        let expected = [(paris, frankfurt), (paris, amsterdam), (frankfurt, london), (amsterdam, london)];
+        let close = |a: LatLon, b: LatLon| (a[0] - b[0]).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9;
+        assert_eq!(ends.len(), expected.len(), "{ends:?}");
+        for (got, want) in ends.iter().zip(&expected) {
+            assert!(close(got.0, want.0) && close(got.1, want.1), "{ends:?}");
+        }
+        assert!(layout.legs.iter().all(|l| !l.bridged && !l.doubtful));
+    }
+
+    #[test]
+    fn a_place_that_cannot_be_true_is_reached_by_a_doubtful_leg() {
+        let mut mumbai = at(2, 19.08, 72.88);
+        mumbai.plausible = Some(false);
+        let layout = RouteLayout::new(None, 1, &[at(1, -33.87, 151.21), mumbai, at(3, -33.87, 151.0)]);
+        assert_eq!(layout.legs.len(), 2);
+        assert!(layout.legs[0].doubtful, "to Mumbai");
+        assert!(layout.legs[1].doubtful, "and from it");
+        let sydney = RouteLayout::new(None, 1, &[at(1, -33.87, 151.21), at(2, -33.87, 151.0), at(3, -34.0, 150.0)]);
+        assert!(sydney.legs.iter().all(|l| !l.doubtful));
+        let (solid, bridged) = layout.solid_and_bridged();
+        assert_eq!((solid.len(), bridged.len(), layout.doubtful().len()), (0, 0, 2));
     }
 
     #[test]

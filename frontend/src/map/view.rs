@@ -156,13 +156,16 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
     });
 }
 
-/// The route's arcs as at most two layers: `route-line` (solid, one SVG path for all solid arcs) and `route-gap`
-/// (dashed, across hops without a location).
-/// During a replay only the arcs up to its step (`step`) are drawn.
+/// The route's arcs as at most three layers: `route-line` (solid, one SVG path for all solid arcs), `route-gap`
+/// (dashed, across hops without a location) and `route-doubt` (finely dashed, to places that cannot be true).
+/// During a replay only the solid and dashed arcs up to its step (`step`) are drawn.
 pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
     let (solid, bridged) = layout.solid_and_bridged_until(step);
+    let doubtful = layout.doubtful();
     let mut layers = Vec::new();
-    for (paths, class, dash) in [(solid, "route-line", None), (bridged, "route-gap", Some("6 8"))] {
+    for (paths, class, dash) in
+        [(solid, "route-line", None), (bridged, "route-gap", Some("6 8")), (doubtful, "route-doubt", Some("2 6"))]
+    {
         if paths.is_empty() {
             continue;
         }
@@ -182,26 +185,40 @@ pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
 }
 
 /// The marker of one place: the numbers of its hops, coloured by the first hop's round-trip time, with every hop
-/// listed in its tooltip.
+/// listed in its tooltip. A place that cannot be true (every address at it judged implausible) is drawn hollow, and
+/// its tooltip says why.
 pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     let members: Vec<&RoutePoint> = place.members.iter().filter_map(|&i| points.get(i)).collect();
     let first = members.first()?;
     let ttls: Vec<u8> = members.iter().map(|p| p.ttl).collect();
     let label = ttl_label(&ttls);
     let width = 26.max(12 + 8 * label.chars().count() as u32);
-    let class = if members.len() > 1 { "hop-marker grouped" } else { "hop-marker" };
-    let colour = rtt_colour(first.rtt_ms);
+    let implausible = members.iter().all(|p| p.plausible == Some(false));
+    let mut class = if members.len() > 1 { "hop-marker grouped".to_owned() } else { "hop-marker".to_owned() };
+    if implausible {
+        class.push_str(" implausible");
+    }
+    // Hollow: the RTT colour only rings the number.
+    let style = if implausible {
+        format!("border-color:{};color:{}", rtt_colour(first.rtt_ms), rtt_colour(first.rtt_ms))
+    } else {
+        let colour = rtt_colour(first.rtt_ms);
+        format!("background:{colour};color:{}", text_colour_on(&colour))
+    };
     let icon = leaflet::div_icon(&options(&json!({
         "className": class,
-        "html": format!(
-            "<span style=\"background:{colour};color:{}\">{}</span>",
-            text_colour_on(&colour),
-            escape_html(&label)
-        ),
+        "html": format!("<span style=\"{style}\">{}</span>", escape_html(&label)),
         "iconSize": [width, 26],
         "iconAnchor": [width / 2, 13],
     })));
-    let title = members.iter().map(|p| format!("{} · {}", p.ttl, p.label)).collect::<Vec<_>>().join("\n");
+    let title = members
+        .iter()
+        .map(|p| match &p.doubt {
+            Some(doubt) => format!("{} · {} (doubtful: {doubt})", p.ttl, p.label),
+            None => format!("{} · {}", p.ttl, p.label),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let alt = if members.len() > 1 { format!("Hops {label}") } else { format!("Hop {label}") };
     let marker_options = options(&json!({ "title": title, "alt": alt, "riseOnHover": true }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
@@ -210,7 +227,12 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
         .iter()
         .map(|p| {
             let rtt = p.rtt_ms.map(|ms| format!(" · {}", crate::state::format_rtt(ms))).unwrap_or_default();
-            format!("<b>{}</b> {}{}", p.ttl, escape_html(&p.label), escape_html(&rtt))
+            let doubt = p
+                .doubt
+                .as_ref()
+                .map(|d| format!("<br><span class=\"doubt\">{}</span>", escape_html(d)))
+                .unwrap_or_default();
+            format!("<b>{}</b> {}{}{doubt}", p.ttl, escape_html(&p.label), escape_html(&rtt))
         })
         .collect::<Vec<_>>()
         .join("<br>");
@@ -219,10 +241,11 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     Some(marker)
 }
 
-/// Sets `data-ttl` (the first hop) and `data-ttls` (all, space-separated) on a marker's element once it is on the
-/// map: the hooks the highlight, the tests and the styles use.
-pub fn tag_marker(marker: &Layer, ttls: &[u8]) {
+/// Sets `data-ttl` (the first hop), `data-ttls` (all, space-separated) and `data-addresses` on a marker's element
+/// once it is on the map: the hooks the highlight, the tests and the styles use.
+pub fn tag_marker(marker: &Layer, ttls: &[u8], addresses: &[&str]) {
     if let Some(element) = marker.get_element() {
+        let _ = element.set_attribute("data-addresses", &addresses.join(" "));
         if let Some(first) = ttls.first() {
             let _ = element.set_attribute("data-ttl", &first.to_string());
         }
