@@ -1208,7 +1208,8 @@ fn the_page_holds_up_in_front_of_a_class() {
         let presenter_1280 = browser.eval(ON_ONE_SCREEN, json!([]));
         browser.screenshot(&shots.join("class-presenter-1280x720.png"));
         let route_while_stepping = browser.eval(
-            "return [document.querySelectorAll('#map path.route-line, #map path.route-gap').length, \
+            "return [[...document.querySelectorAll('#map path.route-line, #map path.route-gap, #map path.route-doubt')] \
+             .map(p => (p.getAttribute('d') || '').split('M').length - 1).reduce((a, b) => a + b, 0), \
              document.querySelector('.origin-marker') ? getComputedStyle(document.querySelector('.origin-marker')).zIndex : '']",
             json!([]),
         );
@@ -1364,7 +1365,7 @@ fn the_page_holds_up_in_front_of_a_class() {
     // Presenter mode: map, highlighted row and sentence on one screen at 1280 × 720 and 1024 × 768.
     assert_eq!(result["presenter_1280"], json!([1280, 720, "in", "in", "in"]));
     assert_eq!(result["presenter_1024"], json!([1024, 768, "in", "in", "in"]));
-    assert_eq!(result["route_while_stepping"][0], json!(1), "at step 2 only the arcs up to it are drawn");
+    assert_eq!(result["route_while_stepping"][0], json!(2), "at step 2 only the arcs up to it are drawn: start–1, 1–2");
     let tcp = text(&result["tcp_sentence"]);
     assert!(tcp.contains("with RST: port 8080 is closed"), "{tcp}");
     assert_eq!(result["from_select"][0], json!("replay-speed"));

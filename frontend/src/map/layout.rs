@@ -136,7 +136,13 @@ impl RouteLayout {
 
     /// The arcs to places that cannot be true, drawn dashed apart from the route.
     pub fn doubtful(&self) -> Vec<Vec<LatLon>> {
-        self.legs.iter().filter(|l| l.doubtful).map(|l| l.path.clone()).collect()
+        self.doubtful_until(None)
+    }
+
+    /// The same, up to the hop with TTL `step` when a replay is on show.
+    pub fn doubtful_until(&self, step: Option<u8>) -> Vec<Vec<LatLon>> {
+        let shown = |l: &&Leg| l.doubtful && step.is_none_or(|step| l.to_ttl <= step);
+        self.legs.iter().filter(shown).map(|l| l.path.clone()).collect()
     }
 }
 

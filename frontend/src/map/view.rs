@@ -158,10 +158,10 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
 
 /// The route's arcs as at most three layers: `route-line` (solid, one SVG path for all solid arcs), `route-gap`
 /// (dashed, across hops without a location) and `route-doubt` (finely dashed, to places that cannot be true).
-/// During a replay only the solid and dashed arcs up to its step (`step`) are drawn.
+/// During a replay only the arcs up to its step (`step`) are drawn.
 pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
     let (solid, bridged) = layout.solid_and_bridged_until(step);
-    let doubtful = layout.doubtful();
+    let doubtful = layout.doubtful_until(step);
     let mut layers = Vec::new();
     for (paths, class, dash) in
         [(solid, "route-line", None), (bridged, "route-gap", Some("6 8")), (doubtful, "route-doubt", Some("2 6"))]
