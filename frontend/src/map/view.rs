@@ -200,7 +200,8 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     }
     // Hollow: the RTT colour only rings the number.
     let style = if implausible {
-        format!("border-color:{};color:{}", rtt_colour(first.rtt_ms), rtt_colour(first.rtt_ms))
+        // The number in the text colour: the RTT colour alone on the hollow face would fall below 4.5:1.
+        format!("border-color:{};color:var(--text)", rtt_colour(first.rtt_ms))
     } else {
         let colour = rtt_colour(first.rtt_ms);
         format!("background:{colour};color:{}", text_colour_on(&colour))
