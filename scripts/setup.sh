@@ -25,6 +25,28 @@ locked_wasm_bindgen() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# Slow installs run side by side: each cargo install spends much of its time on one crate or one link while the
+# other core idles, and the npm and Debian downloads wait on the network. background NAME COMMAND... starts one;
+# wait_background waits for all and fails naming the ones that failed.
+BG_PIDS=()
+BG_NAMES=()
+background() {
+    local name="$1"
+    shift
+    "$@" &
+    BG_PIDS+=("$!")
+    BG_NAMES+=("$name")
+}
+wait_background() {
+    local i failed=()
+    for i in "${!BG_PIDS[@]}"; do
+        wait "${BG_PIDS[$i]}" || failed+=("${BG_NAMES[$i]}")
+    done
+    BG_PIDS=()
+    BG_NAMES=()
+    [ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]} (see the messages above)"
+}
+
 setup_rust() {
     need_command cargo "install Rust with rustup"
     need_command rustup "install Rust with rustup"
@@ -32,18 +54,21 @@ setup_rust() {
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
-    if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
-        say "installing trunk $TRUNK_VERSION (takes about 9 minutes once)"
-        cargo install --locked trunk --version "$TRUNK_VERSION"
-    fi
     [ -f "$ROOT/Cargo.lock" ] || (cd "$ROOT" && cargo generate-lockfile)
+    if ! trunk --version 2>/dev/null | grep -q "^trunk 0\.21\."; then
+        say "installing trunk $TRUNK_VERSION (compiles for several minutes, once)"
+        # Trunk's own release profile asks for fat LTO in one codegen unit, which makes its last link alone take
+        # minutes; a build tool run a few times a day does not need it, so cargo's default release settings apply.
+        background "cargo install trunk" env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            cargo install --quiet --locked trunk --version "$TRUNK_VERSION"
+    fi
     local want
     want="$(locked_wasm_bindgen)"
     [ -n "$want" ] || die "Cargo.lock names no wasm-bindgen version"
     if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-        say "installing wasm-bindgen-cli $want (takes about 5 minutes once)"
+        say "installing wasm-bindgen-cli $want (compiles for several minutes, once)"
         # Not --locked: the CLI's own lock file has named crate versions the registry no longer serves.
-        cargo install wasm-bindgen-cli --version "$want"
+        background "cargo install wasm-bindgen-cli" cargo install --quiet wasm-bindgen-cli --version "$want"
     fi
 }
 
@@ -107,22 +132,35 @@ setup_test_tools() {
     command -v traceroute >/dev/null 2>&1 || missing+=(traceroute)
     command -v mmdblookup >/dev/null 2>&1 || missing+=(mmdb-bin)
     command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq)
+    # The reverse proxy of docs/deploy.md, run by backend/tests/proxy_nginx.rs with its own config.
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
     if [ ${#missing[@]} -gt 0 ]; then
         [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
         say "installing ${missing[*]} from Debian"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Installing a daemon must not start it (nginx would take port 80 on this machine): policy-rc.d says no
+        # to every service start while apt runs, and goes away afterwards unless it was already there.
+        local guard=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            guard=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$guard"
+            chmod 755 "$guard"
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || { [ -z "$guard" ] || rm -f "$guard"; die "apt-get install ${missing[*]} failed"; }
+        [ -z "$guard" ] || rm -f "$guard"
     fi
 }
 
 setup_all() {
+    # The cargo installs compile in the background while the downloads and Debian packages arrive.
     setup_rust
-    setup_npm
-    setup_geoip
-    setup_asn
+    background "npm packages" setup_npm
+    background "GeoIP data" setup_geoip
+    background "ASN data" setup_asn
     if [ "${1:-}" = "--test" ]; then
-        setup_test_tools
+        background "test tools" setup_test_tools
     fi
+    wait_background
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

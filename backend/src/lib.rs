@@ -1,9 +1,12 @@
 //! tracemap's backend: a raw-socket traceroute with enrichment, storage and a web service.
 //!
 //! The modules follow the data: `wire` (packet formats, no I/O) → `probe` (the pure tracer state machine) →
-//! `net` (sockets and the loop that drives tracers) → `enrich` (GeoIP, later DNS and ASN) → `runner` (one trace
-//! from resolution to its last event) → `store` (SQLite) and `http` (axum). `main.rs` only wires these up.
+//! `net` (sockets and the loop that drives tracers) → `addr` (the special-address table) → `enrich` (GeoIP, DNS,
+//! ASN) → `runner` (one trace from resolution to its last event) → `store` (SQLite) and `http` (axum). `data`
+//! finds the data files; `main.rs` only wires these up.
 
+pub mod addr;
+pub mod data;
 pub mod enrich;
 pub mod http;
 pub mod net;

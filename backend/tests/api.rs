@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use futures::StreamExt;
 use http_body_util::BodyExt;
@@ -34,7 +35,15 @@ fn state() -> AppState {
     )
 }
 
+/// A request from this machine (a loopback peer), as the server's own users send.
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+    call_from(state, "127.0.0.1:40000", req).await
+}
+
+/// A request whose TCP peer is `peer`.
+async fn call_from(state: &AppState, peer: &str, mut req: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let peer: std::net::SocketAddr = peer.parse().expect("peer address");
+    req.extensions_mut().insert(ConnectInfo(peer));
     let res = app(state.clone()).oneshot(req).await.expect("infallible");
     let status = res.status();
     (status, res.into_body().collect().await.expect("body").to_bytes().to_vec())
@@ -43,6 +52,9 @@ async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {
 fn post_json(body: impl Into<Body>) -> Request<Body> {
     Request::post("/api/traces").header(header::CONTENT_TYPE, "application/json").body(body.into()).expect("request")
 }
+
+/// A client somewhere on the internet.
+const REMOTE: &str = "203.0.113.50:51000";
 
 fn error_code(body: &[u8]) -> String {
     serde_json::from_slice::<ApiError>(body).expect("error body is ApiError JSON").error.code
@@ -78,11 +90,11 @@ async fn bad_requests_get_clear_json_errors() {
     }
 }
 
-/// A server listening publicly: internal targets are refused. The burst is large so every request below reaches
-/// the check it is meant to hit instead of the rate limit.
+/// A server whose own address is 192.0.2.10; the burst is large so every request below reaches the check it is
+/// meant to hit instead of the rate limit.
 fn public_state() -> AppState {
     let config = ServiceConfig {
-        policy: TargetPolicy { restrict: true, own: vec!["192.0.2.10".parse().expect("ip")] },
+        policy: TargetPolicy { allow_private: false, own: vec!["192.0.2.10".parse().expect("ip")] },
         rate_burst: 1000,
         ..ServiceConfig::default()
     };
@@ -94,8 +106,9 @@ fn public_state() -> AppState {
     )
 }
 
-/// Hostile and malformed requests: each gets a 4xx with a JSON error (where there is a body to send), no trace is
-/// started, and the server keeps serving. No target here may be traceable: every one is malformed or internal.
+/// Hostile and malformed requests from a remote client: each gets a 4xx with a JSON error (where there is a body to
+/// send), no trace is started, and the server keeps serving. No target here may be traceable: every one is
+/// malformed or internal.
 #[tokio::test]
 async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     let state = public_state();
@@ -206,7 +219,7 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     }
     for query in ["limit=0", "limit=100000", "limit=x", "limit=-1", "offset=3"] {
         let req = Request::get(format!("/api/traces?{query}")).body(Body::empty()).expect("r");
-        cases.push((req, StatusCode::BAD_REQUEST, Some("invalid_field")));
+        cases.push((req, StatusCode::FORBIDDEN, Some("forbidden")));
     }
     cases.push((
         Request::post("/api/traces").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).expect("r"),
@@ -221,8 +234,8 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     cases.push((Request::put("/api/traces").body(Body::empty()).expect("r"), StatusCode::METHOD_NOT_ALLOWED, None));
     cases.push((
         Request::delete("/api/traces/abc").body(Body::empty()).expect("r"),
-        StatusCode::METHOD_NOT_ALLOWED,
-        None,
+        StatusCode::UNAUTHORIZED,
+        Some("unauthorized"),
     ));
     for path in ["/api/traces/..%2f..%2fetc%2fpasswd", "/api/traces/%00", "/api/traces/x.csv", "/api/traces/x/live"] {
         cases.push((Request::get(path).body(Body::empty()).expect("r"), StatusCode::NOT_FOUND, Some("not_found")));
@@ -231,7 +244,7 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
 
     for (req, want_status, want_code) in cases {
         let what = format!("{} {}", req.method(), req.uri());
-        let (status, body) = call(&state, req).await;
+        let (status, body) = call_from(&state, REMOTE, req).await;
         assert_eq!(status, want_status, "{what}: {}", String::from_utf8_lossy(&body));
         if let Some(code) = want_code {
             assert_eq!(error_code(&body), code, "{what}");
@@ -264,6 +277,30 @@ async fn config_tells_the_page_about_the_server() {
     assert!(info.tiles.is_none() && info.location.is_none() && info.geoip.is_empty());
 }
 
+#[tokio::test]
+async fn config_lists_the_data_sets_with_versions_and_ages() {
+    let source = tracemap_shared::DataSource {
+        name: "geoip".into(),
+        dir: "/usr/share/tracemap/geoip".into(),
+        version: Some("2.3.2026060513".into()),
+        age_days: Some(177),
+        stale: true,
+    };
+    let config = ServiceConfig { data: vec![source.clone()], ..ServiceConfig::default() };
+    let state = AppState::with_config(
+        Store::in_memory().expect("store"),
+        Arc::new(Enricher::default()),
+        Page::load(&web_dir()).expect("page"),
+        config,
+    );
+    let (status, body) = call(&state, Request::get("/api/config").body(Body::empty()).expect("r")).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(json["data"][0]["age_days"], 177, "{json}");
+    let info: tracemap_shared::ServerInfo = serde_json::from_value(json).expect("ServerInfo");
+    assert_eq!(info.data, [source]);
+}
+
 #[test]
 fn trace_ids_are_long_random_and_url_safe() {
     let a = new_trace_id();
@@ -284,7 +321,7 @@ async fn live_stream_then_stored_report() {
 
     let (status, body) = call(&state, post_json(r#"{"target":"127.0.0.1"}"#)).await;
     assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
-    let TraceCreated { id } = serde_json::from_slice(&body).expect("created");
+    let TraceCreated { id, .. } = serde_json::from_slice(&body).expect("created");
 
     let url = format!("ws://{addr}/api/traces/{id}/live");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
@@ -478,4 +515,229 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     drop(first);
     let (got, _) = read_until_closed(&mut second, Duration::from_secs(5)).await;
     assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+}
+
+/// A server behind a reverse proxy on 127.0.0.1 (`--trusted-proxy 127.0.0.1/32`), one trace start per client.
+fn proxied_state(admin_token: Option<&str>) -> AppState {
+    let config = ServiceConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().expect("prefix")],
+        admin_token: admin_token.map(str::to_owned),
+        rate_burst: 1,
+        rate_per_minute: 1,
+        ..ServiceConfig::default()
+    };
+    AppState::with_config(
+        Store::in_memory().expect("store"),
+        Arc::new(Enricher::default()),
+        Page::load(&web_dir()).expect("page"),
+        config,
+    )
+}
+
+fn post_with(body: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut req = post_json(body.to_owned());
+    for (name, value) in headers {
+        req.headers_mut()
+            .append(axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"), value.parse().expect("value"));
+    }
+    req
+}
+
+/// Through a trusted proxy on loopback, a client is remote: refused internal targets, with its own bucket; the
+/// same proxy's own direct request (no forwarding header) is local and may trace loopback; an untrusted peer's
+/// forwarding headers change nothing.
+#[tokio::test]
+async fn behind_a_proxy_each_client_is_remote_and_counted_on_its_own() {
+    let state = proxied_state(None);
+    let loopback = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
+    let proxy = "127.0.0.1:50000";
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
+        // Client A, through the proxy: refused, then over its limit of one start.
+        (proxy, vec![("x-forwarded-for", "203.0.113.1")], StatusCode::FORBIDDEN, "forbidden_target"),
+        (proxy, vec![("x-forwarded-for", "127.0.0.1, 203.0.113.1")], StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        // Client B has its own bucket, whichever header names it.
+        (
+            proxy,
+            vec![("forwarded", r#"for="[2001:db8:b::1]:4711";proto=https"#)],
+            StatusCode::FORBIDDEN,
+            "forbidden_target",
+        ),
+        (
+            proxy,
+            vec![("forwarded", "for=192.0.2.7"), ("x-forwarded-for", "203.0.113.2")],
+            StatusCode::FORBIDDEN,
+            "forbidden_target",
+        ),
+        // X-Real-IP alone names nobody, but still says someone else is asking: not local.
+        ("127.0.0.2:1", vec![("x-real-ip", "127.0.0.1")], StatusCode::FORBIDDEN, "forbidden_target"),
+        // An untrusted peer: its own address is the client, whatever it claims.
+        ("198.51.100.9:1", vec![("x-forwarded-for", "127.0.0.1")], StatusCode::FORBIDDEN, "forbidden_target"),
+        ("198.51.100.9:2", vec![("x-forwarded-for", "203.0.113.77")], StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+    ];
+    for (peer, headers, want_status, want_code) in cases {
+        let (status, body) = call_from(&state, peer, post_with(loopback, &headers)).await;
+        assert_eq!(status, want_status, "{peer} {headers:?}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(error_code(&body), want_code, "{peer} {headers:?}");
+    }
+    let (status, body) = call_from(&state, proxy, post_with(loopback, &[("x-forwarded-for", "203.0.113.3")])).await;
+    let message = serde_json::from_slice::<ApiError>(&body).expect("error").error.message;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("127.0.0.1") && message.contains("loopback"), "{message}");
+    // This machine's own user, straight to the server: local, so loopback may be traced.
+    let (status, body) = call_from(&state, proxy, post_json(loopback)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+}
+
+/// The server-wide list answers this machine and the admin token only; a page's own list lives in the browser.
+#[tokio::test]
+async fn only_the_operator_may_list_every_trace() {
+    let state = proxied_state(Some("operator-secret"));
+    let list = |auth: Option<&str>| {
+        let mut req = Request::get("/api/traces?limit=5");
+        if let Some(auth) = auth {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        req.body(Body::empty()).expect("r")
+    };
+    let forwarded = |mut req: Request<Body>| {
+        req.headers_mut().insert("x-forwarded-for", "203.0.113.1".parse().expect("v"));
+        req
+    };
+    for (peer, req, want) in [
+        (REMOTE, list(None), StatusCode::FORBIDDEN),
+        (REMOTE, list(Some("Bearer wrong")), StatusCode::FORBIDDEN),
+        (REMOTE, list(Some("Basic operator-secret")), StatusCode::FORBIDDEN),
+        ("127.0.0.1:1", forwarded(list(None)), StatusCode::FORBIDDEN),
+        (REMOTE, list(Some("Bearer operator-secret")), StatusCode::OK),
+        ("127.0.0.1:1", forwarded(list(Some("Bearer operator-secret"))), StatusCode::OK),
+        ("127.0.0.1:1", list(None), StatusCode::OK),
+        ("[::1]:1", list(None), StatusCode::OK),
+    ] {
+        let what = format!("{peer} {:?}", req.headers());
+        let (status, body) = call_from(&state, peer, req).await;
+        assert_eq!(status, want, "{what}: {}", String::from_utf8_lossy(&body));
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(error_code(&body), "forbidden", "{what}");
+        }
+    }
+    // A local client still gets its query checked.
+    let (status, body) = call(&state, Request::get("/api/traces?limit=0").body(Body::empty()).expect("r")).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_field".to_owned()));
+    // Without --admin-token no bearer token lists anything.
+    let open = proxied_state(None);
+    let (status, _) = call_from(&open, REMOTE, list(Some("Bearer "))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn wait_stored(state: &AppState, id: &str) {
+    for _ in 0..100 {
+        if state.hub.get(id).is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("trace {id} still running");
+}
+
+fn delete(id: &str, token: Option<&str>) -> Request<Body> {
+    let mut req = Request::delete(format!("/api/traces/{id}"));
+    if let Some(token) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    req.body(Body::empty()).expect("r")
+}
+
+/// The creator's delete token removes a trace for good; nobody else's token does; a running trace is refused.
+#[tokio::test]
+async fn a_delete_token_removes_its_trace_for_good() {
+    let state = proxied_state(Some("operator-secret"));
+    let body = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
+    let (status, body) = call(&state, post_json(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    let TraceCreated { id, delete_token } = serde_json::from_slice(&body).expect("created");
+    let token = delete_token.expect("a delete token for the creator");
+    assert!(token.len() >= 32, "{token}");
+    // Only a hash is stored, never the token.
+    let stored = state.store.deletable(&id).await.expect("read").expect("row");
+    assert!(stored.delete_hash.is_some_and(|hash| hash != token.as_bytes()));
+    let running = state.hub.get(&id).is_some();
+    if running {
+        let (status, body) = call_from(&state, REMOTE, delete(&id, Some(&token))).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "trace_running".to_owned()));
+    }
+    wait_stored(&state, &id).await;
+    for (token, want, code) in [
+        (None, StatusCode::UNAUTHORIZED, "unauthorized"),
+        (Some("0000"), StatusCode::FORBIDDEN, "forbidden"),
+        (Some(&token[1..]), StatusCode::FORBIDDEN, "forbidden"),
+    ] {
+        let (status, body) = call_from(&state, REMOTE, delete(&id, token)).await;
+        assert_eq!((status, error_code(&body)), (want, code.to_owned()), "{token:?}");
+    }
+    let (status, _) =
+        call_from(&state, REMOTE, Request::get(format!("/api/traces/{id}")).body(Body::empty()).expect("r")).await;
+    assert_eq!(status, StatusCode::OK, "still there after refused deletes");
+    let (status, body) = call_from(&state, REMOTE, delete(&id, Some(&token))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&body));
+    for path in [format!("/api/traces/{id}"), format!("/api/traces/{id}.csv")] {
+        let (status, _) = call_from(&state, REMOTE, Request::get(&path).body(Body::empty()).expect("r")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert!(state.store.get(&id).await.expect("get").is_none(), "report and events are gone");
+    let (status, _) = call_from(&state, REMOTE, delete(&id, Some(&token))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A running trace is refused until it has ended, whoever asks.
+    let _live = state.hub.insert("busytrace", TraceReport::default());
+    let (status, body) = call_from(&state, REMOTE, delete("busytrace", Some("operator-secret"))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "trace_running".to_owned()));
+
+    // The operator's token deletes any stored trace (older traces have no delete token at all).
+    state.store.insert("legacy", 1, &TraceReport::default(), None).await.expect("insert");
+    state
+        .store
+        .finish("legacy", &TraceReport { status: TraceStatus::Finished, ..TraceReport::default() }, &[])
+        .await
+        .expect("finish");
+    let (status, _) = call_from(&state, REMOTE, delete("legacy", Some(&token))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another trace's token");
+    let (status, _) = call_from(&state, REMOTE, delete("legacy", Some("operator-secret"))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+/// `--keep-days`: the periodic sweep deletes traces older than the limit and keeps newer ones.
+#[tokio::test]
+async fn the_expiry_sweep_deletes_old_traces() {
+    let store = Store::in_memory().expect("store");
+    let finished = TraceReport { status: TraceStatus::Finished, ..TraceReport::default() };
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    let day_ms = 86_400_000;
+    for (id, created) in
+        [("ancient", now_ms - 40 * day_ms), ("lastweek", now_ms - 8 * day_ms), ("today", now_ms - 1000)]
+    {
+        store.insert(id, created, &finished, None).await.expect("insert");
+        store.finish(id, &finished, &[]).await.expect("finish");
+    }
+    let sweep = tokio::spawn(tracemap::http::expire_traces(
+        store.clone(),
+        Duration::from_secs(7 * 86_400),
+        Duration::from_millis(50),
+    ));
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = store.list(10).await.expect("list").into_iter().map(|t| t.id).collect::<Vec<_>>();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, ["today"]);
+    // A trace that grows old while the server runs goes at a later sweep.
+    store.insert("aging", now_ms - 7 * day_ms - 1, &finished, None).await.expect("insert");
+    store.finish("aging", &finished, &[]).await.expect("finish");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.get("aging").await.expect("get").is_none());
+    assert!(store.get("today").await.expect("get").is_some());
+    sweep.abort();
 }

@@ -434,7 +434,8 @@ fn the_map_app_explains_refusals() {
     let _turn = one_at_a_time();
     let net = TestNet::new(1, &[]).expect("test network");
     let work = scratch("browser-app-errors");
-    // Listening beyond loopback turns the target policy on; one start per client, then the rate limit.
+    // The browser reaches the server from 10.0.0.1, so it is a remote client: the target policy applies; one
+    // start per client, then the rate limit.
     let listen = format!("10.0.0.1:{ERROR_PORT}");
     let server = Server::start_on(
         net.exec(&net.client),
@@ -1066,8 +1067,74 @@ fn the_map_app_shows_each_router_of_a_load_balanced_hop_and_flags_a_place_the_rt
     let _ = std::fs::remove_dir_all(&work);
 }
 
-const CLASS_PORT: u16 = 18184;
-const CLASS_DRIVER_PORT: u16 = 19620;
+const MINE_PORT: u16 = 18184;
+const MINE_DRIVER_PORT: u16 = 19620;
+
+/// The page keeps its own list of the traces it started (the server lists nobody's to strangers): after a trace,
+/// "Your traces" shows it from the browser's storage, with the delete token; its delete button removes the trace
+/// from the server for good, and the list forgets it, also after a reload.
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_map_app_lists_and_deletes_your_own_traces() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(1, &[]).expect("test network");
+    let work = scratch("browser-app-mine");
+    let server = Server::start(net.exec(&net.client), &net.client, MINE_PORT, &work.join("t.sqlite"), &[]);
+    let destination = net.destination.to_string();
+    let launcher = net.exec(&net.client);
+    let shots = artifacts_dir();
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, MINE_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the form", Duration::from_secs(20), "return document.querySelector('#target')");
+        let before = browser.eval("return document.querySelectorAll('#recent-traces li').length", json!([]));
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        browser.wait_for(
+            "the trace to finish",
+            Duration::from_secs(40),
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? 'yes' : ''",
+        );
+        let listed = browser.wait_for(
+            "the trace in Your traces",
+            Duration::from_secs(5),
+            "const a = document.querySelector('#recent-traces li a'); return a ? [a.textContent, a.getAttribute('href')] : ''",
+        );
+        let stored = browser.eval("return JSON.parse(localStorage.getItem('tracemap.my-traces') || '[]')", json!([]));
+        browser.screenshot(&shots.join("app-your-traces.png"));
+        let id = stored[0]["id"].as_str().unwrap_or_default().to_owned();
+        let (before_delete, _) = served::get(&base, &format!("/api/traces/{id}"));
+        browser.eval("window.confirm = () => true; return true", json!([]));
+        browser.click("#recent-traces .recent-delete");
+        let said = browser.wait_for(
+            "the deletion",
+            Duration::from_secs(10),
+            "const s = document.querySelector('#recent-status'); return s && s.textContent.includes('Deleted') ? s.textContent : ''",
+        );
+        let (after_delete, _) = served::get(&base, &format!("/api/traces/{id}"));
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the form", Duration::from_secs(20), "return document.querySelector('#target')");
+        std::thread::sleep(Duration::from_millis(500));
+        let after_reload = browser.eval("return document.querySelectorAll('#recent-traces li').length", json!([]));
+        json!({"before": before, "listed": listed, "stored": stored, "before_delete": before_delete,
+               "said": said, "after_delete": after_delete, "after_reload": after_reload})
+    });
+    drop(server);
+    eprintln!("{result:#}");
+    assert_eq!(result["before"], json!(0), "a fresh browser has no traces of its own");
+    assert_eq!(result["listed"][0], json!(net.destination.to_string()));
+    let id = result["stored"][0]["id"].as_str().expect("the trace is kept in localStorage");
+    assert_eq!(result["listed"][1], json!(format!("/t/{id}")));
+    assert!(result["stored"][0]["delete_token"].as_str().is_some_and(|t| t.len() >= 32), "with its delete token");
+    assert_eq!(result["before_delete"], json!(200));
+    assert_eq!(result["after_delete"], json!(404), "deleted from the server for good");
+    assert_eq!(result["after_reload"], json!(0), "and forgotten by the page");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+const CLASS_PORT: u16 = 18185;
+const CLASS_DRIVER_PORT: u16 = 19621;
 
 /// WCAG 2 contrast of every visible text on the page against its effective background: the element's text colour
 /// (with its alpha and every ancestor's opacity) over the stack of ancestor backgrounds down to the first opaque

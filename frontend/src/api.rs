@@ -4,7 +4,7 @@
 //! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
 
 use serde::de::DeserializeOwned;
-use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceList, TraceReport, TraceRequest};
+use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceReport, TraceRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -76,10 +76,11 @@ pub async fn stop_trace(id: &str) -> Result<(), String> {
     if (200..300).contains(&status) { Ok(()) } else { Err(error_message(status, &text)) }
 }
 
-/// `GET /api/traces?limit=N`: the most recent traces first.
-pub async fn fetch_recent(limit: usize) -> Result<TraceList, String> {
-    let (status, text) = send("GET", &format!("/api/traces?limit={limit}"), None).await?;
-    decode(status, &text)
+/// `DELETE /api/traces/{id}` with the trace's delete token. A trace the server no longer has counts as deleted.
+pub async fn delete_trace(id: &str, token: &str) -> Result<(), String> {
+    let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
+    let (status, text, _) = send_full("DELETE", &url, None, Some(token)).await?;
+    if (200..300).contains(&status) || status == 404 { Ok(()) } else { Err(error_message(status, &text)) }
 }
 
 /// `GET /api/config`: the server's location, tile layer and GeoIP labels.
@@ -122,15 +123,28 @@ async fn send_with_headers(
     url: &str,
     json_body: Option<&str>,
 ) -> Result<(u16, String, Option<u64>), String> {
+    send_full(method, url, json_body, None).await
+}
+
+/// [`send_with_headers`], with a bearer token when `bearer` is given.
+async fn send_full(
+    method: &str,
+    url: &str,
+    json_body: Option<&str>,
+    bearer: Option<&str>,
+) -> Result<(u16, String, Option<u64>), String> {
     let unreachable = |e: JsValue| format!("Could not reach the tracemap server ({}).", describe(&e));
     let init = RequestInit::new();
     init.set_method(method);
+    let headers = Headers::new().map_err(unreachable)?;
+    if let Some(token) = bearer {
+        headers.set("Authorization", &format!("Bearer {token}")).map_err(unreachable)?;
+    }
     if let Some(body) = json_body {
-        let headers = Headers::new().map_err(unreachable)?;
         headers.set("Content-Type", "application/json").map_err(unreachable)?;
-        init.set_headers(&headers);
         init.set_body(&JsValue::from_str(body));
     }
+    init.set_headers(&headers);
     let request = Request::new_with_str_and_init(url, &init).map_err(unreachable)?;
     let window = web_sys::window().ok_or("no window")?;
     let response: Response = JsFuture::from(window.fetch_with_request(&request))

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod components;
 pub mod map;
+pub mod mine;
 pub mod options;
 pub mod places;
 pub mod replay;

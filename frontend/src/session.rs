@@ -5,6 +5,7 @@
 //! so a slow response from a previous trace can never draw over the current one.
 
 use crate::api;
+use crate::mine::{self, MyTrace};
 use crate::options::Field;
 use crate::route::permalink;
 use crate::state::{Phase, TraceModel};
@@ -33,6 +34,8 @@ pub struct Session {
     /// Bumped each time a stored trace is opened (a permalink, a recent trace, back or forward), so the form can
     /// take over its settings.
     pub opened: RwSignal<u64>,
+    /// The traces this browser started (kept in `localStorage`, see [`crate::mine`]).
+    pub mine: RwSignal<Vec<MyTrace>>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
     generation: StoredValue<u64>,
     retries: StoredValue<u32>,
@@ -49,6 +52,7 @@ impl Session {
             error_field: RwSignal::new(None),
             opened: RwSignal::new(0),
             id: RwSignal::new(None),
+            mine: RwSignal::new(mine::load()),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
@@ -69,10 +73,19 @@ impl Session {
             match created {
                 Ok(created) => {
                     self.model.set(None);
+                    let started = MyTrace {
+                        id: created.id.clone(),
+                        target: target.clone(),
+                        protocol,
+                        created_ms: js_sys::Date::now(),
+                        delete_token: created.delete_token.clone(),
+                    };
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
                     self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
                     self.connect(generation, created.id);
+                    // After the live socket is on its way: the list can wait, the first replies cannot.
+                    self.remember(|list| mine::with_added(list, started));
                 }
                 Err(failure) => {
                     // The trace on show (if any) stays, with its address, link and exports.
@@ -116,6 +129,13 @@ impl Session {
                 Err(message) => self.error.set(Some(message)),
             }
         });
+    }
+
+    /// Changes the list of this browser's traces, and keeps it.
+    pub fn remember(self, change: impl FnOnce(Vec<MyTrace>) -> Vec<MyTrace>) {
+        let list = change(self.mine.get_untracked());
+        mine::save(&list);
+        self.mine.set(list);
     }
 
     /// Back to an empty page.

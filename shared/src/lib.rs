@@ -160,6 +160,10 @@ pub struct TraceOptions {
 pub struct TraceCreated {
     /// The trace's permanent id, as used in `/t/{id}` and `/api/traces/{id}`.
     pub id: String,
+    /// The secret that deletes the trace (`DELETE /api/traces/{id}` with `Authorization: Bearer TOKEN`), given
+    /// only here, once, to its creator; the server keeps only its hash. Absent from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_token: Option<String>,
 }
 
 /// One line of `GET /api/traces`: enough to list recent traces without loading them.
@@ -232,6 +236,27 @@ pub struct ServerInfo {
     /// Whether the server looks up hop names at all (`serve --no-dns` turns it off for every trace).
     #[serde(default = "yes")]
     pub reverse_dns: bool,
+    /// The data sets the server read at start (`tracemap data` prints the same): GeoIP, ASN and any other.
+    #[serde(default)]
+    pub data: Vec<DataSource>,
+}
+
+/// One data set a server or command reads (`geoip`, `asn`, ...): where it was found, its version and age.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DataSource {
+    /// The set's name, which is also its folder under a data directory.
+    pub name: String,
+    /// The folder it was read from.
+    pub dir: String,
+    /// The version its `VERSION` file names, when it has one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Days since the data was published (from its version) or else fetched (the `VERSION` file's time).
+    #[serde(default)]
+    pub age_days: Option<u64>,
+    /// Whether it is older than tracemap trusts for locations and AS numbers (ranges move).
+    #[serde(default)]
+    pub stale: bool,
 }
 
 fn yes() -> bool {
@@ -815,6 +840,16 @@ fn majority_address(probes: &[Option<ProbeReply>]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_created_carries_a_delete_token_when_the_server_gives_one() {
+        let old: TraceCreated = serde_json::from_str(r#"{"id":"abc"}"#).expect("answer without a token");
+        assert_eq!(old, TraceCreated { id: "abc".into(), delete_token: None });
+        let new = TraceCreated { id: "abc".into(), delete_token: Some("f00d".into()) };
+        let json = serde_json::to_string(&new).expect("json");
+        assert_eq!(json, r#"{"id":"abc","delete_token":"f00d"}"#);
+        assert_eq!(serde_json::from_str::<TraceCreated>(&json).expect("back"), new);
+    }
 
     fn reply(from: &str, rtt: f64, kind: ReplyKind) -> Option<ProbeReply> {
         Some(ProbeReply { from: from.into(), rtt_ms: rtt, kind, flag: None, mpls: Vec::new() })

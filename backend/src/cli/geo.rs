@@ -1,40 +1,83 @@
 //! Where hop information comes from: the enrichment options shared by `trace`, `locate` and `serve`, and opening
 //! the sources once at start-up.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use tracemap::data::DataDirs;
 use tracemap::enrich::{self, AsnDb, Enricher, GeoIp, Geofeed, ReverseDns, dns};
 
 #[derive(Args, Debug, Clone)]
 pub struct GeoArgs {
+    /// Look for data (geoip/, asn/, ...) here first, before ~/.local/share/tracemap, /usr/local/share/tracemap,
+    /// /usr/share/tracemap and ./data (`tracemap data` shows what is found where).
+    #[arg(long = "data-dir", value_name = "DIR", env = "TRACEMAP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// MaxMind DB file for locations (MaxMind, DB-IP or IPinfo schema); repeat for several, the first that places
-    /// an address wins. Default: the DB-IP files under data/geoip.
+    /// an address wins. Default: the DB-IP files in the first data directory with a geoip/ folder.
     #[arg(long = "geoip-db", value_name = "PATH", env = "TRACEMAP_GEOIP_DB", value_delimiter = ',')]
     pub geoip_db: Vec<PathBuf>,
     /// Your own locations: an RFC 8805 geofeed CSV with latitude and longitude columns; overrides the databases.
     #[arg(long, value_name = "PATH", env = "TRACEMAP_GEOFEED")]
     pub geofeed: Option<PathBuf>,
     /// AS numbers: a range CSV (start,end,number,organisation) or an ASN mmdb (GeoLite2-ASN, IPinfo); repeatable.
-    /// Default: the ip-location-db files under data/asn.
+    /// Default: the ip-location-db files in the first data directory with an asn/ folder.
     #[arg(long = "asn-db", value_name = "PATH", env = "TRACEMAP_ASN_DB", value_delimiter = ',')]
     pub asn_db: Vec<PathBuf>,
+}
+
+impl GeoArgs {
+    /// The data search path, `--data-dir` first.
+    pub fn data_dirs(&self) -> DataDirs {
+        DataDirs::standard(self.data_dir.as_deref())
+    }
+}
+
+/// The data sets read from the search path (those not replaced by `--geoip-db`/`--asn-db`), for `/api/config`.
+pub fn sources_in_use(args: &GeoArgs) -> Vec<tracemap_shared::DataSource> {
+    let mut sources = args.data_dirs().sources(tracemap::data::KNOWN_SETS);
+    let replaced = |name: &str| match name {
+        enrich::GEOIP_SET => !args.geoip_db.is_empty(),
+        enrich::ASN_SET => !args.asn_db.is_empty(),
+        _ => false,
+    };
+    sources.retain(|s| !replaced(&s.name));
+    sources
+}
+
+/// Warns about each data set in use that is stale, once at start-up.
+pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
+    for source in sources.iter().filter(|s| s.stale) {
+        tracing::warn!(
+            set = %source.name,
+            dir = %source.dir,
+            version = source.version.as_deref().unwrap_or("unknown"),
+            age_days = source.age_days.unwrap_or_default(),
+            "data older than {} days: locations and AS numbers may be wrong (newer data: a newer tracemap-data package, or newer versions pinned in scripts/setup.sh)",
+            tracemap::data::STALE_AFTER_DAYS
+        );
+    }
 }
 
 /// Opens the enrichment sources named, or the default data files when none are. Named files must open; missing
 /// defaults only mean less information. Location sources are skipped unless `locations` (`-g` turns them off).
 pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
+    if (locations && args.geoip_db.is_empty()) || args.asn_db.is_empty() {
+        warn_if_stale(&sources_in_use(args));
+    }
     let enricher = if locations { open_locations(args)? } else { Enricher::default() };
     // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.
     let enricher = enricher.with_reverse_dns(ReverseDns::system(dns::DEFAULT_TIMEOUT));
     let files = if args.asn_db.is_empty() {
-        enrich::default_asn_files(Path::new(enrich::DEFAULT_ASN_DIR))
+        let dirs = args.data_dirs();
+        let dir = dirs.find_where(enrich::ASN_SET, |dir| !enrich::default_asn_files(dir).is_empty());
+        dir.map(|dir| enrich::default_asn_files(&dir)).unwrap_or_default()
     } else {
         args.asn_db.clone()
     };
     if files.is_empty() {
-        tracing::info!("no ASN data under {}: hops will have no AS numbers", enrich::DEFAULT_ASN_DIR);
+        tracing::info!("no ASN data found (`tracemap data` shows where tracemap looked): hops will have no AS numbers");
         return Ok(enricher);
     }
     let (asn, problems) = AsnDb::open(&files)?;
@@ -61,14 +104,16 @@ fn open_locations(args: &GeoArgs) -> anyhow::Result<Enricher> {
         }
     };
     let files = if args.geoip_db.is_empty() {
-        enrich::default_geoip_files(Path::new(enrich::DEFAULT_GEOIP_DIR))
+        let dirs = args.data_dirs();
+        let dir = dirs.find_where(enrich::GEOIP_SET, |dir| !enrich::default_geoip_files(dir).is_empty());
+        dir.map(|dir| enrich::default_geoip_files(&dir)).unwrap_or_default()
     } else {
         args.geoip_db.clone()
     };
     if files.is_empty() {
         tracing::warn!(
-            "no GeoIP database found under {}: locations are unavailable (the README's run command fetches one)",
-            enrich::DEFAULT_GEOIP_DIR
+            "no GeoIP database found (`tracemap data` shows where tracemap looked): locations are unavailable \
+             (install the tracemap-data package, or run scripts/setup.sh in a checkout)"
         );
         return Ok(Enricher::new(geofeed, None));
     }

@@ -1,5 +1,8 @@
 //! The subcommands of the `tracemap` binary, one file each, plus what they share.
 
+pub mod config;
+pub mod data;
+pub mod docs;
 pub mod geo;
 pub mod locate;
 pub mod output;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use tracemap::addr::Prefix;
 use tracemap::enrich::Enricher;
 use tracemap::http::assets::Page;
 use tracemap::http::policy::{TargetPolicy, local_addresses};
@@ -21,7 +22,7 @@ use super::geo::{GeoArgs, open_enricher};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on. Anything but loopback exposes raw-socket probing to the network.
+    /// Address to listen on. Behind a reverse proxy, keep it on loopback and pass --trusted-proxy.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TRACEMAP_LISTEN")]
     listen: SocketAddr,
     /// SQLite file holding the traces.
@@ -33,9 +34,21 @@ pub struct ServeArgs {
     /// Another origin allowed to open the live WebSocket (repeatable), e.g. https://maps.example.org.
     #[arg(long = "allow-origin", value_name = "ORIGIN", env = "TRACEMAP_ALLOW_ORIGIN", value_delimiter = ',')]
     allow_origin: Vec<String>,
-    /// Trace private, loopback and other internal addresses even when listening beyond loopback.
+    /// Let remote clients trace private, loopback and other internal or special addresses too.
     #[arg(long = "allow-private", env = "TRACEMAP_ALLOW_PRIVATE")]
     allow_private: bool,
+    /// A reverse proxy (address or CIDR block, repeatable) whose X-Forwarded-For / Forwarded names the client.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "TRACEMAP_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<Prefix>,
+    /// The address users reach the page at, e.g. https://trace.example.org: its origin may open the live WebSocket.
+    #[arg(long = "public-url", value_name = "URL", env = "TRACEMAP_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
+    /// A secret that lists every trace (GET /api/traces) and deletes any, sent as Authorization: Bearer SECRET.
+    #[arg(long = "admin-token", value_name = "SECRET", env = "TRACEMAP_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Delete traces older than this many days (checked hourly); by default traces are kept for ever.
+    #[arg(long = "keep-days", value_name = "N", env = "TRACEMAP_KEEP_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_days: Option<u32>,
     /// Trace starts one client (an IPv4 address or an IPv6 /64) may make at once.
     #[arg(long = "rate-burst", default_value_t = 5, env = "TRACEMAP_RATE_BURST")]
     rate_burst: u32,
@@ -93,6 +106,21 @@ fn parse_location(s: &str) -> Result<Geo, String> {
         max_km: None,
         candidates: Vec::new(),
     })
+}
+
+/// The origin (`scheme://host[:port]`) of a `--public-url`.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL, e.g. https://trace.example.org")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+        return Err("expected a URL with a host name, e.g. https://trace.example.org".to_owned());
+    }
+    let scheme = &s[..s.len() - rest.len()];
+    Ok(format!("{}{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 fn tile_layer(url: Option<&str>, attribution: Option<&str>) -> anyhow::Result<Option<TileLayer>> {
@@ -170,21 +198,35 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches this port can start traces");
     }
-    // On loopback only this machine's users can reach the server, and tracing the local network is the point
-    // of a lab or a classroom; beyond loopback, internal targets are refused unless explicitly allowed.
-    let restrict = !args.listen.ip().is_loopback() && !args.allow_private;
+    // Who is remote is decided per request (http::client): this machine's own users may trace its networks, which
+    // is the point of a lab or a classroom; everybody else, also through a proxy, may not unless allowed.
+    if args.allow_private {
+        tracing::warn!("--allow-private: remote clients may make this server probe its own networks");
+    }
+    let mut allowed_origins = args.allow_origin.clone();
+    allowed_origins.extend(args.public_url.clone());
     let config = ServiceConfig {
-        policy: TargetPolicy { restrict, own: if restrict { local_addresses() } else { Vec::new() } },
-        allowed_origins: args.allow_origin.clone(),
+        policy: TargetPolicy {
+            allow_private: args.allow_private,
+            own: if args.allow_private { Vec::new() } else { local_addresses() },
+        },
+        trusted_proxies: args.trusted_proxy.clone(),
+        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        allowed_origins,
         rate_burst: args.rate_burst,
         rate_per_minute: args.rate_per_minute,
         max_concurrent: args.max_concurrent.max(1),
         location: args.location.clone(),
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         reverse_dns: !args.no_dns,
+        data: super::geo::sources_in_use(&args.geo),
         ..ServiceConfig::default()
     };
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));
+    if let Some(days) = args.keep_days {
+        let keep = Duration::from_secs(u64::from(days) * 86_400);
+        tokio::spawn(http::expire_traces(store.clone(), keep, Duration::from_secs(3600)));
+    }
     let state = AppState::with_config(store, enricher, page, config);
     let hub = Arc::clone(&state.hub);
     let listener = tokio::net::TcpListener::from_std(listener).context("registering the listening socket")?;
@@ -227,6 +269,15 @@ mod tests {
         assert!(parse_location("1,2").expect("no label").city.is_none());
         for bad in ["", "1", "91,0", "0,181", "x,y", "1;2"] {
             assert!(parse_location(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn public_url_is_kept_as_its_origin() {
+        assert_eq!(parse_public_url("https://Trace.Example.org/").as_deref(), Ok("https://trace.example.org"));
+        assert_eq!(parse_public_url("http://10.0.0.1:8443/x").as_deref(), Ok("http://10.0.0.1:8443"));
+        for bad in ["trace.example.org", "ftp://x", "https://", "https://u@evil.example", "javascript:alert(1)"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
         }
     }
 

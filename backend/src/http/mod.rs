@@ -5,6 +5,7 @@
 //! and stores the result when it ends. Only this module speaks HTTP.
 
 pub mod assets;
+pub mod client;
 mod error;
 pub mod export;
 pub mod hub;
@@ -12,6 +13,7 @@ pub mod limits;
 pub mod policy;
 pub mod request;
 pub mod server;
+pub mod tokens;
 mod ws;
 
 use std::net::SocketAddr;
@@ -20,8 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
@@ -34,12 +37,14 @@ use tower_http::trace::TraceLayer;
 use tracemap_shared::{Geo, ServerInfo, TileLayer, TraceCreated, TraceList, TraceReport, TraceRequest, TraceStatus};
 
 use assets::Page;
+use client::Client;
 pub use error::AppError;
 use export::Format;
 use hub::Hub;
 use limits::{ClientKey, RateLimiter};
 use policy::TargetPolicy;
 
+use crate::addr::Prefix;
 use crate::enrich::Enricher;
 use crate::probe::ProbeConfig;
 use crate::runner::{self, TraceJob};
@@ -53,8 +58,12 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct ServiceConfig {
     /// Probe parameters for options a request leaves out.
     pub probe_defaults: ProbeConfig,
-    /// Which targets may be traced.
+    /// Which targets remote clients may trace.
     pub policy: TargetPolicy,
+    /// Reverse proxies whose forwarding headers name the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<Prefix>,
+    /// The operator's secret for the server-wide trace list and deleting any trace (`--admin-token`).
+    pub admin_token: Option<String>,
     /// Origins besides the server's own allowed to open the live WebSocket (e.g. `https://maps.example.org`).
     pub allowed_origins: Vec<String>,
     /// Trace starts a client may make at once.
@@ -69,6 +78,8 @@ pub struct ServiceConfig {
     pub tiles: Option<TileLayer>,
     /// Whether traces may look up hop names; off, a request asking for names gets none.
     pub reverse_dns: bool,
+    /// The data sets read at start, with versions and ages (`/api/config`'s `data`).
+    pub data: Vec<tracemap_shared::DataSource>,
 }
 
 impl Default for ServiceConfig {
@@ -76,6 +87,8 @@ impl Default for ServiceConfig {
         ServiceConfig {
             probe_defaults: ProbeConfig::default(),
             policy: TargetPolicy::default(),
+            trusted_proxies: Vec::new(),
+            admin_token: None,
             allowed_origins: Vec::new(),
             rate_burst: 5,
             rate_per_minute: 20,
@@ -83,6 +96,7 @@ impl Default for ServiceConfig {
             location: None,
             tiles: None,
             reverse_dns: true,
+            data: Vec::new(),
         }
     }
 }
@@ -128,7 +142,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/traces", post(create_trace).get(list_traces))
-        .route("/traces/{id}", get(get_trace))
+        .route("/traces/{id}", get(get_trace).delete(delete_trace))
         .route("/traces/{id}/live", get(ws::live))
         .route("/traces/{id}/run", delete(stop_trace))
         .route("/config", get(server_info))
@@ -139,6 +153,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(page_index))
         .route("/t/{id}", get(page_index))
         .fallback(page_file)
+        .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -167,6 +182,14 @@ impl MakeRequestId for RequestIds {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix)).ok().map(RequestId::new)
     }
+}
+
+/// Decides once who sent the request ([`Client`]) and hands that to every handler as an extension.
+async fn identify_client(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let client = Client::identify(peer, request.headers(), &state.config.trusted_proxies);
+    request.extensions_mut().insert(client);
+    next.run(request).await
 }
 
 async fn page_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -205,13 +228,12 @@ fn unix_ms() -> u64 {
 
 async fn create_trace(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(client): Extension<Client>,
     body: Result<Json<TraceRequest>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(request) = body?;
     request::check_options(&request)?;
-    let client = ClientKey::of(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
-    if let Err(wait) = state.limiter.check(client, Instant::now()) {
+    if let Err(wait) = state.limiter.check(ClientKey::of(client.ip), Instant::now()) {
         return Err(AppError::rate_limited(wait));
     }
     let target = request.target.trim().to_owned();
@@ -220,7 +242,7 @@ async fn create_trace(
     }
     let destination = runner::resolve_family(&target, request::wanted_family(&request)).await?;
     request::check_family(&request, destination)?;
-    if let Err(kind) = state.config.policy.check(destination) {
+    if let Err(kind) = state.config.policy.check(destination, !client.local) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "forbidden_target",
@@ -242,7 +264,8 @@ async fn create_trace(
     report.address = Some(destination.to_string());
     report.max_hops = probe.max_hops;
     report.tries = probe.tries;
-    state.store.insert(&id, unix_ms(), &report).await?;
+    let delete_token = tokens::new_token();
+    state.store.insert(&id, unix_ms(), &report, Some(tokens::hash(&delete_token))).await?;
     let live = state.hub.insert(&id, report);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -280,7 +303,7 @@ async fn create_trace(
     });
 
     tracing::info!(%id, %destination, protocol = %request.protocol, "trace started");
-    Ok((StatusCode::CREATED, Json(TraceCreated { id })).into_response())
+    Ok((StatusCode::CREATED, Json(TraceCreated { id, delete_token: Some(delete_token) })).into_response())
 }
 
 /// Longest `DELETE /api/traces/{id}/run` waits for the stopped trace to be stored, so the next `GET` reads it.
@@ -333,10 +356,58 @@ struct ListQuery {
 /// Most traces one listing returns.
 const MAX_LIST: usize = 200;
 
+/// `DELETE /api/traces/{id}` with `Authorization: Bearer TOKEN` (the trace's delete token, or `--admin-token`):
+/// removes the trace, its report and its events, for good. A running trace is refused (409): it is deleted once
+/// it has ended, so nothing is left half-stored.
+async fn delete_trace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let Some(token) = tokens::bearer(&headers) else {
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "deleting a trace needs its delete token: Authorization: Bearer TOKEN",
+        ));
+    };
+    let running = || {
+        AppError::new(StatusCode::CONFLICT, "trace_running", "this trace is still running; delete it once it has ended")
+    };
+    if state.hub.get(&id).is_some() {
+        return Err(running());
+    }
+    let trace = state.store.deletable(&id).await?.ok_or_else(AppError::trace_not_found)?;
+    let owner = trace.delete_hash.as_deref().is_some_and(|hash| tokens::matches_hash(token, hash));
+    if !owner && !tokens::matches_secret(token, state.config.admin_token.as_deref()) {
+        return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", "this token does not delete this trace"));
+    }
+    if trace.running {
+        return Err(running());
+    }
+    state.store.delete(&id).await?;
+    tracing::info!(%id, by = if owner { "delete token" } else { "admin token" }, "trace deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/traces`: every trace on the server, for the operator only (a local client, or `--admin-token`).
+/// Ids are the only secret a shared link has, so listing them to strangers would undo it; a page keeps its own
+/// list of the traces it started.
 async fn list_traces(
     State(state): State<AppState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<TraceList>, AppError> {
+    let admin =
+        tokens::bearer(&headers).is_some_and(|t| tokens::matches_secret(t, state.config.admin_token.as_deref()));
+    if !client.local && !admin {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the list of every trace is for this server's operator (its own machine, or --admin-token); your page keeps the traces you started",
+        ));
+    }
     let Query(query) = query.map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_field", r.body_text()))?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_LIST).contains(&limit) {
@@ -357,6 +428,7 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         geoip: state.enricher.geoip_labels().into_iter().map(str::to_owned).collect(),
         asn: state.enricher.asn_labels().into_iter().map(str::to_owned).collect(),
         reverse_dns: state.config.reverse_dns,
+        data: state.config.data.clone(),
     })
 }
 
@@ -367,6 +439,22 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "running_traces": state.hub.len(),
         "geoip": state.enricher.geoip_labels(),
     }))
+}
+
+/// Deletes the traces created more than `keep` ago, at once and then every `every`, for as long as it runs
+/// (`--keep-days`; spawn it as a task). Running traces are left alone.
+pub async fn expire_traces(store: Store, keep: Duration, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let cutoff = unix_ms().saturating_sub(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX));
+        match store.expire(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "deleted traces older than --keep-days"),
+            Err(error) => tracing::error!(%error, "could not expire old traces"),
+        }
+    }
 }
 
 /// How long the server waits for running traces to end on shutdown before it lets them be marked interrupted.

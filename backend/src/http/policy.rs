@@ -1,101 +1,45 @@
-//! Which resolved addresses a server may trace. A server that listens beyond loopback lends its raw sockets to
-//! whoever reaches it, so in that mode it refuses to probe into its own networks: loopback, private, shared,
-//! link-local, unique-local, multicast, unspecified, reserved and its own addresses, including those addresses
-//! written as IPv4-mapped, NAT64 or 6to4 IPv6. `--allow-private` lifts this, deliberately.
+//! Which resolved addresses a client may have the server trace. Whoever reaches the server borrows its raw sockets,
+//! so a remote client (see [`super::client`]) may not probe into the server's own networks: every address the
+//! special-address table ([`crate::addr::special`]) marks as not a target (loopback, private, shared, link-local,
+//! unique-local, documentation, benchmarking, multicast, reserved...), also when written as IPv4-mapped, NAT64 or
+//! 6to4 IPv6, and the server's own addresses. A local client (this machine, straight to the server) may trace
+//! anything, which is the point of a lab; `--allow-private` lifts the rule for everybody, deliberately.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::addr::{self, special};
 
 /// The target rules of one server.
 #[derive(Debug, Clone, Default)]
 pub struct TargetPolicy {
-    /// Refuse internal addresses (the server listens beyond loopback and `--allow-private` was not given).
-    pub restrict: bool,
+    /// Remote clients may trace internal and special addresses too (`--allow-private`).
+    pub allow_private: bool,
     /// The server's own interface addresses.
     pub own: Vec<IpAddr>,
 }
 
-/// Why an address is refused: the kind of address it is.
-pub type Refusal = &'static str;
+/// Why an address is refused: what it is, in a sentence fragment ("a loopback address (Loopback, RFC 1122 ...)").
+pub type Refusal = String;
 
 impl TargetPolicy {
-    /// `Ok` when `ip` may be traced, else the kind of address that makes it internal.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
-        if !self.restrict {
+    /// `Ok` when a client (`remote` or not) may trace `ip`, else what makes it internal.
+    pub fn check(&self, ip: IpAddr, remote: bool) -> Result<(), Refusal> {
+        if !remote || self.allow_private {
             return Ok(());
         }
-        for candidate in [Some(ip), embedded_v4(ip).map(IpAddr::V4)].into_iter().flatten() {
-            if self.own.contains(&candidate) {
-                return Err("one of this server's own addresses");
-            }
-            if let Some(kind) = internal_kind(candidate) {
-                return Err(kind);
-            }
+        let verdict = special::judge(ip);
+        if !verdict.target {
+            return Err(verdict.to_string());
+        }
+        // The server itself, also as the IPv4 host an IPv6 spelling (mapped, NAT64, 6to4) leads to.
+        let host = match ip {
+            IpAddr::V6(v6) => addr::embedded_v4(v6).map_or(ip, |(_, v4)| IpAddr::V4(v4)),
+            v4 => v4,
+        };
+        if self.own.iter().any(|own| addr::canonical(*own) == host || *own == ip) {
+            return Err("one of this server's own addresses".to_owned());
         }
         Ok(())
-    }
-}
-
-/// The IPv4 address carried inside an IPv4-mapped (`::ffff:0:0/96`), NAT64 (`64:ff9b::/96`) or 6to4
-/// (`2002::/16`) IPv6 address.
-fn embedded_v4(ip: IpAddr) -> Option<Ipv4Addr> {
-    let IpAddr::V6(v6) = ip else { return None };
-    let s = v6.segments();
-    let o = v6.octets();
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return Some(v4);
-    }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-    }
-    if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
-    }
-    None
-}
-
-/// The kind of a non-public address, or `None` for a public one.
-pub fn internal_kind(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => v4_kind(v4),
-        IpAddr::V6(v6) => v6_kind(v6),
-    }
-}
-
-fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
-    if ip.is_unspecified() || a == 0 {
-        Some("an unspecified address")
-    } else if ip.is_loopback() {
-        Some("a loopback address")
-    } else if ip.is_private() {
-        Some("a private address (RFC 1918)")
-    } else if a == 100 && (64..128).contains(&b) {
-        Some("a shared address (RFC 6598)")
-    } else if ip.is_link_local() {
-        Some("a link-local address")
-    } else if ip.is_multicast() {
-        Some("a multicast address")
-    } else if ip.is_broadcast() || a >= 240 {
-        Some("a reserved address")
-    } else {
-        None
-    }
-}
-
-fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
-    if ip.is_unspecified() {
-        Some("an unspecified address")
-    } else if ip.is_loopback() {
-        Some("a loopback address")
-    } else if first & 0xfe00 == 0xfc00 {
-        Some("a unique-local address")
-    } else if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
-        Some("a link-local address")
-    } else if ip.is_multicast() {
-        Some("a multicast address")
-    } else {
-        None
     }
 }
 
@@ -140,39 +84,53 @@ mod tests {
     }
 
     #[test]
-    fn restricted_policy_refuses_internal_addresses_in_every_spelling() {
-        let policy = TargetPolicy { restrict: true, own: vec![ip("198.51.100.7")] };
+    fn remote_clients_may_not_trace_internal_addresses_in_any_spelling() {
+        let policy = TargetPolicy { allow_private: false, own: vec![ip("198.51.100.7"), ip("8.8.8.8")] };
         for bad in [
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
             "192.168.8.3",
             "100.64.0.1",
-            "169.254.1.1",
+            "169.254.169.254",
             "224.0.0.1",
             "0.0.0.0",
             "255.255.255.255",
             "240.0.0.1",
+            "192.0.0.1",
+            "198.18.0.1",
+            "192.0.2.1",
+            "203.0.113.9",
             "::1",
             "::",
             "fc00::1",
             "fd12:3456::1",
             "fe80::1",
+            "fec0::1",
             "ff02::1",
+            "2001:db8::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "64:ff9b:1:808:8:800::",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "64:ff9b::7f00:1",
             "2002:c0a8:0101::1",
-            "198.51.100.7",
-            "::ffff:198.51.100.7",
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
         ] {
-            assert!(policy.check(ip(bad)).is_err(), "{bad} must be refused");
+            let refusal = policy.check(ip(bad), true).expect_err(bad);
+            assert!(!refusal.is_empty(), "{bad}");
+            assert_eq!(policy.check(ip(bad), false), Ok(()), "{bad}: a local client may trace it");
         }
-        for good in ["203.0.113.9", "8.8.4.4", "2001:db8::1", "2606:4700::1111", "64:ff9b::808:808"] {
-            assert_eq!(policy.check(ip(good)), Ok(()), "{good}");
+        for good in ["8.8.4.4", "2606:4700::1111", "64:ff9b::808:404", "::ffff:1.1.1.1", "192.0.0.9", "2002:101:101::1"]
+        {
+            assert_eq!(policy.check(ip(good), true), Ok(()), "{good}");
         }
-        assert_eq!(TargetPolicy::default().check(ip("127.0.0.1")), Ok(()));
+        assert!(policy.check(ip("127.0.0.1"), true).expect_err("loopback").contains("loopback"));
+        let open = TargetPolicy { allow_private: true, own: Vec::new() };
+        assert_eq!(open.check(ip("127.0.0.1"), true), Ok(()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -14,6 +15,7 @@ use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tracemap_shared::TraceEvent;
 
+use super::client::Client;
 use super::hub::Subscription;
 use super::{AppError, AppState};
 
@@ -31,13 +33,18 @@ enum Source {
 /// Whether a browser page at `origin` may open the live stream of a server reached as `host`. Browsers always
 /// send `Origin` on a WebSocket upgrade, and cookies or not, a page from another site must not read our streams
 /// (cross-site WebSocket hijacking). Clients that are not browsers send no `Origin` and are let through.
-fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+/// `hosts` are the names the server was reached by: the `Host` header and, from a trusted proxy, the
+/// `X-Forwarded-Host` it was asked for.
+fn origin_allowed(origin: Option<&str>, hosts: &[&str], allowed: &[String]) -> bool {
     let Some(origin) = origin else { return true };
     let origin = origin.trim_end_matches('/');
     if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
         return true;
     }
-    let Some(host) = host else { return false };
+    hosts.iter().any(|host| same_host(origin, host))
+}
+
+fn same_host(origin: &str, host: &str) -> bool {
     ["http://", "https://"].iter().any(|scheme| {
         origin.len() == scheme.len() + host.len()
             && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
@@ -48,15 +55,18 @@ fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) 
 pub(super) async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
-    if !origin_allowed(header(header::ORIGIN), header(header::HOST), &state.config.allowed_origins) {
+    let hosts: Vec<&str> =
+        header(header::HOST).into_iter().chain(client.forwarded_host.as_deref().filter(|_| client.via_proxy)).collect();
+    if !origin_allowed(header(header::ORIGIN), &hosts, &state.config.allowed_origins) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "forbidden_origin",
-            "this page's origin may not watch traces here (see --allow-origin)",
+            "this page's origin may not watch traces here (see --public-url and --allow-origin)",
         ));
     }
     let source = match state.hub.get(&id) {
@@ -189,14 +199,18 @@ mod tests {
     #[test]
     fn only_same_origin_or_allowed_pages_may_watch() {
         let allowed = vec!["https://maps.example.org".to_owned()];
-        assert!(origin_allowed(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080"), &[]));
-        assert!(origin_allowed(Some("HTTPS://Tracemap.example"), Some("tracemap.example"), &[]));
-        assert!(origin_allowed(None, Some("127.0.0.1:8080"), &[]));
-        assert!(origin_allowed(Some("https://maps.example.org/"), Some("127.0.0.1:8080"), &allowed));
+        assert!(origin_allowed(Some("http://127.0.0.1:8080"), &["127.0.0.1:8080"], &[]));
+        assert!(origin_allowed(Some("HTTPS://Tracemap.example"), &["tracemap.example"], &[]));
+        assert!(origin_allowed(None, &["127.0.0.1:8080"], &[]));
+        assert!(origin_allowed(Some("https://maps.example.org/"), &["127.0.0.1:8080"], &allowed));
         for evil in ["http://evil.example", "http://127.0.0.1:8081", "null", "http://127.0.0.1:8080.evil.example", ""] {
-            assert!(!origin_allowed(Some(evil), Some("127.0.0.1:8080"), &allowed), "{evil}");
+            assert!(!origin_allowed(Some(evil), &["127.0.0.1:8080"], &allowed), "{evil}");
         }
-        assert!(!origin_allowed(Some("http://127.0.0.1:8080"), None, &[]));
+        assert!(!origin_allowed(Some("http://127.0.0.1:8080"), &[], &[]));
+        // Behind a proxy: the host it was asked for counts too.
+        let hosts = ["127.0.0.1:8080", "trace.example.org"];
+        assert!(origin_allowed(Some("https://trace.example.org"), &hosts, &[]));
+        assert!(!origin_allowed(Some("https://evil.example"), &hosts, &[]));
     }
 
     #[tokio::test]

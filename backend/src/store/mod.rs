@@ -45,7 +45,9 @@ impl<T> Op<T> for rusqlite::Result<T> {
 }
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &["CREATE TABLE traces (
+const MIGRATIONS: &[&str] = &[
+    // 1: traces.
+    "CREATE TABLE traces (
         id          TEXT PRIMARY KEY,
         created_ms  INTEGER NOT NULL,
         target      TEXT NOT NULL,
@@ -53,7 +55,11 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE traces (
         report      TEXT NOT NULL,
         events      TEXT NOT NULL DEFAULT '[]'
     ) STRICT;
-    CREATE INDEX traces_created ON traces(created_ms DESC);"];
+    CREATE INDEX traces_created ON traces(created_ms DESC);",
+    // 2 (issue #11, private by default): the SHA-256 of each trace's delete token; NULL for older traces,
+    // which only the operator's admin token can delete.
+    "ALTER TABLE traces ADD COLUMN delete_hash BLOB;",
+];
 
 /// A stored trace: its report and the events that built it.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,14 +130,21 @@ impl Store {
         .map_err(|_| StoreError::Task)?
     }
 
-    /// Records a new trace (its report as known so far).
-    pub async fn insert(&self, id: &str, created_ms: u64, report: &TraceReport) -> Result<(), StoreError> {
+    /// Records a new trace (its report as known so far), with the hash of its delete token if it has one.
+    pub async fn insert(
+        &self,
+        id: &str,
+        created_ms: u64,
+        report: &TraceReport,
+        delete_hash: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
         let (id, target, status) = (id.to_owned(), report.target.clone(), status_name(report.status));
         let json = serde_json::to_string(report).unwrap_or_default();
         self.with(move |c| {
             c.execute(
-                "INSERT INTO traces (id, created_ms, target, status, report) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, created_ms as i64, target, status, json],
+                "INSERT INTO traces (id, created_ms, target, status, report, delete_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, created_ms as i64, target, status, json, delete_hash],
             )
             .op("inserting a trace")?;
             Ok(())
@@ -175,6 +188,46 @@ impl Store {
                 report.status = TraceStatus::Interrupted;
             }
             Ok(Some(StoredTrace { report, events }))
+        })
+        .await
+    }
+}
+
+/// What the store knows of a trace that someone wants to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletable {
+    /// The status column (`running` while the trace runs).
+    pub running: bool,
+    /// The SHA-256 of its delete token; `None` for traces stored before delete tokens existed.
+    pub delete_hash: Option<Vec<u8>>,
+}
+
+impl Store {
+    /// Whether trace `id` exists, is running, and the hash of its delete token.
+    pub async fn deletable(&self, id: &str) -> Result<Option<Deletable>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT status, delete_hash FROM traces WHERE id = ?1", [&id], |r| {
+                Ok(Deletable { running: r.get::<_, String>(0)? == "running", delete_hash: r.get(1)? })
+            })
+            .optional()
+            .op("reading a trace's delete token")
+        })
+        .await
+    }
+
+    /// Removes trace `id` for good (its row holds its report and its events); whether there was one.
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| Ok(c.execute("DELETE FROM traces WHERE id = ?1", [&id]).op("deleting a trace")? > 0)).await
+    }
+
+    /// Removes every trace created before `before_ms` (Unix milliseconds) that is not running; how many.
+    pub async fn expire(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            c.execute("DELETE FROM traces WHERE created_ms < ?1 AND status != 'running'", [before])
+                .op("expiring old traces")
         })
         .await
     }
@@ -249,8 +302,8 @@ mod tests {
 
         let store = Store::open(&path).expect("open");
         let mut report = TraceReport::new("10.0.0.1", Protocol::Icmp);
-        store.insert("abc", 1, &report).await.expect("insert");
-        store.insert("run", 2, &report).await.expect("insert");
+        store.insert("abc", 1, &report, None).await.expect("insert");
+        store.insert("run", 2, &report, Some(vec![7; 32])).await.expect("insert");
         let events = vec![TraceEvent::Finished { destination_reached: true, duration_ms: 3 }];
         report.apply(&events[0]);
         store.finish("abc", &report, &events).await.expect("finish");
@@ -271,5 +324,31 @@ mod tests {
         assert_eq!(listed[0].status, TraceStatus::Interrupted);
         assert_eq!(store.list(1).await.expect("list").len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn deleted_and_expired_traces_are_gone_for_good() {
+        let store = Store::in_memory().expect("store");
+        let mut report = TraceReport::new("10.0.0.1", Protocol::Icmp);
+        store.insert("running", 1, &report, Some(vec![1; 32])).await.expect("insert");
+        report.status = TraceStatus::Finished;
+        for (id, created) in [("old", 1_000), ("new", 9_000), ("mine", 9_500)] {
+            store.insert(id, created, &report, Some(vec![2; 32])).await.expect("insert");
+            let events = vec![TraceEvent::Finished { destination_reached: true, duration_ms: 3 }];
+            store.finish(id, &report, &events).await.expect("finish");
+        }
+        let mine = store.deletable("mine").await.expect("read").expect("present");
+        assert_eq!(mine, Deletable { running: false, delete_hash: Some(vec![2; 32]) });
+        assert!(store.deletable("running").await.expect("read").expect("present").running);
+        assert_eq!(store.deletable("nope").await.expect("read"), None);
+
+        assert!(store.delete("mine").await.expect("delete"));
+        assert!(!store.delete("mine").await.expect("delete again"));
+        assert!(store.get("mine").await.expect("get").is_none(), "report and events are gone");
+
+        // Traces created before the cut-off go, except one still running.
+        assert_eq!(store.expire(5_000).await.expect("expire"), 1);
+        let ids: Vec<String> = store.list(10).await.expect("list").into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["new", "running"]);
     }
 }

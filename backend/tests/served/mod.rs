@@ -37,8 +37,8 @@ impl Server {
         Server::start_on(launcher, ns, &format!("127.0.0.1:{port}"), db, extra)
     }
 
-    /// Like [`Server::start`], listening on `listen` (`ADDR:PORT`): an address beyond loopback turns on the
-    /// server's target policy.
+    /// Like [`Server::start`], listening on `listen` (`ADDR:PORT`): clients reaching it from another address are
+    /// remote, so the server's target policy applies to them.
     pub fn start_on(mut launcher: Command, ns: &str, listen: &str, db: &Path, extra: &[&str]) -> Server {
         // The server's log goes beside its database, to read when a test fails.
         let log = std::fs::File::create(db.with_extension("log")).expect("server log file");

@@ -1,29 +1,25 @@
 //! Sharing a trace: a button that copies its permalink, download links for the server's exports, and the list of
-//! recent traces on this server (refreshed whenever a trace ends).
+//! the traces this browser started (the server lists every trace only to its operator).
 
-use crate::route::{permalink, presenter_query};
+use crate::route::permalink;
 use crate::session::Session;
-use crate::state::Phase;
-use crate::state::{format_duration, settings_text, utc_time};
-use crate::ui::Presenter;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tracemap_shared::{TraceReport, TraceStatus, TraceSummary};
 
-/// How many recent traces the list shows.
+/// How many of this browser's traces the list shows.
 const RECENT: usize = 8;
 
 /// The permalink as a full URL on this server, keeping presenter mode when it is on.
 fn full_link(id: &str, presenter: bool) -> String {
     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-    format!("{origin}{}{}", permalink(id), presenter_query(presenter))
+    format!("{origin}{}{}", permalink(id), crate::route::presenter_query(presenter))
 }
 
 /// Copy link and exports for the trace on show.
 #[component]
 pub fn ShareBar() -> impl IntoView {
+    let presenter = expect_context::<crate::ui::Presenter>();
     let session = expect_context::<Session>();
-    let presenter = expect_context::<Presenter>();
     let copied = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         let Some(id) = session.id.get_untracked() else { return };
@@ -58,43 +54,46 @@ pub fn ShareBar() -> impl IntoView {
     }
 }
 
-/// A summary's settings, as the status line words them.
-fn summary_settings(summary: &TraceSummary) -> String {
-    let mut report = TraceReport::new(summary.target.clone(), summary.protocol);
-    report.address.clone_from(&summary.address);
-    report.tries = summary.tries;
-    report.max_hops = summary.max_hops;
-    report.options = summary.options;
-    settings_text(&report)
-}
-
-/// Recent traces on this server, newest first; each opens its permalink.
+/// The traces this browser started, newest first (kept in the browser, see [`crate::mine`]): each opens its
+/// permalink, and one with a delete token can be deleted from the server for good.
 #[component]
 pub fn RecentTraces() -> impl IntoView {
     let session = expect_context::<Session>();
-    let traces = RwSignal::new(Vec::new());
-    // Reload when the page starts and whenever the trace on show settles.
-    let settled = Memo::new(move |_| {
-        session.phase.get() == Phase::Settled
-            && session.model.with(|m| m.as_ref().is_some_and(|m| m.report.status != TraceStatus::Running))
-    });
-    Effect::new(move |_| {
-        settled.track();
+    let status = RwSignal::new(None::<String>);
+    let delete = move |id: String, target: String, token: String| {
+        let asked = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(&format!("Delete the trace to {target} from the server for good?")).ok()
+            })
+            .unwrap_or(false);
+        if !asked {
+            return;
+        }
         spawn_local(async move {
-            if let Ok(list) = crate::api::fetch_recent(RECENT).await {
-                traces.set(list.traces);
+            match crate::api::delete_trace(&id, &token).await {
+                Ok(()) => {
+                    session.remember(|list| crate::mine::without(list, &id));
+                    if session.id.get_untracked().as_deref() == Some(id.as_str()) {
+                        crate::session::push_history("/");
+                        session.reset();
+                    }
+                    status.set(Some(format!("Deleted the trace to {target}.")));
+                }
+                Err(message) => status.set(Some(format!("Could not delete the trace to {target}: {message}"))),
             }
         });
-    });
+    };
     view! {
-        <Show when=move || traces.with(|t| !t.is_empty())>
-            <nav class="recent" aria-label="Recent traces">
-                <h2 class="recent-title">"Recent traces"</h2>
+        <Show when=move || session.mine.with(|t| !t.is_empty()) || status.with(Option::is_some)>
+            <nav class="recent" aria-label="Your traces">
+                <h2 class="recent-title">"Your traces"</h2>
                 <ul id="recent-traces">
                     {move || {
-                        traces
+                        session
+                            .mine
                             .get()
                             .into_iter()
+                            .take(RECENT)
                             .map(|t| {
                                 let id = t.id.clone();
                                 let open = move |ev: leptos::ev::MouseEvent| {
@@ -102,32 +101,39 @@ pub fn RecentTraces() -> impl IntoView {
                                     crate::session::push_history(&permalink(&id));
                                     session.open(id.clone());
                                 };
-                                let status = match t.status {
-                                    TraceStatus::Running => "running".to_owned(),
-                                    TraceStatus::Finished if t.destination_reached => format!("{} hops", t.hops),
-                                    TraceStatus::Finished => format!("{} hops, no answer", t.hops),
-                                    TraceStatus::Failed => "failed".to_owned(),
-                                    TraceStatus::Interrupted => "interrupted".to_owned(),
-                                    TraceStatus::Stopped => format!("stopped after {} hops", t.hops),
-                                };
-                                let settings = summary_settings(&t);
-                                let took = t.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
-                                let when = utc_time(t.created_ms);
+                                let remove = t.delete_token.clone().map(|token| {
+                                    let (id, target) = (t.id.clone(), t.target.clone());
+                                    let label = format!("Delete the trace to {}", t.target);
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="recent-delete"
+                                            aria-label=label.clone()
+                                            title=label
+                                            on:click=move |_| delete(id.clone(), target.clone(), token.clone())
+                                        >
+                                            "delete"
+                                        </button>
+                                    }
+                                });
                                 view! {
                                     <li>
                                         <a href=permalink(&t.id) on:click=open>
                                             {t.target.clone()}
                                         </a>
                                         <span class="recent-meta">
-                                            {format!(" {settings} · {status}{took} · ")}
-                                            <span class="recent-when">{when}</span>
+                                            {format!(" {} ", t.protocol.as_str().to_uppercase())}
                                         </span>
+                                        {remove}
                                     </li>
                                 }
                             })
                             .collect_view()
                     }}
                 </ul>
+                <p id="recent-status" class="recent-meta" aria-live="polite">
+                    {move || status.get()}
+                </p>
             </nav>
         </Show>
     }
