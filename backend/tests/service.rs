@@ -13,19 +13,8 @@ use served::{Server, get, in_namespace, post, scratch, wait_done};
 
 const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
 
-/// Adds a second address to the destination host that silently drops every ICMP packet sent to it: a trace to
-/// it is a silent tail that keeps running for seconds.
 fn add_silent_address(net: &TestNet) -> Ipv4Addr {
-    let d = net.destination.octets();
-    let silent = Ipv4Addr::new(d[0], d[1], d[2], 3);
-    let run = |args: &[&str]| {
-        let status = net.exec(&net.server).args(args).status().expect("run in the server namespace");
-        assert!(status.success(), "{args:?}");
-    };
-    run(&["ip", "addr", "add", &format!("{silent}/24"), "dev", "west"]);
-    net.firewall(&net.server, &["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"])
-        .expect("drop ICMP to the silent address");
-    silent
+    net.add_silent_address()
 }
 
 #[test]
@@ -227,5 +216,48 @@ fn sigterm_lets_running_traces_end_then_exits() {
         assert_eq!(get(&base, &format!("/api/traces/{done}")).1["status"], "finished");
         assert_eq!(get(&base, &format!("/api/traces/{cut}")).1["status"], "interrupted");
     });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `DELETE /api/traces/{id}/run` with the status and the JSON answer (`null` for an empty body).
+fn stop(base: &str, id: &str) -> (u16, serde_json::Value) {
+    let mut res = served::agent().delete(&format!("{base}/api/traces/{id}/run")).call().expect("DELETE");
+    (res.status().as_u16(), res.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+#[ignore = "needs root and network namespaces; run by the README's test command"]
+fn a_running_trace_stops_on_request_and_is_stored_as_stopped() {
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let silent = add_silent_address(&net);
+    let dir = scratch("stop");
+    let server = Server::start(net.exec(&net.client), &net.client, 18089, &dir.join("t.sqlite"), &[]);
+    let base = server.base.clone();
+    let (stopped, again, unknown, took) = in_namespace(&net.client, move || {
+        // A silent destination with long waits: without the stop this trace would run for many seconds.
+        let (status, created, _) =
+            post(&base, json!({"target": silent.to_string(), "timeout_ms": 5000, "max_hops": 30}));
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(get(&base, &format!("/api/traces/{id}")).1["status"], "running");
+        let asked = std::time::Instant::now();
+        let (status, body) = stop(&base, &id);
+        assert_eq!(status, 204, "{body}");
+        let took = asked.elapsed();
+        let (_, stopped) = get(&base, &format!("/api/traces/{id}"));
+        let again = stop(&base, &id);
+        let unknown = stop(&base, "nosuchtrace");
+        (stopped, again, unknown, took)
+    });
+    drop(server);
+    eprintln!("stopped in {took:?}: {stopped}");
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    assert!(took < Duration::from_secs(3), "the stop is stored at once, not after the trace's waits: {took:?}");
+    let hops = stopped["hops"].as_array().map_or(0, Vec::len);
+    assert!((2..30).contains(&hops), "the hops probed before the stop are kept, no more: {hops}");
+    assert!(stopped["duration_ms"].as_u64().is_some(), "{stopped}");
+    assert_eq!((again.0, again.1["error"]["code"].clone()), (409, json!("not_running")));
+    assert_eq!(unknown.0, 404);
     let _ = std::fs::remove_dir_all(&dir);
 }

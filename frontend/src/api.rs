@@ -30,13 +30,16 @@ impl StartFailure {
                 None => format!("Too many traces started from your address. {detail}."),
             },
             Some("busy") => format!("The server is busy: {}.", self.message.trim_end_matches('.')),
-            Some("forbidden_target") => {
-                format!("This server does not trace that address: {}.", self.message.trim_end_matches('.'))
-            }
-            Some("unresolvable_target") => format!("Host not found: {}.", self.message.trim_end_matches('.')),
-            Some("invalid_target") => {
-                format!("That is not a host name or IP address: {}.", self.message.trim_end_matches('.'))
-            }
+            Some("forbidden_target") => format!("{detail}."),
+            Some("invalid_field") => match crate::options::Field::from_server_message(&self.message) {
+                Some(field) => {
+                    let rest = self.message.split_once(':').map_or("", |(_, rest)| rest.trim()).trim_end_matches('.');
+                    format!("Options → {}: {rest}.", field.label())
+                }
+                None => format!("{detail}."),
+            },
+            Some("unresolvable_target") => format!("{detail}. Check the host name's spelling."),
+            Some("invalid_target") => format!("{detail}: type a host name such as example.com, or an IP address."),
             _ => format!("{detail}."),
         }
     }
@@ -64,6 +67,13 @@ pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text) = send("GET", &url, None).await?;
     decode(status, &text)
+}
+
+/// `DELETE /api/traces/{id}/run`: stops a running trace (the server stores what it has, as `stopped`).
+pub async fn stop_trace(id: &str) -> Result<(), String> {
+    let url = format!("/api/traces/{}/run", String::from(js_sys::encode_uri_component(id)));
+    let (status, text) = send("DELETE", &url, None).await?;
+    if (200..300).contains(&status) { Ok(()) } else { Err(error_message(status, &text)) }
 }
 
 /// `DELETE /api/traces/{id}` with the trace's delete token. A trace the server no longer has counts as deleted.
@@ -185,11 +195,15 @@ mod tests {
                 None
             )
             .sentence(),
-            "This server does not trace that address: localhost resolves to 127.0.0.1, loopback, which this server does not trace."
+            "Localhost resolves to 127.0.0.1, loopback, which this server does not trace."
         );
         assert_eq!(
-            failure("unresolvable_target", "x.test does not resolve", None).sentence(),
-            "Host not found: x.test does not resolve."
+            failure("unresolvable_target", "cannot resolve 'x.test': no address found", None).sentence(),
+            "Cannot resolve 'x.test': no address found. Check the host name's spelling."
+        );
+        assert_eq!(
+            failure("invalid_target", "'a;b' is not a hostname or IP address", None).sentence(),
+            "'a;b' is not a hostname or IP address: type a host name such as example.com, or an IP address."
         );
         assert_eq!(
             failure("busy", "8 traces are already running; try again in a few seconds", None).sentence(),
@@ -197,7 +211,7 @@ mod tests {
         );
         assert_eq!(
             failure("invalid_field", "max_hops: must be between 1 and 64", None).sentence(),
-            "Max_hops: must be between 1 and 64."
+            "Options → Max hops: must be between 1 and 64."
         );
         let offline =
             StartFailure { code: None, message: "Could not reach the tracemap server (x).".into(), retry_after: None };

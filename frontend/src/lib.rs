@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <div class="app">
+            <div class="stage">
             <header class="app-header">
                 <a class="brand" href="/">
                     <span class="brand-mark" aria-hidden="true"></span>
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <RouteMap />
                 </section>
             </main>
+            </div>
             <RecentTraces />
             <SiteFooter />
         </div>

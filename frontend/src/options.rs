@@ -29,12 +29,14 @@ pub enum Field {
     Port,
     /// Address family.
     Family,
+    /// First TTL.
+    FirstTtl,
 }
 
 impl Field {
     /// Every field, in form order.
-    pub const ALL: [Field; 6] =
-        [Field::Target, Field::Family, Field::MaxHops, Field::Tries, Field::Timeout, Field::Port];
+    pub const ALL: [Field; 7] =
+        [Field::Target, Field::Family, Field::FirstTtl, Field::MaxHops, Field::Tries, Field::Timeout, Field::Port];
 
     /// The input element's id.
     pub fn id(self) -> &'static str {
@@ -45,6 +47,20 @@ impl Field {
             Field::Timeout => "timeout",
             Field::Port => "port",
             Field::Family => "family",
+            Field::FirstTtl => "first-ttl",
+        }
+    }
+
+    /// The field's label in the form, for messages that point at it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Target => "Host",
+            Field::MaxHops => "Max hops",
+            Field::Tries => "Probes per hop",
+            Field::Timeout => "Timeout (ms)",
+            Field::Port => "Port",
+            Field::Family => "Address family",
+            Field::FirstTtl => "First TTL",
         }
     }
 
@@ -57,6 +73,7 @@ impl Field {
             Field::Timeout => "timeout_ms",
             Field::Port => "port",
             Field::Family => "family",
+            Field::FirstTtl => "first_ttl",
         }
     }
 
@@ -82,6 +99,25 @@ pub struct OptionInputs {
     pub timeout_ms: String,
     /// Destination port for UDP and TCP; empty for the server's default (ignored for ICMP).
     pub port: String,
+    /// First TTL; empty for 1.
+    pub first_ttl: String,
+}
+
+impl OptionInputs {
+    /// The inputs that re-run `report` as it ran: every setting it recorded, written out.
+    pub fn from_report(report: &tracemap_shared::TraceReport) -> Self {
+        let text = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+        let nonzero = |n: u8| (n > 0).then_some(u32::from(n));
+        OptionInputs {
+            protocol: report.protocol,
+            family: report.options.family.unwrap_or_default(),
+            max_hops: text(nonzero(report.max_hops)),
+            tries: text(nonzero(report.tries)),
+            timeout_ms: text(report.options.timeout_ms),
+            port: text(report.options.port.map(u32::from)),
+            first_ttl: text(report.first_ttl.map(u32::from)),
+        }
+    }
 }
 
 /// A whole number in `min..=max` from `text`; `Ok(None)` when empty.
@@ -104,6 +140,11 @@ pub fn check_field(inputs: &OptionInputs, field: Field) -> Option<String> {
         Field::Tries => number(&inputs.tries, 1, MAX_TRIES, "Tries").err(),
         Field::Timeout => number(&inputs.timeout_ms, TIMEOUT_MS.0, TIMEOUT_MS.1, "Timeout (ms)").err(),
         Field::Port if inputs.protocol != Protocol::Icmp => number(&inputs.port, 1, 65_535, "Port").err(),
+        Field::FirstTtl => number(&inputs.first_ttl, 1, MAX_HOPS, "First TTL").err().or_else(|| {
+            let first = number(&inputs.first_ttl, 1, MAX_HOPS, "").ok().flatten()?;
+            let max = number(&inputs.max_hops, 1, MAX_HOPS, "").ok().flatten().unwrap_or(30);
+            (first > max).then(|| format!("First TTL must not be above Max hops ({max})."))
+        }),
         Field::Port | Field::Family | Field::Target => None,
     }
 }
@@ -117,6 +158,9 @@ pub fn validate_target(input: &str) -> Result<String, &'static str> {
     if target.contains("://") || target.contains('/') {
         return Err("Type just the host, without http:// or a path.");
     }
+    if host_with_port(target) {
+        return Err("To trace a port, choose TCP (or UDP) and set Options → Port; type the host alone here.");
+    }
     if target.chars().any(char::is_whitespace) {
         return Err("A host name has no spaces.");
     }
@@ -124,6 +168,18 @@ pub fn validate_target(input: &str) -> Result<String, &'static str> {
         return Err("That is longer than any host name can be.");
     }
     Ok(target.to_owned())
+}
+
+/// Whether `target` is a host with a port after it (`10.0.0.1:80`, `example.com:443`, `[2001:db8::1]:80`), which
+/// the host field cannot take: the port is an option.
+fn host_with_port(target: &str) -> bool {
+    if target.starts_with('[') {
+        return target.contains("]:");
+    }
+    match target.split_once(':') {
+        Some((host, port)) => !host.is_empty() && !port.contains(':') && port.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
 }
 
 /// The request for `target` with these options, or every problem found (field and sentence).
@@ -142,6 +198,7 @@ pub fn build_request(target: &str, inputs: &OptionInputs) -> Result<TraceRequest
     request.max_hops = small(&inputs.max_hops, MAX_HOPS);
     request.tries = small(&inputs.tries, MAX_TRIES);
     request.timeout_ms = number(&inputs.timeout_ms, TIMEOUT_MS.0, TIMEOUT_MS.1, "").ok().flatten();
+    request.first_ttl = small(&inputs.first_ttl, MAX_HOPS);
     if inputs.protocol != Protocol::Icmp {
         request.port = number(&inputs.port, 1, 65_535, "").ok().flatten().and_then(|n| u16::try_from(n).ok());
     }
@@ -208,6 +265,7 @@ mod tests {
             tries: " 5 ".into(),
             timeout_ms: "800".into(),
             port: "33434".into(),
+            first_ttl: String::new(),
         };
         let request = build_request("example.com", &inputs).unwrap();
         assert_eq!(request.family, Family::Ipv6);
@@ -241,6 +299,40 @@ mod tests {
         assert_eq!(request.port, None, "ICMP has no port; a stale value is not sent");
         let tcp = OptionInputs { protocol: Protocol::Tcp, ..icmp };
         assert_eq!(check_field(&tcp, Field::Port).as_deref(), Some("Port must be between 1 and 65535."));
+    }
+
+    #[test]
+    fn a_host_with_a_port_points_to_the_port_option() {
+        for typed in ["10.201.7.2:80", "example.com:8080", "[2001:db8::1]:80"] {
+            let problem = validate_target(typed).unwrap_err();
+            assert!(problem.starts_with("To trace a port, choose TCP"), "{typed}: {problem}");
+            assert!(problem.contains("Options → Port"), "{problem}");
+        }
+        assert_eq!(validate_target("2001:db8::1"), Ok("2001:db8::1".to_owned()), "IPv6 is not a port");
+        assert_eq!(validate_target("::1"), Ok("::1".to_owned()));
+    }
+
+    #[test]
+    fn a_report_fills_the_form_with_every_setting() {
+        let mut report = tracemap_shared::TraceReport::new("example.com", Protocol::Tcp);
+        report.max_hops = 20;
+        report.tries = 2;
+        report.first_ttl = Some(3);
+        report.options =
+            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let inputs = OptionInputs::from_report(&report);
+        let request = build_request("example.com", &inputs).unwrap();
+        assert_eq!(request.protocol, Protocol::Tcp);
+        assert_eq!(request.port, Some(8080));
+        assert_eq!(request.family, Family::Ipv4);
+        assert_eq!(
+            (request.max_hops, request.tries, request.timeout_ms, request.first_ttl),
+            (Some(20), Some(2), Some(800), Some(3))
+        );
+        let old = OptionInputs::from_report(&tracemap_shared::TraceReport::new("x", Protocol::Icmp));
+        assert_eq!(old, OptionInputs::default(), "a trace stored before its settings leaves the defaults");
+        let high = OptionInputs { first_ttl: "40".into(), ..OptionInputs::default() };
+        assert_eq!(check_field(&high, Field::FirstTtl).as_deref(), Some("First TTL must not be above Max hops (30)."));
     }
 
     #[test]

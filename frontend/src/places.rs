@@ -250,6 +250,7 @@ pub(crate) mod tests {
             started_at_ms: 0,
             mode: None,
             location,
+            options: Default::default(),
         });
         for (ttl, address, rtt, geo) in hops {
             let reply = Some(ProbeReply::new(*address, *rtt, ReplyKind::TimeExceeded));

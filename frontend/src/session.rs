@@ -31,6 +31,9 @@ pub struct Session {
     pub id: RwSignal<Option<String>>,
     /// The form field the server found fault with (`invalid_field`), to mark it inline.
     pub error_field: RwSignal<Option<Field>>,
+    /// Bumped each time a stored trace is opened (a permalink, a recent trace, back or forward), so the form can
+    /// take over its settings.
+    pub opened: RwSignal<u64>,
     /// The traces this browser started (kept in `localStorage`, see [`crate::mine`]).
     pub mine: RwSignal<Vec<MyTrace>>,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
@@ -47,6 +50,7 @@ impl Session {
             phase: RwSignal::new(Phase::Idle),
             error: RwSignal::new(None),
             error_field: RwSignal::new(None),
+            opened: RwSignal::new(0),
             id: RwSignal::new(None),
             mine: RwSignal::new(mine::load()),
             socket: StoredValue::new_local(None),
@@ -56,10 +60,10 @@ impl Session {
     }
 
     /// Starts the trace `request` asks for and, once the server accepts it, moves the address bar to its permalink.
+    /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it.
     pub fn start(self, request: TraceRequest) {
         let (target, protocol) = (request.target.clone(), request.protocol);
         let generation = self.begin();
-        self.model.set(None);
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
             let created = api::create_trace(&request).await;
@@ -68,6 +72,7 @@ impl Session {
             }
             match created {
                 Ok(created) => {
+                    self.model.set(None);
                     let started = MyTrace {
                         id: created.id.clone(),
                         target: target.clone(),
@@ -83,13 +88,15 @@ impl Session {
                     self.remember(|list| mine::with_added(list, started));
                 }
                 Err(failure) => {
-                    // The page no longer shows the trace its address named.
-                    push_history("/");
+                    // The trace on show (if any) stays, with its address, link and exports.
                     if failure.code.as_deref() == Some("invalid_field") {
                         self.error_field.set(Field::from_server_message(&failure.message));
+                    } else if failure.code.as_deref() == Some("invalid_target") {
+                        self.error_field.set(Some(Field::Target));
                     }
                     self.error.set(Some(failure.sentence()));
-                    self.phase.set(Phase::Idle);
+                    let shown = self.model.with_untracked(Option::is_some);
+                    self.phase.set(if shown { Phase::Settled } else { Phase::Idle });
                 }
             }
         });
@@ -102,6 +109,26 @@ impl Session {
         self.phase.set(Phase::Loading(id.clone()));
         self.id.set(Some(id.clone()));
         self.load(generation, id);
+    }
+
+    /// Stops the running trace on show, then shows it as the server stored it (`stopped`, with the hops so far).
+    pub fn stop(self) {
+        let Some(id) = self.id.get_untracked() else { return };
+        let generation = self.generation.get_value();
+        spawn_local(async move {
+            let stopped = api::stop_trace(&id).await;
+            if !self.is_current(generation) {
+                return;
+            }
+            match stopped {
+                Ok(()) => {
+                    self.socket.set_value(None);
+                    self.model.set(None);
+                    self.load(generation, id);
+                }
+                Err(message) => self.error.set(Some(message)),
+            }
+        });
     }
 
     /// Changes the list of this browser's traces, and keeps it.
@@ -146,6 +173,9 @@ impl Session {
                     // While resuming, keep what is drawn: the socket replays every event and the fold ignores repeats.
                     if !resuming || self.model.with_untracked(Option::is_none) {
                         self.model.set(Some(TraceModel::from_report(report)));
+                    }
+                    if !resuming {
+                        self.opened.update(|n| *n += 1);
                     }
                     if running {
                         self.connect(generation, id);

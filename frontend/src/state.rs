@@ -79,14 +79,17 @@ impl TraceModel {
         usize::from(self.report.tries).max(widest).max(1)
     }
 
-    /// The table's rows, in TTL order.
+    /// The table's rows, in TTL order; once the trace is over, a run of silent hops after the last answer is one
+    /// row (see [`silent_tail`]).
     pub fn rows(&self) -> Vec<HopRow> {
         let columns = self.columns();
+        let tail = silent_tail(&self.report);
+        let shown = tail.map_or(self.report.hops.len(), |t| t.index + 1);
         let verdicts = crate::places::verdicts(&self.report);
-        self.report
-            .hops
+        self.report.hops[..shown]
             .iter()
             .map(|hop| HopRow {
+                through: tail.filter(|t| t.first == hop.ttl).map(|t| t.last),
                 ttl: hop.ttl,
                 cells: (0..columns).map(|i| self.probe_cell(hop, i)).collect(),
                 host: host_label(hop),
@@ -95,6 +98,7 @@ impl TraceModel {
                 location: location_label(hop),
                 asn: hop.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
                 located: hop.geo.is_some(),
+                kind: hop.kind.clone().filter(|k| k != "public"),
                 loss: self.loss(hop),
                 mpls: mpls_labels(hop),
                 mpls_title: mpls_title(hop),
@@ -122,6 +126,35 @@ impl TraceModel {
             })
             .collect()
     }
+}
+
+/// A run of hops after the last answer of a finished trace where nothing answered: shown as one row and one replay
+/// step ("hops 7–30: no answer") rather than a screenful of identical `* * *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SilentTail {
+    /// Index in the report's hops of the run's first hop.
+    pub index: usize,
+    /// TTL of its first hop.
+    pub first: u8,
+    /// TTL of its last hop.
+    pub last: u8,
+}
+
+/// The silent run at the end of a trace that is over, when it has at least two hops.
+pub fn silent_tail(report: &TraceReport) -> Option<SilentTail> {
+    if report.status == TraceStatus::Running {
+        return None;
+    }
+    let index = report.hops.iter().rposition(|h| h.answered() > 0).map_or(0, |i| i + 1);
+    let run = report.hops.get(index..).filter(|run| run.len() >= 2)?;
+    Some(SilentTail { index, first: run[0].ttl, last: run[run.len() - 1].ttl })
+}
+
+/// The replay's steps: one per row, as `(ttl, last ttl of a folded silent run)`.
+pub fn replay_steps(report: &TraceReport) -> Vec<(u8, Option<u8>)> {
+    let tail = silent_tail(report);
+    let shown = tail.map_or(report.hops.len(), |t| t.index + 1);
+    report.hops[..shown].iter().map(|h| (h.ttl, tail.filter(|t| t.first == h.ttl).map(|t| t.last))).collect()
 }
 
 /// Another address that answered some tries of a hop (a load balancer's other router), with its own information.
@@ -242,11 +275,92 @@ pub fn format_rtt(ms: f64) -> String {
     }
 }
 
+/// A duration to the precision it has: `5 ms`, `0.84 s`, `12.3 s`, `2 min 5 s`.
+pub fn format_duration(ms: u64) -> String {
+    match ms {
+        0..100 => format!("{ms} ms"),
+        100..10_000 => format!("{:.2} s", ms as f64 / 1000.0),
+        10_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+/// Whether the trace runs over IPv6 (whose header calls the TTL the hop limit).
+pub fn is_ipv6(report: &TraceReport) -> bool {
+    report.options.family == Some(tracemap_shared::Family::Ipv6)
+        || report.address.as_deref().is_some_and(|a| a.contains(':'))
+}
+
+/// `TTL` or, for IPv6, `hop limit`.
+pub fn ttl_word(report: &TraceReport) -> &'static str {
+    if is_ipv6(report) { "hop limit" } else { "TTL" }
+}
+
+/// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
+pub fn protocol_text(report: &TraceReport) -> String {
+    let protocol = report.protocol.as_str().to_uppercase();
+    match report.options.port {
+        Some(port) => format!("{protocol} port {port}"),
+        None => protocol,
+    }
+}
+
+/// Every recorded setting of the trace, for the status line and the recent list:
+/// `TCP port 8080, IPv4, 3 probes per hop, timeout 2.00 s, TTL 1–30`.
+pub fn settings_text(report: &TraceReport) -> String {
+    let mut parts = vec![protocol_text(report)];
+    if let Some(family) = report.options.family {
+        parts.push(match family {
+            tracemap_shared::Family::Ipv6 => "IPv6".to_owned(),
+            tracemap_shared::Family::Ipv4 => "IPv4".to_owned(),
+            tracemap_shared::Family::Auto => "any family".to_owned(),
+        });
+    }
+    if report.tries > 0 {
+        parts.push(format!("{} probe{} per hop", report.tries, if report.tries == 1 { "" } else { "s" }));
+    }
+    if let Some(ms) = report.options.timeout_ms {
+        parts.push(format!("timeout {}", format_duration(u64::from(ms))));
+    }
+    if report.max_hops > 0 {
+        parts.push(format!("{} {}–{}", ttl_word(report), report.first_ttl.unwrap_or(1), report.max_hops));
+    }
+    parts.join(", ")
+}
+
+/// `2026-11-29 22:58 UTC` for a Unix time in milliseconds.
+pub fn utc_time(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60)
+}
+
+/// The status line's second part: the settings and, once known, when the trace ran.
+pub fn settings_note(report: &TraceReport) -> Option<String> {
+    if report.address.is_none() && report.started_at_ms.is_none() {
+        return None;
+    }
+    let when = report.started_at_ms.map(|ms| format!(" · started {}", utc_time(ms))).unwrap_or_default();
+    Some(format!("{}{when}", settings_text(report)))
+}
+
 /// One row of the hop table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HopRow {
     /// The hop's TTL.
     pub ttl: u8,
+    /// For a folded silent run, the TTL of its last hop.
+    pub through: Option<u8>,
     /// One cell per try.
     pub cells: Vec<ProbeCell>,
     /// `hostname (ip)`, the bare ip, or `*` when nothing answered.
@@ -261,6 +375,9 @@ pub struct HopRow {
     pub asn: Option<(u32, Option<String>)>,
     /// Whether the hop has a marker on the map.
     pub located: bool,
+    /// The address's kind when it is a special range (`private`, `shared`, `loopback`...) that no database places
+    /// or assigns to an AS: said in the otherwise empty cells.
+    pub kind: Option<String>,
     /// Probes lost so far.
     pub loss: Loss,
     /// MPLS labels the hop's replies carried, outermost first.
@@ -294,6 +411,11 @@ pub fn location_label(hop: &Hop) -> String {
 pub fn geo_label(geo: &Geo) -> String {
     let parts: Vec<&str> = [&geo.city, &geo.country].into_iter().filter_map(|p| p.as_deref()).collect();
     if parts.is_empty() { format!("{:.2}, {:.2}", geo.lat, geo.lon) } else { parts.join(", ") }
+}
+
+/// What an empty place or AS cell says for an address of `kind`: `private address`, `link-local address`...
+pub fn kind_note(kind: &str) -> String {
+    format!("{} address", kind.replace('-', " ").replace("unique local", "unique-local"))
 }
 
 /// A located address of a hop, as the map draws it: every hop has one per located address that answered it.
@@ -400,11 +522,9 @@ pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
                     format!("Connection lost while tracing {to}; reconnecting…")
                 }
                 TraceStatus::Running if r.address.is_none() => format!("Resolving {to}…"),
-                TraceStatus::Running => {
-                    format!("Tracing {to} over {}: {hops} {hops_word} so far…", r.protocol.as_str().to_uppercase())
-                }
+                TraceStatus::Running => format!("Tracing {to} over {}: {hops} {hops_word} so far…", protocol_text(r)),
                 TraceStatus::Finished => {
-                    let secs = r.duration_ms.map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0)).unwrap_or_default();
+                    let secs = r.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
                     if r.destination_reached {
                         format!("Done{secs}: reached {to} in {hops} {hops_word}.")
                     } else {
@@ -415,6 +535,7 @@ pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
                     format!("Trace to {to} failed: {}", r.error.as_deref().unwrap_or("no reason given"))
                 }
                 TraceStatus::Interrupted => format!("The server stopped before the trace to {to} finished."),
+                TraceStatus::Stopped => format!("Stopped: the trace to {to} was ended after {hops} {hops_word}."),
             }
         }
     }
@@ -441,6 +562,7 @@ mod tests {
             tries: 3,
             started_at_ms: 0,
             mode,
+            options: Default::default(),
             location: None,
         }
     }
@@ -581,7 +703,7 @@ mod tests {
         model.apply(&TraceEvent::Finished { destination_reached: true, duration_ms: 2500 });
         assert_eq!(
             status_text(&Phase::Settled, Some(&model)),
-            "Done in 2.5 s: reached example.test (192.0.2.9) in 1 hop."
+            "Done in 2.50 s: reached example.test (192.0.2.9) in 1 hop."
         );
         model.apply(&TraceEvent::Failed { reason: "no privilege".into() });
         assert!(status_text(&Phase::Settled, Some(&model)).ends_with("failed: no privilege"));
@@ -604,7 +726,7 @@ mod tests {
         model.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false, send_error: None });
         let loss = model.rows()[0].loss;
         assert_eq!(loss, Loss { settled: 3, lost: 2, rate_limited: 1 });
-        assert_eq!(loss.label(), "67 %");
+        assert_eq!(loss.label(), "50 %", "the rate-limited try counts on neither side");
         assert_eq!(loss.rate_limited_label().as_deref(), Some("1 rl"));
         assert!(loss.title().starts_with("2 of 3 probes lost, 1 of them to the router's ICMP rate limit"));
         // A stored report keeps the distinction.
@@ -666,6 +788,61 @@ mod tests {
             let stored: TraceReport = serde_json::from_str(&json).unwrap();
             assert_eq!(mode_note(&stored).as_deref(), Some(note));
         }
+    }
+
+    #[test]
+    fn a_silent_tail_folds_into_one_row_and_one_step() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        model.apply(&probe(2, 0, Some("192.0.2.2"), 2.0));
+        for ttl in 3..=30 {
+            model.apply(&probe(ttl, 0, None, 0.0));
+        }
+        assert_eq!(model.rows().len(), 30, "a live trace folds nothing");
+        model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 5 });
+        let rows = model.rows();
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[2].ttl, rows[2].through), (3, Some(30)));
+        assert_eq!(rows[1].through, None);
+        assert_eq!(replay_steps(&model.report), [(1, None), (2, None), (3, Some(30))]);
+
+        // One silent hop at the end stays a row of its own; a silent hop before an answer is never folded.
+        let mut short = TraceModel::default();
+        short.apply(&started());
+        short.apply(&probe(1, 0, None, 0.0));
+        short.apply(&probe(2, 0, Some("192.0.2.2"), 2.0));
+        short.apply(&probe(3, 0, None, 0.0));
+        short.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 5 });
+        assert_eq!(silent_tail(&short.report), None);
+        assert_eq!(short.rows().len(), 3);
+    }
+
+    #[test]
+    fn durations_settings_and_start_time_read_as_people_write_them() {
+        assert_eq!(format_duration(5), "5 ms");
+        assert_eq!(format_duration(840), "0.84 s");
+        assert_eq!(format_duration(2500), "2.50 s");
+        assert_eq!(format_duration(12_340), "12.3 s");
+        assert_eq!(format_duration(125_000), "2 min 5 s");
+        assert_eq!(utc_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_time(1_795_734_000_000 + 61_000), "2026-11-26 23:01 UTC");
+        assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        let mut report = TraceReport::new("example.test", Protocol::Tcp);
+        report.apply(&started());
+        report.protocol = Protocol::Tcp;
+        report.options = tracemap_shared::TraceOptions {
+            port: Some(8080),
+            family: Some(tracemap_shared::Family::Ipv4),
+            timeout_ms: Some(800),
+        };
+        assert_eq!(settings_text(&report), "TCP port 8080, IPv4, 3 probes per hop, timeout 0.80 s, TTL 1–30");
+        report.options.family = Some(tracemap_shared::Family::Ipv6);
+        assert!(settings_text(&report).ends_with("hop limit 1–30"));
+        assert_eq!(
+            settings_note(&report).unwrap(),
+            format!("{} · started 1970-01-01 00:00 UTC", settings_text(&report))
+        );
     }
 
     #[test]

@@ -48,13 +48,34 @@ pub struct Loss {
 }
 
 impl Loss {
-    /// Lost share in percent, once any probe has settled.
-    pub fn percent(self) -> Option<f64> {
-        (self.settled > 0).then(|| self.lost as f64 * 100.0 / self.settled as f64)
+    /// Probes answered.
+    pub fn answered(self) -> usize {
+        self.settled.saturating_sub(self.lost)
     }
 
-    /// `0 %`, `33 %`, `100 %`; empty while nothing has settled.
+    /// Whether every settled probe went unanswered: a router that does not answer probes, which is silence, not
+    /// loss (the hops after it prove the path works).
+    pub fn silent(self) -> bool {
+        self.settled > 0 && self.answered() == 0
+    }
+
+    /// Share of the probes lost on the path, in percent, once any probe has settled. Probes lost to a rate limit
+    /// this server caused are left out of both sides: they say nothing about the path.
+    pub fn percent(self) -> Option<f64> {
+        let counted = self.settled.saturating_sub(self.rate_limited);
+        (counted > 0).then(|| self.lost.saturating_sub(self.rate_limited) as f64 * 100.0 / counted as f64)
+    }
+
+    /// Whether the hop answered some probes and lost others on the path: the only case the table marks as loss.
+    pub fn is_loss(self) -> bool {
+        self.answered() > 0 && self.lost > self.rate_limited
+    }
+
+    /// `0 %`, `33 %`; `no answer` for a silent hop; empty while nothing has settled.
     pub fn label(self) -> String {
+        if self.silent() {
+            return "no answer".to_owned();
+        }
         self.percent().map(|p| format!("{p:.0} %")).unwrap_or_default()
     }
 
@@ -120,6 +141,26 @@ pub fn rtt_colour(ms: Option<f64>) -> String {
     format!("rgb({}, {}, {})", mix(lo[0], hi[0]), mix(lo[1], hi[1]), mix(lo[2], hi[2]))
 }
 
+/// The colour (`#ffffff` or `#000000`) that reads best on the `rgb(r, g, b)` background `colour`: whichever has the
+/// higher WCAG contrast, which is never below 4.58:1 for any background.
+pub fn text_colour_on(colour: &str) -> &'static str {
+    let channels: Vec<f64> = colour
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|c| c.trim().parse::<f64>().ok())
+        .collect();
+    let [r, g, b] = channels[..] else { return "#ffffff" };
+    let linear = |v: f64| {
+        let v = v / 255.0;
+        if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    let on_white = 1.05 / (luminance + 0.05);
+    let on_black = (luminance + 0.05) / 0.05;
+    if on_white >= on_black { "#ffffff" } else { "#000000" }
+}
+
 /// The legend under the map: a few round-trip times and their colours.
 pub fn rtt_legend() -> Vec<(&'static str, String)> {
     [("1 ms", 1.0), ("10", 10.0), ("50", 50.0), ("150", 150.0), ("300+", 300.0)]
@@ -168,6 +209,47 @@ mod tests {
         assert_eq!(Loss { settled: 3, lost: 2, rate_limited: 2 }.rate_limited_label().as_deref(), Some("2 rl"));
         assert_eq!(Loss::default().title(), "");
         assert_eq!(Loss::default().label(), "", "nothing settled yet: no figure");
+    }
+
+    #[test]
+    fn silence_and_rate_limits_are_not_loss() {
+        let silent = Loss { settled: 3, lost: 3, rate_limited: 0 };
+        assert_eq!(silent.label(), "no answer");
+        assert!(silent.silent() && !silent.is_loss());
+        let limited = Loss { settled: 3, lost: 1, rate_limited: 1 };
+        assert_eq!(limited.label(), "0 %", "a try lost to our own rate limit is not path loss");
+        assert!(!limited.is_loss());
+        let lossy = Loss { settled: 3, lost: 1, rate_limited: 0 };
+        assert!(lossy.is_loss());
+        assert_eq!(Loss { settled: 4, lost: 2, rate_limited: 1 }.label(), "33 %");
+    }
+
+    #[test]
+    fn marker_numbers_keep_4_5_to_1_on_every_colour_of_the_scale() {
+        let contrast = |background: &str, text: &str| {
+            let lum = |c: &str| {
+                let v: Vec<f64> = if let Some(hex) = c.strip_prefix('#') {
+                    (0..3).map(|i| f64::from(u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())).collect()
+                } else {
+                    c.trim_start_matches("rgb(").trim_end_matches(')').split(", ").map(|v| v.parse().unwrap()).collect()
+                };
+                let l = |v: f64| {
+                    let v = v / 255.0;
+                    if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+                };
+                0.2126 * l(v[0]) + 0.7152 * l(v[1]) + 0.0722 * l(v[2])
+            };
+            let (a, b) = (lum(background), lum(text));
+            (a.max(b) + 0.05) / (a.min(b) + 0.05)
+        };
+        for ms in [0.1, 1.0, 3.0, 10.0, 25.0, 50.0, 90.0, 150.0, 220.0, 300.0, 1000.0] {
+            let colour = rtt_colour(Some(ms));
+            let ratio = contrast(&colour, text_colour_on(&colour));
+            assert!(ratio >= 4.5, "{ms} ms: {colour} {ratio:.2}");
+        }
+        assert!(contrast(NO_RTT_COLOUR, text_colour_on(NO_RTT_COLOUR)) >= 4.5);
+        assert_eq!(text_colour_on("rgb(201, 42, 42)"), "#ffffff");
+        assert_eq!(text_colour_on("rgb(230, 119, 0)"), "#000000");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Pure string building over the shared [`TraceReport`], tested natively. The sentences say only what the data
 //! shows; where the data is silent (`*`), they say why silence is normal rather than guess at a cause.
 
-use crate::state::{format_rtt, geo_label, host_label, location_label};
+use crate::state::{format_rtt, geo_label, host_label, location_label, ttl_word};
 use crate::stats::rtt_range;
 use tracemap_shared::{Hop, HopAddress, Protocol, ReplyKind, TraceReport};
 
@@ -18,21 +18,25 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
         return sentence;
     }
     let ttl = hop.ttl;
+    let word = lead_word(report);
     let who = describe_responder(hop);
     let kind = main_kind(hop);
     let tally = tally(hop, sent);
     let mut sentence = match kind {
         ReplyKind::TimeExceeded => {
-            format!("TTL {ttl} expired at {who}, which answered Time Exceeded; {tally}.")
+            format!("{word} {ttl} expired at {who}, which answered Time Exceeded; {tally}.")
         }
         ReplyKind::Destination => {
-            format!("TTL {ttl} reached the destination, {who}, which answered {}; {tally}.", destination_answer(report))
+            format!(
+                "{word} {ttl} reached the destination, {who}, which answered {}; {tally}.",
+                destination_answer(report, hop)
+            )
         }
         ReplyKind::Unreachable => {
             let flag = hop.probes.iter().flatten().find_map(|r| r.flag.as_deref());
             let why = flag.map(unreachable_meaning).map(|m| format!(" ({m})")).unwrap_or_default();
             format!(
-                "TTL {ttl}: {who} answered Destination Unreachable{why}: it has no way on to the destination, \
+                "{word} {ttl}: {who} answered Destination Unreachable{why}: it has no way on to the destination, \
                  so the route ends here; {tally}."
             )
         }
@@ -118,17 +122,18 @@ fn doubt_sentence(report: &TraceReport, hop: &Hop) -> String {
 /// A hop where every probe went unanswered.
 fn explain_silence(report: &TraceReport, hop: &Hop, sent: usize) -> String {
     let ttl = hop.ttl;
+    let word = lead_word(report);
     let probes = plural(sent, "probe", "probes");
     let later_answered = report.hops.iter().any(|h| h.ttl > hop.ttl && h.answered() > 0);
     if later_answered {
         format!(
-            "TTL {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
+            "{word} {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
              later hops answered, so this router forwarded the packets; it just does not send Time Exceeded \
              messages, or rate-limits them."
         )
     } else {
         format!(
-            "TTL {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
+            "{word} {ttl}: no answer to any of the {sent} {probes} (*). Silence does not mean the network is down: \
              routers may be set not to answer, or to rate-limit their answers, and firewalls near the destination \
              often drop probes like these."
         )
@@ -200,13 +205,43 @@ fn main_kind(hop: &Hop) -> ReplyKind {
         .unwrap_or(ReplyKind::TimeExceeded)
 }
 
-/// What the destination sends back for the trace's protocol.
-fn destination_answer(report: &TraceReport) -> &'static str {
+/// What the destination sent back: for TCP, which segment (the server records it in the reply's flag).
+fn destination_answer(report: &TraceReport, hop: &Hop) -> String {
+    let port = report.options.port.map(|p| format!(" {p}")).unwrap_or_default();
     match report.protocol {
-        Protocol::Icmp => "with an echo reply",
-        Protocol::Udp => "port unreachable (nothing listens on the probed port, which is what the probe wants)",
-        Protocol::Tcp => "the connection attempt (SYN-ACK when the port is open, RST when it is closed)",
+        Protocol::Icmp => "with an echo reply".to_owned(),
+        Protocol::Udp => {
+            "port unreachable (nothing listens on the probed port, which is what the probe wants)".to_owned()
+        }
+        Protocol::Tcp => {
+            let flags = |f: &str| hop.probes.iter().flatten().any(|r| r.flag.as_deref() == Some(f));
+            match (flags("SYN-ACK"), flags("RST")) {
+                (true, false) => format!("the connection attempt with SYN-ACK: port{port} is open"),
+                (false, true) => format!("the connection attempt with RST: port{port} is closed"),
+                (true, true) => {
+                    format!("the connection attempt with SYN-ACK and RST: port{port} was open to some probes")
+                }
+                (false, false) => {
+                    "the connection attempt (SYN-ACK when the port is open, RST when it is closed)".to_owned()
+                }
+            }
+        }
     }
+}
+
+/// `TTL`, or `Hop limit` for IPv6, to start a sentence with.
+fn lead_word(report: &TraceReport) -> &'static str {
+    if ttl_word(report) == "TTL" { "TTL" } else { "Hop limit" }
+}
+
+/// The sentence for a run of silent hops at the end of a finished trace (the table shows it as one row).
+pub fn explain_silent_tail(report: &TraceReport, first: u8, last: u8) -> String {
+    let word = lead_word(report);
+    let reached = if report.destination_reached { "" } else { " and the destination never answered" };
+    format!(
+        "{word}s {first}–{last}: no answer to any probe{reached}. Silence does not mean the network is down: \
+         the destination or a firewall near it may drop probes like these, and routers may be set not to answer."
+    )
 }
 
 /// traceroute's unreachable flags, in words.
@@ -264,6 +299,7 @@ mod tests {
             tries: 3,
             started_at_ms: 0,
             mode: None,
+            options: Default::default(),
             location: None,
         });
         for e in events {
@@ -380,6 +416,35 @@ mod tests {
             assert!(text.contains(answer), "{protocol}: {text}");
             assert!(text.contains("3 probes sent, 1 answered in 20.0 ms"), "{text}");
         }
+    }
+
+    #[test]
+    fn tcp_says_which_segment_came_back_and_ipv6_says_hop_limit() {
+        let answer = |flag: &str| {
+            let mut reply = ProbeReply::new("192.0.2.9", 20.0, ReplyKind::Destination);
+            reply.flag = Some(flag.to_owned());
+            TraceEvent::Probe { ttl: 2, index: 0, reply: Some(reply), rate_limited: false }
+        };
+        let mut r = report(Protocol::Tcp, &[answer("SYN-ACK")]);
+        r.options.port = Some(8080);
+        let text = explain(&r, &r.hops[0]);
+        assert!(text.contains("with SYN-ACK: port 8080 is open"), "{text}");
+        assert!(!text.contains("when the port is open"), "no hedging once the answer is known: {text}");
+        let r = report(Protocol::Tcp, &[answer("RST")]);
+        assert!(
+            explain(&r, &r.hops[0]).contains("with RST: port is closed") || explain(&r, &r.hops[0]).contains("RST")
+        );
+
+        let mut r = report(Protocol::Icmp, &[probe(1, 0, "2001:db8::1", 1.0, ReplyKind::TimeExceeded)]);
+        r.address = Some("2001:db8::9".into());
+        let text = explain(&r, &r.hops[0]);
+        assert!(text.starts_with("Hop limit 1 expired at 2001:db8::1"), "{text}");
+        r.status = tracemap_shared::TraceStatus::Finished;
+        let tail = explain_silent_tail(&r, 7, 30);
+        assert!(
+            tail.starts_with("Hop limits 7–30: no answer to any probe and the destination never answered"),
+            "{tail}"
+        );
     }
 
     #[test]

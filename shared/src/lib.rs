@@ -140,6 +140,23 @@ impl TraceRequest {
     }
 }
 
+/// The settings of a trace that are not in [`TraceEvent::Started`]'s older fields, as the trace really ran: the
+/// destination port (TCP and UDP; the default filled in), the address family traced over and the per-probe wait.
+/// Recorded in the `started` event and the report so a permalink, an export and "trace again" keep them; absent
+/// from traces stored before they were recorded (every field then reads `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TraceOptions {
+    /// Destination port of TCP probes, or of the first (or every, Paris) UDP probe; `None` for ICMP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The address family the trace ran over (`ipv4` or `ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    /// Longest wait for one probe's reply, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+}
+
 /// Answer to `POST /api/traces`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceCreated {
@@ -174,6 +191,15 @@ pub struct TraceSummary {
     /// Duration, once finished.
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// Probes per hop (0 when unknown).
+    #[serde(default)]
+    pub tries: u8,
+    /// Highest TTL probed (0 when unknown).
+    #[serde(default)]
+    pub max_hops: u8,
+    /// Port, family and per-probe wait, when recorded.
+    #[serde(default, flatten)]
+    pub options: TraceOptions,
 }
 
 /// Answer to `GET /api/traces`: most recent first.
@@ -348,7 +374,8 @@ pub struct ProbeReply {
     pub rtt_ms: f64,
     /// What kind of answer it was.
     pub kind: ReplyKind,
-    /// ICMP unreachable code as traceroute shows it (`!N`, `!H`, `!P`, `!X`...), when there is one.
+    /// ICMP unreachable code as traceroute shows it (`!N`, `!H`, `!P`, `!X`...), when there is one; for a TCP
+    /// probe's answer from the destination, which segment came back: `SYN-ACK` (port open) or `RST` (closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
     /// The MPLS label stack the probe carried where it was answered, outermost first (absent from JSON when empty).
@@ -576,6 +603,8 @@ pub enum TraceStatus {
     Failed,
     /// The server stopped while the trace was running.
     Interrupted,
+    /// Someone stopped the trace before it ended (`DELETE /api/traces/{id}/run`); the hops probed so far are kept.
+    Stopped,
 }
 
 /// A whole trace: what `trace --json` prints and `GET /api/traces/{id}` answers.
@@ -604,6 +633,12 @@ pub struct TraceReport {
     /// Probes per hop.
     #[serde(default)]
     pub tries: u8,
+    /// First TTL probed (absent from traces stored before it was recorded: read it as 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ttl: Option<u8>,
+    /// Port, family and per-probe wait, when recorded.
+    #[serde(default, flatten)]
+    pub options: TraceOptions,
     /// Hops in TTL order, from the first probed TTL.
     pub hops: Vec<Hop>,
     /// Whether the destination answered.
@@ -651,6 +686,9 @@ pub enum TraceEvent {
         /// How the probes are sent; absent from events stored before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mode: Option<ProbeMode>,
+        /// Port, family and per-probe wait; absent from events stored before they were recorded.
+        #[serde(default, flatten)]
+        options: TraceOptions,
         /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<Geo>,
@@ -731,9 +769,21 @@ impl TraceReport {
     pub fn apply(&mut self, event: &TraceEvent) {
         match event {
             TraceEvent::Started {
-                target, address, protocol, max_hops, tries, started_at_ms, mode, location, ..
+                target,
+                address,
+                protocol,
+                first_ttl,
+                max_hops,
+                tries,
+                started_at_ms,
+                mode,
+                options,
+                location,
+                ..
             } => {
                 self.target.clone_from(target);
+                self.first_ttl = Some(*first_ttl);
+                self.options = *options;
                 self.address = Some(address.clone());
                 self.protocol = *protocol;
                 self.mode = *mode;
@@ -843,6 +893,7 @@ mod tests {
             tries: 3,
             started_at_ms: 1,
             mode: Some(ProbeMode::Raw),
+            options: TraceOptions::default(),
             location: None,
         }
     }
@@ -1201,6 +1252,62 @@ mod tests {
         let err = serde_json::from_str::<TraceRequest>(r#"{"target":"x","max_hop":3}"#).unwrap_err();
         assert!(err.to_string().contains("max_hop"), "{err}");
         assert_eq!(req, TraceRequest::new("10.0.0.1", Protocol::Icmp));
+    }
+
+    #[test]
+    fn trace_options_travel_in_started_and_old_traces_still_read() {
+        let options = TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let event = match started() {
+            TraceEvent::Started {
+                version,
+                target,
+                address,
+                first_ttl,
+                max_hops,
+                tries,
+                started_at_ms,
+                mode,
+                location,
+                ..
+            } => TraceEvent::Started {
+                version,
+                target,
+                address,
+                protocol: Protocol::Tcp,
+                first_ttl,
+                max_hops,
+                tries,
+                started_at_ms,
+                mode,
+                location,
+                options,
+            },
+            _ => unreachable!(),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            (json["port"].clone(), json["family"].clone(), json["timeout_ms"].clone()),
+            (8080.into(), "ipv4".into(), 800.into())
+        );
+        assert_eq!(serde_json::from_value::<TraceEvent>(json).unwrap(), event);
+        let mut report = TraceReport::default();
+        report.apply(&event);
+        assert_eq!((report.options, report.first_ttl), (options, Some(1)));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["port"], 8080);
+        assert_eq!(serde_json::from_value::<TraceReport>(json).unwrap(), report);
+
+        let old = r#"{"status":"finished","target":"t","protocol":"udp","hops":[],"destination_reached":true}"#;
+        let report: TraceReport = serde_json::from_str(old).unwrap();
+        assert_eq!((report.options, report.first_ttl), (TraceOptions::default(), None));
+        assert_eq!(serde_json::to_value(TraceStatus::Stopped).unwrap(), "stopped");
+        let summary = r#"{"id":"a","target":"t","protocol":"icmp","status":"stopped","destination_reached":false,
+            "hops":2,"created_ms":5}"#;
+        let summary: TraceSummary = serde_json::from_str(summary).unwrap();
+        assert_eq!(
+            (summary.status, summary.options, summary.tries),
+            (TraceStatus::Stopped, TraceOptions::default(), 0)
+        );
     }
 
     #[test]

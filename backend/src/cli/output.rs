@@ -303,6 +303,7 @@ mod tests {
             tries,
             started_at_ms: 0,
             mode: Some(ProbeMode::Raw),
+            options: Default::default(),
             location: None,
         }
     }

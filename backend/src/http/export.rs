@@ -2,7 +2,7 @@
 //! as a LineString plus a Point per located hop (for GIS tools and other maps). Pure functions of the report.
 
 use serde_json::{Value, json};
-use tracemap_shared::{Asn, Geo, Hop, ProbeReply, TraceReport};
+use tracemap_shared::{Asn, Family, Geo, Hop, ProbeReply, TraceReport};
 
 /// The export formats, by the suffix of `/api/traces/{id}.{suffix}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,27 @@ fn cell(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
+/// The trace's settings and start, the same on every row: protocol, port, family, tries, timeout, first TTL, max
+/// hops and the start as Unix milliseconds (empty where a trace stored before they were recorded does not say).
+fn settings_columns(report: &TraceReport) -> Vec<String> {
+    let text = |value: Option<String>| value.unwrap_or_default();
+    let family = report.options.family.map(|f| match f {
+        Family::Ipv4 => "ipv4".to_owned(),
+        Family::Ipv6 => "ipv6".to_owned(),
+        Family::Auto => "auto".to_owned(),
+    });
+    vec![
+        report.protocol.as_str().to_owned(),
+        text(report.options.port.map(|p| p.to_string())),
+        text(family),
+        text((report.tries > 0).then(|| report.tries.to_string())),
+        text(report.options.timeout_ms.map(|t| t.to_string())),
+        text(report.first_ttl.map(|t| t.to_string())),
+        text((report.max_hops > 0).then(|| report.max_hops.to_string())),
+        text(report.started_at_ms.map(|t| t.to_string())),
+    ]
+}
+
 /// What is known of one address of a hop: its own entry, or for a hop built without entries, the hop's shown
 /// information when the address is the shown one.
 struct Known<'a> {
@@ -101,12 +122,13 @@ fn optional_bool(value: Option<bool>) -> String {
 /// One row per probe: ttl, try, who answered, RTT, reply kind and flag, the hop's shown address, then the name,
 /// place, AS and address kind of the address that answered this try (of the shown address for a try with no
 /// answer), and where that place came from and whether the speed of light allows it (columns are only ever added
-/// at the end, so existing spreadsheets keep working).
+/// at the end, so existing spreadsheets keep working), then the trace's settings, the same on every row.
 pub fn csv(report: &TraceReport) -> String {
     let mut out = String::from(
         "ttl,probe,from,rtt_ms,kind,flag,hop_address,hostname,city,country,lat,lon,asn,as_org,address_kind,\
-         rate_limited,mpls,geo_source,plausible,max_km\n",
+         rate_limited,mpls,geo_source,plausible,max_km,protocol,port,family,tries,timeout_ms,first_ttl,max_hops,started_at_ms\n",
     );
+    let settings = settings_columns(report);
     for hop in &report.hops {
         for (i, probe) in hop.probes.iter().enumerate() {
             let (from, rtt, kind, flag, mpls) = match probe {
@@ -144,7 +166,7 @@ pub fn csv(report: &TraceReport) -> String {
                 optional_bool(geo.and_then(|g| g.plausible)),
                 geo.and_then(|g| g.max_km).map(|km| km.to_string()).unwrap_or_default(),
             ];
-            let row: Vec<String> = fields.iter().map(|f| cell(f)).collect();
+            let row: Vec<String> = fields.iter().chain(&settings).map(|f| cell(f)).collect();
             out.push_str(&row.join(","));
             out.push('\n');
         }
@@ -175,6 +197,9 @@ pub fn geojson(report: &TraceReport) -> Value {
         "properties": {
             "id": report.id, "target": report.target, "address": report.address,
             "protocol": report.protocol, "destination_reached": report.destination_reached,
+            "port": report.options.port, "family": report.options.family, "tries": report.tries,
+            "timeout_ms": report.options.timeout_ms, "first_ttl": report.first_ttl, "max_hops": report.max_hops,
+            "started_at_ms": report.started_at_ms, "duration_ms": report.duration_ms, "status": report.status,
         },
     })];
     for hop in &report.hops {
@@ -296,17 +321,17 @@ mod tests {
         assert_eq!(lines.len(), 1 + 6);
         assert_eq!(
             lines[1],
-            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,test,,"#
+            r#"1,1,10.0.0.2,1.000,time_exceeded,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,test,,,icmp,,,,,,,"#
         );
         assert_eq!(
             lines[2],
-            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,test,,"#
+            r#"1,2,,,,,10.0.0.2,"'=HYPERLINK(""x""),evil",Sydney,AU,-33.87,151.21,64500,"Example, Inc.",private,,,test,,,icmp,,,,,,,"#
         );
-        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,,,,,,");
-        assert_eq!(lines[4], "2,2,,,,,,,,,,,,,,true,,,,", "the second try was lost to a rate limit");
+        assert_eq!(lines[3], "2,1,,,,,,,,,,,,,,,,,,,icmp,,,,,,,");
+        assert_eq!(lines[4], "2,2,,,,,,,,,,,,,,true,,,,,icmp,,,,,,,", "the second try was lost to a rate limit");
         assert!(
             lines[5].ends_with(
-                ",10.0.2.2,,Perth,AU,-31.95,115.86,,,,,MPLS L=24001 TC=0 S=0 TTL=1 | MPLS L=16 TC=5 S=1 TTL=1,test,,"
+                ",10.0.2.2,,Perth,AU,-31.95,115.86,,,,,MPLS L=24001 TC=0 S=0 TTL=1 | MPLS L=16 TC=5 S=1 TTL=1,test,,,icmp,,,,,,,"
             ),
             "{}",
             lines[5]
@@ -366,14 +391,21 @@ mod tests {
     fn csv_rows_of_a_load_balanced_hop_carry_the_answering_addresss_own_information() {
         let text = csv(&load_balanced());
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].ends_with(",rate_limited,mpls,geo_source,plausible,max_km"), "{}", lines[0]);
-        assert_eq!(
-            lines[1],
-            "1,1,192.0.2.1,0.050,time_exceeded,,192.0.2.2,a.test,Sydney,AU,-33.87,151.21,64501,,public,,,test,false,5"
+        assert!(lines[0].contains(",rate_limited,mpls,geo_source,plausible,max_km,"), "{}", lines[0]);
+        // The trace's settings follow in the last eight columns.
+        assert!(
+            lines[1].starts_with(
+                "1,1,192.0.2.1,0.050,time_exceeded,,192.0.2.2,a.test,Sydney,AU,-33.87,151.21,64501,,public,,,test,false,5,"
+            ),
+            "{}",
+            lines[1]
         );
-        assert_eq!(
-            lines[2],
-            "1,2,192.0.2.2,0.070,time_exceeded,,192.0.2.2,b.test,Perth,AU,-31.95,115.86,64502,,public,,,test,,"
+        assert!(
+            lines[2].starts_with(
+                "1,2,192.0.2.2,0.070,time_exceeded,,192.0.2.2,b.test,Perth,AU,-31.95,115.86,64502,,public,,,test,,,"
+            ),
+            "{}",
+            lines[2]
         );
     }
 
@@ -398,6 +430,43 @@ mod tests {
         assert_eq!(b["plausible"], Value::Null);
         assert_eq!(b["rtt_ms"]["max"], 0.09);
         assert_eq!(features[2]["geometry"]["coordinates"], json!([115.86, -31.95]));
+    }
+
+    #[test]
+    fn exports_carry_every_setting_and_the_start() {
+        let mut report = report();
+        report.protocol = tracemap_shared::Protocol::Tcp;
+        report.tries = 3;
+        report.max_hops = 30;
+        report.first_ttl = Some(2);
+        report.started_at_ms = Some(1_700_000_000_000);
+        report.options =
+            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let text = csv(&report);
+        let header: Vec<&str> = text.lines().next().unwrap_or_default().split(',').collect();
+        let row: Vec<&str> = text.lines().nth(3).unwrap_or_default().split(',').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).and_then(|i| row.get(i).copied());
+        assert_eq!(column("protocol"), Some("tcp"));
+        assert_eq!(column("port"), Some("8080"));
+        assert_eq!(column("family"), Some("ipv4"));
+        assert_eq!(column("tries"), Some("3"));
+        assert_eq!(column("timeout_ms"), Some("800"));
+        assert_eq!(column("first_ttl"), Some("2"));
+        assert_eq!(column("max_hops"), Some("30"));
+        assert_eq!(column("started_at_ms"), Some("1700000000000"));
+        let doc = geojson(&report);
+        let line = &doc["features"][0]["properties"];
+        assert_eq!(
+            (line["port"].clone(), line["family"].clone(), line["timeout_ms"].clone()),
+            (json!(8080), json!("ipv4"), json!(800))
+        );
+        assert_eq!(
+            (line["tries"].clone(), line["first_ttl"].clone(), line["max_hops"].clone()),
+            (json!(3), json!(2), json!(30))
+        );
+        assert_eq!(line["started_at_ms"], 1_700_000_000_000_u64);
+        let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap_or_default();
+        assert_eq!((json["port"].clone(), json["first_ttl"].clone()), (json!(8080), json!(2)));
     }
 
     #[test]

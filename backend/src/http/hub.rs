@@ -9,10 +9,11 @@
 //! a trace has ended and been stored, it leaves the hub and the store answers for it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracemap_shared::{TraceEvent, TraceReport};
 
 /// One event as JSON, shared by every viewer (cloning it only counts a reference).
@@ -30,6 +31,8 @@ pub struct LiveTrace {
     state: Mutex<LiveState>,
     /// How many frames the log holds, and whether it is closed; viewers wait on it.
     published: watch::Sender<(usize, bool)>,
+    stop: Notify,
+    stopped: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -111,6 +114,23 @@ impl LiveTrace {
         self.lock().report.clone()
     }
 
+    /// Asks the trace to stop (`DELETE /api/traces/{id}/run`); its task ends the probing and stores it as stopped.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // `notify_one` keeps a permit when nobody waits yet, so a stop is never lost.
+        self.stop.notify_one();
+    }
+
+    /// Resolves once [`LiveTrace::stop`] has been called.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
+    }
+
+    /// Whether someone stopped the trace.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
     /// The report and the whole log, for storage.
     pub fn snapshot(&self) -> (TraceReport, Vec<TraceEvent>) {
         let state = self.lock();
@@ -133,7 +153,12 @@ impl Hub {
     pub fn insert(&self, id: &str, report: TraceReport) -> Arc<LiveTrace> {
         let (published, _) = watch::channel((0, false));
         let state = LiveState { report, events: Vec::new(), frames: Vec::new() };
-        let trace = Arc::new(LiveTrace { state: Mutex::new(state), published });
+        let trace = Arc::new(LiveTrace {
+            state: Mutex::new(state),
+            published,
+            stop: Notify::new(),
+            stopped: AtomicBool::new(false),
+        });
         self.map().insert(id.to_owned(), Arc::clone(&trace));
         trace
     }

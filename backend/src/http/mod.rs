@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use rand::Rng;
 use serde::Deserialize;
@@ -34,7 +34,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use tracemap_shared::{Geo, ServerInfo, TileLayer, TraceCreated, TraceList, TraceReport, TraceRequest};
+use tracemap_shared::{Geo, ServerInfo, TileLayer, TraceCreated, TraceList, TraceReport, TraceRequest, TraceStatus};
 
 use assets::Page;
 use client::Client;
@@ -144,6 +144,7 @@ pub fn app(state: AppState) -> Router {
         .route("/traces", post(create_trace).get(list_traces))
         .route("/traces/{id}", get(get_trace).delete(delete_trace))
         .route("/traces/{id}/live", get(ws::live))
+        .route("/traces/{id}/run", delete(stop_trace))
         .route("/config", get(server_info))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -271,13 +272,28 @@ async fn create_trace(
     let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
     let job =
         TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns, location: state.config.location.clone() };
-    tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
+    let run = tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            live.publish(event);
+        let began = Instant::now();
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => live.publish(event),
+                    None => break,
+                },
+                () = live.stop_requested() => {
+                    // Dropping the runner drops its prober and name lookups: nothing more is sent.
+                    run.abort();
+                    break;
+                }
+            }
         }
-        let (report, events) = live.snapshot();
+        let (mut report, events) = live.snapshot();
+        if live.is_stopped() && report.status == TraceStatus::Running {
+            report.status = TraceStatus::Stopped;
+            report.duration_ms = Some(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
         if let Err(err) = state.store.finish(&trace_id, &report, &events).await {
             tracing::error!(id = %trace_id, error = %err, "could not store a finished trace");
         }
@@ -288,6 +304,28 @@ async fn create_trace(
 
     tracing::info!(%id, %destination, protocol = %request.protocol, "trace started");
     Ok((StatusCode::CREATED, Json(TraceCreated { id, delete_token: Some(delete_token) })).into_response())
+}
+
+/// Longest `DELETE /api/traces/{id}/run` waits for the stopped trace to be stored, so the next `GET` reads it.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// `DELETE /api/traces/{id}/run`: stops a running trace; the hops probed so far are stored and it reads `stopped`.
+/// Anyone who knows the id may stop it (ids are unguessable, as for the permalink itself).
+async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+    let Some(live) = state.hub.get(&id) else {
+        return match state.store.get(&id).await? {
+            Some(_) => Err(AppError::new(StatusCode::CONFLICT, "not_running", "this trace has already ended")),
+            None => Err(AppError::trace_not_found()),
+        };
+    };
+    live.stop();
+    drop(live);
+    let deadline = Instant::now() + STOP_WAIT;
+    while state.hub.get(&id).is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tracing::info!(%id, "trace stopped on request");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.

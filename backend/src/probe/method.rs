@@ -52,6 +52,14 @@ impl Method {
         }
     }
 
+    /// The destination port the trace's (first) probe goes to; `None` for ICMP.
+    pub fn port(&self) -> Option<u16> {
+        match *self {
+            Method::IcmpEcho => None,
+            Method::UdpClassic { base_port: port } | Method::UdpParis { port } | Method::TcpSyn { port } => Some(port),
+        }
+    }
+
     /// The first sequence of a trace that uses `span` sequences (see [`super::Tracer::sequence_span`]), given a
     /// random number: random where the method allows, always leaving room for `span` sequences that are valid on the
     /// wire. `None` when the method cannot carry that many.

@@ -534,7 +534,11 @@ impl Tracer {
     /// What a reply means for the trace, with traceroute's flag for unreachable codes.
     fn answer(&self, reply: &Reply, rtt: Duration) -> Answer {
         let (kind, flag) = match reply.response {
-            Response::EchoReply | Response::TcpAnswer { .. } => (ReplyKind::Destination, None),
+            Response::EchoReply => (ReplyKind::Destination, None),
+            // Which segment came back says whether the port is open; the page and the exports name it.
+            Response::TcpAnswer { open } => {
+                (ReplyKind::Destination, Some(if open { "SYN-ACK" } else { "RST" }.to_owned()))
+            }
             Response::TimeExceeded => (ReplyKind::TimeExceeded, None),
             // Port unreachable from the destination is how it answers a UDP probe: it was reached.
             Response::Unreachable { code: 3, .. } if reply.from == self.destination => (ReplyKind::Destination, None),

@@ -107,6 +107,7 @@ fn status_name(status: TraceStatus) -> &'static str {
         TraceStatus::Finished => "finished",
         TraceStatus::Failed => "failed",
         TraceStatus::Interrupted => "interrupted",
+        TraceStatus::Stopped => "stopped",
     }
 }
 
@@ -266,6 +267,7 @@ fn parse_status(name: &str) -> TraceStatus {
         "finished" => TraceStatus::Finished,
         "failed" => TraceStatus::Failed,
         "interrupted" => TraceStatus::Interrupted,
+        "stopped" => TraceStatus::Stopped,
         _ => TraceStatus::Running,
     }
 }
@@ -304,6 +306,9 @@ impl Store {
                     hops: report.hops.len(),
                     created_ms: u64::try_from(created_ms).unwrap_or(0),
                     duration_ms: report.duration_ms,
+                    tries: report.tries,
+                    max_hops: report.max_hops,
+                    options: report.options,
                 });
             }
             Ok(out)

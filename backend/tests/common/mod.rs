@@ -298,6 +298,25 @@ impl TestNet {
         }
     }
 
+    /// Adds a second address to the destination host that silently drops every ICMP packet sent to it: a trace to
+    /// it is a silent tail that keeps running until its last TTL's wait ends.
+    pub fn add_silent_address(&self) -> std::net::Ipv4Addr {
+        let d = self.destination.octets();
+        let silent = std::net::Ipv4Addr::new(d[0], d[1], d[2], 3);
+        let status = self
+            .exec(&self.server)
+            .args(["ip", "addr", "add", &format!("{silent}/24"), "dev", "west"])
+            .status()
+            .expect("run in the server namespace");
+        assert!(status.success(), "adding {silent} to the destination");
+        self.firewall(
+            &self.server,
+            &["iptables", "-A", "INPUT", "-d", &silent.to_string(), "-p", "icmp", "-j", "DROP"],
+        )
+        .expect("drop ICMP to the silent address");
+        silent
+    }
+
     /// A command that runs in namespace `ns` (`ip netns exec ns ...`); add the program and its arguments.
     pub fn exec(&self, ns: &str) -> Command {
         let mut command = Command::new("ip");

@@ -4,7 +4,7 @@
 //! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered.
 
 use crate::session::Session;
-use crate::state::{AddressRow, ProbeCell, mpls_badge};
+use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
 use leptos::prelude::*;
 use std::collections::BTreeSet;
@@ -101,6 +101,38 @@ fn focus_row(event: &leptos::ev::KeyboardEvent, key: &str) -> bool {
     }
 }
 
+/// One row for a silent run at the end of a finished trace: `hops 7–30: no answer`.
+fn silent_run_row(ttl: u8, last: u8, span: usize, focus: Focus) -> impl IntoView {
+    let highlighted = move || focus.active() == Some(ttl);
+    let selected = move || focus.selected.get() == Some(ttl);
+    view! {
+        <tr
+            class="hop-row silent-run"
+            class:highlighted=highlighted
+            class:ahead=move || focus.ahead_of_replay(ttl)
+            data-ttl=ttl.to_string()
+            data-through=last.to_string()
+            tabindex="0"
+            aria-current=move || if selected() { "true" } else { "false" }
+            on:click=move |_| focus.toggle(ttl)
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                let key = ev.key();
+                if matches!(key.as_str(), "Enter" | " ") {
+                    ev.prevent_default();
+                    focus.toggle(ttl);
+                } else if focus_row(&ev, &key) {
+                    ev.prevent_default();
+                }
+            }
+        >
+            <td class="ttl">{format!("{ttl}–{last}")}</td>
+            <td class="silent-run-text" colspan=span.to_string()>
+                {format!("hops {ttl}–{last}: no answer")}
+            </td>
+        </tr>
+    }
+}
+
 /// The table of hops; rows are re-rendered from the model (a route has at most a few dozen hops).
 #[component]
 pub fn HopTable() -> impl IntoView {
@@ -185,6 +217,12 @@ pub fn HopTable() -> impl IntoView {
                                     })
                                     .collect_view();
                                 let ttl = row.ttl;
+                                if let Some(last) = row.through {
+                                    return silent_run_row(ttl, last, columns.get_untracked() + 4, focus).into_any();
+                                }
+                                let kind_note = row.kind.as_deref().map(kind_note);
+                                let place_note = kind_note.clone().filter(|_| row.location.is_empty());
+                                let as_note = kind_note.filter(|_| row.asn.is_none());
                                 let doubtful = row.doubt.is_some();
                                 let sent = row.cells.len();
                                 let others = row.others.clone();
@@ -278,11 +316,16 @@ pub fn HopTable() -> impl IntoView {
                                         </td>
                                         <td class="location" class:doubtful=doubtful>
                                             {location_cell(row.location, row.place_note, row.doubt)}
+                                            {place_note.map(|n| view! { <span class="kind-note">{n}</span> })}
                                         </td>
-                                        <td class="asn">{asn_cell(row.asn)}</td>
+                                        <td class="asn">
+                                            {asn_cell(row.asn)}
+                                            {as_note.map(|n| view! { <span class="kind-note">{n}</span> })}
+                                        </td>
                                         <td
                                             class="loss"
-                                            class:lossy={row.loss.lost > 0}
+                                            class:lossy={row.loss.is_loss()}
+                                            class:silent={row.loss.silent()}
                                             class:rate-limited={row.loss.rate_limited > 0}
                                             title=row.loss.title()
                                         >
@@ -294,6 +337,7 @@ pub fn HopTable() -> impl IntoView {
                                     </tr>
                                     {lines}
                                 }
+                                    .into_any()
                             })
                             .collect_view()
                     }}

@@ -7,19 +7,72 @@
 
 use crate::replay::{Command, Replay, SPEEDS, speed_label};
 use crate::session::Session;
-use crate::teach::explain;
+use crate::state::replay_steps;
+use crate::teach::{explain, explain_silent_tail};
 use crate::ui::Focus;
 use leptos::prelude::*;
 use std::time::Duration;
 use tracemap_shared::TraceStatus;
 use wasm_bindgen::JsCast;
 
-/// Whether a key press belongs to a text field (or a select) rather than to the page's shortcuts.
+/// Whether a key press belongs to a text field rather than to the page's shortcuts. Buttons, selects (the Speed
+/// menu), checkboxes and table rows leave J, K and L to the replay.
 fn typing(event: &web_sys::KeyboardEvent) -> bool {
     let Some(element) = event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
-    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-        || element.closest("[contenteditable]").ok().flatten().is_some()
+    let text_input = || {
+        let kind = element.get_attribute("type").unwrap_or_default().to_ascii_lowercase();
+        !matches!(
+            kind.as_str(),
+            "button" | "submit" | "reset" | "checkbox" | "radio" | "range" | "color" | "file" | "image"
+        )
+    };
+    match element.tag_name().as_str() {
+        "TEXTAREA" => true,
+        "INPUT" => text_input(),
+        _ => element.closest("[contenteditable]").ok().flatten().is_some(),
+    }
 }
+
+/// Puts keyboard focus on the replay's play button once it is drawn, so J, K and L (and Enter) act at once.
+fn focus_play_button() {
+    request_animation_frame(|| {
+        if let Some(button) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("replay-play"))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = button.focus();
+        }
+    });
+}
+
+/// Keeps `--replay-h` on `<html>` equal to the replay bar's height, for the phone layout, where the bar sticks to
+/// the top and the map sticks right under it.
+fn track_height(section: &web_sys::HtmlElement) -> Option<HeightTracker> {
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut(js_sys::Array)>::new(|entries: js_sys::Array| {
+        let Some(target) = entries
+            .get(0)
+            .dyn_into::<web_sys::ResizeObserverEntry>()
+            .ok()
+            .and_then(|e| e.target().dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            return;
+        };
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = root.style().set_property("--replay-h", &format!("{}px", target.offset_height()));
+        }
+    });
+    let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+    observer.observe(section);
+    Some((observer, callback))
+}
+
+/// A resize observer and the callback it calls (which must live as long as it does).
+type HeightTracker = (web_sys::ResizeObserver, wasm_bindgen::closure::Closure<dyn FnMut(js_sys::Array)>);
 
 /// The replay bar under the status line; shown once a trace has finished.
 #[component]
@@ -27,16 +80,39 @@ pub fn ReplayPanel() -> impl IntoView {
     let session = expect_context::<Session>();
     let focus = expect_context::<Focus>();
     let replay = RwSignal::new(Replay::new(0));
+    let section = NodeRef::<leptos::html::Section>::new();
+    let observer = StoredValue::new_local(None::<HeightTracker>);
+    Effect::new(move |_| {
+        if let Some(element) = section.get() {
+            observer.update_value(|o| {
+                if let Some((old, _)) = o.take() {
+                    old.disconnect();
+                }
+                *o = track_height(&element);
+            });
+        }
+    });
     let run = move |command: Command| replay.update(|r| *r = r.apply(command));
 
-    // Hops of the trace on show, once it is over (a live trace is watched, not replayed).
-    let ttls = Memo::new(move |_| {
+    // Steps of the trace on show, once it is over (a live trace is watched, not replayed): one per table row, a
+    // silent tail being one step.
+    let steps = Memo::new(move |_| {
         session.model.with(|m| {
             m.as_ref()
                 .filter(|m| m.report.status != TraceStatus::Running)
-                .map(|m| m.report.hops.iter().map(|h| h.ttl).collect::<Vec<u8>>())
+                .map(|m| replay_steps(&m.report))
                 .unwrap_or_default()
         })
+    });
+    let ttls = Memo::new(move |_| steps.with(|s| s.iter().map(|(ttl, _)| *ttl).collect::<Vec<u8>>()));
+    // A trace that has just ended, or a permalink that has just opened, hands the keyboard to the replay: the next
+    // K plays it instead of typing into the host field.
+    Effect::new(move |previous: Option<(Option<String>, bool)>| {
+        let now = (session.id.get(), ttls.with(|t| !t.is_empty()));
+        if now.1 && previous.as_ref() != Some(&now) {
+            focus_play_button();
+        }
+        now
     });
     // A new trace starts a new replay; more hops (a late event) keep the current step.
     Effect::new(move |previous: Option<Option<String>>| {
@@ -121,9 +197,13 @@ pub fn ReplayPanel() -> impl IntoView {
 
     let sentence = Memo::new(move |_| {
         let position = replay.with(|r| r.position)?;
+        let (ttl, through) = steps.with(|s| s.get(position).copied())?;
         session.model.with(|m| {
             let report = &m.as_ref()?.report;
-            report.hops.get(position).map(|hop| explain(report, hop))
+            match through {
+                Some(last) => Some(explain_silent_tail(report, ttl, last)),
+                None => report.hops.iter().find(|h| h.ttl == ttl).map(|hop| explain(report, hop)),
+            }
         })
     });
     let active = move || replay.with(|r| r.position.is_some());
@@ -134,6 +214,7 @@ pub fn ReplayPanel() -> impl IntoView {
     view! {
         <Show when=move || ttls.with(|t| !t.is_empty())>
             <section
+                node_ref=section
                 id="replay"
                 class="replay"
                 class:active=active
@@ -206,13 +287,15 @@ pub fn ReplayPanel() -> impl IntoView {
                     </Show>
                 </div>
                 <p id="replay-sentence" class="replay-sentence" aria-live="polite">
-                    {move || {
-                        sentence
-                            .get()
-                            .unwrap_or_else(|| {
-                                "Replay the trace one hop at a time, with what each answer means. Keys: K play or pause, J back, L forward."
-                                    .to_owned()
-                            })
+                    {move || match sentence.get() {
+                        Some(text) => text.into_any(),
+                        None => {
+                            view! {
+                                "Replay the trace one hop at a time, with what each answer means."
+                                <span class="key-hint">" Keys: K play or pause, J back, L forward."</span>
+                            }
+                                .into_any()
+                        }
                     }}
                 </p>
             </section>

@@ -9,20 +9,21 @@ use leptos::task::spawn_local;
 /// How many of this browser's traces the list shows.
 const RECENT: usize = 8;
 
-/// The permalink as a full URL on this server.
-fn full_link(id: &str) -> String {
+/// The permalink as a full URL on this server, keeping presenter mode when it is on.
+fn full_link(id: &str, presenter: bool) -> String {
     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-    format!("{origin}{}", permalink(id))
+    format!("{origin}{}{}", permalink(id), crate::route::presenter_query(presenter))
 }
 
 /// Copy link and exports for the trace on show.
 #[component]
 pub fn ShareBar() -> impl IntoView {
+    let presenter = expect_context::<crate::ui::Presenter>();
     let session = expect_context::<Session>();
     let copied = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         let Some(id) = session.id.get_untracked() else { return };
-        let link = full_link(&id);
+        let link = full_link(&id, presenter.0.get_untracked());
         let Some(window) = web_sys::window() else { return };
         let promise = window.navigator().clipboard().write_text(&link);
         spawn_local(async move {

@@ -52,15 +52,19 @@ pub fn TraceForm() -> impl IntoView {
     let open = RwSignal::new(false);
     let busy = move || matches!(session.phase.get(), Phase::Starting(_));
 
-    // A permalink fills the field with the trace it shows, so "trace again" is one key away.
+    // Opening a stored trace (a permalink, a recent trace) fills the form with its target and every setting it ran
+    // with, so "trace again" repeats it exactly.
     Effect::new(move |_| {
-        let shown = session.model.with(|m| m.as_ref().map(|m| (m.report.target.clone(), m.report.protocol)));
-        if let Some((shown, proto)) = shown
-            && !shown.is_empty()
-            && target.get_untracked().is_empty()
-        {
+        session.opened.track();
+        let shown = session.model.with_untracked(|m| {
+            m.as_ref()
+                .filter(|m| !m.report.target.is_empty())
+                .map(|m| (m.report.target.clone(), OptionInputs::from_report(&m.report)))
+        });
+        if let Some((shown, settings)) = shown {
             target.set(shown);
-            inputs.update(|i| i.protocol = proto);
+            inputs.set(settings);
+            target_problem.set(None);
         }
     });
     // A field the server refused opens the options so its message is seen.
@@ -95,6 +99,8 @@ pub fn TraceForm() -> impl IntoView {
             }
             Err(problems) => {
                 target_problem.set(problems.iter().find(|(f, _)| *f == Field::Target).map(|(_, m)| m.clone()));
+                // The status line says the trace did not start rather than inviting the user to type.
+                session.error_field.set(problems.first().map(|(f, _)| *f));
                 if problems.iter().any(|(f, _)| *f != Field::Target) {
                     open.set(true);
                 }
@@ -127,6 +133,7 @@ pub fn TraceForm() -> impl IntoView {
                 on:input=move |ev| {
                     target.set(event_target_value(&ev));
                     target_problem.set(None);
+                    session.error_field.set(None);
                 }
             />
             <label class="visually-hidden" for="protocol">
@@ -178,6 +185,14 @@ pub fn TraceForm() -> impl IntoView {
                         {move || problem(Field::Family).get()}
                     </span>
                 </label>
+                <NumberOption
+                    field=Field::FirstTtl
+                    label="First TTL"
+                    placeholder="1"
+                    value=value(|i| i.first_ttl.clone())
+                    set=set(|i, v| i.first_ttl = v)
+                    problem=problem(Field::FirstTtl)
+                />
                 <NumberOption
                     field=Field::MaxHops
                     label="Max hops"

@@ -19,6 +19,8 @@ pub struct Leg {
     pub path: Vec<LatLon>,
     /// Whether hops without a location lie between the two ends (drawn dashed).
     pub bridged: bool,
+    /// TTL of the hop the arc leads to: a replay draws the arc once it reaches that hop.
+    pub to_ttl: u8,
     /// Whether either end is a place that cannot be true (drawn dashed, apart from the route).
     pub doubtful: bool,
 }
@@ -76,7 +78,7 @@ impl RouteLayout {
                         continue;
                     }
                     let path = great_circle(from, position);
-                    legs.push(Leg { path, bridged, doubtful: implausible || from_implausible });
+                    legs.push(Leg { path, bridged, doubtful: implausible || from_implausible, to_ttl: ttl });
                 }
                 here.push((position, implausible));
             }
@@ -120,15 +122,27 @@ impl RouteLayout {
     /// The arcs drawn solid and the ones drawn dashed across unlocated hops, each as a list of paths (arcs to a
     /// place that cannot be true are in neither: see [`RouteLayout::doubtful`]).
     pub fn solid_and_bridged(&self) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
-        let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) =
-            self.legs.iter().filter(|l| !l.doubtful).partition(|l| l.bridged);
+        self.solid_and_bridged_until(None)
+    }
+
+    /// The same, up to the hop with TTL `step` when a replay is on show (the route grows as the replay goes, so
+    /// it does not give the ending away); every arc when `step` is `None`.
+    pub fn solid_and_bridged_until(&self, step: Option<u8>) -> (Vec<Vec<LatLon>>, Vec<Vec<LatLon>>) {
+        let shown = self.legs.iter().filter(|l| !l.doubtful && step.is_none_or(|step| l.to_ttl <= step));
+        let (bridged, solid): (Vec<&Leg>, Vec<&Leg>) = shown.partition(|l| l.bridged);
         let paths = |legs: Vec<&Leg>| legs.into_iter().map(|l| l.path.clone()).collect();
         (paths(solid), paths(bridged))
     }
 
     /// The arcs to places that cannot be true, drawn dashed apart from the route.
     pub fn doubtful(&self) -> Vec<Vec<LatLon>> {
-        self.legs.iter().filter(|l| l.doubtful).map(|l| l.path.clone()).collect()
+        self.doubtful_until(None)
+    }
+
+    /// The same, up to the hop with TTL `step` when a replay is on show.
+    pub fn doubtful_until(&self, step: Option<u8>) -> Vec<Vec<LatLon>> {
+        let shown = |l: &&Leg| l.doubtful && step.is_none_or(|step| l.to_ttl <= step);
+        self.legs.iter().filter(shown).map(|l| l.path.clone()).collect()
     }
 }
 
@@ -219,6 +233,9 @@ mod tests {
         assert_eq!(layout.places.len(), 3);
         let (solid, bridged) = layout.solid_and_bridged();
         assert_eq!((solid.len(), bridged.len()), (1, 1));
+        assert_eq!(layout.solid_and_bridged_until(Some(2)), (solid.clone(), vec![]), "a replay at hop 2");
+        assert_eq!(layout.solid_and_bridged_until(Some(1)), (vec![], vec![]), "hop 1 has no arc without a start");
+        assert_eq!(layout.solid_and_bridged_until(Some(9)), layout.solid_and_bridged());
     }
 
     #[test]

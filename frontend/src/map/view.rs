@@ -9,7 +9,7 @@ use super::layout::{Place, RouteLayout, ttl_label};
 use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
 use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
-use crate::stats::rtt_colour;
+use crate::stats::{rtt_colour, text_colour_on};
 use leptos::prelude::*;
 use serde_json::json;
 use std::cell::Cell;
@@ -158,9 +158,10 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
 
 /// The route's arcs as at most three layers: `route-line` (solid, one SVG path for all solid arcs), `route-gap`
 /// (dashed, across hops without a location) and `route-doubt` (finely dashed, to places that cannot be true).
-pub fn route_lines(layout: &RouteLayout) -> Vec<Layer> {
-    let (solid, bridged) = layout.solid_and_bridged();
-    let doubtful = layout.doubtful();
+/// During a replay only the arcs up to its step (`step`) are drawn.
+pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
+    let (solid, bridged) = layout.solid_and_bridged_until(step);
+    let doubtful = layout.doubtful_until(step);
     let mut layers = Vec::new();
     for (paths, class, dash) in
         [(solid, "route-line", None), (bridged, "route-gap", Some("6 8")), (doubtful, "route-doubt", Some("2 6"))]
@@ -199,9 +200,11 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     }
     // Hollow: the RTT colour only rings the number.
     let style = if implausible {
-        format!("border-color:{};color:{}", rtt_colour(first.rtt_ms), rtt_colour(first.rtt_ms))
+        // The number in the text colour: the RTT colour alone on the hollow face would fall below 4.5:1.
+        format!("border-color:{};color:var(--text)", rtt_colour(first.rtt_ms))
     } else {
-        format!("background:{}", rtt_colour(first.rtt_ms))
+        let colour = rtt_colour(first.rtt_ms);
+        format!("background:{colour};color:{}", text_colour_on(&colour))
     };
     let icon = leaflet::div_icon(&options(&json!({
         "className": class,
@@ -234,7 +237,8 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
         })
         .collect::<Vec<_>>()
         .join("<br>");
-    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "top", "offset": [0, -12]})));
+    // `auto` puts the tooltip on the side of the marker that faces the map's middle, so it stays inside the map.
+    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "auto", "offset": [0, 0]})));
     Some(marker)
 }
 
@@ -255,7 +259,7 @@ pub fn tag_marker(marker: &Layer, ttls: &[u8], addresses: &[&str]) {
 pub fn origin_marker(position: LatLon) -> Layer {
     let icon = leaflet::div_icon(&options(&json!({
         "className": "origin-marker",
-        "html": "<span></span>",
+        "html": "<span></span><b class=\"origin-label\">Start</b>",
         "iconSize": [18, 18],
         "iconAnchor": [9, 9],
     })));
@@ -263,12 +267,12 @@ pub fn origin_marker(position: LatLon) -> Layer {
         "title": "This tracemap server (the start)",
         "alt": "Start",
         "keyboard": false,
-        // Under the hop markers: the first hop is often in the same city.
-        "zIndexOffset": -1000,
+        // Above the hop markers: the first hop is often in the same city, and the route needs a visible start.
+        "zIndexOffset": 1000,
     }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
     let marker = leaflet::marker(&options(&json!(position)), &marker_options);
-    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "top"})));
+    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "auto"})));
     marker
 }
 

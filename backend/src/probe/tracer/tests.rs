@@ -327,6 +327,19 @@ fn unreachable_ends_the_trace_with_its_flag() {
 }
 
 #[test]
+fn a_tcp_answer_says_which_segment_came_back() {
+    let mut tracer = tracer(30);
+    let probes: Vec<Probe> = (0..2).map(|_| send(&mut tracer, ms(0))).collect();
+    tracer.on_reply(ms(1), &reply_to(probes[0], DESTINATION, Response::TcpAnswer { open: true }));
+    tracer.on_reply(ms(1), &reply_to(probes[1], DESTINATION, Response::TcpAnswer { open: false }));
+    let flags: Vec<_> = tracer.drain_outcomes().filter_map(|o| o.reply).map(|r| (r.kind, r.flag)).collect();
+    assert_eq!(
+        flags,
+        [(ReplyKind::Destination, Some("SYN-ACK".to_owned())), (ReplyKind::Destination, Some("RST".to_owned()))]
+    );
+}
+
+#[test]
 fn in_flight_probes_are_bounded() {
     let pacing = Pacing { max_in_flight: 4, ttl_window: 10, ..Pacing::default() };
     let mut tracer = Tracer::new(&config(30), ID, FIRST_SEQ, pacing);
