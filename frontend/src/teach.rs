@@ -423,7 +423,7 @@ mod tests {
         let answer = |flag: &str| {
             let mut reply = ProbeReply::new("192.0.2.9", 20.0, ReplyKind::Destination);
             reply.flag = Some(flag.to_owned());
-            TraceEvent::Probe { ttl: 2, index: 0, reply: Some(reply), rate_limited: false }
+            TraceEvent::Probe { ttl: 2, index: 0, reply: Some(reply), rate_limited: false, send_error: None }
         };
         let mut r = report(Protocol::Tcp, &[answer("SYN-ACK")]);
         r.options.port = Some(8080);
