@@ -196,9 +196,12 @@ fn check(sub: &Command, arg: &Arg, value: &str) -> Result<(), String> {
 
 /// A subcommand whose positionals and requirements are all optional, to read flags without a full command line.
 fn permissive(sub: Command) -> Command {
-    sub.mut_args(|a| if a.is_positional() { a.required(false) } else { a })
-        .subcommand_required(false)
-        .arg_required_else_help(false)
+    // `Reset` clears a `required_unless_present` condition too (`locate ADDRESS` unless `--hostname`).
+    sub.mut_args(|a| {
+        if a.is_positional() { a.required(false) } else { a }.required_unless_present(clap::builder::Resettable::Reset)
+    })
+    .subcommand_required(false)
+    .arg_required_else_help(false)
 }
 
 /// `cmd` with the files' values as the flags' defaults (below the environment and the command line).
@@ -310,6 +313,19 @@ mod tests {
 
     fn error(text: &str) -> String {
         parsed(text).expect_err("must be refused").to_string()
+    }
+
+    #[test]
+    fn flags_are_read_without_the_positionals_a_subcommand_requires() {
+        let locate = Command::new("locate")
+            .arg(Arg::new("addresses").required_unless_present("hostname").action(ArgAction::Append))
+            .arg(Arg::new("hostname").long("hostname").action(ArgAction::Append))
+            .arg(Arg::new("json").long("json").action(ArgAction::SetTrue));
+        assert!(locate.clone().try_get_matches_from(["locate", "--json"]).is_err(), "the real command requires one");
+        let matches = permissive(locate).try_get_matches_from(["locate", "--json"]).expect("flags alone");
+        assert!(matches.get_flag("json"));
+        let trace = cli().find_subcommand("trace").cloned().expect("trace");
+        assert!(permissive(trace).try_get_matches_from(["trace"]).is_ok());
     }
 
     #[test]
