@@ -4,21 +4,12 @@
 //! that verdict. Where the server sent none (a trace stored before it judged, or a server without the rule), the
 //! page applies the same rule itself: from the prober's location (`report.location`) when it is known, else by
 //! comparing every pair of located addresses (two places cannot be further apart than the sum of their bounds).
-//! This is a small local copy of the rule in `shared::place` (owned by the places work); the two must agree.
+//! The rule itself (the constant, the bound, the distance) is `shared::place`'s, as the server and the command
+//! line use it; this module only applies it to every address of a hop and words the verdicts for people.
 
-use crate::map::geodesy::distance_km;
 use crate::state::format_rtt;
+use tracemap_shared::place::{distance_km, excess_km, max_km};
 use tracemap_shared::{Geo, Hop, TraceReport};
-
-/// Kilometres of distance per millisecond of round trip at most: light in fibre covers about 200,000 km/s, and a
-/// round trip covers the distance twice, so 1 ms of RTT allows ~100 km. Queues and detours only make the true
-/// distance shorter than this bound, never longer.
-pub const KM_PER_MS_RTT: f64 = 100.0;
-
-/// The farthest (km) an answer that took `rtt_ms` can have come from.
-pub fn max_km(rtt_ms: f64) -> f64 {
-    rtt_ms.max(0.0) * KM_PER_MS_RTT
-}
 
 /// What the page says about one located address's place.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,9 +127,7 @@ pub fn verdicts(report: &TraceReport) -> Vec<Verdict> {
                 }
                 (Some(true), _, _) => (Some(true), None),
                 (None, Some(prober), Some(rtt)) => {
-                    let away = distance_km([prober.lat, prober.lon], [l.geo.lat, l.geo.lon])
-                        - f64::from(l.geo.accuracy_km.unwrap_or(0));
-                    if away > max_km(rtt) {
+                    if excess_km(l.geo, Some(prober), Some(rtt)).is_some_and(|excess| excess > 0.0) {
                         (Some(false), Some(from_prober_reason(l.geo, Some(rtt), Some(max_km(rtt)))))
                     } else {
                         (Some(true), None)
@@ -156,7 +145,7 @@ pub fn verdicts(report: &TraceReport) -> Vec<Verdict> {
                 if a.geo.plausible.is_some() && b.geo.plausible.is_some() {
                     continue;
                 }
-                let apart = distance_km([a.geo.lat, a.geo.lon], [b.geo.lat, b.geo.lon]);
+                let apart = distance_km(a.geo.lat, a.geo.lon, b.geo.lat, b.geo.lon);
                 let slack = f64::from(a.geo.accuracy_km.unwrap_or(0) + b.geo.accuracy_km.unwrap_or(0));
                 let bound = max_km(ra) + max_km(rb);
                 if apart - slack <= bound {
