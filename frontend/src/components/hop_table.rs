@@ -75,6 +75,17 @@ fn asn_cell(asn: Option<(u32, Option<String>)>) -> impl IntoView {
     })
 }
 
+/// A key on a hop row: Enter or Space selects (or unselects) its hop; arrows, Home and End move between rows.
+fn row_key(focus: Focus, ttl: u8, ev: &leptos::ev::KeyboardEvent) {
+    let key = ev.key();
+    if matches!(key.as_str(), "Enter" | " ") {
+        ev.prevent_default();
+        focus.toggle(ttl);
+    } else if focus_row(ev, &key) {
+        ev.prevent_default();
+    }
+}
+
 /// Moves keyboard focus from the row `event` happened in to another row: the next or previous one, or the first or
 /// last of the table.
 fn focus_row(event: &leptos::ev::KeyboardEvent, key: &str) -> bool {
@@ -115,15 +126,7 @@ fn silent_run_row(ttl: u8, last: u8, span: usize, focus: Focus) -> impl IntoView
             tabindex="0"
             aria-current=move || if selected() { "true" } else { "false" }
             on:click=move |_| focus.toggle(ttl)
-            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                let key = ev.key();
-                if matches!(key.as_str(), "Enter" | " ") {
-                    ev.prevent_default();
-                    focus.toggle(ttl);
-                } else if focus_row(&ev, &key) {
-                    ev.prevent_default();
-                }
-            }
+            on:keydown=move |ev| row_key(focus, ttl, &ev)
         >
             <td class="ttl">{format!("{ttl}–{last}")}</td>
             <td class="silent-run-text" colspan=span.to_string()>
@@ -285,15 +288,7 @@ pub fn HopTable() -> impl IntoView {
                                         on:focus=move |_| focus.hovered.set(Some(ttl))
                                         on:blur=move |_| focus.hovered.set(None)
                                         on:click=move |_| focus.toggle(ttl)
-                                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                                            let key = ev.key();
-                                            if matches!(key.as_str(), "Enter" | " ") {
-                                                ev.prevent_default();
-                                                focus.toggle(ttl);
-                                            } else if focus_row(&ev, &key) {
-                                                ev.prevent_default();
-                                            }
-                                        }
+                                        on:keydown=move |ev| row_key(focus, ttl, &ev)
                                     >
                                         <td class="ttl">{row.ttl}</td>
                                         {cells}
