@@ -53,20 +53,10 @@ impl Drop for LabFiles {
 /// Runs `tracemap trace -n` in the client namespace of `net` with the lab's files, from the scratch directory
 /// (so no default data is picked up).
 fn trace(net: &TestNet, files: &LabFiles, extra: &[&str]) -> String {
-    let output = net
-        .exec(&net.client)
-        .arg(env!("CARGO_BIN_EXE_tracemap"))
-        .current_dir(&files.dir)
-        .args(["trace", "-n", "-t", "1", "-m", "10", "--geofeed"])
-        .arg(&files.geofeed)
-        .arg("--asn-db")
-        .arg(&files.asn)
-        .args(extra)
-        .arg(net.destination.to_string())
-        .output()
-        .expect("run tracemap");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let mut args: Vec<std::ffi::OsString> = ["-n", "-t", "1", "-m", "10", "--geofeed"].iter().map(Into::into).collect();
+    args.extend([files.geofeed.clone().into_os_string(), "--asn-db".into(), files.asn.clone().into_os_string()]);
+    args.extend(extra.iter().map(Into::into));
+    net.trace_from_client(&files.dir, args)
 }
 
 #[test]

@@ -121,17 +121,7 @@ fn trace(net: &TestNet, scratch: &Scratch, extra: &[&str]) -> String {
     // Each run spends three of a router's six ICMP error tokens (refilled at one a second): let them refill so a
     // later run meets full buckets, as a user's would.
     std::thread::sleep(Duration::from_secs(3));
-    let output = net
-        .exec(&net.client)
-        .arg(env!("CARGO_BIN_EXE_tracemap"))
-        .current_dir(&scratch.dir)
-        .args(["trace", "-t", "1", "-m", "10"])
-        .args(extra)
-        .arg(net.destination.to_string())
-        .output()
-        .expect("run tracemap");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    net.trace_from_client(&scratch.dir, ["-t", "1", "-m", "10"].iter().chain(extra))
 }
 
 #[test]

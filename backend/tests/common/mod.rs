@@ -323,6 +323,26 @@ impl TestNet {
         command.args(["netns", "exec", ns]);
         command
     }
+
+    /// Runs `tracemap trace ARGS... DESTINATION` in the client namespace from `dir`, and returns what it printed;
+    /// panics with its standard error when it fails.
+    pub fn trace_from_client<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        dir: &std::path::Path,
+        args: impl IntoIterator<Item = S>,
+    ) -> String {
+        let output = self
+            .exec(&self.client)
+            .arg(env!("CARGO_BIN_EXE_tracemap"))
+            .current_dir(dir)
+            .arg("trace")
+            .args(args)
+            .arg(self.destination.to_string())
+            .output()
+            .expect("run tracemap");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
 }
 
 impl Drop for TestNet {
