@@ -32,6 +32,22 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn remove(this: &LeafletMap);
 
+    /// `map.getZoom()`.
+    #[wasm_bindgen(method, js_name = getZoom)]
+    pub fn get_zoom(this: &LeafletMap) -> f64;
+
+    /// `map.getContainer()`: the map's element.
+    #[wasm_bindgen(method, js_name = getContainer)]
+    pub fn get_container(this: &LeafletMap) -> web_sys::HtmlElement;
+
+    /// `map.on(type, listener)`.
+    #[wasm_bindgen(method, js_name = on)]
+    pub fn on(this: &LeafletMap, kind: &str, listener: &js_sys::Function);
+
+    /// `map.off(type, listener)`.
+    #[wasm_bindgen(method, js_name = off)]
+    pub fn off(this: &LeafletMap, kind: &str, listener: &js_sys::Function);
+
     /// `L.Layer`: the base of everything drawn on the map.
     #[derive(Debug, Clone)]
     #[wasm_bindgen(js_namespace = L, js_name = Layer)]
