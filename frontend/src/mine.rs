@@ -19,8 +19,10 @@ pub struct MyTrace {
     pub target: String,
     /// How.
     pub protocol: Protocol,
-    /// When it was started (milliseconds since the Unix epoch, the browser's clock).
-    #[serde(default)]
+    /// When it was started (milliseconds since the Unix epoch, the browser's clock). Written as a whole number
+    /// (older lists wrote `1764470000000.0`, which still reads): printing floats would cost the page serde_json's
+    /// float formatter.
+    #[serde(default, serialize_with = "whole_ms")]
     pub created_ms: f64,
     /// The destination port (TCP, UDP): as asked for, then as the server ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +33,10 @@ pub struct MyTrace {
     /// The secret that deletes it, when the server gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_token: Option<String>,
+}
+
+fn whole_ms<S: serde::Serializer>(ms: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(ms.max(0.0) as u64)
 }
 
 /// The stored list; anything unreadable (another version, a hand edit) counts as an empty list.
@@ -147,6 +153,10 @@ mod tests {
         // An entry from before delete tokens still reads.
         let old = parse(Some(r#"[{"id":"x","target":"h","protocol":"udp"}]"#));
         assert_eq!((old[0].delete_token.as_deref(), old[0].protocol), (None, Protocol::Udp));
+        // Start times are written whole; ones written as floats still read.
+        assert!(text.contains(r#""created_ms":1,"#), "{text}");
+        let float = parse(Some(r#"[{"id":"x","target":"h","protocol":"icmp","created_ms":1764470000000.0}]"#));
+        assert_eq!(float[0].created_ms, 1_764_470_000_000.0);
     }
 
     #[test]
