@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod components;
+pub mod json;
 pub mod map;
 pub mod mine;
 pub mod options;
