@@ -697,7 +697,7 @@ async fn a_delete_token_removes_its_trace_for_good() {
     let body = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
     let (status, body) = call(&state, post_json(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
-    let TraceCreated { id, delete_token } = serde_json::from_slice(&body).expect("created");
+    let TraceCreated { id, delete_token, .. } = serde_json::from_slice(&body).expect("created");
     let token = delete_token.expect("a delete token for the creator");
     assert!(token.len() >= 32, "{token}");
     // Only a hash is stored, never the token.
@@ -782,4 +782,65 @@ async fn the_expiry_sweep_deletes_old_traces() {
     assert!(store.get("aging").await.expect("get").is_none());
     assert!(store.get("today").await.expect("get").is_some());
     sweep.abort();
+}
+
+/// `--share-window`: a request identical to a running or just finished trace joins its probe run. Here the client
+/// has spent its one start, yet its second, identical request joins (a join sends no probe); it gets its own id,
+/// delete token and stored copy, and says when it joined; deleting it leaves the first; a different request is
+/// still over the limit.
+#[tokio::test]
+async fn an_identical_request_joins_the_probe_run_with_its_own_id_and_token() {
+    let state = proxied_state(None);
+    let body = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
+    let (status, first) = call(&state, post_json(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&first));
+    let first: TraceCreated = serde_json::from_slice(&first).expect("created");
+    assert_eq!(first.joined_after_ms, None, "the first request probes");
+    let (status, second) = call(
+        &state,
+        post_json(r#"{"target":" 127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1,"family":"ipv4","first_ttl":1}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "joined despite the spent start: {}", String::from_utf8_lossy(&second));
+    let second: TraceCreated = serde_json::from_slice(&second).expect("created");
+    let after = second.joined_after_ms.expect("the second request joined");
+    assert!(after < 10_000, "{after}");
+    assert_ne!(first.id, second.id);
+    assert_ne!(first.delete_token, second.delete_token);
+    if state.hub.get(&second.id).is_some() {
+        let stop = Request::delete(format!("/api/traces/{}/run", second.id)).body(Body::empty()).expect("r");
+        let (status, body) = call(&state, stop).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a shared run is not stopped by one viewer");
+        assert!(["shared_run", "not_running"].contains(&error_code(&body).as_str()));
+    }
+    let (status, body) =
+        call(&state, post_json(r#"{"target":"127.0.0.1","max_hops":3,"timeout_ms":100,"tries":1}"#)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned()), "not a join");
+    wait_stored(&state, &first.id).await;
+    wait_stored(&state, &second.id).await;
+    let report = |id: String| {
+        let state = state.clone();
+        async move {
+            let (status, body) =
+                call(&state, Request::get(format!("/api/traces/{id}")).body(Body::empty()).expect("r")).await;
+            (status, serde_json::from_slice::<TraceReport>(&body).ok())
+        }
+    };
+    let (_, a) = report(first.id.clone()).await;
+    let (_, b) = report(second.id.clone()).await;
+    let (a, b) = (a.expect("first report"), b.expect("second report"));
+    assert_eq!(b.id.as_deref(), Some(second.id.as_str()));
+    assert_eq!(b.joined_after_ms, Some(after));
+    assert_eq!((a.hops.clone(), a.status), (b.hops.clone(), b.status), "the same probe run");
+    assert_eq!(b.status, TraceStatus::Finished);
+    let stored = state.store.get(&second.id).await.expect("get").expect("a row of its own");
+    assert!(!stored.events.is_empty(), "its own copy of the events");
+
+    let (status, _) = call_from(&state, REMOTE, delete(&second.id, first.delete_token.as_deref())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the first trace's token does not delete the joined one");
+    let (status, _) = call_from(&state, REMOTE, delete(&second.id, second.delete_token.as_deref())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(report(second.id.clone()).await.0, StatusCode::NOT_FOUND);
+    let (status, a_again) = report(first.id.clone()).await;
+    assert_eq!((status, a_again.map(|r| r.hops)), (StatusCode::OK, Some(a.hops)), "the first trace is untouched");
 }
