@@ -844,3 +844,55 @@ async fn an_identical_request_joins_the_probe_run_with_its_own_id_and_token() {
     let (status, a_again) = report(first.id.clone()).await;
     assert_eq!((status, a_again.map(|r| r.hops)), (StatusCode::OK, Some(a.hops)), "the first trace is untouched");
 }
+
+/// A permalink unfurls: `/t/{id}` carries the trace's Open Graph and Twitter-card tags, every value escaped, with
+/// absolute URLs on the host asked for; `/t/{id}.png` is a 1200 × 630 PNG, kept in the store once drawn. Unknown
+/// ids get the plain page, and 404 for the picture.
+#[tokio::test]
+async fn a_permalink_unfurls_with_escaped_tags_and_a_stored_picture() {
+    let state = state();
+    let report: TraceReport = serde_json::from_value(json!({
+        "target": "example.net",
+        "status": "finished",
+        "destination_reached": true,
+        "hops": [{
+            "ttl": 1,
+            "probes": [{"from": "192.0.2.1", "rtt_ms": 12.6, "kind": "destination"}],
+            "address": "192.0.2.1",
+            "geo": {"city": "<img src=x onerror=alert(1)>", "country_code": "AU", "lat": -33.9, "lon": 151.2},
+            "asn": {"number": 64500, "org": "\"Evil\" & <Co>"}
+        }]
+    }))
+    .expect("report");
+    state.store.insert("unfurled", 1, &report, None).await.expect("insert");
+    state.store.finish("unfurled", &report, &[]).await.expect("finish");
+    let get = |path: &str| Request::get(path).header(header::HOST, "trace.example.org").body(Body::empty()).expect("r");
+
+    let (status, body) = call(&state, get("/t/unfurled")).await;
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<meta property="og:title" content="Route to example.net: 1 hop, reached in 13 ms">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<meta property="og:image" content="http://trace.example.org/t/unfurled.png">"#), "{html}");
+    assert!(html.contains(r#"<meta name="twitter:card" content="summary_large_image">"#), "{html}");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && html.contains("&quot;Evil&quot; &amp; &lt;Co&gt;"));
+    assert!(!html.contains("<img") && !html.contains("<Co>"), "nothing unescaped: {html}");
+    assert!(html.contains("tracemap test") || html.contains("<title>"), "still the page");
+
+    assert!(state.store.preview("unfurled").await.expect("read").is_none(), "drawn only when asked for");
+    let (status, png) = call(&state, get("/t/unfurled.png")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let size = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    assert_eq!((size(16), size(20)), (1200, 630), "IHDR width and height");
+    let stored = state.store.preview("unfurled").await.expect("read").expect("kept after the first drawing");
+    assert_eq!(stored, png);
+
+    let (status, body) = call(&state, get("/t/nosuchtrace")).await;
+    assert_eq!(status, StatusCode::OK, "the page, which says the trace is not found");
+    assert!(!String::from_utf8_lossy(&body).contains("og:title"));
+    let (status, _) = call(&state, get("/t/nosuchtrace.png")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

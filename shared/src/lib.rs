@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod place;
+pub mod topojson;
 
 /// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
 pub const EVENT_VERSION: u32 = 1;

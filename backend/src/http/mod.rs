@@ -11,6 +11,7 @@ pub mod export;
 pub mod hub;
 pub mod limits;
 pub mod policy;
+pub mod preview;
 pub mod request;
 pub mod server;
 pub mod share;
@@ -126,6 +127,7 @@ pub struct AppState {
     limiter: Arc<RateLimiter>,
     slots: Arc<Semaphore>,
     shares: Arc<Shares>,
+    drawing: Arc<preview::Drawing>,
 }
 
 impl AppState {
@@ -144,6 +146,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_burst, config.rate_per_minute)),
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
             shares: Arc::new(Shares::new(config.share_window)),
+            drawing: Arc::new(preview::Drawing::default()),
             config: Arc::new(config),
         }
     }
@@ -162,7 +165,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
     router
         .route("/", get(page_index))
-        .route("/t/{id}", get(page_index))
+        .route("/t/{id}", get(preview::permalink))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)
@@ -201,6 +204,20 @@ async fn identify_client(State(state): State<AppState>, mut request: Request, ne
     let client = Client::identify(peer, request.headers(), &state.config.trusted_proxies);
     request.extensions_mut().insert(client);
     next.run(request).await
+}
+
+/// The trace `id` as it stands: live from the hub, else from the store.
+async fn current_report(state: &AppState, id: &str) -> Result<Option<TraceReport>, AppError> {
+    Ok(match state.hub.get(id) {
+        Some(live) => {
+            // A joined trace is another name of its run's log: it answers with its own id.
+            let mut report = live.report();
+            report.id = Some(id.to_owned());
+            report.joined_after_ms = state.shares.joined_after_ms(id);
+            Some(report)
+        }
+        None => state.store.get(id).await?.map(|stored| stored.report),
+    })
 }
 
 async fn page_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -401,16 +418,7 @@ async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Re
 /// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.
 async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
     let (id, format) = Format::split(&id);
-    let report = match state.hub.get(id) {
-        Some(live) => {
-            // A joined trace is another name of its run's log: it answers with its own id.
-            let mut report = live.report();
-            report.id = Some(id.to_owned());
-            report.joined_after_ms = state.shares.joined_after_ms(id);
-            report
-        }
-        None => state.store.get(id).await?.ok_or_else(AppError::trace_not_found)?.report,
-    };
+    let report = current_report(&state, id).await?.ok_or_else(AppError::trace_not_found)?;
     let Some(format) = format else { return Ok(Json(report).into_response()) };
     let disposition = format!("attachment; filename=\"tracemap-{id}.{}\"", format.extension());
     let mut response = format.render(&report).into_response();

@@ -10,7 +10,7 @@ pub mod antimeridian;
 pub mod geodesy;
 pub mod layout;
 pub mod leaflet;
-pub mod topojson;
+pub use tracemap_shared::topojson;
 mod view;
 
 pub use view::{
