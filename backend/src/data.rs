@@ -281,7 +281,7 @@ mod tests {
         assert_eq!((fresh.age_days, fresh.stale), (Some(90), false));
         let old = describe("geoip", &dir, day(2026, 9, 4));
         assert_eq!((old.age_days, old.stale), (Some(91), true));
-        assert_eq!(stale_note(&[fresh.clone()]), None);
+        assert_eq!(stale_note(std::slice::from_ref(&fresh)), None);
         let note = stale_note(&[old.clone(), fresh, DataSource { name: "asn".into(), ..old }]).expect("a note");
         assert!(note.starts_with("data older than 90 days (geoip 91 days, asn 91 days): "), "{note}");
         assert!(!note.contains('\n'), "one line: {note}");

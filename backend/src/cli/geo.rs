@@ -61,10 +61,10 @@ pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
 /// thread of their own while the first probes go out (the first lookup waits for them).
 pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
     // Not a warning on every trace: `tracemap data`, `/api/config` and the server's start-up say it.
-    if (locations && args.geoip_db.is_empty()) || args.asn_db.is_empty() {
-        if let Some(note) = tracemap::data::stale_note(&sources_in_use(args)) {
-            tracing::debug!("{note}");
-        }
+    if ((locations && args.geoip_db.is_empty()) || args.asn_db.is_empty())
+        && let Some(note) = tracemap::data::stale_note(&sources_in_use(args))
+    {
+        tracing::debug!("{note}");
     }
     let enricher = if locations { open_locations(args)? } else { Enricher::default() };
     // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.
