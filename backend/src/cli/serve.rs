@@ -25,8 +25,10 @@ pub struct ServeArgs {
     /// Address to listen on. Behind a reverse proxy, keep it on loopback and pass --trusted-proxy.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TRACEMAP_LISTEN")]
     listen: SocketAddr,
-    /// SQLite file holding the traces.
-    #[arg(long, default_value = "data/tracemap.sqlite", env = "TRACEMAP_DB")]
+    /// SQLite file holding the traces. Default: $STATE_DIRECTORY/traces.sqlite under systemd, else
+    /// $XDG_STATE_HOME/tracemap/traces.sqlite (~/.local/state/tracemap/traces.sqlite), else
+    /// /var/lib/tracemap/traces.sqlite; `tracemap config serve` shows the one in effect.
+    #[arg(long, default_value_os_t = tracemap::data::default_db(), hide_default_value = true, env = "TRACEMAP_DB")]
     db: PathBuf,
     /// Serve the page from this folder (a Trunk `dist/`) instead of the copy embedded in the binary.
     #[arg(long = "web-dir", env = "TRACEMAP_WEB_DIR")]
@@ -58,6 +60,10 @@ pub struct ServeArgs {
     /// Traces running at once, server-wide; more get 503.
     #[arg(long = "max-concurrent", default_value_t = 32, env = "TRACEMAP_MAX_CONCURRENT")]
     max_concurrent: usize,
+    /// A trace request identical to one under way, or finished this many seconds ago, joins its probe run
+    /// instead of probing again (a class tracing one site); 0 never shares.
+    #[arg(long = "share-window", value_name = "SECS", default_value_t = 10, env = "TRACEMAP_SHARE_WINDOW")]
+    share_window: u64,
     /// Where this server stands, as LAT,LON[,LABEL]: drawn as the start of every route.
     #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
     location: Option<Geo>,
@@ -195,8 +201,10 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         reverse_dns: !args.no_dns,
         data: super::geo::sources_in_use(&args.geo),
+        share_window: std::time::Duration::from_secs(args.share_window),
         ..ServiceConfig::default()
     };
+    super::geo::warn_if_stale(&config.data);
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));
     if let Some(days) = args.keep_days {
         let keep = Duration::from_secs(u64::from(days) * 86_400);

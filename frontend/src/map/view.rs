@@ -368,7 +368,9 @@ pub fn tile_basemap(tiles: &TileLayer) -> Layer {
 /// Fetches the world-atlas topology, decodes it in Rust and returns it as a layer for the basemap pane.
 pub async fn basemap_layer() -> Result<Layer, String> {
     let text = crate::api::fetch_text(COUNTRIES_URL).await?;
-    let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
+    // Parsed by the browser (`crate::json`), not by `decode_object`: that would link serde_json into the page.
+    let topology: topojson::Topology = crate::json::from_str(&text)?;
+    let countries = topology.decode("countries").map_err(|e| e.to_string())?;
     let countries = antimeridian::world_copies(antimeridian::planar_features(countries), &[-360.0, 360.0]);
     let layer_options = js_object!({
         "pane": "basemap",

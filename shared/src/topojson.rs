@@ -1,4 +1,5 @@
-//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library.
+//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library: the page draws it with
+//! Leaflet, the server into link previews and offline copies.
 //!
 //! A TopoJSON topology stores each shared border once as an *arc*; geometries refer to arcs by index (a negative
 //! index `!i` means arc `i` reversed). Quantized topologies also delta-encode each arc's integer positions and carry a
@@ -63,7 +64,8 @@ impl<'de> Deserialize<'de> for RawPosition {
 }
 
 /// Any JSON value, for the parts of a topology the decoder passes through (ids, properties) or reads by shape
-/// (`arcs`, `coordinates`): the page has no serde_json (see `crate::json`).
+/// (`arcs`, `coordinates`): a plain enum rather than `serde_json::Value`, so the page can read a topology with the
+/// browser's `JSON.parse` and link no serde_json (see [`Topology`]).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 #[allow(missing_docs)]
@@ -127,8 +129,10 @@ struct Transform {
     translate: [f64; 2],
 }
 
+/// A parsed TopoJSON topology: [`decode_object`] parses the text with serde_json; the page parses it its own way
+/// (any serde deserializer) and calls [`Topology::decode`].
 #[derive(Debug, Deserialize)]
-struct Topology {
+pub struct Topology {
     #[serde(default)]
     transform: Option<Transform>,
     #[serde(default)]
@@ -194,7 +198,18 @@ pub struct FeatureCollection {
 
 /// Decodes the object `name` of the TopoJSON text `json` into a GeoJSON feature collection.
 pub fn decode_object(json: &str, name: &str) -> Result<FeatureCollection, TopoError> {
-    let topology: Topology = crate::json::from_str(json).map_err(TopoError::Json)?;
+    let topology: Topology = serde_json::from_str(json).map_err(|e| TopoError::Json(e.to_string()))?;
+    topology.decode(name)
+}
+
+impl Topology {
+    /// Decodes the object `name` into a GeoJSON feature collection.
+    pub fn decode(&self, name: &str) -> Result<FeatureCollection, TopoError> {
+        decode(self, name)
+    }
+}
+
+fn decode(topology: &Topology, name: &str) -> Result<FeatureCollection, TopoError> {
     let object = topology.objects.get(name).ok_or_else(|| TopoError::MissingObject(name.to_owned()))?;
     let arcs = decode_arcs(&topology.arcs, topology.transform);
     let decoder = Decoder { arcs: &arcs, transform: topology.transform };
