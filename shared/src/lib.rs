@@ -10,6 +10,11 @@
 use serde::{Deserialize, Serialize};
 
 pub mod place;
+pub mod stats;
+pub mod watch;
+
+pub use stats::HopStats;
+pub use watch::{LossAt, RouteChange};
 
 /// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
 pub const EVENT_VERSION: u32 = 1;
@@ -410,12 +415,24 @@ pub struct HopAddress {
     /// What sort of address this is, as in [`Hop::kind`].
     #[serde(default)]
     pub kind: Option<String>,
+    /// Watch mode: this address's own answers over the rounds (a lost probe belongs to no address, so `sent`
+    /// counts its answers); absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<HopStats>,
 }
 
 impl HopAddress {
     /// An entry for `address` that answered no try yet and has no information.
     pub fn new(address: impl Into<String>) -> Self {
-        HopAddress { address: address.into(), probes: Vec::new(), hostname: None, geo: None, asn: None, kind: None }
+        HopAddress {
+            address: address.into(),
+            probes: Vec::new(),
+            hostname: None,
+            geo: None,
+            asn: None,
+            kind: None,
+            stats: None,
+        }
     }
 }
 
@@ -458,6 +475,16 @@ pub struct Hop {
     /// empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_sent: Vec<NotSent>,
+    /// Watch mode: every probe at this TTL over the rounds (see [`HopStats`]); absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<HopStats>,
+    /// Watch mode: where this hop's loss happens (see [`LossAt`]); absent when it lost nothing, or nothing is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_at: Option<LossAt>,
+    /// Watch mode: its answers came back, round after round, to addresses it answered from before: several next
+    /// hops share the traffic (load balancing); absent when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub load_balanced: bool,
 }
 
 /// The JSON form of [`Hop`], read first so that hops stored before `addresses` existed get theirs from their probes.
@@ -481,12 +508,46 @@ struct HopJson {
     not_sent: Vec<NotSent>,
     #[serde(default)]
     addresses: Vec<HopAddress>,
+    #[serde(default)]
+    stats: Option<HopStats>,
+    #[serde(default)]
+    loss_at: Option<LossAt>,
+    #[serde(default)]
+    load_balanced: bool,
 }
 
 impl From<HopJson> for Hop {
     fn from(json: HopJson) -> Self {
-        let HopJson { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses } = json;
-        let mut hop = Hop { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses };
+        let HopJson {
+            ttl,
+            probes,
+            address,
+            hostname,
+            geo,
+            asn,
+            kind,
+            rate_limited,
+            not_sent,
+            addresses,
+            stats,
+            loss_at,
+            load_balanced,
+        } = json;
+        let mut hop = Hop {
+            ttl,
+            probes,
+            address,
+            hostname,
+            geo,
+            asn,
+            kind,
+            rate_limited,
+            not_sent,
+            addresses,
+            stats,
+            loss_at,
+            load_balanced,
+        };
         if hop.addresses.is_empty() && hop.answered() > 0 {
             // Old JSON knew only the shown address's information; the other addresses keep their tries alone.
             hop.sync_probes();
@@ -526,6 +587,9 @@ impl Hop {
             rate_limited: Vec::new(),
             not_sent: Vec::new(),
             addresses: Vec::new(),
+            stats: None,
+            loss_at: None,
+            load_balanced: false,
         }
     }
 
@@ -554,6 +618,15 @@ impl Hop {
             }
         };
         &mut self.addresses[pos]
+    }
+
+    /// Counts one probe of a watch round in the hop's statistics, and an answer in its address's.
+    fn record_round(&mut self, reply: Option<&ProbeReply>) {
+        let rtt = reply.map(|reply| reply.rtt_ms);
+        self.stats.get_or_insert_with(HopStats::default).record(rtt);
+        if let Some(reply) = reply {
+            self.entry_mut(&reply.from).stats.get_or_insert_with(HopStats::default).record(rtt);
+        }
     }
 
     /// Recomputes every entry's tries from `probes`, adding an entry for an address seen for the first time.
@@ -655,6 +728,16 @@ pub struct TraceReport {
     /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Geo>,
+    /// Watch mode: the rounds begun so far; absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// Watch mode: every hop that answered from a new address, in order (see [`RouteChange`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_changes: Vec<RouteChange>,
+    /// What the fold of a watch keeps between events (not part of the JSON; public only so that a report can be
+    /// written with `..Default::default()`).
+    #[serde(skip)]
+    pub watch_state: watch::WatchState,
 }
 
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
@@ -729,6 +812,14 @@ pub enum TraceEvent {
         #[serde(default)]
         kind: Option<String>,
     },
+    /// Watch mode: round `round` (1 for the first) begins, `at_ms` milliseconds after the trace started. The probe
+    /// events that follow, until the next round, belong to it; each hop's statistics count them.
+    Round {
+        /// The round's number, from 1.
+        round: u32,
+        /// When it began, in milliseconds since the trace started.
+        at_ms: u64,
+    },
     /// The trace ended.
     Finished {
         /// Whether the destination answered.
@@ -794,6 +885,7 @@ impl TraceReport {
                 self.status = TraceStatus::Running;
             }
             TraceEvent::Probe { ttl, index, reply, rate_limited, send_error } => {
+                let watching = self.rounds.is_some();
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -804,6 +896,14 @@ impl TraceReport {
                     hop.probes.resize(slot + 1, None);
                 }
                 hop.probes[slot] = reply.clone();
+                if watching {
+                    if let Some(reply) = reply {
+                        self.observe_answer(*ttl, &reply.from);
+                    }
+                    let hop = self.hop_mut(*ttl, tries);
+                    hop.record_round(reply.as_ref());
+                }
+                let hop = self.hop_mut(*ttl, tries);
                 hop.sync_probes();
                 hop.show_majority();
                 hop.rate_limited.retain(|&index| usize::from(index) != slot);
@@ -816,6 +916,9 @@ impl TraceReport {
                     hop.not_sent.push(NotSent { index: *index, reason: reason.clone() });
                     hop.not_sent.sort_unstable_by_key(|not_sent| not_sent.index);
                 }
+                if watching {
+                    self.judge_loss();
+                }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
                 let tries = usize::from(self.tries);
@@ -826,6 +929,10 @@ impl TraceReport {
                 entry.asn.clone_from(asn);
                 entry.kind.clone_from(kind);
                 hop.show_majority();
+            }
+            TraceEvent::Round { round, at_ms } => {
+                self.rounds = Some(*round);
+                self.watch_state.at_ms = *at_ms;
             }
             TraceEvent::Finished { destination_reached, duration_ms } => {
                 self.destination_reached = *destination_reached;

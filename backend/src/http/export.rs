@@ -275,6 +275,9 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 2,
@@ -287,6 +290,9 @@ mod tests {
                     rate_limited: vec![1],
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 3,
@@ -308,6 +314,9 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    loss_at: None,
+                    load_balanced: false,
                 },
             ],
             ..Default::default()

@@ -7,6 +7,7 @@
 //! the tracer: time is `Instant` since the trace began. [`trace`] runs one trace on the installed process-wide
 //! prober, or on a prober of its own when none is installed.
 
+mod delivery;
 mod prober;
 mod recverr;
 mod socket;
@@ -24,7 +25,8 @@ use tokio::sync::mpsc;
 use tracemap_shared::{ProbeMode, ReplyKind, TraceEvent};
 
 use crate::probe::{
-    Action, GiveUp, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error,
+    Action, GiveUp, GivenUp, Match, Method, Pacing, Probe, ProbeConfig, ROUND_BLOCKS, Reply, Rounds, Tracer,
+    icmpv4_error, icmpv6_error,
 };
 use crate::wire::extensions::MplsStack;
 use crate::wire::icmp::EchoRequest;
@@ -35,7 +37,8 @@ pub use prober::{Counters, ProbeSockets, Prober};
 pub use recverr::parse_extended_err;
 pub use socket::Family;
 
-use prober::{Delivery, Packet, Registration, Transport};
+use delivery::{Delivery, Packet};
+use prober::{Registration, Transport};
 use recverr::Ordinary;
 use socket::RawSocket;
 
@@ -129,7 +132,9 @@ impl Prober {
         self.trace_reporting(config, events, |_| {}).await
     }
 
-    /// Runs one trace on this prober's sockets; see [`trace_reporting`].
+    /// Runs one trace on this prober's sockets; see [`trace_reporting`]. With `config.watch`, runs its rounds
+    /// (each announced by a [`TraceEvent::Round`]) until the last, or until nobody listens; returns whether the
+    /// destination answered in any round.
     pub async fn trace_reporting(
         &self,
         config: &ProbeConfig,
@@ -142,88 +147,43 @@ impl Prober {
         let source = socket::source_for(destination).map_err(|error| NetError::NoRoute { destination, error })?;
         let (sender, registration, mut deliveries) = self.sender(method, family, source)?;
         on_mode(sender.mode());
-        let identifier = registration.identifier();
         let first = method
-            .first_sequence(Tracer::sequence_span(config), rand::random())
+            .first_sequence(config.sequence_span(), rand::random())
             .ok_or(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"))?;
-        let mut tracer = Tracer::new(config, identifier, first, Pacing::default());
+        let mut run = Run { prober: self, method, destination, source, sender, registration, rejected: 0 };
+        let identifier = run.registration.identifier();
+        let Some(watch) = config.watch else {
+            let mut tracer = Tracer::new(config, identifier, first, Pacing::default());
+            run.drive(&mut tracer, &mut deliveries, events, None).await?;
+            tracing::debug!(?method, identifier, rejected = run.rejected, "trace finished");
+            return Ok(tracer.destination_reached());
+        };
+        // A watch's rounds report every loss as it is: no resends (the pacing keeps the routers' budgets), so a
+        // probe lost is a probe lost.
+        let pacing = Pacing { resend_after_rate_limit: false, ..Pacing::default() };
+        let block = Tracer::sequence_span(config);
+        let mut rounds = Rounds::new(watch);
         let start = Instant::now();
-        let mut rejected = 0usize;
-        let mut handle = |tracer: &mut Tracer, (packet, at): Delivery| {
-            let reply = match packet {
-                Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
-                Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
-                Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
-                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
-                Packet::EchoReply { from, identifier, sequence } => method.echo_reply(from, identifier, sequence),
-            };
-            let matched =
-                reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
-            if matched != Match::Accepted {
-                rejected += 1;
-                registration.rejected();
+        let mut reached = false;
+        while let Some(at) = rounds.next_start(start.elapsed(), config) {
+            tokio::time::sleep_until((start + at).into()).await;
+            // Whatever arrived between rounds answers a finished round: too late to count.
+            while deliveries.try_recv().is_ok() {}
+            let (number, round) = rounds.begin(start.elapsed(), config);
+            let at_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if events.send(TraceEvent::Round { round: number, at_ms }).is_err() {
+                break;
             }
-        };
-        let refill = Pacing::default().rate_limit_refill;
-        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
-        // only because the trace's future must be `Send`; nothing else ever holds it.)
-        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
-        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
-            let (verdict, at) = self.give_up(destination, ttl, (source, &path()), sibling, may_resend, refill);
-            match verdict {
-                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
-                other => other,
-            }
-        };
-        loop {
-            let action = tracer.poll_with(start.elapsed(), &mut resend);
-            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
-            for outcome in outcomes {
-                if let Some(answer) = &outcome.reply {
-                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
-                    path().entry(outcome.ttl).or_insert(answer.from);
-                    self.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
-                }
-                if events.send(outcome.into()).is_err() {
-                    // Nobody listens to this trace any more.
-                    return Ok(tracer.destination_reached());
-                }
-            }
-            match action {
-                Action::Send(probe) => match send_with_retry(&sender, method, identifier, probe, destination).await {
-                    Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
-                    // The probe is lost, not the trace: the others may well go (a full buffer drains, a firewall
-                    // rule may cover one TTL only).
-                    Err(error) => {
-                        tracing::debug!(%error, ttl = probe.ttl, %destination, "probe not sent");
-                        tracer.not_sent(probe, error.to_string());
-                    }
-                },
-                Action::Wait(deadline) => {
-                    // `check` caps the timeout at a minute, so the deadline is always a representable instant.
-                    let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
-                    tokio::select! {
-                        delivery = deliveries.recv() => match delivery {
-                            Some(delivery) => handle(&mut tracer, delivery),
-                            None => return Err(NetError::ProberGone),
-                        },
-                        () = tokio::time::sleep_until(wake.into()) => {
-                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
-                            // time even if the readers (or this task) run late.
-                            self.pump();
-                            sender.drain_error_queue();
-                        }
-                    }
-                    while let Ok(delivery) = deliveries.try_recv() {
-                        handle(&mut tracer, delivery);
-                    }
-                }
-                Action::Done => break,
+            let sequence = first.wrapping_add(((number as usize % ROUND_BLOCKS) * block) as u16);
+            let mut tracer = Tracer::new(&round, identifier, sequence, pacing);
+            let listening = run.drive(&mut tracer, &mut deliveries, events, Some((&mut rounds, start))).await?;
+            reached |= tracer.destination_reached();
+            if !listening {
+                break;
             }
         }
-        tracing::debug!(?method, identifier, rejected, elapsed = ?start.elapsed(), "trace finished");
-        Ok(tracer.destination_reached())
+        tracing::debug!(?method, identifier, rounds = rounds.begun(), rejected = run.rejected, "watch finished");
+        Ok(reached)
     }
 
     /// How this trace sends its probes, and its hold on an identifier.
@@ -290,6 +250,120 @@ impl Prober {
     }
 }
 
+/// One trace's hold on the prober while it runs: how its probes leave and where their answers come from.
+struct Run<'a> {
+    prober: &'a Prober,
+    method: Method,
+    destination: IpAddr,
+    source: IpAddr,
+    sender: Sender,
+    registration: Registration,
+    /// Packets the trace received but did not accept.
+    rejected: usize,
+}
+
+impl Run<'_> {
+    /// Lets `tracer` probe until it is done, sending each outcome to `events`; a round of a watch also tells its
+    /// [`Rounds`] (whose time counts from the given instant) every probe sent and every outcome. The tracer's time
+    /// is `Instant` since this call. Returns `false` when nobody listens to the trace any more.
+    async fn drive(
+        &mut self,
+        tracer: &mut Tracer,
+        deliveries: &mut mpsc::Receiver<Delivery>,
+        events: &mpsc::UnboundedSender<TraceEvent>,
+        mut watch: Option<(&mut Rounds, Instant)>,
+    ) -> Result<bool, NetError> {
+        let Run { prober, method, destination, source, .. } = *self;
+        let identifier = self.registration.identifier();
+        let start = Instant::now();
+        let registration = &self.registration;
+        let rejected = &mut self.rejected;
+        let mut handle = |tracer: &mut Tracer, (packet, at): Delivery| {
+            let reply = match packet {
+                Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
+                Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
+                Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
+                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
+                Packet::EchoReply { from, identifier, sequence } => method.echo_reply(from, identifier, sequence),
+            };
+            let matched =
+                reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
+            if matched != Match::Accepted {
+                *rejected += 1;
+                registration.rejected();
+            }
+        };
+        let refill = Pacing::default().rate_limit_refill;
+        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
+        // only because the trace's future must be `Send`; nothing else ever holds it.)
+        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
+        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
+            let path = path();
+            let probe = GivenUp { destination, ttl, source, path: &path, sibling, may_resend };
+            let (verdict, at) = prober.give_up(probe, refill);
+            match verdict {
+                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
+                other => other,
+            }
+        };
+        loop {
+            let action = tracer.poll_with(start.elapsed(), &mut resend);
+            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
+            for outcome in outcomes {
+                if let Some(answer) = &outcome.reply {
+                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
+                    path().entry(outcome.ttl).or_insert(answer.from);
+                    prober.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
+                }
+                if let Some((rounds, _)) = watch.as_mut() {
+                    rounds.answered(outcome.ttl, outcome.reply.as_ref().map(|answer| answer.kind));
+                }
+                if events.send(outcome.into()).is_err() {
+                    // Nobody listens to this trace any more.
+                    return Ok(false);
+                }
+            }
+            match action {
+                Action::Send(probe) => {
+                    if let Some((rounds, since)) = watch.as_mut() {
+                        rounds.sent(since.elapsed(), probe.ttl);
+                    }
+                    match send_with_retry(&self.sender, method, identifier, probe, destination).await {
+                        Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
+                        // The probe is lost, not the trace: the others may well go (a full buffer drains, a
+                        // firewall rule may cover one TTL only).
+                        Err(error) => {
+                            tracing::debug!(%error, ttl = probe.ttl, %destination, "probe not sent");
+                            tracer.not_sent(probe, error.to_string());
+                        }
+                    }
+                }
+                Action::Wait(deadline) => {
+                    // `check` caps the timeout at a minute, so the deadline is always a representable instant.
+                    let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
+                    tokio::select! {
+                        delivery = deliveries.recv() => match delivery {
+                            Some(delivery) => handle(tracer, delivery),
+                            None => return Err(NetError::ProberGone),
+                        },
+                        () = tokio::time::sleep_until(wake.into()) => {
+                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
+                            // time even if the readers (or this task) run late.
+                            prober.pump();
+                            self.sender.drain_error_queue();
+                        }
+                    }
+                    while let Ok(delivery) = deliveries.try_recv() {
+                        handle(tracer, delivery);
+                    }
+                }
+                Action::Done => return Ok(true),
+            }
+        }
+    }
+}
+
 /// How one trace's probes leave.
 #[derive(Debug)]
 enum Sender {
@@ -342,7 +416,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// The reply an ICMP error from the error queue gives to trace `identifier` (whose socket received it).
-fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -> Option<Reply> {
+fn queued_reply(method: Method, identifier: u16, error: &delivery::QueuedError) -> Option<Reply> {
     let response = if error.icmpv6 {
         icmpv6_error(error.icmp_type, error.code, error.info)
     } else {
@@ -550,7 +624,10 @@ fn check(config: &ProbeConfig) -> Result<IpAddr, NetError> {
     if config.port == Some(0) {
         return Err(NetError::InvalidConfig("the port must be between 1 and 65535"));
     }
-    if Method::for_config(config).first_sequence(Tracer::sequence_span(config), 0).is_none() {
+    if config.watch.is_some_and(|watch| watch.interval.is_zero()) {
+        return Err(NetError::InvalidConfig("the interval between rounds must be more than 0"));
+    }
+    if Method::for_config(config).first_sequence(config.sequence_span(), 0).is_none() {
         return Err(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"));
     }
     Ok(config.destination)
