@@ -70,7 +70,21 @@ fn every_second_packet_dropped_at_a_router_is_loss_from_the_next_hop_on() {
     let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
     let router = net.routers[1].clone();
     let destination = net.destination.to_string();
-    let rule = ["iptables", "-A", "FORWARD", "-d", &destination, "-m", "statistic", "--mode", "nth", "--every", "2"];
+    let rule = [
+        "iptables",
+        "-A",
+        "FORWARD",
+        "-d",
+        &destination,
+        "-m",
+        "statistic",
+        "--mode",
+        "nth",
+        "--every",
+        "2",
+        "--packet",
+        "1",
+    ];
     net.firewall(&router, &[&rule[..], &["-j", "DROP"]].concat()).expect("iptables statistic");
     let report = watch(&net, &["--rounds", "10", "--interval", "0.05", "-t", "0.3"]);
     assert_eq!(report.rounds, Some(10));
@@ -79,8 +93,10 @@ fn every_second_packet_dropped_at_a_router_is_loss_from_the_next_hop_on() {
     }
     let stats = stats_at(&report, 3);
     assert_eq!(stats.sent, 10);
-    // The first round also sends probes beyond the destination through the rule, so the alternation may start
-    // on either foot: half, give or take a round.
+    // The rule drops the 2nd, 4th... probe it sees. The first round sends TTLs 3 and up at once, in order: TTL 3
+    // passes and the destination is found there (had the rule dropped it, the first round would have found the
+    // destination one TTL further, and later rounds would send two probes a round through the rule, one always
+    // dropped). From then on one probe a round goes through it: half are lost, give or take a round.
     assert!((40.0..=60.0).contains(&stats.loss_pct), "{stats:?}");
 }
 
@@ -110,7 +126,9 @@ fn ctrl_c_ends_a_watch_with_the_statistics_so_far() {
     assert!(rounds >= 3, "{rounds} rounds in 1.5 s");
     let first = stats_at(&report, 1);
     assert!(first.sent + 1 >= rounds && first.received > 0, "{first:?}");
-    // The CSV of a watch has a row per hop and per address, with the JSON's names.
+    // The CSV of a watch has a row per hop and per address, with the JSON's names. A new network: the watch
+    // above spent the routers' burst, and a new process cannot know it.
+    let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
     let csv = net.trace_from_client(scratch(), ["--rounds", "2", "--interval", "0.05", "--csv", "-n", "-g"]);
     let rows: Vec<&str> = csv.lines().collect();
     assert!(rows[0].starts_with("ttl,scope,address,hostname,sent,received,loss_pct,"), "{csv}");
@@ -151,6 +169,7 @@ fn a_route_replaced_mid_watch_is_recorded_as_a_change_with_its_round() {
         .expect("run tracemap");
     // Five rounds go within the routers' burst, in the first quarter second; then one a second.
     std::thread::sleep(Duration::from_millis(1500));
+    let switched = Instant::now();
     reroute(&net, &before, &beyond, &twin, "east2");
     let output = child.wait_with_output().expect("wait for tracemap");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -159,8 +178,9 @@ fn a_route_replaced_mid_watch_is_recorded_as_a_change_with_its_round() {
     assert_eq!(changes.len(), 1, "{:?}", report.route_changes);
     let change = changes[0];
     assert_eq!((change.from.as_str(), change.to.as_str()), ("10.0.1.2", twin.as_str()));
-    assert!((6..=10).contains(&change.round), "{change:?}");
-    assert!(change.at_ms >= 1000, "{change:?}");
+    assert!(change.round >= 2, "{change:?}");
+    assert!(change.at_ms >= 1500, "recorded in a round that began after the switch: {change:?}");
+    assert!(switched.elapsed() > Duration::from_secs(2), "rounds went on after the switch");
     assert!(!report.hops[1].load_balanced);
     assert_eq!(stats_at(&report, 2).loss_pct, 0.0, "the switch loses nothing");
 }

@@ -162,7 +162,7 @@ impl Prober {
         // probe lost is a probe lost.
         let pacing = Pacing { resend_after_rate_limit: false, ..Pacing::default() };
         let block = Tracer::sequence_span(config);
-        let mut rounds = Rounds::new(watch);
+        let mut rounds = Rounds::new(watch, config.protocol);
         let start = Instant::now();
         let mut reached = false;
         while let Some(at) = rounds.next_start(start.elapsed(), config) {

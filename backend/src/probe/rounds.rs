@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tracemap_shared::ReplyKind;
+use tracemap_shared::{Protocol, ReplyKind};
 
 use super::ProbeConfig;
 use super::ratelimit::{self, BURST, REFILL_WITH_MARGIN, TokenBucket};
@@ -39,6 +39,9 @@ impl Default for Watch {
 #[derive(Debug, Clone)]
 pub struct Rounds {
     watch: Watch,
+    /// The probes' protocol: a destination's own answer costs a token only when it is an ICMP error (UDP's port
+    /// unreachable); echo replies and TCP answers are not rate limited.
+    protocol: Protocol,
     /// Rounds begun so far.
     begun: u32,
     last_start: Option<Duration>,
@@ -52,9 +55,17 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    /// A watch that has not begun.
-    pub fn new(watch: Watch) -> Rounds {
-        Rounds { watch, begun: 0, last_start: None, buckets: BTreeMap::new(), kinds: BTreeMap::new(), end_ttl: None }
+    /// A watch that has not begun, of probes of `protocol`.
+    pub fn new(watch: Watch, protocol: Protocol) -> Rounds {
+        Rounds {
+            watch,
+            protocol,
+            begun: 0,
+            last_start: None,
+            buckets: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+            end_ttl: None,
+        }
     }
 
     /// Rounds begun so far.
@@ -126,7 +137,11 @@ impl Rounds {
     }
 
     fn cost(&self, ttl: u8) -> u32 {
-        self.kinds.get(&ttl).map_or(1, |kind| ratelimit::cost(*kind))
+        match self.kinds.get(&ttl) {
+            Some(ReplyKind::Destination) if self.protocol != Protocol::Udp => 0,
+            Some(kind) => ratelimit::cost(*kind),
+            None => 1,
+        }
     }
 
     fn ttls(&self, config: &ProbeConfig) -> impl Iterator<Item = u8> + use<> {
@@ -154,7 +169,7 @@ mod tests {
     /// Runs `count` rounds as fast as the pacing allows (each round takes `length`), feeding each hop's answers
     /// to a Linux router's bucket; returns the start times and the probes the routers refused.
     fn run(watch: Watch, config: &ProbeConfig, hops: u8, length: Duration, count: u32) -> (Vec<Duration>, u32) {
-        let mut rounds = Rounds::new(watch);
+        let mut rounds = Rounds::new(watch, config.protocol);
         let mut routers: Vec<TokenBucket> = (0..hops).map(|_| TokenBucket::linux(Duration::ZERO)).collect();
         let mut now = Duration::ZERO;
         let mut starts = Vec::new();
@@ -167,7 +182,8 @@ mod tests {
                 for _ in 0..round.tries {
                     rounds.sent(start, ttl);
                     let router = &mut routers[usize::from(ttl - 1)];
-                    if router.allow(start, BURST) {
+                    // The destination's echo replies are not rate limited; the routers' Time Exceeded are.
+                    if ttl == hops || router.allow(start, BURST) {
                         let kind = if ttl == hops { ReplyKind::Destination } else { ReplyKind::TimeExceeded };
                         rounds.answered(ttl, Some(kind));
                     } else {
@@ -219,7 +235,7 @@ mod tests {
 
     #[test]
     fn later_rounds_stop_at_the_destination() {
-        let mut rounds = Rounds::new(Watch { rounds: 0, interval: Duration::from_secs(1) });
+        let mut rounds = Rounds::new(Watch { rounds: 0, interval: Duration::from_secs(1) }, Protocol::Udp);
         let config = config(30, 1);
         let (number, first) = rounds.begin(Duration::ZERO, &config);
         assert_eq!((number, first.max_hops), (1, 30));
@@ -243,8 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn echo_replies_cost_the_destination_nothing_port_unreachables_do() {
+        for (protocol, waits) in [(Protocol::Icmp, false), (Protocol::Udp, true)] {
+            let mut rounds = Rounds::new(Watch { rounds: 0, interval: Duration::from_millis(1) }, protocol);
+            let config = ProbeConfig { protocol, ..config(30, 1) };
+            let mut now = Duration::ZERO;
+            for _ in 0..8 {
+                now = rounds.next_start(now, &config).unwrap();
+                rounds.begin(now, &config);
+                rounds.sent(now, 1);
+                rounds.answered(1, Some(ReplyKind::Destination));
+            }
+            assert_eq!(now > Duration::from_secs(1), waits, "{protocol:?}: round 8 at {now:?}");
+        }
+    }
+
+    #[test]
     fn a_reject_route_costs_two_tokens_a_round() {
-        let mut rounds = Rounds::new(Watch { rounds: 0, interval: Duration::from_millis(1) });
+        let mut rounds = Rounds::new(Watch { rounds: 0, interval: Duration::from_millis(1) }, Protocol::Icmp);
         let config = config(3, 1);
         let mut now = Duration::ZERO;
         let mut starts = Vec::new();
