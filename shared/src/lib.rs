@@ -478,6 +478,10 @@ pub struct Hop {
     /// Watch mode: every probe at this TTL over the rounds (see [`HopStats`]); absent from a single trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<HopStats>,
+    /// Tries lost to a probable rate limit, each with its evidence (see [`TraceEvent::RateLimit`]); absent when
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probable_rate_limits: Vec<ProbableRateLimit>,
     /// Watch mode: where this hop's loss happens (see [`LossAt`]); absent when it lost nothing, or nothing is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_at: Option<LossAt>,
@@ -511,6 +515,8 @@ struct HopJson {
     #[serde(default)]
     stats: Option<HopStats>,
     #[serde(default)]
+    probable_rate_limits: Vec<ProbableRateLimit>,
+    #[serde(default)]
     loss_at: Option<LossAt>,
     #[serde(default)]
     load_balanced: bool,
@@ -530,6 +536,7 @@ impl From<HopJson> for Hop {
             not_sent,
             addresses,
             stats,
+            probable_rate_limits,
             loss_at,
             load_balanced,
         } = json;
@@ -545,6 +552,7 @@ impl From<HopJson> for Hop {
             not_sent,
             addresses,
             stats,
+            probable_rate_limits,
             loss_at,
             load_balanced,
         };
@@ -562,6 +570,18 @@ impl From<HopJson> for Hop {
         }
         hop
     }
+}
+
+/// A try probably lost to its router's ICMP rate limit, and the evidence: how many probes this process had sent
+/// that router in the last seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbableRateLimit {
+    /// Which try (an index into the hop's `probes`).
+    pub index: u8,
+    /// The router whose budget was spent.
+    pub router: String,
+    /// Probes of this process that reached it in the last ten seconds or so.
+    pub recent_probes: u32,
 }
 
 /// A try the system refused to send.
@@ -588,6 +608,7 @@ impl Hop {
             not_sent: Vec::new(),
             addresses: Vec::new(),
             stats: None,
+            probable_rate_limits: Vec::new(),
             loss_at: None,
             load_balanced: false,
         }
@@ -812,6 +833,19 @@ pub enum TraceEvent {
         #[serde(default)]
         kind: Option<String>,
     },
+    /// The probe just reported (`ttl`, `index`, no answer, `rate_limited`) was probably lost to `router`'s ICMP
+    /// rate limit: this process had sent it `recent_probes` probes in the last seconds, more than its modelled
+    /// budget. Follows that probe's event; a lost probe without it is a plain `*`.
+    RateLimit {
+        /// TTL of the probe.
+        ttl: u8,
+        /// Which try.
+        index: u8,
+        /// The router whose budget was spent.
+        router: String,
+        /// Probes of this process that reached it in the last ten seconds or so.
+        recent_probes: u32,
+    },
     /// Watch mode: round `round` (1 for the first) begins, `at_ms` milliseconds after the trace started. The probe
     /// events that follow, until the next round, belong to it; each hop's statistics count them.
     Round {
@@ -907,6 +941,7 @@ impl TraceReport {
                 hop.sync_probes();
                 hop.show_majority();
                 hop.rate_limited.retain(|&index| usize::from(index) != slot);
+                hop.probable_rate_limits.retain(|limit| usize::from(limit.index) != slot);
                 if *rate_limited && reply.is_none() {
                     hop.rate_limited.push(*index);
                     hop.rate_limited.sort_unstable();
@@ -929,6 +964,16 @@ impl TraceReport {
                 entry.asn.clone_from(asn);
                 entry.kind.clone_from(kind);
                 hop.show_majority();
+            }
+            TraceEvent::RateLimit { ttl, index, router, recent_probes } => {
+                let tries = usize::from(self.tries.max(index.saturating_add(1)));
+                let hop = self.hop_mut(*ttl, tries);
+                hop.probable_rate_limits.retain(|limit| limit.index != *index);
+                if hop.rate_limited.contains(index) {
+                    let (index, router, recent_probes) = (*index, router.clone(), *recent_probes);
+                    hop.probable_rate_limits.push(ProbableRateLimit { index, router, recent_probes });
+                    hop.probable_rate_limits.sort_unstable_by_key(|limit| limit.index);
+                }
             }
             TraceEvent::Round { round, at_ms } => {
                 self.rounds = Some(*round);

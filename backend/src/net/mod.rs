@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tracemap_shared::{ProbeMode, ReplyKind, TraceEvent};
 
 use crate::probe::{
-    Action, GiveUp, GivenUp, Match, Method, Pacing, Probe, ProbeConfig, ROUND_BLOCKS, Reply, Rounds, Tracer,
+    Action, Evidence, GiveUp, GivenUp, Match, Method, Pacing, Probe, ProbeConfig, ROUND_BLOCKS, Reply, Rounds, Tracer,
     icmpv4_error, icmpv6_error,
 };
 use crate::wire::extensions::MplsStack;
@@ -298,11 +298,17 @@ impl Run<'_> {
         // only because the trace's future must be `Send`; nothing else ever holds it.)
         let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
         let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Per TTL, why its latest probe given up is probably a victim of its router's rate limit.
+        let evidence: Mutex<HashMap<u8, Evidence>> = Mutex::new(HashMap::new());
+        let evidence_of = || evidence.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
             let path = path();
             let probe = GivenUp { destination, ttl, source, path: &path, sibling, may_resend };
             let (verdict, at) = prober.give_up(probe, refill);
-            match verdict {
+            if let Some(found) = verdict.evidence {
+                evidence_of().insert(ttl, found);
+            }
+            match verdict.give_up {
                 GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
                 other => other,
             }
@@ -319,9 +325,17 @@ impl Run<'_> {
                 if let Some((rounds, _)) = watch.as_mut() {
                     rounds.answered(outcome.ttl, outcome.reply.as_ref().map(|answer| answer.kind));
                 }
+                let limited = (outcome.rate_limited && outcome.reply.is_none()).then_some((outcome.ttl, outcome.index));
                 if events.send(outcome.into()).is_err() {
                     // Nobody listens to this trace any more.
                     return Ok(false);
+                }
+                if let Some((ttl, index)) = limited
+                    && let Some(found) = evidence_of().get(&ttl).copied()
+                {
+                    let router = found.router.to_string();
+                    let _ =
+                        events.send(TraceEvent::RateLimit { ttl, index, router, recent_probes: found.recent_probes });
                 }
             }
             match action {

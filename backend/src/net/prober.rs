@@ -21,7 +21,7 @@ use tracemap_shared::ReplyKind;
 use super::NetError;
 use super::delivery::{DELIVERY_CAPACITY, Delivery, Packet, deliver};
 use super::socket::{Family, RawKind, RawSocket, Received};
-use crate::probe::{GiveUp, GivenUp, HopBook, Method};
+use crate::probe::{GivenUp, HopBook, Method, Verdict};
 use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 use crate::wire::icmpv6::Icmpv6Message;
 use crate::wire::ipv4::Ipv4Header;
@@ -271,11 +271,11 @@ impl Prober {
     }
 
     /// What becomes of a probe given up now, and when its resend may go; see [`HopBook::give_up`].
-    pub(super) fn give_up(&self, probe: GivenUp<'_>, refill: Duration) -> (GiveUp, Instant) {
+    pub(super) fn give_up(&self, probe: GivenUp<'_>, refill: Duration) -> (Verdict, Instant) {
         let now = self.epoch.elapsed();
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (verdict, at) = hops.give_up(now, probe, refill);
-        (verdict, self.epoch + at)
+        let verdict = hops.give_up(now, probe, refill);
+        (verdict, self.epoch + verdict.at)
     }
 
     /// How many probes of this process reached `responder` in the last seconds: the evidence behind a probable

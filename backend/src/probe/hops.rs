@@ -34,6 +34,27 @@ pub struct GivenUp<'a> {
     pub may_resend: bool,
 }
 
+/// Why a probe is probably a victim of its responder's rate limit: the responder, and how many probes of this
+/// process reached it in the last seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    /// The router whose budget this process spent.
+    pub router: IpAddr,
+    /// Probes of this process that reached it within [`MEMORY`].
+    pub recent_probes: u32,
+}
+
+/// What becomes of a probe given up (see [`HopBook::give_up`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Resend, rate-limited or silent.
+    pub give_up: GiveUp,
+    /// When the resend may go (the time of the verdict for the others).
+    pub at: Duration,
+    /// For a rate-limited verdict, why.
+    pub evidence: Option<Evidence>,
+}
+
 /// The book: latest answers per destination and TTL, who follows whom, and each responder's budget.
 #[derive(Debug, Default)]
 pub struct HopBook {
@@ -79,9 +100,8 @@ impl HopBook {
     /// `ttl - 1`) had the probe lost at its responder, which is charged for it: the probe is sent again at the next
     /// free turn of the responder's modelled rate limiter, unless that turn is beyond [`MEMORY`]. When it may not
     /// be sent again, or its turn is too far, it is rate-limited if this process's own probes had spent the
-    /// responder's budget, else a star. An unknown hop is silent. Returns the verdict and when the resend may go
-    /// (`now` for the other verdicts).
-    pub fn give_up(&mut self, now: Duration, probe: GivenUp<'_>, refill: Duration) -> (GiveUp, Duration) {
+    /// responder's budget (with the evidence), else a star. An unknown hop is silent.
+    pub fn give_up(&mut self, now: Duration, probe: GivenUp<'_>, refill: Duration) -> Verdict {
         let recent = |at: Duration| now.saturating_sub(at) < MEMORY;
         let mut previous = Some(probe.source);
         for hop in 1..probe.ttl {
@@ -98,17 +118,19 @@ impl HopBook {
                 let (responder, at) = *self.successors.get(&(previous?, probe.ttl))?;
                 recent(at).then_some((ReplyKind::TimeExceeded, responder))
             });
-        let Some((kind, responder)) = known else { return (GiveUp::Silent, now) };
+        let silent = Verdict { give_up: GiveUp::Silent, at: now, evidence: None };
+        let Some((kind, responder)) = known else { return silent };
         let budget = self.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill));
         let cost = ratelimit::cost(kind);
         let spent = budget.lost(now, cost);
-        let otherwise = if spent { GiveUp::RateLimited } else { GiveUp::Silent };
+        let evidence = Evidence { router: responder, recent_probes: budget.recent_probes(now) };
+        let limited = Verdict { give_up: GiveUp::RateLimited, at: now, evidence: Some(evidence) };
         if !probe.may_resend {
-            return (otherwise, now);
+            return if spent { limited } else { silent };
         }
         match budget.reserve_resend(now, cost) {
-            Some(turn) => (GiveUp::Resend(kind, None), turn),
-            None => (GiveUp::RateLimited, now),
+            Some(turn) => Verdict { give_up: GiveUp::Resend(kind, None), at: turn, evidence: None },
+            None => limited,
         }
     }
 

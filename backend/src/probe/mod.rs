@@ -11,7 +11,7 @@ pub mod ratelimit;
 mod rounds;
 mod tracer;
 
-pub use hops::{GivenUp, HopBook};
+pub use hops::{Evidence, GivenUp, HopBook, Verdict};
 pub use method::{Method, icmpv4_error, icmpv6_error};
 pub use rounds::{ROUND_BLOCKS, Rounds, Watch};
 pub use tracer::{Action, Answer, GiveUp, Match, Pacing, Probe, ProbeOutcome, Reply, ResendPolicy, Response, Tracer};

@@ -6,8 +6,10 @@
 //! ```text
 //! 0     answer r1 ttl=1 [to=dest|ADDR] [after=ADDR] [as=te|unreachable|dest]
 //!                                    `r1` answered a probe to the destination at TTL 1 (Time Exceeded unless said)
-//! 5     lose ttl=2 [to=..] [sibling=rN[/unreachable]] [last] -> resend 1005 | rate-limited | silent
+//! 5     lose ttl=2 [to=..] [sibling=rN[/unreachable]] [last] -> resend 1005 | silent
+//!                                    | rate-limited by r2 after 7
 //!                                    a probe at TTL 2 was given up (`last`: it may not go again); the verdict
+//!                                    (a probable rate limit names the router and the probes it had from us)
 //! 5     evidence r1 = 3              probes of this process that reached r1 recently
 //! ```
 //!
@@ -124,10 +126,15 @@ fn step(book: &mut HopBook, paths: &mut HashMap<IpAddr, HashMap<u8, IpAddr>>, wo
                 sibling,
                 may_resend: !options.contains_key("last"),
             };
-            let (verdict, turn) = book.give_up(now, probe, REFILL_WITH_MARGIN);
-            let got = match verdict {
-                GiveUp::Resend(..) => format!("resend {}", turn.as_millis()),
-                GiveUp::RateLimited => "rate-limited".to_owned(),
+            let verdict = book.give_up(now, probe, REFILL_WITH_MARGIN);
+            let got = match verdict.give_up {
+                GiveUp::Resend(..) => format!("resend {}", verdict.at.as_millis()),
+                GiveUp::RateLimited => match verdict.evidence {
+                    Some(evidence) => {
+                        format!("rate-limited by {} after {}", name(evidence.router), evidence.recent_probes)
+                    }
+                    None => "rate-limited without evidence".to_owned(),
+                },
                 GiveUp::Silent => "silent".to_owned(),
             };
             compare(&got, expected)
@@ -151,6 +158,14 @@ fn compare(got: &str, expected: Option<String>) -> Result<(), String> {
 fn ttl(options: &HashMap<&str, &str>) -> Result<u8, String> {
     let text = options.get("ttl").ok_or("ttl=N missing")?;
     text.parse().map_err(|_| format!("ttl {text:?} is not a number"))
+}
+
+/// The inverse of [`address`] for routers, for messages.
+fn name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) if v4.octets()[..2] == [10, 0] && v4.octets()[3] == 1 => format!("r{}", v4.octets()[2]),
+        other => other.to_string(),
+    }
 }
 
 fn address(text: &str) -> Result<IpAddr, String> {
