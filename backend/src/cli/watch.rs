@@ -83,15 +83,15 @@ pub async fn show(
     let mut report = TraceReport::default();
     let mut drawn = 0usize;
     while let Some(event) = rx.recv().await {
-        let round_done = matches!(event, TraceEvent::Round { round, .. } if round > 1);
+        // A new round means the one before is complete: draw it before the new one begins.
+        if matches!(event, TraceEvent::Round { round, .. } if round > 1) && show == Show::Live {
+            drawn = redraw(out, &report, drawn)?;
+        }
         report.apply(&event);
         if let TraceEvent::Started { target, address, protocol, .. } = &event
             && show != Show::Quiet
         {
             writeln!(out, "tracemap watching {} ({address}), {protocol} probes", sanitize(target))?;
-        }
-        if round_done && show == Show::Live {
-            drawn = redraw(out, &report, drawn)?;
         }
     }
     match show {
@@ -340,6 +340,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         // Drawn after rounds 1 and 2 (when the next began) and at the end; the last two replace the one before.
         assert_eq!(text.matches("rounds: ").count(), 3, "{text}");
+        assert!(text.find("rounds: 1").unwrap() < text.find("rounds: 2").unwrap(), "{text}");
         assert_eq!(text.matches("\x1b[3F\x1b[J").count(), 2, "{text:?}");
         assert_eq!(report.hops[0].stats.as_ref().map(|s| s.sent), Some(3));
     }
