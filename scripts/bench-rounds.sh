@@ -12,12 +12,14 @@
 #   sudo scripts/bench-rounds.sh [ROUNDS]      (default 60)
 #
 # Environment: TRACEMAP (the binary; default target/release/tracemap), PAUSE (seconds between tools, default 8),
+# INTERVAL (seconds between rounds, default 1; below the routers' refill a tool that does not pace loses answers),
 # TRIPPY=1 installs trippy first when `trip` is missing (`cargo install trippy --locked`, niced: many CPU minutes),
 # WORKDIR (the folder whose data/ tracemap reads; default the checkout).
 set -euo pipefail
 
 ROUNDS=${1:-60}
 PAUSE=${PAUSE:-8}
+INTERVAL=${INTERVAL:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TRACEMAP=${TRACEMAP:-$ROOT/target/release/tracemap}
 ROUTERS=6
@@ -81,9 +83,9 @@ sleep "$PAUSE"
 
 # Each tool's report, reduced to `hop loss_pct` lines (hop from 1) by the parser after it.
 declare -A CMD=(
-    [tracemap]="$TRACEMAP trace -n --rounds $ROUNDS --interval 1 --csv $DEST"
-    [mtr]="mtr -n --report --report-wide --report-cycles $ROUNDS --interval 1 $DEST"
-    [trip]="trip -m csv --report-cycles $ROUNDS --min-round-duration 1s $DEST"
+    [tracemap]="$TRACEMAP trace -n --rounds $ROUNDS --interval $INTERVAL --csv $DEST"
+    [mtr]="mtr -n --report --report-wide --report-cycles $ROUNDS --interval $INTERVAL $DEST"
+    [trip]="trip -m csv --report-cycles $ROUNDS --min-round-duration $(echo "$INTERVAL * 1000 / 1" | bc)ms $DEST"
 )
 TOOLS=(tracemap mtr)
 ((HAVE_TRIP)) && TOOLS+=(trip)
@@ -107,6 +109,7 @@ worst_answering_loss() {
 }
 
 cd "${WORKDIR:-$ROOT}"
+echo "interval ${INTERVAL}s"
 echo "tool rounds wall_s cpu_s cpu_ms_per_round peak_rss_kb worst_loss_at_answering_hops_pct silent_hop_loss_pct"
 for tool in "${TOOLS[@]}"; do
     file=$OUT/$tool.txt
