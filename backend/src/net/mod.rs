@@ -212,7 +212,8 @@ impl Prober {
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
                 let reader = AbortOnDrop::spawn(&udp, Ordinary::Discard, &registration)?;
-                Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
+                let paris = paris_port(method);
+                Ok((Sender::Udp { udp, raw: None, paris, _reader: Some(reader) }, registration, deliveries))
             }
             Method::IcmpEcho | Method::TcpSyn { .. } => {
                 let (socket, transport) = match (method, family) {
@@ -225,7 +226,11 @@ impl Prober {
                 // ICMP errors about our probes arrive on the ICMP socket of the family; it must be open too.
                 self.icmp_socket(family).ok_or_else(unsupported)?;
                 let (registration, deliveries) = self.register_random(family, transport);
-                Ok((Sender::Raw { socket, source, family }, registration, deliveries))
+                let sender = match method {
+                    Method::TcpSyn { port } => Sender::RawTcp { socket, source, port },
+                    _ => Sender::RawIcmp { socket, family },
+                };
+                Ok((sender, registration, deliveries))
             }
             Method::UdpClassic { .. } | Method::UdpParis { .. } => {
                 self.icmp_socket(family).ok_or_else(unsupported)?;
@@ -237,7 +242,8 @@ impl Prober {
                     Family::V4 => self.udp4.clone(),
                     Family::V6 => self.udp6.clone(),
                 };
-                Ok((Sender::Udp { udp, raw, _reader: None }, registration, deliveries))
+                let paris = paris_port(method);
+                Ok((Sender::Udp { udp, raw, paris, _reader: None }, registration, deliveries))
             }
         }
     }
@@ -343,7 +349,7 @@ impl Run<'_> {
                     if let Some((rounds, since)) = watch.as_mut() {
                         rounds.sent(since.elapsed(), probe.ttl);
                     }
-                    match send_with_retry(&self.sender, method, identifier, probe, destination).await {
+                    match send_with_retry(&self.sender, identifier, probe, destination).await {
                         Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
                         // The probe is lost, not the trace: the others may well go (a full buffer drains, a
                         // firewall rule may cover one TTL only).
@@ -378,17 +384,33 @@ impl Run<'_> {
     }
 }
 
-/// How one trace's probes leave.
+/// The destination port of every probe of a Paris UDP trace; `None` for the other methods.
+fn paris_port(method: Method) -> Option<u16> {
+    match method {
+        Method::UdpParis { port } => Some(port),
+        _ => None,
+    }
+}
+
+/// How one trace's probes leave: one kind per way of sending, each carrying what its method needs, so a probe can
+/// only go out the way its trace was set up for.
 #[derive(Debug)]
 enum Sender {
-    /// Through a shared raw socket (ICMP echo, TCP SYN); the kernel adds the IP header.
-    Raw {
+    /// ICMP echo requests through the family's shared raw ICMP socket; the kernel adds the IP header.
+    RawIcmp {
+        /// The socket.
+        socket: Arc<RawSocket>,
+        /// Its family.
+        family: Family,
+    },
+    /// TCP SYNs through the family's shared raw TCP socket.
+    RawTcp {
         /// The socket.
         socket: Arc<RawSocket>,
         /// Our address towards the destination, for the TCP checksum.
         source: IpAddr,
-        /// The family of both.
-        family: Family,
+        /// The probed port.
+        port: u16,
     },
     /// Through the trace's own UDP socket, whose port is the trace's identifier; Paris probes go through the raw UDP
     /// socket when there is one, from the same port, so that their checksum is exactly the one we chose.
@@ -397,6 +419,9 @@ enum Sender {
         udp: DatagramSocket,
         /// The shared raw UDP socket of the family.
         raw: Option<Arc<RawSocket>>,
+        /// Paris: the destination port of every probe (the sequence rides in the checksum); classic UDP (`None`)
+        /// puts the sequence in the destination port.
+        paris: Option<u16>,
         /// Unprivileged: the task reading the socket's error queue, stopped with the trace.
         _reader: Option<AbortOnDrop>,
     },
@@ -451,7 +476,7 @@ impl Sender {
     /// How this sender's probes go.
     fn mode(&self) -> ProbeMode {
         match self {
-            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => ProbeMode::Raw,
+            Sender::RawIcmp { .. } | Sender::RawTcp { .. } | Sender::Udp { _reader: None, .. } => ProbeMode::Raw,
             Sender::Udp { _reader: Some(_), .. } => ProbeMode::UdpErrorQueue,
             Sender::Ping { .. } => ProbeMode::IcmpDatagram,
         }
@@ -463,27 +488,27 @@ impl Sender {
         let (socket, reader) = match self {
             Sender::Udp { udp, _reader: Some(reader), .. } => (udp, reader),
             Sender::Ping { ping, reader } => (ping, reader),
-            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => return,
+            Sender::RawIcmp { .. } | Sender::RawTcp { .. } | Sender::Udp { _reader: None, .. } => return,
         };
         recverr::drain(socket.socket.get_ref(), reader.2, &reader.1);
     }
 
     /// Sends `probe` of trace `identifier`; returns the time right before it was handed to the kernel.
-    fn send(&self, method: Method, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
-        match (self, method) {
-            (Sender::Raw { socket, family, .. }, Method::IcmpEcho) => {
+    fn send(&self, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
+        match self {
+            Sender::RawIcmp { socket, family } => {
                 let message = match family {
                     Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
                     Family::V6 => icmpv6::echo_request(identifier, probe.sequence, PAYLOAD),
                 };
                 socket.send(&message, destination, probe.ttl)
             }
-            (Sender::Raw { socket, source, .. }, Method::TcpSyn { port }) => {
+            Sender::RawTcp { socket, source, port } => {
                 let sequence = Method::tcp_sequence(identifier, probe.sequence);
-                let syn = Syn { source_port: probe.sequence, destination_port: port, sequence };
+                let syn = Syn { source_port: probe.sequence, destination_port: *port, sequence };
                 socket.send(&syn.to_bytes(*source, destination), destination, probe.ttl)
             }
-            (Sender::Ping { ping, .. }, Method::IcmpEcho) => {
+            Sender::Ping { ping, .. } => {
                 // The kernel puts the socket's identifier in place of ours and computes the checksum.
                 let message = match ping.family {
                     Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
@@ -491,10 +516,9 @@ impl Sender {
                 };
                 ping.send(&message, destination, 0, probe.ttl)
             }
-            (Sender::Udp { udp, .. }, Method::UdpClassic { .. }) => {
-                udp.send(PAYLOAD, destination, probe.sequence, probe.ttl)
-            }
-            (Sender::Udp { udp, raw, .. }, Method::UdpParis { port }) => {
+            Sender::Udp { udp, paris: None, .. } => udp.send(PAYLOAD, destination, probe.sequence, probe.ttl),
+            Sender::Udp { udp, raw, paris: Some(port), .. } => {
+                let port = *port;
                 // The sequence also travels in the payload, right after the checksum word: the error queue of the
                 // unprivileged mode returns the payload, not the checksum.
                 let mut tail = probe.sequence.to_be_bytes().to_vec();
@@ -508,7 +532,6 @@ impl Sender {
                     None => udp.send(&payload, destination, port, probe.ttl),
                 }
             }
-            _ => Err(io::Error::other("probe method and socket do not match")),
         }
     }
 }
@@ -519,20 +542,14 @@ const SEND_RETRY_DELAY: Duration = Duration::from_millis(2);
 
 /// Sends `probe`, and once more if the system refuses it (EAGAIN or ENOBUFS under load, after a short pause;
 /// EPERM from a local firewall, at once, in case the rule was a rate limit). The second refusal is the answer.
-async fn send_with_retry(
-    sender: &Sender,
-    method: Method,
-    identifier: u16,
-    probe: Probe,
-    destination: IpAddr,
-) -> io::Result<Instant> {
-    match sender.send(method, identifier, probe, destination) {
+async fn send_with_retry(sender: &Sender, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
+    match sender.send(identifier, probe, destination) {
         Ok(sent) => Ok(sent),
         Err(error) => {
             if matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::ENOBUFS)) {
                 tokio::time::sleep(SEND_RETRY_DELAY).await;
             }
-            sender.send(method, identifier, probe, destination)
+            sender.send(identifier, probe, destination)
         }
     }
 }
