@@ -63,6 +63,7 @@ impl Session {
     /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it.
     pub fn start(self, request: TraceRequest) {
         let (target, protocol) = (request.target.clone(), request.protocol);
+        let (port, family) = (request.port, Some(request.family).filter(|f| *f != tracemap_shared::Family::Auto));
         let generation = self.begin();
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
@@ -78,6 +79,8 @@ impl Session {
                         target: target.clone(),
                         protocol,
                         created_ms: js_sys::Date::now(),
+                        port,
+                        family,
                         delete_token: created.delete_token.clone(),
                     };
                     push_history(&permalink(&created.id));
@@ -202,6 +205,16 @@ impl Session {
             }
             self.model.update(|m| m.get_or_insert_with(TraceModel::default).apply(&event));
             self.retries.set_value(0);
+            if let tracemap_shared::TraceEvent::Started { .. } = &event {
+                // The list keeps what the server really ran (its default port, the family the name resolved to).
+                let shown = self.id.get_untracked();
+                let options = self.model.with_untracked(|m| m.as_ref().map(|m| m.report.options));
+                if let (Some(shown), Some(options)) = (shown, options)
+                    && self.mine.with_untracked(|list| list.iter().any(|t| t.id == shown))
+                {
+                    self.remember(|list| mine::with_settings(list, &shown, &options));
+                }
+            }
             if event.is_terminal() {
                 self.phase.set(Phase::Settled);
             } else if self.phase.get_untracked() != Phase::Live {

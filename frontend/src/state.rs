@@ -298,7 +298,7 @@ pub fn ttl_word(report: &TraceReport) -> &'static str {
 
 /// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
 pub fn protocol_text(report: &TraceReport) -> String {
-    let protocol = report.protocol.as_str().to_uppercase();
+    let protocol = report.protocol.as_str().to_ascii_uppercase();
     match report.options.port {
         Some(port) => format!("{protocol} port {port}"),
         None => protocol,
