@@ -85,7 +85,9 @@ impl Session {
                     };
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
-                    self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
+                    let mut report = TraceReport::new(target, protocol);
+                    report.joined_after_ms = created.joined_after_ms;
+                    self.model.set(Some(TraceModel::from_report(report)));
                     self.connect(generation, created.id);
                     // After the live socket is on its way: the list can wait, the first replies cannot.
                     self.remember(|list| mine::with_added(list, started));

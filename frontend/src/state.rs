@@ -354,6 +354,18 @@ pub fn settings_note(report: &TraceReport) -> Option<String> {
     Some(format!("{}{when}", settings_text(report)))
 }
 
+/// For a trace that joined an identical probe run of the server's (`--share-window`): "joined a trace started
+/// N s ago", N counted from that run's start to the join.
+pub fn joined_note(report: &TraceReport) -> Option<String> {
+    let ms = report.joined_after_ms?;
+    let secs = (ms as f64 / 1000.0).round() as u64;
+    Some(if secs == 0 {
+        "joined a trace started just now: same probes, no new ones".to_owned()
+    } else {
+        format!("joined a trace started {secs} s ago: same probes, no new ones")
+    })
+}
+
 /// One row of the hop table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HopRow {
@@ -850,5 +862,15 @@ mod tests {
         assert_eq!(format_rtt(0.0412), "0.041 ms");
         assert_eq!(format_rtt(4.071), "4.07 ms");
         assert_eq!(format_rtt(38.14), "38.1 ms");
+    }
+
+    #[test]
+    fn a_joined_trace_says_how_long_after_its_run_started() {
+        let mut report = TraceReport::new("t", tracemap_shared::Protocol::Icmp);
+        assert_eq!(joined_note(&report), None);
+        report.joined_after_ms = Some(3_400);
+        assert_eq!(joined_note(&report).as_deref(), Some("joined a trace started 3 s ago: same probes, no new ones"));
+        report.joined_after_ms = Some(120);
+        assert!(joined_note(&report).is_some_and(|n| n.starts_with("joined a trace started just now")));
     }
 }

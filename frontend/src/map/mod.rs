@@ -12,7 +12,7 @@ pub mod crowd;
 pub mod geodesy;
 pub mod layout;
 pub mod leaflet;
-pub mod topojson;
+pub use tracemap_shared::topojson;
 mod view;
 
 pub use view::{

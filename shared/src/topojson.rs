@@ -1,4 +1,5 @@
-//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library.
+//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library: the page draws it with
+//! Leaflet, the server into link previews and offline copies.
 //!
 //! A TopoJSON topology stores each shared border once as an *arc*; geometries refer to arcs by index (a negative
 //! index `!i` means arc `i` reversed). Quantized topologies also delta-encode each arc's integer positions and carry a
