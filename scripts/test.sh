@@ -13,6 +13,9 @@ setup_all --test
 
 say "formatting"
 cargo fmt --all --check
+# The fuzz targets (their own workspace) are formatted like the rest; they are not built here: a sanitizer build of
+# them takes 14 minutes cold on 2 cores and needs nightly (see fuzz/README.md, scripts/fuzz.sh).
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 say "lints (native)"
 cargo clippy --locked --workspace --exclude tracemap-frontend --all-targets -- -D warnings
 say "lints (wasm32)"

@@ -8,7 +8,9 @@
 //! limit, 1000/s with a burst of 50, stays): with it, 200 traces from one client drain each router's 6-token bucket
 //! within the first milliseconds, which measures the routers, not the server. `--router-limits` keeps it, to see
 //! how the server reports what the routers cannot answer (rate-limited, not `*`). Each trace targets one of ten
-//! addresses of the destination host, so a reply handed to the wrong trace shows up as a wrong last hop.
+//! addresses of the destination host, so a reply handed to the wrong trace shows up as a wrong last hop. The server
+//! runs from the checkout's root and so reads `data/` when `scripts/setup.sh` has fetched it, as an installed
+//! server reads its data; the first line on standard error says whether it was there.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -23,6 +25,18 @@ use serde_json::{Value, json};
 use served::{Server, agent, in_namespace, scratch};
 
 const ADDRESSES: u8 = 10;
+
+/// The command that starts the server in `ns`: from the checkout's root, as `scripts/run.sh` runs it, so that the
+/// server finds `data/` when it is there (the default install) however `cargo bench` was started.
+fn launcher(net: &TestNet, ns: &str) -> std::process::Command {
+    let mut command = net.exec(ns);
+    command.current_dir(checkout());
+    command
+}
+
+fn checkout() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -70,7 +84,7 @@ fn round(n: usize, port: u16, router_limits: bool) -> String {
     let routers: Vec<String> = net.hops[..net.hops.len() - 1].iter().flatten().map(|a| a.to_string()).collect();
     let dir = scratch(&format!("load{n}"));
     let limits = ["--max-concurrent", "1000", "--rate-burst", "100000", "--rate-per-minute", "100000"];
-    let server = Server::start(net.exec(&net.client), &net.client, port, &dir.join("t.sqlite"), &limits);
+    let server = Server::start(launcher(&net, &net.client), &net.client, port, &dir.join("t.sqlite"), &limits);
     let base = server.base.clone();
     let rss_before = peak_rss_kib(server.pid());
 
@@ -172,7 +186,7 @@ fn viewers_round(viewers: usize, port: u16) -> String {
     let d = net.destination.octets();
     let target = Ipv4Addr::new(d[0], d[1], d[2], 99);
     let dir = scratch(&format!("viewers{viewers}"));
-    let server = Server::start(net.exec(&net.client), &net.client, port, &dir.join("t.sqlite"), &[]);
+    let server = Server::start(launcher(&net, &net.client), &net.client, port, &dir.join("t.sqlite"), &[]);
     let base = server.base.clone();
     let rss_before = peak_rss_kib(server.pid());
     let (events, complete, last_done, connected) = in_namespace(&net.client, move || {
@@ -240,6 +254,9 @@ fn viewers_round(viewers: usize, port: u16) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let data = checkout().join("data/geoip");
+    let present = std::fs::read_dir(&data).is_ok_and(|mut entries| entries.next().is_some());
+    eprintln!("data/: {}", if present { "present (the default install)" } else { "absent (no GeoIP or ASN data)" });
     if let Some(at) = args.iter().position(|a| a == "--viewers") {
         let viewers: usize = args.get(at + 1).and_then(|n| n.parse().ok()).unwrap_or(500);
         println!(

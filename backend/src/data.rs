@@ -98,6 +98,56 @@ impl DataDirs {
     }
 }
 
+/// One line about the sets in `sources` older than [`STALE_AFTER_DAYS`], if any. The server logs it once at start;
+/// `trace` and `locate` do not repeat it on every run (the newest data the registries serve can itself be months
+/// old): `tracemap data` and `/api/config` say it where a user looks.
+pub fn stale_note(sources: &[DataSource]) -> Option<String> {
+    let old: Vec<String> = sources
+        .iter()
+        .filter(|s| s.stale)
+        .map(|s| format!("{} {} days", s.name, s.age_days.unwrap_or_default()))
+        .collect();
+    (!old.is_empty()).then(|| {
+        format!(
+            "data older than {STALE_AFTER_DAYS} days ({}): some places and AS numbers may be out of date; \
+             `tracemap data` shows the files and how to get newer ones",
+            old.join(", ")
+        )
+    })
+}
+
+/// Where `serve` keeps its traces unless told (`--db`): in the service's state directory when systemd gives it one
+/// (`$STATE_DIRECTORY`, from `StateDirectory=`), else the user's (`$XDG_STATE_HOME/tracemap`, else
+/// `~/.local/state/tracemap`), else `/var/lib/tracemap`; never relative to the current directory.
+pub fn default_db() -> PathBuf {
+    default_db_from(std::env::var_os("STATE_DIRECTORY"), std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`default_db`] from its inputs, without reading the environment.
+pub fn default_db_from(
+    state_directory: Option<OsString>,
+    xdg_state_home: Option<OsString>,
+    home: Option<OsString>,
+) -> PathBuf {
+    const FILE: &str = "traces.sqlite";
+    let absolute = |value: Option<OsString>| value.map(PathBuf::from).filter(|p| p.is_absolute());
+    // systemd lists one folder per `StateDirectory=` entry, separated by colons: the first is ours.
+    let service = state_directory.and_then(|dirs| {
+        let first = dirs.to_string_lossy().split(':').next().map(PathBuf::from);
+        first.filter(|p| p.is_absolute())
+    });
+    if let Some(dir) = service {
+        return dir.join(FILE);
+    }
+    if let Some(dir) = absolute(xdg_state_home) {
+        return dir.join("tracemap").join(FILE);
+    }
+    match absolute(home) {
+        Some(home) => home.join(".local/state/tracemap").join(FILE),
+        None => Path::new("/var/lib/tracemap").join(FILE),
+    }
+}
+
 /// What set `name` in `dir` says about itself: its version (the `VERSION` file) and age, from the date the
 /// version carries (ip-location-db versions end in `YYYYMMDDHH`) or else when the `VERSION` file was written.
 pub fn describe(name: &str, dir: &Path, now: SystemTime) -> DataSource {
@@ -170,6 +220,22 @@ mod tests {
     }
 
     #[test]
+    fn the_database_goes_to_a_state_directory_never_the_current_one() {
+        let db = |service: Option<&str>, xdg: Option<&str>, home: Option<&str>| {
+            default_db_from(service.map(Into::into), xdg.map(Into::into), home.map(Into::into))
+        };
+        let home = Some("/home/u");
+        assert_eq!(db(None, None, home), Path::new("/home/u/.local/state/tracemap/traces.sqlite"));
+        assert_eq!(db(None, Some("/x/state"), home), Path::new("/x/state/tracemap/traces.sqlite"));
+        // systemd's StateDirectory= wins, its first folder when there are several.
+        let service = Some("/var/lib/tracemap:/var/lib/other");
+        assert_eq!(db(service, Some("/x/state"), home), Path::new("/var/lib/tracemap/traces.sqlite"));
+        // Relative values are ignored, as the XDG specification says; with nothing usable, the system's place.
+        assert_eq!(db(Some("rel"), Some("rel"), Some("rel")), Path::new("/var/lib/tracemap/traces.sqlite"));
+        assert_eq!(db(None, None, None), Path::new("/var/lib/tracemap/traces.sqlite"));
+    }
+
+    #[test]
     fn first_directory_holding_the_name_wins() {
         let root = std::env::temp_dir().join(format!("tracemap-data-test-{}", std::process::id()));
         let (first, second) = (root.join("first"), root.join("second"));
@@ -215,6 +281,10 @@ mod tests {
         assert_eq!((fresh.age_days, fresh.stale), (Some(90), false));
         let old = describe("geoip", &dir, day(2026, 9, 4));
         assert_eq!((old.age_days, old.stale), (Some(91), true));
+        assert_eq!(stale_note(std::slice::from_ref(&fresh)), None);
+        let note = stale_note(&[old.clone(), fresh, DataSource { name: "asn".into(), ..old }]).expect("a note");
+        assert!(note.starts_with("data older than 90 days (geoip 91 days, asn 91 days): "), "{note}");
+        assert!(!note.contains('\n'), "one line: {note}");
         // No date in the version: the VERSION file's own time says when the data was fetched.
         std::fs::write(dir.join("VERSION"), "local\n").expect("write");
         assert_eq!(describe("geoip", &dir, SystemTime::now()).age_days, Some(0));

@@ -29,7 +29,7 @@ fn file_then_environment_then_flag_each_win_and_config_says_where_from() {
     let home = config_home(
         "precedence",
         "[serve]\nlisten = \"127.0.0.2:9001\"\nrate-burst = 9\nrate-per-minute = 40\n\
-         allow-origin = [\"https://a.example\", \"https://b.example\"]\n\n[trace]\nmax-hops = 12\n",
+         allow-origin = [\"https://a.example\", \"https://b.example\"]\n\n[trace]\nmax-hops = 12\nfamily = \"6\"\n",
     );
     let file = home.join("tracemap/config.toml").display().to_string();
     let output = tracemap(
@@ -52,9 +52,21 @@ fn file_then_environment_then_flag_each_win_and_config_says_where_from() {
         "{stdout}"
     );
 
-    // The [trace] table gives trace's defaults (the host is the one positional, not a setting).
+    // The database is in the user's state directory, not the current one.
+    let state = home.join("state").display().to_string();
+    let output = tracemap(&home, &[("XDG_STATE_HOME", &state)], &["config", "serve"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(line(&stdout, "db").starts_with(&format!("db = \"{state}/tracemap/traces.sqlite\"")), "{stdout}");
+    assert!(line(&stdout, "db").ends_with("# default"), "{stdout}");
+
+    // The [trace] table gives trace's defaults (the host is the one positional, not a setting), the address
+    // family among them; -4 on the command line beats it.
     let output = tracemap(&home, &[], &["config", "trace", "127.0.0.1"]);
-    assert!(line(&String::from_utf8_lossy(&output.stdout), "max-hops").ends_with(&format!("# {file}:8")));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(line(&stdout, "max-hops").ends_with(&format!("# {file}:8")), "{stdout}");
+    assert!(line(&stdout, "family").starts_with("family = 6 ") && line(&stdout, "family").ends_with(":9"));
+    let output = tracemap(&home, &[], &["config", "trace", "127.0.0.1", "-4"]);
+    assert!(output.status.success(), "-4 over the file's family: {}", String::from_utf8_lossy(&output.stderr));
     let _ = std::fs::remove_dir_all(&home);
 }
 

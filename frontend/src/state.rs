@@ -92,6 +92,7 @@ impl TraceModel {
                 through: tail.filter(|t| t.first == hop.ttl).map(|t| t.last),
                 ttl: hop.ttl,
                 cells: (0..columns).map(|i| self.probe_cell(hop, i)).collect(),
+                titles: (0..columns).map(|i| cell_title(hop, i, self.probe_cell(hop, i))).collect(),
                 host: host_label(hop),
                 hostname: hop.hostname.clone().filter(|name| Some(name) != hop.address.as_ref()),
                 address: hop.address.clone(),
@@ -215,6 +216,16 @@ impl ProbeCell {
             ProbeCell::Lost => Some("No answer in time"),
             ProbeCell::Pending | ProbeCell::Rtt(_) => None,
         }
+    }
+}
+
+/// A cell's tooltip: why a try was never sent (the system's reason, as the terminal's `!send`) when it was not,
+/// else what the cell's text means.
+pub fn cell_title(hop: &Hop, index: usize, cell: ProbeCell) -> Option<String> {
+    let not_sent = hop.not_sent.iter().find(|n| usize::from(n.index) == index);
+    match not_sent {
+        Some(n) if matches!(cell, ProbeCell::Lost) => Some(format!("Not sent: {}", n.reason)),
+        _ => cell.title().map(str::to_owned),
     }
 }
 
@@ -375,6 +386,8 @@ pub struct HopRow {
     pub through: Option<u8>,
     /// One cell per try.
     pub cells: Vec<ProbeCell>,
+    /// Each cell's tooltip (see [`cell_title`]).
+    pub titles: Vec<Option<String>>,
     /// `hostname (ip)`, the bare ip, or `*` when nothing answered.
     pub host: String,
     /// Reverse DNS name, when it differs from the address.
@@ -746,6 +759,31 @@ mod tests {
         let stored = TraceModel::from_report(model.report.clone());
         assert_eq!(stored.rows()[0].cells[1], ProbeCell::RateLimited);
         assert_eq!(stored.rows()[0].cells[2], ProbeCell::Lost);
+    }
+
+    #[test]
+    fn a_try_never_sent_says_why_in_its_tooltip() {
+        let mut model = TraceModel::default();
+        model.apply(&started());
+        model.apply(&probe(1, 0, Some("192.0.2.1"), 1.0));
+        let reason = "Operation not permitted (os error 1)";
+        model.apply(&TraceEvent::Probe {
+            ttl: 1,
+            index: 1,
+            reply: None,
+            rate_limited: false,
+            send_error: Some(reason.into()),
+        });
+        model.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false, send_error: None });
+        let row = &model.rows()[0];
+        assert_eq!(row.cells, [ProbeCell::Rtt(1.0), ProbeCell::Lost, ProbeCell::Lost]);
+        assert_eq!(row.titles[0], None);
+        assert_eq!(row.titles[1].as_deref(), Some("Not sent: Operation not permitted (os error 1)"));
+        assert_eq!(row.titles[2].as_deref(), Some("No answer in time"), "a plain timeout keeps its own title");
+        // A stored report keeps the reason.
+        model.apply(&TraceEvent::Finished { destination_reached: false, duration_ms: 900 });
+        let stored = TraceModel::from_report(model.report.clone());
+        assert_eq!(stored.rows()[0].titles[1].as_deref(), Some("Not sent: Operation not permitted (os error 1)"));
     }
 
     #[test]

@@ -64,15 +64,18 @@ pub enum ConfigError {
     Invalid { file: PathBuf, line: usize, message: String },
 }
 
-/// The key a flag has in a file: its long name, else (a short-only flag such as `-4`) its id.
+/// The key a flag has in a file: its long name.
 pub fn key(arg: &Arg) -> String {
     arg.get_long().map_or_else(|| arg.get_id().to_string(), str::to_owned)
 }
 
-/// The flags of a subcommand that a file may set: options and switches, not positionals, help or version.
+/// The flags of a subcommand that a file may set: options and switches with a long name, not positionals, help or
+/// version. A short-only flag is the short form of a long one (`-4` of `--family 4`): a file sets the long one, and
+/// the short one on the command line beats it.
 pub fn configurable(sub: &Command) -> impl Iterator<Item = &Arg> {
     sub.get_arguments().filter(|a| {
-        !a.is_positional()
+        a.get_long().is_some()
+            && !a.is_positional()
             && !matches!(
                 a.get_action(),
                 ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version

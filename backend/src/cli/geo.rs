@@ -47,17 +47,10 @@ pub fn sources_in_use(args: &GeoArgs) -> Vec<tracemap_shared::DataSource> {
     sources
 }
 
-/// Warns about each data set in use that is stale, once at start-up.
+/// Warns in one line about the data sets in use that are stale: the server, once at start-up.
 pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
-    for source in sources.iter().filter(|s| s.stale) {
-        tracing::warn!(
-            set = %source.name,
-            dir = %source.dir,
-            version = source.version.as_deref().unwrap_or("unknown"),
-            age_days = source.age_days.unwrap_or_default(),
-            "data older than {} days: locations and AS numbers may be wrong (newer data: a newer tracemap-data package, or newer versions pinned in scripts/setup.sh)",
-            tracemap::data::STALE_AFTER_DAYS
-        );
+    if let Some(note) = tracemap::data::stale_note(sources) {
+        tracing::warn!("{note}");
     }
 }
 
@@ -67,8 +60,11 @@ pub fn warn_if_stale(sources: &[tracemap_shared::DataSource]) {
 /// still load). Nothing slow happens here: databases are memory-mapped, and the ASN and place tables load on a
 /// thread of their own while the first probes go out (the first lookup waits for them).
 pub fn open_enricher(args: &GeoArgs, locations: bool) -> anyhow::Result<Enricher> {
-    if (locations && args.geoip_db.is_empty()) || args.asn_db.is_empty() {
-        warn_if_stale(&sources_in_use(args));
+    // Not a warning on every trace: `tracemap data`, `/api/config` and the server's start-up say it.
+    if ((locations && args.geoip_db.is_empty()) || args.asn_db.is_empty())
+        && let Some(note) = tracemap::data::stale_note(&sources_in_use(args))
+    {
+        tracing::debug!("{note}");
     }
     let enricher = if locations { open_locations(args)? } else { Enricher::default() };
     // Each trace still decides whether to use it (`-n`); a resolver unused sends nothing.

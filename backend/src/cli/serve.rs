@@ -25,8 +25,10 @@ pub struct ServeArgs {
     /// Address to listen on. Behind a reverse proxy, keep it on loopback and pass --trusted-proxy.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TRACEMAP_LISTEN")]
     listen: SocketAddr,
-    /// SQLite file holding the traces.
-    #[arg(long, default_value = "data/tracemap.sqlite", env = "TRACEMAP_DB")]
+    /// SQLite file holding the traces. Default: $STATE_DIRECTORY/traces.sqlite under systemd, else
+    /// $XDG_STATE_HOME/tracemap/traces.sqlite (~/.local/state/tracemap/traces.sqlite), else
+    /// /var/lib/tracemap/traces.sqlite; `tracemap config serve` shows the one in effect.
+    #[arg(long, default_value_os_t = tracemap::data::default_db(), hide_default_value = true, env = "TRACEMAP_DB")]
     db: PathBuf,
     /// Serve the page from this folder (a Trunk `dist/`) instead of the copy embedded in the binary.
     #[arg(long = "web-dir", env = "TRACEMAP_WEB_DIR")]
@@ -202,6 +204,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         share_window: std::time::Duration::from_secs(args.share_window),
         ..ServiceConfig::default()
     };
+    super::geo::warn_if_stale(&config.data);
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));
     if let Some(days) = args.keep_days {
         let keep = Duration::from_secs(u64::from(days) * 86_400);

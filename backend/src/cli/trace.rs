@@ -32,6 +32,16 @@ impl From<ProtoArg> for Protocol {
     }
 }
 
+/// `--family`: the key a configuration file sets (`family = "6"`); `-4` and `-6` are its short forms.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyArg {
+    Auto,
+    #[value(name = "4", alias = "ipv4")]
+    V4,
+    #[value(name = "6", alias = "ipv6")]
+    V6,
+}
+
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// Hostname or IP address to trace.
@@ -64,11 +74,14 @@ pub struct TraceArgs {
     /// UDP: keep ports and length constant (Paris traceroute) so per-flow load balancers keep one path.
     #[arg(long)]
     paris: bool,
-    /// Trace over IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
+    /// Address family: `auto` (the first address the name resolves to), `4` or `6`.
+    #[arg(long, value_enum, default_value_t = FamilyArg::Auto)]
+    family: FamilyArg,
+    /// Trace over IPv4 only: short for `--family 4`, and beats a `family` from a configuration file.
+    #[arg(short = '4', conflicts_with_all = ["ipv6", "family"])]
     ipv4: bool,
-    /// Trace over IPv6 only.
-    #[arg(short = '6')]
+    /// Trace over IPv6 only: short for `--family 6`, and beats a `family` from a configuration file.
+    #[arg(short = '6', conflicts_with = "family")]
     ipv6: bool,
     /// Print one JSON document instead of a table.
     #[arg(long)]
@@ -109,6 +122,19 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     if (0.05..=60.0).contains(&secs) { Ok(secs) } else { Err("must be between 0.05 and 60 seconds".to_owned()) }
 }
 
+impl TraceArgs {
+    /// The family asked for: `-4`/`-6` on the command line, else `--family` (flag, then configuration file).
+    fn family(&self) -> Option<Family> {
+        match (self.ipv4, self.ipv6, self.family) {
+            (true, _, _) => Some(Family::V4),
+            (_, true, _) => Some(Family::V6),
+            (_, _, FamilyArg::V4) => Some(Family::V4),
+            (_, _, FamilyArg::V6) => Some(Family::V6),
+            (_, _, FamilyArg::Auto) => None,
+        }
+    }
+}
+
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let enricher = Arc::new(open_enricher(&args.geo, !args.no_geoip)?);
     if args.paris && !matches!(args.proto, ProtoArg::Udp) {
@@ -117,12 +143,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     if args.first_ttl > args.max_hops {
         anyhow::bail!("the first TTL ({}) is beyond the maximum number of hops ({})", args.first_ttl, args.max_hops);
     }
-    let family = match (args.ipv4, args.ipv6) {
-        (true, _) => Some(Family::V4),
-        (_, true) => Some(Family::V6),
-        _ => None,
-    };
-    let destination = runner::resolve_family(&args.host, family).await?;
+    let destination = runner::resolve_family(&args.host, args.family()).await?;
     let probe = ProbeConfig {
         destination,
         protocol: args.proto.into(),
@@ -164,4 +185,49 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+    use crate::cli::config::{FileSettings, apply, parse};
+
+    /// `tracemap trace` as `argv` gives it, over a configuration file holding `file`.
+    fn trace_args(file: &str, argv: &[&str]) -> Result<TraceArgs, clap::Error> {
+        let mut settings = FileSettings::default();
+        parse(&crate::Cli::command(), Path::new("/etc/tracemap/config.toml"), file, &mut settings).expect("valid");
+        let command = apply(crate::Cli::command(), &settings);
+        let matches = command.try_get_matches_from([&["tracemap", "trace", "example.net"], argv].concat())?;
+        match crate::Cli::from_arg_matches(&matches)?.command {
+            crate::Command::Trace(args) => Ok(args),
+            other => panic!("not a trace: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_family_is_a_configuration_key_that_minus_4_and_minus_6_override() {
+        assert_eq!(trace_args("", &[]).expect("default").family(), None);
+        assert_eq!(trace_args("", &["-4"]).expect("-4").family(), Some(Family::V4));
+        assert_eq!(trace_args("", &["--family", "ipv6"]).expect("alias").family(), Some(Family::V6));
+        let six = "[trace]\nfamily = \"6\"\n";
+        assert_eq!(trace_args(six, &[]).expect("file").family(), Some(Family::V6));
+        assert_eq!(trace_args(six, &["-4"]).expect("-4 beats the file").family(), Some(Family::V4));
+        assert_eq!(trace_args(six, &["--family", "auto"]).expect("flag beats file").family(), None);
+        let four = "[trace]\nfamily = \"4\"\n";
+        assert_eq!(trace_args(four, &["-6"]).expect("-6 beats the file").family(), Some(Family::V6));
+        // On one command line, the short and long forms cannot disagree, nor can -4 and -6.
+        assert!(trace_args("", &["-4", "--family", "6"]).is_err());
+        assert!(trace_args("", &["-4", "-6"]).is_err());
+        // The short forms are not keys of their own; a wrong family names the choices.
+        let mut settings = FileSettings::default();
+        let error = parse(&crate::Cli::command(), Path::new("c.toml"), "[trace]\nipv4 = true", &mut settings);
+        assert!(error.expect_err("no ipv4 key").to_string().starts_with("c.toml:2: unknown key \"ipv4\""));
+        let error = parse(&crate::Cli::command(), Path::new("c.toml"), "[trace]\nfamily = \"5\"", &mut settings);
+        let message = error.expect_err("bad family").to_string();
+        assert!(message.starts_with("c.toml:2: [trace] family: invalid value '5'"), "{message}");
+    }
 }

@@ -202,7 +202,8 @@ pub fn HopTable() -> impl IntoView {
                                 let cells = row
                                     .cells
                                     .iter()
-                                    .map(|&cell| {
+                                    .zip(row.titles.clone())
+                                    .map(|(&cell, title)| {
                                         let class = match cell {
                                             ProbeCell::Pending => "rtt pending",
                                             ProbeCell::Lost => "rtt lost",
@@ -210,8 +211,7 @@ pub fn HopTable() -> impl IntoView {
                                             ProbeCell::Rtt(_) => "rtt",
                                         };
                                         let unit = matches!(cell, ProbeCell::Rtt(_)).then_some(" ms");
-                                        let title = cell.title();
-                                        let label = matches!(cell, ProbeCell::RateLimited).then_some(title).flatten();
+                                        let label = matches!(cell, ProbeCell::RateLimited).then(|| title.clone()).flatten();
                                         view! {
                                             <td class=class title=title aria-label=label>
                                                 {cell.value()}
