@@ -3,6 +3,7 @@
 # quick. Sourced by scripts/run.sh and scripts/test.sh; also runnable on its own.
 #   setup.sh            toolchain pieces, npm packages, the GeoIP and ASN data (what the app needs)
 #   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq)
+#   setup.sh --bench    only what scripts/bench-rounds.sh compares with (mtr-tiny; trippy with TRIPPY=1)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -208,6 +209,21 @@ setup_test_tools() {
     fi
 }
 
+# What scripts/bench-rounds.sh compares tracemap's watch with: mtr (Debian's mtr-tiny) and, with TRIPPY=1, trippy
+# from crates.io (many CPU minutes to build, so niced and only on request). Not part of the tests.
+setup_bench_tools() {
+    command -v bc >/dev/null 2>&1 && command -v mtr >/dev/null 2>&1 && [ -x /usr/bin/time ] || {
+        [ "$(id -u)" = 0 ] || die "the benchmark needs mtr-tiny, bc and time: apt-get install mtr-tiny bc time"
+        say "installing mtr-tiny, bc and time from Debian"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtr-tiny bc time >/dev/null || die "apt-get install mtr-tiny bc time failed"
+    }
+    if [ "${TRIPPY:-}" = 1 ] && ! command -v trip >/dev/null 2>&1; then
+        say "installing trippy from crates.io (cargo install, niced)"
+        nice cargo install trippy --locked
+    fi
+}
+
 setup_all() {
     # The cargo installs compile in the background while the downloads and Debian packages arrive.
     setup_rust
@@ -225,5 +241,9 @@ setup_all() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-    setup_all "$@"
+    if [ "${1:-}" = "--bench" ]; then
+        setup_bench_tools
+    else
+        setup_all "$@"
+    fi
 fi

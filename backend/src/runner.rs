@@ -6,8 +6,9 @@
 //! of [`TraceEvent`]s.
 //!
 //! The event channels of a trace (prober → runner → hub) are unbounded channels with a bounded content: only this
-//! trace's own code feeds them, one event per probe (at most `max_hops × tries`), two per hop address, a start and
-//! an end, so a full queue can never happen and no producer ever waits on a consumer. What outside input feeds
+//! trace's own code feeds them, one event per probe (at most `max_hops × tries`, times the rounds of a watch,
+//! which are paced at one probe per hop per second or slower), two per hop address, a start and an end, so a full
+//! queue can never happen and no producer ever waits on a consumer. What outside input feeds
 //! (the raw sockets' readers) goes through bounded queues that drop and count when full (`net`), and viewers read
 //! the hub's log at their own pace (`http::hub`).
 

@@ -8,3 +8,4 @@ pub mod locate;
 pub mod output;
 pub mod serve;
 pub mod trace;
+pub mod watch;

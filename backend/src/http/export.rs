@@ -275,6 +275,10 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 2,
@@ -287,6 +291,10 @@ mod tests {
                     rate_limited: vec![1],
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 3,
@@ -308,6 +316,10 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
             ],
             ..Default::default()
