@@ -835,6 +835,7 @@ mod tests {
             port: Some(8080),
             family: Some(tracemap_shared::Family::Ipv4),
             timeout_ms: Some(800),
+            ..Default::default()
         };
         assert_eq!(settings_text(&report), "TCP port 8080, IPv4, 3 probes per hop, timeout 0.80 s, TTL 1–30");
         report.options.family = Some(tracemap_shared::Family::Ipv6);

@@ -4,6 +4,7 @@
 //! target once, stores the trace, and hands it to the runner; a task per trace publishes its events to the hub
 //! and stores the result when it ends. Only this module speaks HTTP.
 
+pub mod agents;
 pub mod assets;
 pub mod client;
 mod error;
@@ -114,6 +115,8 @@ pub struct AppState {
     pub page: Arc<Page>,
     /// Limits and rules.
     pub config: Arc<ServiceConfig>,
+    /// The vantage points on NATS (`serve --nats`), when there are any.
+    pub agents: Option<Arc<crate::agent::registry::Agents>>,
     limiter: Arc<RateLimiter>,
     slots: Arc<Semaphore>,
 }
@@ -134,6 +137,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_burst, config.rate_per_minute)),
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
             config: Arc::new(config),
+            agents: None,
         }
     }
 }
@@ -146,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/traces/{id}/live", get(ws::live))
         .route("/traces/{id}/run", delete(stop_trace))
         .route("/config", get(server_info))
+        .route("/agents", get(agents::list))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
@@ -235,6 +240,9 @@ async fn create_trace(
     request::check_options(&request)?;
     if let Err(wait) = state.limiter.check(ClientKey::of(client.ip), Instant::now()) {
         return Err(AppError::rate_limited(wait));
+    }
+    if !request.from.is_empty() {
+        return agents::create_remote(state, client, request).await;
     }
     let target = request.target.trim().to_owned();
     if let Ok(Some(literal)) = runner::parse_target(&target) {
@@ -438,6 +446,7 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "running_traces": state.hub.len(),
         "geoip": state.enricher.geoip_labels(),
+        "nats": state.agents.as_ref().map(|agents| agents.health()),
     }))
 }
 

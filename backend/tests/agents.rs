@@ -1,0 +1,271 @@
+//! Vantage points over a real `nats-server`: the server and the broker in one namespace, agents in others whose
+//! routes to one destination differ, everything a real process (`tracemap serve`, `tracemap agent`, `nats-server`
+//! with its own users, passwords and per-agent permissions).
+//!
+//! Topology (TestNet with two routers, and a host hung off each router):
+//! `client (serve, nats-server) — r1 — r2 — server (destination)`, agent `a` beside r1, agent `b` beside r2.
+
+mod common;
+mod served;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestNet;
+use common::nats::NatsServer;
+use serde_json::{Value, json};
+use served::{Server, get, in_namespace, post, scratch, wait_done};
+
+const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
+
+/// Users for the broker: the server may send jobs and stops to any agent and hear them all; each agent may only
+/// speak under its own name, hear only its own jobs and stops, and answer the requests it gets.
+fn users() -> String {
+    let agent = |name: &str| {
+        format!(
+            r#"{{user: "{name}", password: "{name}-pw", permissions: {{
+                publish: ["tracemap.agent.{name}.>"],
+                subscribe: ["tracemap.agent.{name}.jobs", "tracemap.agent.{name}.stop"],
+                allow_responses: true }} }}"#
+        )
+    };
+    format!(
+        r#"authorization {{ users = [
+            {{user: "server", password: "server-pw", permissions: {{
+                publish: ["tracemap.agent.*.jobs", "tracemap.agent.*.stop"],
+                subscribe: ["tracemap.agent.>", "_INBOX.>"] }} }},
+            {}, {}, {}
+        ] }}"#,
+        agent("a"),
+        agent("b"),
+        agent("c")
+    )
+}
+
+/// A running `tracemap agent`, killed on drop.
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(net: &TestNet, ns: &str, name: &str, nats: &str, log: &std::path::Path, extra: &[&str]) -> Agent {
+        let log = std::fs::File::create(log.join(format!("agent-{name}.log"))).expect("agent log");
+        let child = net
+            .exec(ns)
+            .arg(env!("CARGO_BIN_EXE_tracemap"))
+            .args(["agent", "--nats", nats, "--name", name])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("agent starts");
+        Agent { child }
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `GET /api/agents` until `name`'s `online` is `online`; the list.
+fn wait_agent(base: &str, name: &str, online: bool, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, list) = get(base, "/api/agents");
+        assert_eq!(status, 200, "{list}");
+        let entry = list["agents"].as_array().into_iter().flatten().find(|a| a["name"] == name).cloned();
+        if entry.as_ref().is_some_and(|a| a["online"] == online) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "agent {name} never became online={online}: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The answering address of each hop.
+fn addresses(trace: &Value) -> Vec<String> {
+    trace["hops"].as_array().into_iter().flatten().map(|h| h["address"].as_str().unwrap_or("*").to_owned()).collect()
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and nats-server; run by the README's test command"]
+fn agents_trace_their_own_routes_and_a_killed_agent_fails_its_trace() {
+    let mut net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let (ns_a, _) = net.add_host(0).expect("host beside r1");
+    let (ns_b, _) = net.add_host(1).expect("host beside r2");
+    let silent = net.add_silent_address();
+    let broker = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4222);
+    let mut nats = NatsServer::start(&net.client, broker, &users()).expect("nats-server");
+    let dir = scratch("agents");
+    let url = |user: &str, password: &str| format!("nats://{user}:{password}@{broker}");
+    let server = Server::start_on(
+        net.exec(&net.client),
+        &net.client,
+        "10.0.0.1:18120",
+        &dir.join("t.sqlite"),
+        &["--nats", &url("server", "server-pw")],
+    );
+    let base = server.base.clone();
+    let a = Agent::start(
+        &net,
+        &ns_a,
+        "a",
+        &url("a", "a-pw"),
+        &dir,
+        &["--allow-private", "--location=-33.87,151.21,Sydney"],
+    );
+    let b = Agent::start(
+        &net,
+        &ns_b,
+        "b",
+        &url("b", "b-pw"),
+        &dir,
+        &["--allow-private", "--location", "51.5,-0.12,London"],
+    );
+    // Agent c has no --allow-private: the test network's addresses are private, so it must refuse them itself.
+    let c = Agent::start(&net, &net.client, "c", &url("c", "c-pw"), &dir, &[]);
+
+    // A wrong password: refused by the broker, a non-zero exit and a one-line reason without the secret.
+    let wrong = net
+        .exec(&ns_a)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["agent", "--nats", &url("a", "not-the-password"), "--name", "a", "--keep-privileges"])
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run an agent with a wrong password");
+    let stderr = String::from_utf8_lossy(&wrong.stderr).into_owned();
+    assert!(!wrong.status.success(), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("tracemap: cannot connect to NATS at nats://10.0.0.1:4222"), "{stderr}");
+    assert!(stderr.contains("authorization violation"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+
+    let destination = net.destination.to_string();
+    let (base2, silent_target) = (base.clone(), silent.to_string());
+    let (from_a, from_b, refused, agents, health) = in_namespace(&net.client, move || {
+        let base = base2;
+        for name in ["a", "b", "c"] {
+            wait_agent(&base, name, true, Duration::from_secs(15));
+        }
+        let (_, agents) = get(&base, "/api/agents");
+        let body = json!({"target": destination, "from": ["a", "b"], "tries": 1, "dns": false});
+        let (status, created, _) = post(&base, body);
+        assert_eq!(status, 201, "{created}");
+        let traces = created["traces"].as_array().expect("one trace per vantage point").clone();
+        assert_eq!(traces.iter().map(|t| t["from"].clone()).collect::<Vec<_>>(), [json!("a"), json!("b")]);
+        assert_eq!(created["id"], traces[0]["id"]);
+        let from_a = wait_done(&base, traces[0]["id"].as_str().expect("id"));
+        let from_b = wait_done(&base, traces[1]["id"].as_str().expect("id"));
+        let refused = post(&base, json!({"target": destination, "from": "c"}));
+        // A remote trace stops like a local one.
+        let (status, created, _) = post(&base, json!({"target": silent_target, "from": "b", "timeout_ms": 5000}));
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        std::thread::sleep(Duration::from_millis(500));
+        let res = served::agent().delete(&format!("{base}/api/traces/{id}/run")).call().expect("DELETE");
+        assert_eq!(res.status().as_u16(), 204);
+        assert_eq!(get(&base, &format!("/api/traces/{id}")).1["status"], "stopped");
+        let (_, health) = get(&base, "/healthz");
+        (from_a, from_b, refused, agents, health)
+    });
+    eprintln!("agents: {agents}\nfrom a: {from_a}\nfrom b: {from_b}");
+    let sydney = agents["agents"].as_array().expect("agents").iter().find(|x| x["name"] == "a").expect("a").clone();
+    assert_eq!(
+        (sydney["location"]["city"].clone(), sydney["version"].clone()),
+        (json!("Sydney"), json!(env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!((from_a["status"].clone(), from_a["from"].clone()), (json!("finished"), json!("a")));
+    assert_eq!((from_b["status"].clone(), from_b["from"].clone()), (json!("finished"), json!("b")));
+    assert_eq!(addresses(&from_a), ["10.210.0.1", "10.0.1.2", "10.0.2.2"], "a's own route: beside r1, then r2");
+    assert_eq!(addresses(&from_b), ["10.210.1.1", "10.0.2.2"], "b's own route: beside r2");
+    assert_eq!(from_a["location"]["city"], "Sydney", "each route starts at its agent's place");
+    assert_eq!(from_b["location"]["city"], "London");
+    let (status, error, _) = refused;
+    assert_eq!((status, error["error"]["code"].clone()), (403, json!("forbidden_target")), "{error}");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("agent c does not trace")), "{error}");
+    assert_eq!(
+        (health["nats"]["state"].clone(), health["nats"]["url"].clone()),
+        (json!("connected"), json!("nats://10.0.0.1:4222")),
+        "{health}"
+    );
+
+    // Agent c leaves cleanly: offline at once. Agent a is killed mid-trace: its trace fails with the reason.
+    c.signal(libc::SIGTERM);
+    let base2 = base.clone();
+    let silent_target = silent.to_string();
+    let (cut, took) = in_namespace(&net.client, move || {
+        wait_agent(&base2, "c", false, Duration::from_secs(2));
+        let (status, created, _) =
+            post(&base2, json!({"target": silent_target, "from": "a", "timeout_ms": 5000, "max_hops": 30}));
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(get(&base2, &format!("/api/traces/{id}")).1["status"], "running");
+        a.signal(libc::SIGKILL);
+        let killed = Instant::now();
+        let cut = wait_done(&base2, &id);
+        let took = killed.elapsed();
+        wait_agent(&base2, "a", false, Duration::from_secs(1));
+        (cut, took)
+    });
+    eprintln!("killed agent's trace after {took:?}: {}", cut["error"]);
+    assert_eq!(cut["status"], "failed", "{cut}");
+    assert!(cut["error"].as_str().is_some_and(|e| e.contains("agent a") && e.contains("heartbeat")), "{cut}");
+    assert!(took < Duration::from_secs(7), "the heartbeat timeout ends it, not a hang: {took:?}");
+
+    // The broker restarts: the server finds it again, with back-off, and says so in /healthz; b comes back.
+    nats.stop();
+    let base2 = base.clone();
+    let lost = in_namespace(&net.client, move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, health) = get(&base2, "/healthz");
+            if health["nats"]["state"] != "connected" {
+                return health;
+            }
+            assert!(Instant::now() < deadline, "the server never noticed the broker was gone: {health}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    nats.restart().expect("nats-server again");
+    let back = in_namespace(&net.client, move || {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (_, health) = get(&base, "/healthz");
+            if health["nats"]["state"] == "connected" {
+                // b's heartbeats arrive again over the new connection.
+                let before = get(&base, "/api/agents").1;
+                std::thread::sleep(Duration::from_millis(1500));
+                let after = get(&base, "/api/agents").1;
+                let seen = |list: &Value| {
+                    list["agents"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|a| a["name"] == "b")
+                        .map(|a| a["last_seen_ms"].clone())
+                };
+                assert_ne!(seen(&before), seen(&after), "b's heartbeat after the broker restarted: {after}");
+                return health;
+            }
+            assert!(Instant::now() < deadline, "the server never found the broker again: {health}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert_eq!(lost["nats"]["state"], "reconnecting", "{lost}");
+    assert_eq!(back["nats"]["state"], "connected", "{back}");
+    assert!(back["nats"]["disconnects"].as_u64().is_some_and(|n| n >= 1), "{back}");
+    drop(b);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
