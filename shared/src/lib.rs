@@ -1363,7 +1363,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<TraceEvent>(json).unwrap(), event);
         let mut report = TraceReport::default();
         report.apply(&event);
-        assert_eq!((report.options, report.first_ttl), (options, Some(1)));
+        assert_eq!((&report.options, report.first_ttl), (&options, Some(1)));
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["port"], 8080);
         assert_eq!(serde_json::from_value::<TraceReport>(json).unwrap(), report);

@@ -155,11 +155,11 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
                 tokio::spawn(async move { worker.take(message).await });
             }
             Some(message) = stops.next() => {
-                if let Ok(Stop { id }) = serde_json::from_slice(&message.payload) {
-                    if let Some(run) = worker.lock_running().remove(&id) {
-                        run.abort();
-                        tracing::info!(%id, "trace stopped on the server's request");
-                    }
+                if let Ok(Stop { id }) = serde_json::from_slice(&message.payload)
+                    && let Some(run) = worker.lock_running().remove(&id)
+                {
+                    run.abort();
+                    tracing::info!(%id, "trace stopped on the server's request");
                 }
             }
             () = &mut shutdown => break,
