@@ -269,3 +269,66 @@ fn agents_trace_their_own_routes_and_a_killed_agent_fails_its_trace() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Waits for one heartbeat of agent `name` on the broker at `broker`, logged in with `options`: the agent got in.
+fn heartbeat_of(ns: &str, broker: SocketAddrV4, options: async_nats::ConnectOptions, name: &str) -> Value {
+    let subject = format!("tracemap.agent.{name}.heartbeat");
+    in_namespace(ns, move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            use futures::StreamExt;
+            let client = options.connect(broker.to_string()).await.expect("the test's own login");
+            let mut beats = client.subscribe(subject).await.expect("subscribe");
+            let beat = tokio::time::timeout(Duration::from_secs(10), beats.next()).await;
+            let beat = beat.expect("a heartbeat within 10 s").expect("a message");
+            serde_json::from_slice(&beat.payload).expect("a JSON heartbeat")
+        })
+    })
+}
+
+/// Runs an agent that must be refused; its standard error.
+fn refused(net: &TestNet, args: &[&str]) -> String {
+    let output = net
+        .exec(&net.client)
+        .arg(env!("CARGO_BIN_EXE_tracemap"))
+        .args(["agent", "--keep-privileges"])
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run an agent");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and nats-server; run by the README's test command"]
+fn agents_log_in_with_a_token_in_the_url_or_an_nkey_file_and_a_wrong_token_is_refused() {
+    let net = TestNet::new(0, &[]).expect(NEEDS_ROOT);
+    let dir = scratch("agent-logins");
+    let with_token = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4222);
+    let _token_broker =
+        NatsServer::start(&net.client, with_token, r#"authorization { token: "tok3n" }"#).expect("nats-server");
+    let key = nkeys::KeyPair::new_user();
+    let seed = key.seed().expect("seed");
+    let with_nkey = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4223);
+    let nkey_users = format!(r#"authorization {{ users = [ {{ nkey: "{}" }} ] }}"#, key.public_key());
+    let _nkey_broker = NatsServer::start(&net.client, with_nkey, &nkey_users).expect("nats-server");
+    let seed_file = dir.join("agent.nk");
+    std::fs::write(&seed_file, format!("{seed}\n")).expect("seed file");
+
+    let _t = Agent::start(&net, &net.client, "t", &format!("nats://tok3n@{with_token}"), &dir, &[]);
+    let seed_path = seed_file.to_str().expect("utf-8 path");
+    let _k = Agent::start(&net, &net.client, "k", &format!("nats://{with_nkey}"), &dir, &["--nats-nkey", seed_path]);
+    let beat = heartbeat_of(&net.client, with_token, async_nats::ConnectOptions::with_token("tok3n".into()), "t");
+    assert_eq!(beat["name"], "t", "{beat}");
+    let beat = heartbeat_of(&net.client, with_nkey, async_nats::ConnectOptions::with_nkey(seed.clone()), "k");
+    assert_eq!(beat["name"], "k", "{beat}");
+
+    let wrong = refused(&net, &["--nats", &format!("nats://wrong@{with_token}"), "--name", "t"]);
+    assert!(wrong.contains("authorization violation") && !wrong.contains("wrong@"), "{wrong}");
+    let none = refused(&net, &["--nats", &format!("nats://{with_nkey}"), "--name", "k"]);
+    assert!(none.contains("authorization violation"), "{none}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
