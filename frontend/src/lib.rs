@@ -18,11 +18,12 @@ pub mod state;
 pub mod stats;
 pub mod teach;
 pub mod ui;
+pub mod vantage;
 pub mod ws;
 
 use components::{
     HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm,
-    presenter_requested,
+    VantagePicker, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
     provide_context(config);
     let presenter = Presenter(RwSignal::new(presenter_requested()));
     provide_context(presenter);
+    provide_context(vantage::Vantage::new());
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
     leptos::task::spawn_local(async move {
@@ -84,6 +86,7 @@ pub fn App() -> impl IntoView {
                     "tracemap"
                 </a>
                 <TraceForm />
+                <VantagePicker />
                 <PresenterToggle />
             </header>
             <StatusLine />

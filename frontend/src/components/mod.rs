@@ -11,6 +11,7 @@ mod route_map;
 mod share;
 mod status_line;
 mod trace_form;
+mod vantage_picker;
 
 pub use basemap_layer::BasemapLayer;
 pub use footer::SiteFooter;
@@ -23,3 +24,4 @@ pub use route_map::{MapContext, RouteMap};
 pub use share::{RecentTraces, ShareBar};
 pub use status_line::StatusLine;
 pub use trace_form::TraceForm;
+pub use vantage_picker::VantagePicker;

@@ -45,8 +45,11 @@ pub fn RouteMap() -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let points =
         Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| route_points(&m.report)).unwrap_or_default()));
-    let origin =
-        Memo::new(move |_| config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon]))));
+    // A route starts where its prober stood: the agent's place for a trace from an agent, else the server's.
+    let origin = Memo::new(move |_| {
+        let own = session.model.with(|m| m.as_ref().and_then(|m| m.report.location.as_ref().map(|g| [g.lat, g.lon])));
+        own.or_else(|| config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon]))))
+    });
     let first_ttl = Memo::new(move |_| {
         session.model.with(|m| m.as_ref().and_then(|m| m.report.hops.first().map(|h| h.ttl)).unwrap_or(1))
     });
