@@ -2,11 +2,14 @@
 //! routes to one destination differ, everything a real process (`tracemap serve`, `tracemap agent`, `nats-server`
 //! with its own users, passwords and per-agent permissions).
 //!
+//! The page: the From choice lists the agent with its place, and a trace from it shows that agent's route.
+//!
 //! Topology (TestNet with two routers, and a host hung off each router):
 //! `client (serve, nats-server) — r1 — r2 — server (destination)`, agent `a` beside r1, agent `b` beside r2.
 
 mod common;
 mod served;
+mod webdriver;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Child, Stdio};
@@ -16,6 +19,7 @@ use common::TestNet;
 use common::nats::NatsServer;
 use serde_json::{Value, json};
 use served::{Server, get, in_namespace, post, scratch, wait_done};
+use webdriver::{Browser, artifacts_dir, web_dir};
 
 const NEEDS_ROOT: &str = "needs root and network namespaces; run by the README's test command";
 
@@ -330,5 +334,70 @@ fn agents_log_in_with_a_token_in_the_url_or_an_nkey_file_and_a_wrong_token_is_re
     assert!(wrong.contains("authorization violation") && !wrong.contains("wrong@"), "{wrong}");
     let none = refused(&net, &["--nats", &format!("nats://{with_nkey}"), "--name", "k"]);
     assert!(none.contains("authorization violation"), "{none}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces, nats-server and Chromium; run by the README's test command"]
+fn the_page_traces_from_the_agent_chosen_in_from() {
+    common::require_root().expect(NEEDS_ROOT);
+    let index = web_dir().join("index.html");
+    assert!(index.is_file(), "{} is missing: build the page first (scripts/build-frontend.sh)", index.display());
+    let mut net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
+    let (ns_a, _) = net.add_host(0).expect("host beside r1");
+    let broker = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4222);
+    let _nats = NatsServer::start(&net.client, broker, &users()).expect("nats-server");
+    let dir = scratch("agents-page");
+    let url = |user: &str, password: &str| format!("nats://{user}:{password}@{broker}");
+    let server = Server::start_on(
+        net.exec(&net.client),
+        &net.client,
+        "10.0.0.1:18121",
+        &dir.join("t.sqlite"),
+        &["--nats", &url("server", "server-pw"), "--location=52.37,4.90,Amsterdam"],
+    );
+    let _a = Agent::start(
+        &net,
+        &ns_a,
+        "a",
+        &url("a", "a-pw"),
+        &dir,
+        &["--allow-private", "--location=-33.87,151.21,Sydney"],
+    );
+    let (base, launcher, shots) = (server.base.clone(), net.exec(&net.client), artifacts_dir());
+    let destination = net.destination.to_string();
+    let result = in_namespace(&net.client, move || {
+        wait_agent(&base, "a", true, Duration::from_secs(15));
+        let browser = Browser::start(launcher, 19640, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        let offered = browser.wait_for(
+            "the agent in From",
+            Duration::from_secs(20),
+            "const o = document.querySelector('#from option[value=\"a\"]'); return o ? o.textContent : ''",
+        );
+        browser.eval(
+            "const s = document.querySelector('#from'); s.value = 'a'; s.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        let status = browser.wait_for(
+            "the trace to finish",
+            Duration::from_secs(30),
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' ? s.textContent : ''",
+        );
+        let rows = browser
+            .eval("return Array.from(document.querySelectorAll('#hops tbody tr')).map(r => r.textContent)", json!([]));
+        browser.screenshot(&shots.join("agents-from-sydney.png"));
+        json!({"offered": offered, "status": status, "rows": rows})
+    });
+    drop(server);
+    eprintln!("{result:#}");
+    assert_eq!(result["offered"], "a — Sydney", "the agent is offered with its place");
+    assert!(result["status"].as_str().is_some_and(|s| s.contains("from agent a")), "{result}");
+    let rows = result["rows"].as_array().expect("rows");
+    for (row, hop) in rows.iter().zip(["10.210.0.1", "10.0.1.2", "10.0.2.2"]) {
+        assert!(row.as_str().is_some_and(|r| r.contains(hop)), "the agent's own route: {rows:?}");
+    }
+    assert_eq!(rows.len(), 3, "{rows:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
