@@ -354,7 +354,7 @@ fn the_page_traces_from_the_agent_chosen_in_from() {
         &net.client,
         "10.0.0.1:18121",
         &dir.join("t.sqlite"),
-        &["--nats", &url("server", "server-pw"), "--location=52.37,4.90,Amsterdam"],
+        &["--nats", &url("server", "server-pw"), "--location=52.37,4.90,Amsterdam", "--allow-private"],
     );
     let _a = Agent::start(
         &net,
@@ -388,7 +388,31 @@ fn the_page_traces_from_the_agent_chosen_in_from() {
         let rows = browser
             .eval("return Array.from(document.querySelectorAll('#hops tbody tr')).map(r => r.textContent)", json!([]));
         browser.screenshot(&shots.join("agents-from-sydney.png"));
-        json!({"offered": offered, "status": status, "rows": rows})
+        let from_agent = browser.eval("return location.pathname", json!([]));
+        // The same destination from the server itself, then the two routes compared.
+        browser.eval(
+            "const s = document.querySelector('#from'); s.value = ''; s.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        browser.click("#trace-button");
+        let second = format!(
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished' && location.pathname !== {from_agent} ? s.textContent : ''"
+        );
+        browser.wait_for("the server's own trace to finish", Duration::from_secs(30), &second);
+        let from_server = browser.eval("return location.pathname", json!([]));
+        let id = |path: &Value| path.as_str().and_then(|p| p.strip_prefix("/t/")).unwrap_or_default().to_owned();
+        browser.goto(&format!("{base}/compare/{}/{}", id(&from_agent), id(&from_server)));
+        let summary = browser.wait_for(
+            "the comparison",
+            Duration::from_secs(20),
+            "const s = document.querySelector('#compare-summary'); return s ? s.textContent : ''",
+        );
+        let compared = browser.eval(
+            "return Array.from(document.querySelectorAll('#compare-table tbody tr')).map(r => Array.from(r.cells).map(c => c.textContent))",
+            json!([]),
+        );
+        browser.screenshot(&shots.join("agents-compare.png"));
+        json!({"offered": offered, "status": status, "rows": rows, "summary": summary, "compared": compared})
     });
     drop(server);
     eprintln!("{result:#}");
@@ -399,5 +423,17 @@ fn the_page_traces_from_the_agent_chosen_in_from() {
         assert!(row.as_str().is_some_and(|r| r.contains(hop)), "the agent's own route: {rows:?}");
     }
     assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        result["summary"], "The two routes share 2 routers; after going apart they meet at 10.0.1.2.",
+        "{result}"
+    );
+    assert_eq!(
+        result["compared"],
+        json!([
+            ["1", "10.210.0.1", "split", "10.0.0.2", "1"],
+            ["2", "10.0.1.2", "meet again", "10.0.1.2", "2"],
+            ["3", "10.0.2.2", "shared", "10.0.2.2", "3"]
+        ])
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,6 +6,7 @@
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
+pub mod compare;
 pub mod components;
 pub mod map;
 pub mod mine;
@@ -22,8 +23,8 @@ pub mod vantage;
 pub mod ws;
 
 use components::{
-    HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm,
-    VantagePicker, presenter_requested,
+    ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine,
+    TraceForm, VantagePicker, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
             <StatusLine />
             <ShareBar />
             <ReplayPanel />
+            <ComparePanel />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">
                     <HopTable />

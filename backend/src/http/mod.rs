@@ -157,6 +157,7 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/", get(page_index))
         .route("/t/{id}", get(page_index))
+        .route("/compare/{a}/{b}", get(page_index))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)

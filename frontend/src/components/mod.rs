@@ -1,6 +1,7 @@
 //! The page's views, one component per file. Each reads the [`crate::session::Session`] from context.
 
 mod basemap_layer;
+mod compare_panel;
 mod footer;
 mod hop_markers;
 mod hop_table;
@@ -14,6 +15,7 @@ mod trace_form;
 mod vantage_picker;
 
 pub use basemap_layer::BasemapLayer;
+pub use compare_panel::ComparePanel;
 pub use footer::SiteFooter;
 pub use hop_markers::HopMarkers;
 pub use hop_table::HopTable;
