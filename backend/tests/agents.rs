@@ -388,6 +388,15 @@ fn the_page_traces_from_the_agent_chosen_in_from() {
         let rows = browser
             .eval("return Array.from(document.querySelectorAll('#hops tbody tr')).map(r => r.textContent)", json!([]));
         browser.screenshot(&shots.join("agents-from-sydney.png"));
+        let start = browser.eval(
+            "const m = document.querySelector('.origin-marker'); if (!m) return null; const r = m.getBoundingClientRect(); const p = document.querySelector('#map').getBoundingClientRect(); return [r.x - p.x, r.y - p.y, p.width, p.height]",
+            json!([]),
+        );
+        // The route starts at the agent's place (Sydney), in view: not at the server's (Amsterdam), off screen.
+        let inside = |i: usize, size: usize| {
+            start[i].as_f64().zip(start[size].as_f64()).is_some_and(|(p, s)| (0.0..s).contains(&p))
+        };
+        assert!(inside(0, 2) && inside(1, 3), "the start marker in view: {start}");
         let from_agent = browser.eval("return location.pathname", json!([]));
         // The same destination from the server itself, then the two routes compared.
         browser.eval(
