@@ -33,12 +33,14 @@ use super::nats::NatsAuthArgs;
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// The NATS broker the server listens on: nats://USER:PASSWORD@HOST:4222, nats://TOKEN@HOST, or tls://...
+    // Both are required, checked in `prepare` rather than by clap, so `tracemap config` can show the agent's
+    // settings without them.
+    /// The NATS broker the server listens on (required): nats://USER:PASSWORD@HOST:4222, nats://TOKEN@HOST, tls://...
     #[arg(long, value_name = "URL", env = "TRACEMAP_NATS", hide_env_values = true)]
-    nats: String,
-    /// This vantage point's name, unique among the server's agents (letters, digits, '-', '_'; at most 32).
+    nats: Option<String>,
+    /// This vantage point's name (required), unique among the server's agents (letters, digits, '-', '_'; at most 32).
     #[arg(long, value_name = "NAME", env = "TRACEMAP_AGENT_NAME", value_parser = parse_name)]
-    name: String,
+    name: Option<String>,
     /// Where this agent stands, as LAT,LON[,LABEL]: the start of its routes on the map.
     #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
     location: Option<Geo>,
@@ -76,6 +78,7 @@ fn parse_name(s: &str) -> Result<String, String> {
 /// What the agent opens while it may (see `serve`'s `prepare`).
 pub struct Prepared {
     args: AgentArgs,
+    name: String,
     enricher: Arc<Enricher>,
     sockets: ProbeSockets,
     nats: NatsTarget,
@@ -84,7 +87,13 @@ pub struct Prepared {
 /// Reads the data and the NATS credentials and opens the probe sockets, then drops privileges; on the main thread
 /// before the runtime exists.
 pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
-    let nats = args.auth.settings(&args.nats).load()?;
+    let Some(url) = args.nats.as_deref() else {
+        anyhow::bail!("--nats URL is required: the broker the server listens on, e.g. nats://NAME:PASSWORD@HOST:4222");
+    };
+    let Some(name) = args.name.clone() else {
+        anyhow::bail!("--name NAME is required: this vantage point's name, e.g. --name sydney");
+    };
+    let nats = args.auth.settings(url).load()?;
     let enricher = open_enricher(&args.geo, true)?;
     enricher.wait_loaded();
     let sockets = ProbeSockets::open().context("opening the probe sockets")?;
@@ -94,7 +103,7 @@ pub fn prepare(args: AgentArgs) -> anyhow::Result<Prepared> {
         let dropped = privilege::drop_privileges(&args.user).context("dropping privileges")?;
         tracing::info!(user = ?dropped.user, uid = dropped.uid, "no capabilities left");
     }
-    Ok(Prepared { args, enricher: Arc::new(enricher), sockets, nats })
+    Ok(Prepared { args, name, enricher: Arc::new(enricher), sockets, nats })
 }
 
 /// What every job handler shares.
@@ -115,16 +124,15 @@ struct Worker {
 /// Connects, announces itself and takes jobs until SIGINT or SIGTERM; a broker that refuses it (wrong credentials,
 /// unreachable) ends the command at once with the reason.
 pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
-    let Prepared { args, enricher, sockets, nats } = prepared;
+    let Prepared { args, name, enricher, sockets, nats } = prepared;
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));
     let client = nats
-        .options(&format!("tracemap agent {}", args.name))?
+        .options(&format!("tracemap agent {name}"))?
         .max_reconnects(None)
         .reconnect_delay_callback(tracemap::agent::connect::backoff)
         .connect(nats.shown.as_str())
         .await
         .map_err(|e| anyhow::anyhow!(tracemap::agent::connect::describe(&nats.shown, &e)))?;
-    let name = args.name.clone();
     let mut jobs = client.subscribe(agent::subject(&name, "jobs")).await.context("subscribing to jobs")?;
     let mut stops = client.subscribe(agent::subject(&name, "stop")).await.context("subscribing to stops")?;
     let max_concurrent = args.max_concurrent.max(1);
