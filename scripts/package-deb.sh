@@ -97,7 +97,7 @@ Architecture: $ARCH
 Maintainer: $MAINTAINER
 Installed-Size: $(du -sk --apparent-size "$P/usr" "$P/etc" | awk '{ s += $1 } END { print s }')
 Depends: $DEPENDS
-Recommends: tracemap-data
+Recommends: tracemap-data, fonts-dejavu-core
 Section: net
 Priority: optional
 Description: traceroute you open in a browser tab

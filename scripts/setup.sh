@@ -168,6 +168,19 @@ setup_places() {
     rm -rf "$tmp"
 }
 
+# Link previews (/t/{id}.png) write their title in DejaVu Sans, read at run time from Debian's package; without it
+# the pictures are drawn without words.
+setup_fonts() {
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        say "fonts-dejavu-core is missing (apt-get install fonts-dejavu-core): link previews will have no text"
+        return 0
+    fi
+    say "installing fonts-dejavu-core from Debian (the text of link previews)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null || die "apt-get install fonts-dejavu-core failed"
+}
+
 setup_test_tools() {
     local missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -205,6 +218,7 @@ setup_all() {
     # In the foreground, before the background jobs: it may install pip with apt, which must not race the test
     # tools' apt.
     setup_places
+    setup_fonts
     background "npm packages" setup_npm
     background "GeoIP data" setup_geoip
     background "ASN data" setup_asn

@@ -697,7 +697,7 @@ async fn a_delete_token_removes_its_trace_for_good() {
     let body = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
     let (status, body) = call(&state, post_json(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
-    let TraceCreated { id, delete_token } = serde_json::from_slice(&body).expect("created");
+    let TraceCreated { id, delete_token, .. } = serde_json::from_slice(&body).expect("created");
     let token = delete_token.expect("a delete token for the creator");
     assert!(token.len() >= 32, "{token}");
     // Only a hash is stored, never the token.
@@ -782,4 +782,117 @@ async fn the_expiry_sweep_deletes_old_traces() {
     assert!(store.get("aging").await.expect("get").is_none());
     assert!(store.get("today").await.expect("get").is_some());
     sweep.abort();
+}
+
+/// `--share-window`: a request identical to a running or just finished trace joins its probe run. Here the client
+/// has spent its one start, yet its second, identical request joins (a join sends no probe); it gets its own id,
+/// delete token and stored copy, and says when it joined; deleting it leaves the first; a different request is
+/// still over the limit.
+#[tokio::test]
+async fn an_identical_request_joins_the_probe_run_with_its_own_id_and_token() {
+    let state = proxied_state(None);
+    let body = r#"{"target":"127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1}"#;
+    let (status, first) = call(&state, post_json(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&first));
+    let first: TraceCreated = serde_json::from_slice(&first).expect("created");
+    assert_eq!(first.joined_after_ms, None, "the first request probes");
+    let (status, second) = call(
+        &state,
+        post_json(r#"{"target":" 127.0.0.1","max_hops":2,"timeout_ms":100,"tries":1,"family":"ipv4","first_ttl":1}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "joined despite the spent start: {}", String::from_utf8_lossy(&second));
+    let second: TraceCreated = serde_json::from_slice(&second).expect("created");
+    let after = second.joined_after_ms.expect("the second request joined");
+    assert!(after < 10_000, "{after}");
+    assert_ne!(first.id, second.id);
+    assert_ne!(first.delete_token, second.delete_token);
+    if state.hub.get(&second.id).is_some() {
+        let stop = Request::delete(format!("/api/traces/{}/run", second.id)).body(Body::empty()).expect("r");
+        let (status, body) = call(&state, stop).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a shared run is not stopped by one viewer");
+        assert!(["shared_run", "not_running"].contains(&error_code(&body).as_str()));
+    }
+    let (status, body) =
+        call(&state, post_json(r#"{"target":"127.0.0.1","max_hops":3,"timeout_ms":100,"tries":1}"#)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned()), "not a join");
+    wait_stored(&state, &first.id).await;
+    wait_stored(&state, &second.id).await;
+    let report = |id: String| {
+        let state = state.clone();
+        async move {
+            let (status, body) =
+                call(&state, Request::get(format!("/api/traces/{id}")).body(Body::empty()).expect("r")).await;
+            (status, serde_json::from_slice::<TraceReport>(&body).ok())
+        }
+    };
+    let (_, a) = report(first.id.clone()).await;
+    let (_, b) = report(second.id.clone()).await;
+    let (a, b) = (a.expect("first report"), b.expect("second report"));
+    assert_eq!(b.id.as_deref(), Some(second.id.as_str()));
+    assert_eq!(b.joined_after_ms, Some(after));
+    assert_eq!((a.hops.clone(), a.status), (b.hops.clone(), b.status), "the same probe run");
+    assert_eq!(b.status, TraceStatus::Finished);
+    let stored = state.store.get(&second.id).await.expect("get").expect("a row of its own");
+    assert!(!stored.events.is_empty(), "its own copy of the events");
+
+    let (status, _) = call_from(&state, REMOTE, delete(&second.id, first.delete_token.as_deref())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the first trace's token does not delete the joined one");
+    let (status, _) = call_from(&state, REMOTE, delete(&second.id, second.delete_token.as_deref())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(report(second.id.clone()).await.0, StatusCode::NOT_FOUND);
+    let (status, a_again) = report(first.id.clone()).await;
+    assert_eq!((status, a_again.map(|r| r.hops)), (StatusCode::OK, Some(a.hops)), "the first trace is untouched");
+}
+
+/// A permalink unfurls: `/t/{id}` carries the trace's Open Graph and Twitter-card tags, every value escaped, with
+/// absolute URLs on the host asked for; `/t/{id}.png` is a 1200 × 630 PNG, kept in the store once drawn. Unknown
+/// ids get the plain page, and 404 for the picture.
+#[tokio::test]
+async fn a_permalink_unfurls_with_escaped_tags_and_a_stored_picture() {
+    let state = state();
+    let report: TraceReport = serde_json::from_value(json!({
+        "target": "example.net",
+        "status": "finished",
+        "destination_reached": true,
+        "hops": [{
+            "ttl": 1,
+            "probes": [{"from": "192.0.2.1", "rtt_ms": 12.6, "kind": "destination"}],
+            "address": "192.0.2.1",
+            "geo": {"city": "<img src=x onerror=alert(1)>", "country_code": "AU", "lat": -33.9, "lon": 151.2},
+            "asn": {"number": 64500, "org": "\"Evil\" & <Co>"}
+        }]
+    }))
+    .expect("report");
+    state.store.insert("unfurled", 1, &report, None).await.expect("insert");
+    state.store.finish("unfurled", &report, &[]).await.expect("finish");
+    let get = |path: &str| Request::get(path).header(header::HOST, "trace.example.org").body(Body::empty()).expect("r");
+
+    let (status, body) = call(&state, get("/t/unfurled")).await;
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<meta property="og:title" content="Route to example.net: 1 hop, reached in 13 ms">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<meta property="og:image" content="http://trace.example.org/t/unfurled.png">"#), "{html}");
+    assert!(html.contains(r#"<meta name="twitter:card" content="summary_large_image">"#), "{html}");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && html.contains("&quot;Evil&quot; &amp; &lt;Co&gt;"));
+    assert!(!html.contains("<img") && !html.contains("<Co>"), "nothing unescaped: {html}");
+    assert!(html.contains("tracemap test") || html.contains("<title>"), "still the page");
+
+    assert!(state.store.preview("unfurled").await.expect("read").is_none(), "drawn only when asked for");
+    let (status, png) = call(&state, get("/t/unfurled.png")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let size = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    assert_eq!((size(16), size(20)), (1200, 630), "IHDR width and height");
+    let stored = state.store.preview("unfurled").await.expect("read").expect("kept after the first drawing");
+    assert_eq!(stored, png);
+
+    let (status, body) = call(&state, get("/t/nosuchtrace")).await;
+    assert_eq!(status, StatusCode::OK, "the page, which says the trace is not found");
+    assert!(!String::from_utf8_lossy(&body).contains("og:title"));
+    let (status, _) = call(&state, get("/t/nosuchtrace.png")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

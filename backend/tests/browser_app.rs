@@ -42,8 +42,11 @@ const DELAY_DRIVER_PORT: u16 = 19618;
 const BALANCED_PORT: u16 = 18190;
 const BALANCED_DRIVER_PORT: u16 = 19630;
 
+/// Country, city, latitude, longitude, AS number and organisation of a located hop.
+type Place = (&'static str, &'static str, f64, f64, u32, &'static str);
+
 /// The located hops of the test route: Auckland → Sydney → (silent) → Singapore → London, each in its own AS.
-const PLACES: [(&str, &str, f64, f64, u32, &str); 4] = [
+const PLACES: [Place; 4] = [
     ("NZ", "Auckland", -36.85, 174.76, 64500, "Harbour Net"),
     ("AU", "Sydney", -33.87, 151.21, 64501, "Southern Cross Transit"),
     ("SG", "Singapore", 1.29, 103.85, 64502, "Straits Exchange"),
@@ -69,9 +72,14 @@ fn require_page() {
 
 /// A geofeed and an ASN file (`start,end,number,organisation`) for the located hops.
 fn enrichment_files(located: &[Ipv4Addr], dir: &Path) -> (String, String) {
+    enrichment_files_at(located, &PLACES, dir)
+}
+
+/// The same with the hops at `places`.
+fn enrichment_files_at(located: &[Ipv4Addr], places: &[Place], dir: &Path) -> (String, String) {
     let mut feed = String::from("# test network locations\n");
     let mut asn = String::new();
-    for (addr, (cc, city, lat, lon, number, org)) in located.iter().zip(PLACES) {
+    for (addr, (cc, city, lat, lon, number, org)) in located.iter().zip(places.iter().copied()) {
         feed.push_str(&format!("{addr}/32,{cc},,{city},,{lat},{lon}\n"));
         asn.push_str(&format!("{addr},{addr},{number},\"{org}\"\n"));
     }
@@ -1197,7 +1205,15 @@ fn the_page_holds_up_in_front_of_a_class() {
     let located: Vec<Ipv4Addr> = net.hops.iter().flatten().copied().collect();
     let silent = net.add_silent_address();
     let work = scratch("browser-class");
-    let (feed, asn) = enrichment_files(&located, &work);
+    // A route whose markers crowd at world zoom: hop 1 beside the start (Wellington), hops 2 and 3 in San Jose and
+    // San Francisco, 70 km apart.
+    let crowded: [Place; 4] = [
+        ("NZ", "Lower Hutt", -41.21, 174.90, 64500, "Harbour Net"),
+        ("US", "San Jose", 37.34, -121.89, 64501, "Bay Transit"),
+        ("US", "San Francisco", 37.77, -122.42, 64502, "Golden Gate Hosting"),
+        ("GB", "London", 51.51, -0.13, 64503, "Thames Hosting"),
+    ];
+    let (feed, asn) = enrichment_files_at(&located, &crowded, &work);
     let location = format!("--location={ORIGIN}");
     let server = Server::start(
         net.exec(&net.client),
@@ -1270,6 +1286,50 @@ fn the_page_holds_up_in_front_of_a_class() {
             json!([]),
         );
         browser.press_keys(&["k"]);
+        // The map at 1280 × 720: which markers share a spot, which stands beside the start, and a tooltip of the
+        // marker nearest the map's edge inside the map.
+        let map_markers = browser.eval(
+            "return [...document.querySelectorAll('#map .hop-marker')].map(m => [m.dataset.ttls, \
+             m.classList.contains('crowd'), m.classList.contains('beside-start'), \
+             (m.querySelector('.crowd-count') || {}).textContent || '', m.querySelector('span').textContent])",
+            json!([]),
+        );
+        let tooltip = browser.eval(
+            "const map = document.querySelector('#map').getBoundingClientRect(); \
+             const markers = [...document.querySelectorAll('#map .hop-marker')]; \
+             const edge = (m) => { const r = m.getBoundingClientRect(); \
+               return Math.min(r.left - map.left, map.right - r.right, r.top - map.top, map.bottom - r.bottom); }; \
+             const m = markers.sort((a, b) => edge(a) - edge(b))[0]; \
+             m.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); \
+             const t = document.querySelector('.leaflet-tooltip'); if (!t) return 'no tooltip'; \
+             const r = t.getBoundingClientRect(); \
+             const inside = r.left >= map.left && r.right <= map.right && r.top >= map.top && r.bottom <= map.bottom; \
+             return [m.dataset.ttls, inside ? 'inside' : [r.left, r.top, r.right, r.bottom, map.left, map.top, map.right, map.bottom].map(Math.round).join(' ')]",
+            json!([]),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        browser.screenshot(&shots.join("class-map-crowd.png"));
+        browser.eval(
+            "for (const m of document.querySelectorAll('#map .hop-marker')) m.dispatchEvent(new MouseEvent('mouseout', {bubbles: true})); return true",
+            json!([]),
+        );
+        // Your traces says how and when; Copy link keeps presenter mode; the footer credits what placed the hops.
+        let recent = browser.eval(
+            "return [...document.querySelectorAll('#recent-traces li')].map(li => li.textContent.replace(/\\s+/g, ' ').trim())",
+            json!([]),
+        );
+        browser.eval(
+            "window.__copied = null; navigator.clipboard.writeText = (text) => { window.__copied = text; return Promise.resolve(); }; return true",
+            json!([]),
+        );
+        browser.click("#copy-link");
+        let copied = browser.wait_for("the copied link", Duration::from_secs(5), "return window.__copied || ''");
+        let footer = browser.eval(
+            "const x = new XMLHttpRequest(); x.open('GET', '/api/config', false); x.send(); \
+             return [JSON.parse(x.responseText).geoip, !!document.querySelector('#dbip-attribution'), \
+             (document.querySelector('#geo-sources') || {}).textContent || '', document.querySelector('.site-footer').textContent]",
+            json!([]),
+        );
         browser.press_keys(&["l"]);
         std::thread::sleep(Duration::from_millis(600));
         let presenter_1280 = browser.eval(ON_ONE_SCREEN, json!([]));
@@ -1282,6 +1342,12 @@ fn the_page_holds_up_in_front_of_a_class() {
         );
         viewport(1024, 768);
         let presenter_1024 = browser.eval(ON_ONE_SCREEN, json!([]));
+        // The form keeps one line: the Trace button level with the host field.
+        let form_line = browser.eval(
+            "const t = document.querySelector('#target').getBoundingClientRect(); \
+             const b = document.querySelector('#trace-button').getBoundingClientRect(); return [Math.round(t.top), Math.round(b.top)]",
+            json!([]),
+        );
         browser.screenshot(&shots.join("class-presenter-1024x768.png"));
         // The last step says which TCP segment came back.
         for _ in 0..hop_count {
@@ -1399,7 +1465,44 @@ fn the_page_holds_up_in_front_of_a_class() {
         );
         let rows_after = browser.eval(ROWS, json!([]));
         browser.screenshot(&shots.join("class-refused.png"));
+
+        // Stop: a long trace (the silent address, 2 s per probe) stopped from the page is stored as `stopped`.
+        browser.eval(
+            "const f = document.querySelector('#family'); f.value = 'auto'; f.dispatchEvent(new Event('change')); return true",
+            json!([]),
+        );
+        for (field, value) in [("#max-hops", "30"), ("#tries", "8"), ("#timeout", "2000")] {
+            browser.eval(&format!("const f = document.querySelector('{field}'); f.value = ''; f.dispatchEvent(new Event('input')); return true"), json!([]));
+            browser.type_into(field, value);
+        }
+        browser.click("#trace-button");
+        browser.wait_for("the Stop button", Duration::from_secs(15), "return document.querySelector('#stop-trace')");
+        // Eight tries per hop still fit the table's pane at 1280 px.
+        browser.wait_for(
+            "a hop with eight tries",
+            Duration::from_secs(15),
+            "return [...document.querySelectorAll('#hops tr.hop-row')].some(r => r.querySelectorAll('td.rtt:not(.pending)').length === 8)",
+        );
+        let wide = browser.eval(
+            "const s = document.querySelector('.table-scroll'); return [s.scrollWidth, s.clientWidth]",
+            json!([]),
+        );
+        browser.screenshot(&shots.join("class-eight-tries.png"));
+        let stopping = browser.eval("return location.pathname", json!([]));
+        browser.click("#stop-trace");
+        let stopped_status = browser.wait_for(
+            "the stopped trace",
+            Duration::from_secs(15),
+            "const s = document.querySelector('#status'); return s.dataset.state === 'failed' ? s.textContent : ''",
+        );
+        let stopped = browser.eval(
+            "const x = new XMLHttpRequest(); x.open('GET', '/api/traces/' + location.pathname.slice(3), false); x.send(); \
+             const r = JSON.parse(x.responseText); return [r.status, r.hops.length, location.pathname, !!document.querySelector('#stop-trace')]",
+            json!([]),
+        );
         json!({
+            "map_markers": map_markers, "tooltip": tooltip, "form_line": form_line, "recent": recent, "copied": copied, "footer": footer,
+            "stopping": stopping, "stopped_status": stopped_status, "stopped": stopped, "wide": wide,
             "port_hint": port_hint, "port_status": port_status, "status": status, "focused": focused,
             "after_k": after_k, "presenter_1280": presenter_1280, "presenter_1024": presenter_1024,
             "route_while_stepping": route_while_stepping, "tcp_sentence": tcp_sentence, "from_select": from_select,
@@ -1432,6 +1535,7 @@ fn the_page_holds_up_in_front_of_a_class() {
     // Presenter mode: map, highlighted row and sentence on one screen at 1280 × 720 and 1024 × 768.
     assert_eq!(result["presenter_1280"], json!([1280, 720, "in", "in", "in"]));
     assert_eq!(result["presenter_1024"], json!([1024, 768, "in", "in", "in"]));
+    assert_eq!(result["form_line"][0], result["form_line"][1], "the Trace button does not wrap at 1024 px");
     assert_eq!(result["route_while_stepping"][0], json!(2), "at step 2 only the arcs up to it are drawn: start–1, 1–2");
     let tcp = text(&result["tcp_sentence"]);
     assert!(tcp.contains("with RST: port 8080 is closed"), "{tcp}");
@@ -1476,5 +1580,38 @@ fn the_page_holds_up_in_front_of_a_class() {
     assert!(text(&result["kept"][0]).starts_with("/t/"), "the address bar keeps the trace's link");
     assert!(text(&result["kept"][1]).contains("did not start"), "{}", result["kept"][1]);
     assert_eq!(result["kept"][2], json!(true), "exports stay");
+
+    // The map: San Jose and San Francisco share one marker, counting its two hops; hop 1 stands beside the start;
+    // the tooltip of the marker nearest the map's edge stays inside the map.
+    let markers = result["map_markers"].as_array().expect("markers");
+    assert!(
+        markers
+            .iter()
+            .any(|m| m[0] == json!("2 3") && m[1] == json!(true) && m[3] == json!("2") && m[4] == json!("2–3")),
+        "{markers:?}"
+    );
+    assert!(markers.iter().any(|m| m[0] == json!("1") && m[2] == json!(true)), "hop 1 beside the start: {markers:?}");
+    assert_eq!(result["tooltip"][1], json!("inside"), "{}", result["tooltip"]);
+
+    // Your traces: the TCP trace with its port and start time.
+    let recent = result["recent"].as_array().expect("recent");
+    assert!(recent.iter().any(|r| text(r).contains("TCP port 8080") && text(r).contains(" UTC")), "{recent:?}");
+    // Copy link keeps presenter mode.
+    let copied = text(&result["copied"]);
+    assert!(copied.ends_with(&format!("{}?present=1", text(&result["permalink"]))), "{copied}");
+    // The footer credits the location sources in use: the geofeed, and DB-IP only when the server runs it.
+    let server_sources = result["footer"][0].as_array().cloned().unwrap_or_default();
+    let dbip = server_sources.iter().any(|s| text(s).to_ascii_lowercase().contains("dbip"));
+    assert_eq!(result["footer"][1], json!(dbip), "DB-IP credited exactly when in use: {}", result["footer"]);
+    assert!(text(&result["footer"][2]).contains("geofeed"), "{}", result["footer"]);
+
+    assert!(result["wide"][0].as_u64() <= result["wide"][1].as_u64(), "8 tries overflow the pane: {}", result["wide"]);
+
+    // Stop: the page's Stop ends the trace, the server stores it as stopped.
+    assert!(text(&result["stopping"]).starts_with("/t/"), "{}", result["stopping"]);
+    assert_eq!(result["stopped"][0], json!("stopped"), "{}", result["stopped"]);
+    assert_eq!(result["stopped"][2], result["stopping"], "the page shows the stopped trace");
+    assert_eq!(result["stopped"][3], json!(false), "no Stop on a stopped trace");
+    assert!(text(&result["stopped_status"]).to_lowercase().contains("stopped"), "{}", result["stopped_status"]);
     let _ = std::fs::remove_dir_all(&work);
 }

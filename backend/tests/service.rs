@@ -28,7 +28,7 @@ fn rate_limit_and_concurrency_cap_hold_under_a_burst() {
         &net.client,
         18081,
         &dir.join("t.sqlite"),
-        &["--rate-burst", "3", "--rate-per-minute", "6", "--max-concurrent", "2"],
+        &["--rate-burst", "3", "--rate-per-minute", "6", "--max-concurrent", "2", "--share-window", "0"],
     );
     let base = server.base.clone();
     let results = in_namespace(&net.client, move || {

@@ -3,7 +3,7 @@
 //! server gave it once. Parsing and list edits are pure and tested; only [`load`] and [`save`] touch the browser.
 
 use serde::{Deserialize, Serialize};
-use tracemap_shared::Protocol;
+use tracemap_shared::{Family, Protocol, TraceOptions};
 
 /// The `localStorage` key.
 const KEY: &str = "tracemap.my-traces";
@@ -19,12 +19,24 @@ pub struct MyTrace {
     pub target: String,
     /// How.
     pub protocol: Protocol,
-    /// When it was started (milliseconds since the Unix epoch, the browser's clock).
-    #[serde(default)]
+    /// When it was started (milliseconds since the Unix epoch, the browser's clock). Written as a whole number
+    /// (older lists wrote `1764470000000.0`, which still reads): printing floats would cost the page serde_json's
+    /// float formatter.
+    #[serde(default, serialize_with = "whole_ms")]
     pub created_ms: f64,
+    /// The destination port (TCP, UDP): as asked for, then as the server ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The address family: as asked for (when not `auto`), then as the server ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     /// The secret that deletes it, when the server gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_token: Option<String>,
+}
+
+fn whole_ms<S: serde::Serializer>(ms: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(ms.max(0.0) as u64)
 }
 
 /// The stored list; anything unreadable (another version, a hand edit) counts as an empty list.
@@ -38,6 +50,34 @@ pub fn with_added(mut list: Vec<MyTrace>, trace: MyTrace) -> Vec<MyTrace> {
     list.insert(0, trace);
     list.truncate(MAX);
     list
+}
+
+/// `list` with the settings trace `id` really ran with (the server picks the default port and the family).
+pub fn with_settings(mut list: Vec<MyTrace>, id: &str, options: &TraceOptions) -> Vec<MyTrace> {
+    if let Some(trace) = list.iter_mut().find(|t| t.id == id) {
+        trace.port = options.port.or(trace.port);
+        trace.family = options.family.filter(|f| *f != Family::Auto).or(trace.family);
+    }
+    list
+}
+
+/// What the list says after a trace's target: `TCP port 8080 · IPv4 · 2026-11-30 01:42 UTC`.
+pub fn describe(trace: &MyTrace) -> String {
+    let mut parts = vec![match trace.port {
+        Some(port) if trace.protocol != Protocol::Icmp => {
+            format!("{} port {port}", trace.protocol.as_str().to_ascii_uppercase())
+        }
+        _ => trace.protocol.as_str().to_ascii_uppercase(),
+    }];
+    match trace.family {
+        Some(Family::Ipv4) => parts.push("IPv4".to_owned()),
+        Some(Family::Ipv6) => parts.push("IPv6".to_owned()),
+        Some(Family::Auto) | None => {}
+    }
+    if trace.created_ms > 0.0 {
+        parts.push(crate::state::utc_time(trace.created_ms as u64));
+    }
+    parts.join(" · ")
 }
 
 /// `list` without trace `id`.
@@ -72,8 +112,34 @@ mod tests {
             target: "example.test".into(),
             protocol: Protocol::Icmp,
             created_ms: 1.0,
+            port: None,
+            family: None,
             delete_token: Some("t".into()),
         }
+    }
+
+    #[test]
+    fn each_trace_says_its_settings_and_when_it_ran() {
+        let mut tcp = trace("a");
+        tcp.protocol = Protocol::Tcp;
+        tcp.port = Some(8080);
+        tcp.created_ms = 1_796_002_920_000.0;
+        let list = with_settings(
+            vec![tcp, trace("b")],
+            "a",
+            &TraceOptions { family: Some(Family::Ipv4), ..Default::default() },
+        );
+        assert_eq!(describe(&list[0]), "TCP port 8080 · IPv4 · 2026-11-30 01:42 UTC", "the port asked for stays");
+        assert_eq!(describe(&list[1]), "ICMP · 1970-01-01 00:00 UTC", "other traces are left alone");
+        let udp = with_settings(
+            vec![MyTrace { protocol: Protocol::Udp, ..trace("c") }],
+            "c",
+            &TraceOptions { port: Some(33434), family: Some(Family::Ipv6), timeout_ms: None, from: None },
+        );
+        assert_eq!(describe(&udp[0]), "UDP port 33434 · IPv6 · 1970-01-01 00:00 UTC", "the server's default port");
+        // Saved and read back: the settings survive a reload; entries from before them still read.
+        let text = serde_json::to_string(&udp).expect("json");
+        assert_eq!(parse(Some(&text)), udp);
     }
 
     #[test]
@@ -87,6 +153,10 @@ mod tests {
         // An entry from before delete tokens still reads.
         let old = parse(Some(r#"[{"id":"x","target":"h","protocol":"udp"}]"#));
         assert_eq!((old[0].delete_token.as_deref(), old[0].protocol), (None, Protocol::Udp));
+        // Start times are written whole; ones written as floats still read.
+        assert!(text.contains(r#""created_ms":1,"#), "{text}");
+        let float = parse(Some(r#"[{"id":"x","target":"h","protocol":"icmp","created_ms":1764470000000.0}]"#));
+        assert_eq!(float[0].created_ms, 1_764_470_000_000.0);
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl Session {
     /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it.
     pub fn start(self, request: TraceRequest) {
         let (target, protocol) = (request.target.clone(), request.protocol);
+        let (port, family) = (request.port, Some(request.family).filter(|f| *f != tracemap_shared::Family::Auto));
         let generation = self.begin();
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
@@ -78,11 +79,15 @@ impl Session {
                         target: target.clone(),
                         protocol,
                         created_ms: js_sys::Date::now(),
+                        port,
+                        family,
                         delete_token: created.delete_token.clone(),
                     };
                     push_history(&permalink(&created.id));
                     self.id.set(Some(created.id.clone()));
-                    self.model.set(Some(TraceModel::from_report(TraceReport::new(target, protocol))));
+                    let mut report = TraceReport::new(target, protocol);
+                    report.joined_after_ms = created.joined_after_ms;
+                    self.model.set(Some(TraceModel::from_report(report)));
                     self.connect(generation, created.id);
                     // After the live socket is on its way: the list can wait, the first replies cannot.
                     self.remember(|list| mine::with_added(list, started));
@@ -202,6 +207,16 @@ impl Session {
             }
             self.model.update(|m| m.get_or_insert_with(TraceModel::default).apply(&event));
             self.retries.set_value(0);
+            if let tracemap_shared::TraceEvent::Started { .. } = &event {
+                // The list keeps what the server really ran (its default port, the family the name resolved to).
+                let shown = self.id.get_untracked();
+                let options = self.model.with_untracked(|m| m.as_ref().map(|m| m.report.options.clone()));
+                if let (Some(shown), Some(options)) = (shown, options)
+                    && self.mine.with_untracked(|list| list.iter().any(|t| t.id == shown))
+                {
+                    self.remember(|list| mine::with_settings(list, &shown, &options));
+                }
+            }
             if event.is_terminal() {
                 self.phase.set(Phase::Settled);
             } else if self.phase.get_untracked() != Phase::Live {

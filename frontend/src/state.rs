@@ -298,7 +298,7 @@ pub fn ttl_word(report: &TraceReport) -> &'static str {
 
 /// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
 pub fn protocol_text(report: &TraceReport) -> String {
-    let protocol = report.protocol.as_str().to_uppercase();
+    let protocol = report.protocol.as_str().to_ascii_uppercase();
     match report.options.port {
         Some(port) => format!("{protocol} port {port}"),
         None => protocol,
@@ -355,6 +355,18 @@ pub fn settings_note(report: &TraceReport) -> Option<String> {
     }
     let when = report.started_at_ms.map(|ms| format!(" · started {}", utc_time(ms))).unwrap_or_default();
     Some(format!("{}{when}", settings_text(report)))
+}
+
+/// For a trace that joined an identical probe run of the server's (`--share-window`): "joined a trace started
+/// N s ago", N counted from that run's start to the join.
+pub fn joined_note(report: &TraceReport) -> Option<String> {
+    let ms = report.joined_after_ms?;
+    let secs = (ms as f64 / 1000.0).round() as u64;
+    Some(if secs == 0 {
+        "joined a trace started just now: same probes, no new ones".to_owned()
+    } else {
+        format!("joined a trace started {secs} s ago: same probes, no new ones")
+    })
 }
 
 /// One row of the hop table.
@@ -857,5 +869,15 @@ mod tests {
         assert_eq!(format_rtt(0.0412), "0.041 ms");
         assert_eq!(format_rtt(4.071), "4.07 ms");
         assert_eq!(format_rtt(38.14), "38.1 ms");
+    }
+
+    #[test]
+    fn a_joined_trace_says_how_long_after_its_run_started() {
+        let mut report = TraceReport::new("t", tracemap_shared::Protocol::Icmp);
+        assert_eq!(joined_note(&report), None);
+        report.joined_after_ms = Some(3_400);
+        assert_eq!(joined_note(&report).as_deref(), Some("joined a trace started 3 s ago: same probes, no new ones"));
+        report.joined_after_ms = Some(120);
+        assert!(joined_note(&report).is_some_and(|n| n.starts_with("joined a trace started just now")));
     }
 }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod place;
+pub mod topojson;
 
 /// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
 pub const EVENT_VERSION: u32 = 1;
@@ -180,7 +181,7 @@ pub struct TraceOptions {
 }
 
 /// Answer to `POST /api/traces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TraceCreated {
     /// The trace's permanent id, as used in `/t/{id}` and `/api/traces/{id}`.
     pub id: String,
@@ -188,6 +189,10 @@ pub struct TraceCreated {
     /// only here, once, to its creator; the server keeps only its hash. Absent from servers that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_token: Option<String>,
+    /// Set when the request joined an identical probe run already under way or just finished (`--share-window`):
+    /// how many milliseconds after that run started this trace joined it. The trace has its own id and token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_after_ms: Option<u64>,
 }
 
 /// One of the traces a request with several vantage points started: the answer then is the first one's
@@ -720,6 +725,10 @@ pub struct TraceReport {
     /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Geo>,
+    /// Set when this trace joined an identical probe run of the server's instead of probing again: how many
+    /// milliseconds after that run started (see [`TraceCreated::joined_after_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_after_ms: Option<u64>,
 }
 
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
@@ -936,8 +945,8 @@ mod tests {
     #[test]
     fn trace_created_carries_a_delete_token_when_the_server_gives_one() {
         let old: TraceCreated = serde_json::from_str(r#"{"id":"abc"}"#).expect("answer without a token");
-        assert_eq!(old, TraceCreated { id: "abc".into(), delete_token: None });
-        let new = TraceCreated { id: "abc".into(), delete_token: Some("f00d".into()) };
+        assert_eq!(old, TraceCreated { id: "abc".into(), ..Default::default() });
+        let new = TraceCreated { id: "abc".into(), delete_token: Some("f00d".into()), ..Default::default() };
         let json = serde_json::to_string(&new).expect("json");
         assert_eq!(json, r#"{"id":"abc","delete_token":"f00d"}"#);
         assert_eq!(serde_json::from_str::<TraceCreated>(&json).expect("back"), new);

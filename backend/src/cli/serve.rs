@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Traces running at once, server-wide; more get 503.
     #[arg(long = "max-concurrent", default_value_t = 32, env = "TRACEMAP_MAX_CONCURRENT")]
     max_concurrent: usize,
+    /// A trace request identical to one under way, or finished this many seconds ago, joins its probe run
+    /// instead of probing again (a class tracing one site); 0 never shares.
+    #[arg(long = "share-window", value_name = "SECS", default_value_t = 10, env = "TRACEMAP_SHARE_WINDOW")]
+    share_window: u64,
     /// Where this server stands, as LAT,LON[,LABEL]: drawn as the start of every route.
     #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
     location: Option<Geo>,
@@ -204,6 +208,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         tiles: tile_layer(args.tiles.as_deref(), args.tiles_attribution.as_deref())?,
         reverse_dns: !args.no_dns,
         data: super::geo::sources_in_use(&args.geo),
+        share_window: std::time::Duration::from_secs(args.share_window),
         ..ServiceConfig::default()
     };
     let _ = tracemap::net::install(Arc::new(Prober::start(sockets).context("starting the prober")?));

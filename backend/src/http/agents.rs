@@ -87,7 +87,7 @@ pub(super) async fn create_remote(
     }
     tracing::info!(client = ?client.ip, target = %target, agents = started.len(), "remote traces started");
     let first = started.first().cloned().unwrap_or_default();
-    let created = TraceCreated { id: first.id, delete_token: first.delete_token };
+    let created = TraceCreated { id: first.id, delete_token: first.delete_token, ..TraceCreated::default() };
     if names.len() == 1 {
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     }

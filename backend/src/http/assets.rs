@@ -109,6 +109,11 @@ impl Page {
         self.files.contains_key("index.html")
     }
 
+    /// The bytes of the file at `path` (no leading slash), if the page has one (shared, not copied).
+    pub fn bytes(&self, path: &str) -> Option<Bytes> {
+        self.files.get(path).map(|file| file.data.clone())
+    }
+
     /// The file at `path` (no leading slash), honouring `If-None-Match`.
     pub fn serve(&self, path: &str, request_headers: &HeaderMap) -> Response {
         let Some(file) = self.files.get(path) else {

@@ -99,6 +99,12 @@ impl LiveTrace {
         self.published.send_modify(|(published, _)| *published = len);
     }
 
+    /// Resolves once the log is closed (the trace has ended and been stored).
+    pub async fn closed(&self) {
+        let mut published = self.published.subscribe();
+        let _ = published.wait_for(|(_, closed)| *closed).await;
+    }
+
     /// Closes the log: viewers that have taken every frame stop waiting. Publishing after this still works.
     pub fn close(&self) {
         self.published.send_modify(|(_, closed)| *closed = true);
@@ -166,6 +172,17 @@ impl Hub {
     /// The running trace `id`, if it is still running here.
     pub fn get(&self, id: &str) -> Option<Arc<LiveTrace>> {
         self.map().get(id).cloned()
+    }
+
+    /// Registers `id` as another name of the running `trace` (a trace that joined it, `http::share`): viewers of
+    /// `id` read the same log.
+    pub fn link(&self, id: &str, trace: Arc<LiveTrace>) {
+        self.map().insert(id.to_owned(), trace);
+    }
+
+    /// Forgets the other name `id` without closing the log, which the trace's own id still serves.
+    pub fn unlink(&self, id: &str) {
+        self.map().remove(id);
     }
 
     /// Forgets `id` (after it has been stored) and closes its log.

@@ -12,8 +12,10 @@ pub mod export;
 pub mod hub;
 pub mod limits;
 pub mod policy;
+pub mod preview;
 pub mod request;
 pub mod server;
+pub mod share;
 pub mod tokens;
 mod ws;
 
@@ -44,6 +46,7 @@ use export::Format;
 use hub::Hub;
 use limits::{ClientKey, RateLimiter};
 use policy::TargetPolicy;
+use share::{Joined, ShareKey, Shares};
 
 use crate::addr::Prefix;
 use crate::enrich::Enricher;
@@ -81,6 +84,9 @@ pub struct ServiceConfig {
     pub reverse_dns: bool,
     /// The data sets read at start, with versions and ages (`/api/config`'s `data`).
     pub data: Vec<tracemap_shared::DataSource>,
+    /// How long after an identical request's probe run has ended a request still joins it (`--share-window`);
+    /// zero shares nothing (`http::share`).
+    pub share_window: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -98,9 +104,13 @@ impl Default for ServiceConfig {
             tiles: None,
             reverse_dns: true,
             data: Vec::new(),
+            share_window: DEFAULT_SHARE_WINDOW,
         }
     }
 }
+
+/// `--share-window`'s default.
+pub const DEFAULT_SHARE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -119,6 +129,8 @@ pub struct AppState {
     pub agents: Option<Arc<crate::agent::registry::Agents>>,
     limiter: Arc<RateLimiter>,
     slots: Arc<Semaphore>,
+    shares: Arc<Shares>,
+    drawing: Arc<preview::Drawing>,
 }
 
 impl AppState {
@@ -136,6 +148,8 @@ impl AppState {
             page: Arc::new(page),
             limiter: Arc::new(RateLimiter::new(config.rate_burst, config.rate_per_minute)),
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
+            shares: Arc::new(Shares::new(config.share_window)),
+            drawing: Arc::new(preview::Drawing::default()),
             config: Arc::new(config),
             agents: None,
         }
@@ -156,7 +170,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
     router
         .route("/", get(page_index))
-        .route("/t/{id}", get(page_index))
+        .route("/t/{id}", get(preview::permalink))
         .route("/compare/{a}/{b}", get(page_index))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
@@ -196,6 +210,20 @@ async fn identify_client(State(state): State<AppState>, mut request: Request, ne
     let client = Client::identify(peer, request.headers(), &state.config.trusted_proxies);
     request.extensions_mut().insert(client);
     next.run(request).await
+}
+
+/// The trace `id` as it stands: live from the hub, else from the store.
+async fn current_report(state: &AppState, id: &str) -> Result<Option<TraceReport>, AppError> {
+    Ok(match state.hub.get(id) {
+        Some(live) => {
+            // A joined trace is another name of its run's log: it answers with its own id.
+            let mut report = live.report();
+            report.id = Some(id.to_owned());
+            report.joined_after_ms = state.shares.joined_after_ms(id);
+            Some(report)
+        }
+        None => state.store.get(id).await?.map(|stored| stored.report),
+    })
 }
 
 async fn page_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -239,24 +267,48 @@ async fn create_trace(
 ) -> Result<Response, AppError> {
     let Json(request) = body?;
     request::check_options(&request)?;
-    if let Err(wait) = state.limiter.check(ClientKey::of(client.ip), Instant::now()) {
+    // A client over its limit may still join a probe run (a join sends no probe: a class behind one address);
+    // anything else it asks for, refused or not, is refused for the limit, as before sharing existed.
+    let limited = state.limiter.check(ClientKey::of(client.ip), Instant::now()).err();
+    if let Some(wait) = limited
+        && !state.shares.enabled()
+    {
         return Err(AppError::rate_limited(wait));
     }
     if !request.from.is_empty() {
+        // A trace from an agent never joins a local probe run: over the limit is over the limit.
+        if let Some(wait) = limited {
+            return Err(AppError::rate_limited(wait));
+        }
         return agents::create_remote(state, client, request).await;
     }
+    let or_limited = |err: AppError| limited.map_or(err, AppError::rate_limited);
     let target = request.target.trim().to_owned();
     if let Ok(Some(literal)) = runner::parse_target(&target) {
-        request::check_family(&request, literal)?;
+        request::check_family(&request, literal).map_err(or_limited)?;
     }
-    let destination = runner::resolve_family(&target, request::wanted_family(&request)).await?;
-    request::check_family(&request, destination)?;
+    let destination =
+        runner::resolve_family(&target, request::wanted_family(&request)).await.map_err(|e| or_limited(e.into()))?;
+    request::check_family(&request, destination).map_err(or_limited)?;
     if let Err(kind) = state.config.policy.check(destination, !client.local) {
-        return Err(AppError::new(
+        return Err(or_limited(AppError::new(
             StatusCode::FORBIDDEN,
             "forbidden_target",
             format!("{target} resolves to {destination}, {kind}, which this server does not trace"),
-        ));
+        )));
+    }
+    let probe = request::probe_config(&request, destination, &state.config.probe_defaults);
+    let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
+    let geo = request.geo.unwrap_or(true);
+    let key = ShareKey::new(&request, &probe, dns, geo);
+    let id = new_trace_id();
+    let delete_token = tokens::new_token();
+    // A join takes no running slot either.
+    if let Some(joined) = state.shares.join(&key, &id, Instant::now()) {
+        return join_run(state, id, delete_token, joined).await;
+    }
+    if let Some(wait) = limited {
+        return Err(AppError::rate_limited(wait));
     }
     let Ok(slot) = Arc::clone(&state.slots).try_acquire_owned() else {
         return Err(AppError::new(
@@ -266,21 +318,17 @@ async fn create_trace(
         ));
     };
 
-    let id = new_trace_id();
-    let probe = request::probe_config(&request, destination, &state.config.probe_defaults);
     let mut report = TraceReport::new(target.clone(), request.protocol);
     report.id = Some(id.clone());
     report.address = Some(destination.to_string());
     report.max_hops = probe.max_hops;
     report.tries = probe.tries;
-    let delete_token = tokens::new_token();
     state.store.insert(&id, unix_ms(), &report, Some(tokens::hash(&delete_token))).await?;
     let live = state.hub.insert(&id, report);
+    state.shares.offer(key, &id, &live, Instant::now());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
-    let job =
-        TraceJob { target, probe, geo: request.geo.unwrap_or(true), dns, location: state.config.location.clone() };
+    let job = TraceJob { target, probe, geo, dns, location: state.config.location.clone() };
     let run = tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
@@ -307,12 +355,47 @@ async fn create_trace(
             tracing::error!(id = %trace_id, error = %err, "could not store a finished trace");
         }
         state.hub.remove(&trace_id);
+        state.shares.ended(&trace_id, Instant::now());
         drop(slot);
         tracing::info!(id = %trace_id, status = ?report.status, hops = report.hops.len(), "trace ended");
     });
 
     tracing::info!(%id, %destination, protocol = %request.protocol, "trace started");
-    Ok((StatusCode::CREATED, Json(TraceCreated { id, delete_token: Some(delete_token) })).into_response())
+    let created = TraceCreated { id, delete_token: Some(delete_token), ..Default::default() };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// A request identical to a probe run under way or just finished becomes trace `id` showing that run: its own row
+/// and delete token, another name of the run's log while it goes on, and a copy of the run once it has ended.
+async fn join_run(state: AppState, id: String, delete_token: String, joined: Joined) -> Result<Response, AppError> {
+    let after_ms = u64::try_from(joined.after.as_millis()).unwrap_or(u64::MAX);
+    let own = move |mut report: TraceReport, id: &str| {
+        report.id = Some(id.to_owned());
+        report.joined_after_ms = Some(after_ms);
+        report
+    };
+    let live = joined.live;
+    state.hub.link(&id, Arc::clone(&live));
+    if let Err(err) =
+        state.store.insert(&id, unix_ms(), &own(live.report(), &id), Some(tokens::hash(&delete_token))).await
+    {
+        state.hub.unlink(&id);
+        state.shares.forget_joined(&id);
+        return Err(err.into());
+    }
+    let trace_id = id.clone();
+    tokio::spawn(async move {
+        live.closed().await;
+        let (report, events) = live.snapshot();
+        if let Err(err) = state.store.finish(&trace_id, &own(report, &trace_id), &events).await {
+            tracing::error!(id = %trace_id, error = %err, "could not store a joined trace");
+        }
+        state.hub.unlink(&trace_id);
+        state.shares.forget_joined(&trace_id);
+    });
+    tracing::info!(%id, after_ms, "trace joined an identical probe run");
+    let created = TraceCreated { id, delete_token: Some(delete_token), joined_after_ms: Some(after_ms) };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// Longest `DELETE /api/traces/{id}/run` waits for the stopped trace to be stored, so the next `GET` reads it.
@@ -327,6 +410,14 @@ async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Re
             None => Err(AppError::trace_not_found()),
         };
     };
+    let joiners = state.shares.joiners(&live);
+    if joiners > 0 {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "shared_run",
+            format!("{} traces share this probe run; it ends by itself", joiners + 1),
+        ));
+    }
     live.stop();
     drop(live);
     let deadline = Instant::now() + STOP_WAIT;
@@ -340,10 +431,7 @@ async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Re
 /// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.
 async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
     let (id, format) = Format::split(&id);
-    let report = match state.hub.get(id) {
-        Some(live) => live.report(),
-        None => state.store.get(id).await?.ok_or_else(AppError::trace_not_found)?.report,
-    };
+    let report = current_report(&state, id).await?.ok_or_else(AppError::trace_not_found)?;
     let Some(format) = format else { return Ok(Json(report).into_response()) };
     let disposition = format!("attachment; filename=\"tracemap-{id}.{}\"", format.extension());
     let mut response = format.render(&report).into_response();

@@ -84,6 +84,9 @@ const MIGRATIONS: &[&str] = &[
     // 2 (issue #11, private by default): the SHA-256 of each trace's delete token; NULL for older traces,
     // which only the operator's admin token can delete.
     "ALTER TABLE traces ADD COLUMN delete_hash BLOB;",
+    // 3 (issue #14, link previews): the trace's picture (`/t/{id}.png`), drawn once it has ended; NULL until
+    // someone asks for it. In the trace's row, so deleting or expiring the trace takes it along.
+    "ALTER TABLE traces ADD COLUMN preview BLOB;",
 ];
 
 /// A stored trace: its report and the events that built it.
@@ -217,6 +220,31 @@ impl Store {
                 report.status = TraceStatus::Interrupted;
             }
             Ok(Some(StoredTrace { report, events }))
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// The stored picture of trace `id` (`/t/{id}.png`), if one has been drawn.
+    pub async fn preview(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT preview FROM traces WHERE id = ?1", [&id], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()
+                .map(Option::flatten)
+                .op("reading a preview")
+        })
+        .await
+    }
+
+    /// Keeps the picture of the ended trace `id`, so it is drawn once.
+    pub async fn set_preview(&self, id: &str, png: Vec<u8>) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute("UPDATE traces SET preview = ?2 WHERE id = ?1 AND status != 'running'", params![id, png])
+                .op("storing a preview")?;
+            Ok(())
         })
         .await
     }

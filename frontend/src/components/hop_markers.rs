@@ -1,9 +1,10 @@
-//! The hop markers: one numbered marker per place (hops at the same place share one; a hop answered by several
-//! located routers has one per router), coloured by round-trip time, hollow where the place cannot be true, the
-//! start of the route, and the accuracy circles. The marker of the focused hop is highlighted; during a replay,
+//! The hop markers: one numbered marker per place (hops at the same place share one, and so do places that would
+//! cover each other at the current zoom; a hop answered by several located routers has one per router), coloured by
+//! round-trip time, hollow where the place cannot be true, the start of the route, and the accuracy circles. The marker of the focused hop is highlighted; during a replay,
 //! markers of hops the replay has not reached yet are faded.
 
 use super::route_map::MapContext;
+use crate::map::crowd::crowds;
 use crate::map::{accuracy_circle, layer_effect, origin_marker, place_marker, tag_marker};
 use crate::ui::Focus;
 use leptos::prelude::*;
@@ -32,13 +33,17 @@ pub fn HopMarkers() -> impl IntoView {
             if let Some(origin) = layout.origin {
                 group.add_layer(&origin_marker(origin));
             }
+            // Places whose markers would cover each other at this zoom share one (the zoom snaps to quarters).
+            let zoom = ctx.zoom.get();
             ctx.points.with(|points| {
-                for place in &layout.places {
-                    let Some(marker) = place_marker(place, points) else { continue };
+                for crowd in crowds(&layout.places, layout.origin, zoom) {
+                    let Some(marker) = place_marker(&crowd, points) else { continue };
                     group.add_layer(&marker);
-                    let ttls: Vec<u8> = place.members.iter().filter_map(|&i| points.get(i).map(|p| p.ttl)).collect();
+                    let mut ttls: Vec<u8> =
+                        crowd.members.iter().filter_map(|&i| points.get(i).map(|p| p.ttl)).collect();
+                    ttls.dedup();
                     let addresses: Vec<&str> =
-                        place.members.iter().filter_map(|&i| points.get(i).map(|p| p.address.as_str())).collect();
+                        crowd.members.iter().filter_map(|&i| points.get(i).map(|p| p.address.as_str())).collect();
                     tag_marker(&marker, &ttls, &addresses);
                 }
             })

@@ -160,7 +160,8 @@ pub fn HopTable() -> impl IntoView {
 
     view! {
         <div class="table-scroll">
-            <table id="hops" class="hop-table">
+            // More than three tries: narrower try columns, numbered under one "RTT ms" (see the style sheet).
+            <table id="hops" class=move || { if columns.get() > 3 { "hop-table many-tries" } else { "hop-table" } }>
                 <thead>
                     <tr>
                         <th scope="col" class="ttl">

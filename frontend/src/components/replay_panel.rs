@@ -259,7 +259,8 @@ pub fn ReplayPanel() -> impl IntoView {
                             id="replay-speed"
                             prop:value=move || replay.with(|r| r.speed.to_string())
                             on:change=move |ev| {
-                                if let Ok(speed) = event_target_value(&ev).parse() {
+                                let value = event_target_value(&ev);
+                                if let Some(speed) = SPEEDS.into_iter().find(|s| s.to_string() == value) {
                                     run(Command::Speed(speed));
                                 }
                             }

@@ -25,6 +25,8 @@ pub struct MapContext {
     pub points: Memo<Vec<RoutePoint>>,
     /// Where the start, the hops and the arcs go.
     pub layout: Memo<RouteLayout>,
+    /// The map's zoom level (markers that would overlap at it are grouped).
+    pub zoom: RwSignal<f64>,
 }
 
 /// The TTL of the hop marker an event happened on, if any.
@@ -68,14 +70,15 @@ pub fn RouteMap() -> impl IntoView {
         let origin = origin.get().filter(|_| has_trace);
         points.with(|p| RouteLayout::new(origin, first_ttl.get(), p))
     });
-    provide_context(MapContext { map, points, layout });
+    let zoom = RwSignal::new(1.0);
+    provide_context(MapContext { map, points, layout, zoom });
 
     Effect::new(move |_| {
         let Some(div) = element.get() else { return };
         if view.with_value(Option::is_some) {
             return;
         }
-        match MapView::new(&div) {
+        match MapView::new(&div, move |z| zoom.set(z)) {
             Ok(created) => {
                 map.set(Some(created.leaflet().clone()));
                 view.set_value(Some(created));

@@ -121,9 +121,7 @@ pub fn RecentTraces() -> impl IntoView {
                                         <a href=permalink(&t.id) on:click=open>
                                             {t.target.clone()}
                                         </a>
-                                        <span class="recent-meta">
-                                            {format!(" {} ", t.protocol.as_str().to_uppercase())}
-                                        </span>
+                                        <span class="recent-meta">{format!(" {} ", crate::mine::describe(&t))}</span>
                                         {remove}
                                     </li>
                                 }

@@ -1,7 +1,7 @@
 //! The status line (announced to screen readers) and the error banner with the server's own message.
 
 use crate::session::Session;
-use crate::state::{Phase, mode_note, settings_note, status_text};
+use crate::state::{Phase, joined_note, mode_note, settings_note, status_text};
 use leptos::prelude::*;
 use tracemap_shared::TraceStatus;
 
@@ -24,6 +24,7 @@ pub fn StatusLine() -> impl IntoView {
     };
     let settings = move || session.model.with(|m| m.as_ref().and_then(|m| settings_note(&m.report)));
     let mode = move || session.model.with(|m| m.as_ref().and_then(|m| mode_note(&m.report)));
+    let joined = move || session.model.with(|m| m.as_ref().and_then(|m| joined_note(&m.report)));
     let state = move || {
         let status = session.model.with(|m| m.as_ref().map(|m| m.report.status));
         match (session.phase.get(), status) {
@@ -41,9 +42,11 @@ pub fn StatusLine() -> impl IntoView {
                 {text}
                 {move || mode().map(|note| view! { <span id="probe-mode" class="status-mode">{note}</span> })}
                 {move || settings().map(|note| view! { <span id="trace-settings" class="status-mode">{note}</span> })}
+                {move || joined().map(|note| view! { <span id="trace-joined" class="status-mode">{note}</span> })}
             </p>
             <Show when=move || {
-                state() == "running" && session.phase.get() == Phase::Live
+                // A joined trace shares its probe run with others: it ends by itself.
+                state() == "running" && session.phase.get() == Phase::Live && joined().is_none()
             }>
                 <button id="stop-trace" type="button" class="secondary stop-trace" on:click=move |_| session.stop()>
                     "Stop"

@@ -32,6 +32,22 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn remove(this: &LeafletMap);
 
+    /// `map.getZoom()`.
+    #[wasm_bindgen(method, js_name = getZoom)]
+    pub fn get_zoom(this: &LeafletMap) -> f64;
+
+    /// `map.getContainer()`: the map's element.
+    #[wasm_bindgen(method, js_name = getContainer)]
+    pub fn get_container(this: &LeafletMap) -> web_sys::HtmlElement;
+
+    /// `map.on(type, listener)`.
+    #[wasm_bindgen(method, js_name = on)]
+    pub fn on(this: &LeafletMap, kind: &str, listener: &js_sys::Function);
+
+    /// `map.off(type, listener)`.
+    #[wasm_bindgen(method, js_name = off)]
+    pub fn off(this: &LeafletMap, kind: &str, listener: &js_sys::Function);
+
     /// `L.Layer`: the base of everything drawn on the map.
     #[derive(Debug, Clone)]
     #[wasm_bindgen(js_namespace = L, js_name = Layer)]
@@ -100,12 +116,28 @@ extern "C" {
 }
 
 /// A JS object from JSON, for Leaflet's option bags and GeoJSON.
+///
+/// Built value by value rather than through `JSON.parse(value.to_string())`: printing floats as JSON text would
+/// bring serde_json's float formatter and its tables (about 12 KB gzip) into the page for nothing.
 pub fn options(value: &serde_json::Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::UNDEFINED)
+    use serde_json::Value;
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Number(n) => n.as_f64().map_or(JsValue::NULL, JsValue::from_f64),
+        Value::String(text) => JsValue::from_str(text),
+        Value::Array(items) => items.iter().map(options).collect::<js_sys::Array>().into(),
+        Value::Object(fields) => {
+            let object = js_sys::Object::new();
+            for (key, field) in fields {
+                let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &options(field));
+            }
+            object.into()
+        }
+    }
 }
 
-/// A JS object from any serializable value (large GeoJSON goes through one `JSON.parse`).
+/// A JS object from any serializable value (the basemap's GeoJSON), through [`options`].
 pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, String> {
-    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-    js_sys::JSON::parse(&text).map_err(|e| crate::api::describe(&e))
+    serde_json::to_value(value).map(|v| options(&v)).map_err(|e| e.to_string())
 }

@@ -3,14 +3,16 @@
 //! `leaflet` holds the raw `#[wasm_bindgen]` bindings (only the calls tracemap makes); `view` owns one Leaflet map
 //! and makes the layers the map components draw; `topojson` turns the world-atlas topology into GeoJSON and
 //! `antimeridian` makes it drawable on a flat map; `geodesy` (great circles, the short way round) and `layout` (arcs,
-//! dashed bridges, hops grouped by place) place the route. Everything but `leaflet` and `view` is pure Rust, tested
+//! dashed bridges, hops grouped by place) place the route; `crowd` groups the markers that would cover each other at
+//! the current zoom and keeps tooltips inside the map. Everything but `leaflet` and `view` is pure Rust, tested
 //! natively.
 
 pub mod antimeridian;
+pub mod crowd;
 pub mod geodesy;
 pub mod layout;
 pub mod leaflet;
-pub mod topojson;
+pub use tracemap_shared::topojson;
 mod view;
 
 pub use view::{

@@ -4,8 +4,9 @@
 //! (the route as it grows). Layers are not its business: each layer component (basemap, route line, hop markers)
 //! owns a [`LayerGroup`] on the map through [`layer_effect`] and redraws it from its own signal.
 
+use super::crowd::{BESIDE_START_PX, Crowd, crowd_label, nudge};
 use super::geodesy::LatLon;
-use super::layout::{Place, RouteLayout, ttl_label};
+use super::layout::{RouteLayout, ttl_label};
 use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
 use super::{antimeridian, topojson};
 use crate::state::RoutePoint;
@@ -40,11 +41,16 @@ pub struct MapView {
     queued: Rc<Cell<bool>>,
     /// Tells Leaflet when its element changes size (the layout moves when an error banner appears, or on rotate).
     resize: Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>,
+    /// The `zoomend` and `tooltipopen` listeners, kept alive as long as the map.
+    listeners: Vec<Listener>,
 }
 
+/// A Leaflet event name and the listener registered for it.
+type Listener = (&'static str, Closure<dyn FnMut(JsValue)>);
+
 impl MapView {
-    /// Creates the map in `element`, showing the world.
-    pub fn new(element: &web_sys::HtmlElement) -> Result<Self, String> {
+    /// Creates the map in `element`, showing the world; `on_zoom` hears every new zoom level.
+    pub fn new(element: &web_sys::HtmlElement, on_zoom: impl Fn(f64) + 'static) -> Result<Self, String> {
         let map_options = options(&json!({
             "zoomSnap": 0.25,
             "minZoom": 1,
@@ -69,7 +75,16 @@ impl MapView {
             observer.observe(element);
             (observer, on_resize)
         });
-        Ok(MapView { map, fitted, resize, animating_until: Rc::default(), queued: Rc::default() })
+        let zoom_map = map.clone();
+        on_zoom(map.get_zoom());
+        let listeners: Vec<Listener> = vec![
+            ("zoomend", Closure::new(move |_: JsValue| on_zoom(zoom_map.get_zoom()))),
+            ("tooltipopen", Closure::new(keep_tooltip_inside)),
+        ];
+        for (kind, listener) in &listeners {
+            map.on(kind, listener.as_ref().unchecked_ref());
+        }
+        Ok(MapView { map, fitted, resize, listeners, animating_until: Rc::default(), queued: Rc::default() })
     }
 
     /// The Leaflet map, for layers to be added to.
@@ -109,8 +124,44 @@ impl MapView {
         if let Some((observer, _)) = &self.resize {
             observer.disconnect();
         }
+        for (kind, listener) in &self.listeners {
+            self.map.off(kind, listener.as_ref().unchecked_ref());
+        }
         self.map.remove();
     }
+}
+
+/// Moves an opened tooltip (Leaflet's `tooltipopen` event) so it lies inside the map, by its margins (Leaflet
+/// places it with a transform, so the margins are free; they are recomputed from the style sheet at each opening).
+fn keep_tooltip_inside(event: JsValue) {
+    let get = |object: &JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).ok();
+    let Some(tooltip) = get(&event, "tooltip") else { return };
+    let (Some(tip), Some(map)) = (get(&tooltip, "_container"), get(&tooltip, "_map")) else { return };
+    let (Ok(tip), Ok(map)) = (tip.dyn_into::<web_sys::HtmlElement>(), map.dyn_into::<LeafletMap>()) else { return };
+    let style = tip.style();
+    let _ = style.remove_property("margin-left");
+    let _ = style.remove_property("margin-top");
+    let (Some(tip_box), Some(map_box)) = (client_rect(&tip), client_rect(&map.get_container())) else { return };
+    let (dx, dy) = nudge(tip_box, map_box, 4.0);
+    if dx == 0.0 && dy == 0.0 {
+        return;
+    }
+    let computed = web_sys::window().and_then(|w| w.get_computed_style(&tip).ok().flatten());
+    let margin = |name: &str| {
+        // JS's parseFloat reads `6px` as 6 (and keeps Rust's float parser out of the page).
+        let value = computed.as_ref().and_then(|c| c.get_property_value(name).ok()).unwrap_or_default();
+        Some(js_sys::parse_float(&value)).filter(|v| v.is_finite()).unwrap_or(0.0)
+    };
+    let _ = style.set_property("margin-left", &format!("{}px", margin("margin-left") + dx));
+    let _ = style.set_property("margin-top", &format!("{}px", margin("margin-top") + dy));
+}
+
+/// `element.getBoundingClientRect()` as `[left, top, right, bottom]` (through JS: no extra `web-sys` feature).
+fn client_rect(element: &web_sys::HtmlElement) -> Option<[f64; 4]> {
+    let method = js_sys::Reflect::get(element, &"getBoundingClientRect".into()).ok()?;
+    let rect = method.dyn_into::<js_sys::Function>().ok()?.call0(element).ok()?;
+    let side = |key: &str| js_sys::Reflect::get(&rect, &key.into()).ok().and_then(|v| v.as_f64());
+    Some([side("left")?, side("top")?, side("right")?, side("bottom")?])
 }
 
 /// How long Leaflet's animated fit takes (its zoom and pan animations last 0.25 s), with a margin.
@@ -184,20 +235,30 @@ pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
     layers
 }
 
-/// The marker of one place: the numbers of its hops, coloured by the first hop's round-trip time, with every hop
-/// listed in its tooltip. A place that cannot be true (every address at it judged implausible) is drawn hollow, and
-/// its tooltip says why.
-pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
-    let members: Vec<&RoutePoint> = place.members.iter().filter_map(|&i| points.get(i)).collect();
+/// The marker of one crowd (the places that share a spot at the current zoom): the numbers of its hops, coloured by
+/// the first hop's round-trip time, with every hop listed in its tooltip; one that covers several places counts its
+/// hops in a badge, and one on top of the start stands beside it. A place that cannot be true (every address at it
+/// judged implausible) is drawn hollow, and its tooltip says why.
+pub fn place_marker(crowd: &Crowd, points: &[RoutePoint]) -> Option<Layer> {
+    let members: Vec<&RoutePoint> = crowd.members.iter().filter_map(|&i| points.get(i)).collect();
     let first = members.first()?;
-    let ttls: Vec<u8> = members.iter().map(|p| p.ttl).collect();
-    let label = ttl_label(&ttls);
-    let width = 26.max(12 + 8 * label.chars().count() as u32);
+    let mut ttls: Vec<u8> = members.iter().map(|p| p.ttl).collect();
+    ttls.dedup();
+    let label = crowd_label(&ttls);
+    let count = if crowd.places > 1 { format!("<i class=\"crowd-count\">{}</i>", ttls.len()) } else { String::new() };
+    let width = 26.max(12 + 8 * label.chars().count() as i32);
     let implausible = members.iter().all(|p| p.plausible == Some(false));
     let mut class = if members.len() > 1 { "hop-marker grouped".to_owned() } else { "hop-marker".to_owned() };
     if implausible {
         class.push_str(" implausible");
     }
+    if crowd.places > 1 {
+        class.push_str(" crowd");
+    }
+    if crowd.on_start {
+        class.push_str(" beside-start");
+    }
+    let shift = if crowd.on_start { BESIDE_START_PX } else { 0 };
     // Hollow: the RTT colour only rings the number.
     let style = if implausible {
         // The number in the text colour: the RTT colour alone on the hollow face would fall below 4.5:1.
@@ -208,9 +269,9 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
     };
     let icon = leaflet::div_icon(&options(&json!({
         "className": class,
-        "html": format!("<span style=\"{style}\">{}</span>", escape_html(&label)),
+        "html": format!("<span style=\"{style}\">{}</span>{count}", escape_html(&label)),
         "iconSize": [width, 26],
-        "iconAnchor": [width / 2, 13],
+        "iconAnchor": [width / 2 - shift, 13 - shift],
     })));
     let title = members
         .iter()
@@ -220,10 +281,10 @@ pub fn place_marker(place: &Place, points: &[RoutePoint]) -> Option<Layer> {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let alt = if members.len() > 1 { format!("Hops {label}") } else { format!("Hop {label}") };
+    let alt = if ttls.len() > 1 { format!("Hops {}", ttl_label(&ttls)) } else { format!("Hop {label}") };
     let marker_options = options(&json!({ "title": title, "alt": alt, "riseOnHover": true }));
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
-    let marker = leaflet::marker(&options(&json!(place.position)), &marker_options);
+    let marker = leaflet::marker(&options(&json!(crowd.position)), &marker_options);
     let tooltip = members
         .iter()
         .map(|p| {

@@ -1,4 +1,5 @@
-//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library.
+//! TopoJSON to GeoJSON, in pure Rust, so the offline basemap needs no JavaScript library: the page draws it with
+//! Leaflet, the server into link previews and offline copies.
 //!
 //! A TopoJSON topology stores each shared border once as an *arc*; geometries refer to arcs by index (a negative
 //! index `!i` means arc `i` reversed). Quantized topologies also delta-encode each arc's integer positions and carry a
@@ -372,15 +373,9 @@ mod tests {
         assert_eq!(coordinates[0].len(), 4);
     }
 
-    /// The real basemap, when `npm ci` has run: every country decodes, rings close, and positions are on Earth.
-    #[test]
-    fn world_atlas_countries_decode() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/world-atlas/countries-110m.json");
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: {path} is missing (run npm ci)");
-            return;
-        };
-        let fc = decode_object(&text, "countries").unwrap();
+    /// Decodes a world-atlas countries file and checks every ring: closed, four points or more, on Earth.
+    fn check_countries(text: &str) -> FeatureCollection {
+        let fc = decode_object(text, "countries").unwrap();
         assert!(fc.features.len() > 150, "{} countries", fc.features.len());
         let mut rings = 0;
         for feature in &fc.features {
@@ -397,7 +392,53 @@ mod tests {
             }
         }
         assert!(rings > 200);
+        fc
+    }
+
+    /// The real basemap, when `npm ci` has run: every country decodes, rings close, and positions are on Earth.
+    #[test]
+    fn world_atlas_countries_decode() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/world-atlas/countries-110m.json");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipped: {path} is missing (run npm ci)");
+            return;
+        };
+        let fc = check_countries(&text);
         let france = fc.features.iter().find(|f| f.properties["name"] == "France").unwrap();
         assert_eq!(france.id, Some(Value::from("250")));
+    }
+
+    /// The slimmed basemap the page loads (scripts/slim-basemap.mjs, run by Trunk before each build): the same
+    /// countries, every ring still whole, every vertex within a grid step (0.036°) of the original's.
+    #[test]
+    fn the_slimmed_basemap_keeps_every_country() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let slim_path = format!("{dir}/target/basemap/countries-110m.json");
+        let (Ok(slim), Ok(full)) = (
+            std::fs::read_to_string(&slim_path),
+            std::fs::read_to_string(format!("{dir}/node_modules/world-atlas/countries-110m.json")),
+        ) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{slim_path} is missing: run scripts/build-frontend.sh"
+            );
+            eprintln!("SKIPPED: {slim_path} or the npm original is missing (scripts/build-frontend.sh writes both)");
+            return;
+        };
+        assert!(slim.len() * 10 < full.len() * 8, "at least 20 % smaller: {} of {} bytes", slim.len(), full.len());
+        let (slim, full) = (check_countries(&slim), check_countries(&full));
+        assert_eq!(slim.features.len(), full.features.len());
+        let mut vertices = 0;
+        let first_ring = |g: &Option<Geometry>| match g {
+            Some(Geometry::Polygon { coordinates }) => coordinates[0].clone(),
+            Some(Geometry::MultiPolygon { coordinates }) => coordinates[0][0].clone(),
+            other => panic!("unexpected geometry {other:?}"),
+        };
+        for (s, f) in slim.features.iter().zip(&full.features) {
+            let (a, b) = (first_ring(&s.geometry), first_ring(&f.geometry));
+            assert!((a[0][0] - b[0][0]).abs() < 0.04 && (a[0][1] - b[0][1]).abs() < 0.02, "{a:?} {b:?}");
+            vertices += a.len();
+        }
+        assert!(vertices > 3000, "{vertices}");
     }
 }

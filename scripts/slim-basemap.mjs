@@ -1,0 +1,61 @@
+// Writes the page's offline basemap: Natural Earth's 1:110m countries from npm world-atlas, made smaller for the
+// first visit (38 → about 25 KB gzip). Run by Trunk before each build (Trunk.toml [[hooks]]); idempotent and
+// offline: it rewrites its output only when the input is newer.
+//
+// What goes: the `land` object (the page draws `countries`), each country's name and id (the basemap is not
+// interactive), and precision the map never shows: coordinates are re-quantized from a 100,000-step grid to a
+// 10,000-step one (0.036° of longitude: under two pixels at the closest zoom the route is fitted to, finer than the
+// 1:110m outlines themselves), dropping the points that land on their predecessor. Arc ends stay, so neighbouring
+// countries still share their borders exactly.
+//
+// Usage: node scripts/slim-basemap.mjs [input] [output]
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+const input = process.argv[2] ?? "node_modules/world-atlas/countries-110m.json";
+const output = process.argv[3] ?? "target/basemap/countries-110m.json";
+const STEPS = 10_000;
+
+const mtime = (path) => { try { return statSync(path).mtimeMs; } catch { return -1; } };
+if (mtime(output) >= mtime(input) && mtime(output) >= mtime(new URL(import.meta.url))) process.exit(0);
+
+const topology = JSON.parse(readFileSync(input, "utf8"));
+const countries = topology.objects?.countries;
+if (!countries || !topology.transform || !Array.isArray(topology.arcs)) {
+  console.error(`slim-basemap: ${input} is not a quantized world-atlas topology with a "countries" object`);
+  process.exit(1);
+}
+// The source grid: the number of steps across the bounding box (world-atlas: 1e5).
+const [west, south, east, north] = topology.bbox;
+const [sx, sy] = topology.transform.scale;
+const fx = (east - west) / sx / (STEPS - 1);
+const fy = (north - south) / sy / (STEPS - 1);
+
+const arcs = topology.arcs.map((arc) => {
+  let x = 0, y = 0;
+  const points = arc.map(([dx, dy]) => [Math.round((x += dx) / fx), Math.round((y += dy) / fy)]);
+  const out = [];
+  let px = 0, py = 0;
+  points.forEach(([qx, qy], i) => {
+    const last = i === points.length - 1;
+    if (i > 0 && qx === px && qy === py && !last) return;
+    out.push(i === 0 ? [qx, qy] : [qx - px, qy - py]);
+    px = qx; py = qy;
+  });
+  // A small island's ring keeps its four points (a ring needs them), repeated points and all.
+  if (out.length < Math.min(4, points.length)) {
+    return points.map(([qx, qy], i) => (i === 0 ? [qx, qy] : [qx - points[i - 1][0], qy - points[i - 1][1]]));
+  }
+  return out;
+});
+const geometries = countries.geometries.map(({ type, arcs }) => ({ type, arcs }));
+const slim = {
+  type: "Topology",
+  bbox: topology.bbox,
+  transform: { scale: [sx * fx, sy * fy], translate: topology.transform.translate },
+  objects: { countries: { type: "GeometryCollection", geometries } },
+  arcs,
+};
+mkdirSync(dirname(output), { recursive: true });
+writeFileSync(output, JSON.stringify(slim));
+console.error(`slim-basemap: ${output}: ${arcs.reduce((n, a) => n + a.length, 0)} points`);
