@@ -2,7 +2,8 @@
 # Installs what building and testing tracemap needs, each step only when it is missing, so running it again is
 # quick. Sourced by scripts/run.sh and scripts/test.sh; also runnable on its own.
 #   setup.sh            toolchain pieces, npm packages, the GeoIP and ASN data (what the app needs)
-#   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq)
+#   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq,
+#                       nginx, nats-server)
 #   setup.sh --bench    only what scripts/bench-rounds.sh compares with (mtr-tiny; trippy with TRIPPY=1)
 set -euo pipefail
 
@@ -192,6 +193,9 @@ setup_test_tools() {
     command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq)
     # The reverse proxy of docs/deploy.md, run by backend/tests/proxy_nginx.rs with its own config.
     command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    # The message broker agents and the server meet on, run by backend/tests/agents.rs with its own config
+    # (never as the system service: policy-rc.d below keeps apt from starting it).
+    command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
     if [ ${#missing[@]} -gt 0 ]; then
         [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
         say "installing ${missing[*]} from Debian"

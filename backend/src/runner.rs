@@ -247,7 +247,7 @@ fn options(probe: &ProbeConfig) -> TraceOptions {
     let port = crate::probe::Method::for_config(probe).port();
     let family = if probe.destination.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
     let timeout_ms = u32::try_from(probe.timeout.as_millis()).unwrap_or(u32::MAX);
-    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms) }
+    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms), ..TraceOptions::default() }
 }
 
 /// What the runner has told about each (TTL, address), and each address's fastest answer.

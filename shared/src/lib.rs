@@ -137,6 +137,24 @@ pub struct TraceRequest {
     /// Whether to locate hops (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<bool>,
+    /// Where to trace from: the names of agents (`tracemap agent --name`), one trace each; a single name may be
+    /// sent as a string. Empty or absent: the server probes itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub from: Vec<String>,
+}
+
+/// `"a"` or `["a", "b"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 impl TraceRequest {
@@ -150,7 +168,7 @@ impl TraceRequest {
 /// destination port (TCP and UDP; the default filled in), the address family traced over and the per-probe wait.
 /// Recorded in the `started` event and the report so a permalink, an export and "trace again" keep them; absent
 /// from traces stored before they were recorded (every field then reads `None`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TraceOptions {
     /// Destination port of TCP probes, or of the first (or every, Paris) UDP probe; `None` for ICMP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +179,10 @@ pub struct TraceOptions {
     /// Longest wait for one probe's reply, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u32>,
+    /// The vantage point that probed: the name of the agent (`tracemap agent --name`) the trace ran on; absent
+    /// when the server (or the command line) probed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// Answer to `POST /api/traces`.
@@ -176,6 +198,49 @@ pub struct TraceCreated {
     /// how many milliseconds after that run started this trace joined it. The trace has its own id and token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_after_ms: Option<u64>,
+}
+
+/// One of the traces a request with several vantage points started: the answer then is the first one's
+/// [`TraceCreated`] plus `traces`, one of these per name in `from`, in the request's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TraceFrom {
+    /// The agent it runs on.
+    pub from: String,
+    /// The trace's id.
+    pub id: String,
+    /// Its delete token (see [`TraceCreated::delete_token`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_token: Option<String>,
+}
+
+/// A vantage point: an agent (`tracemap agent`) as the server last heard of it. Answer to `GET /api/agents` is
+/// [`AgentList`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Its `--name`, unique among the agents of one server.
+    pub name: String,
+    /// Where it stands (`--location`), the start of its routes on the map.
+    #[serde(default)]
+    pub location: Option<Geo>,
+    /// The tracemap version it runs.
+    #[serde(default)]
+    pub version: String,
+    /// Whether its heartbeat is current (false once it has said goodbye or gone silent).
+    #[serde(default)]
+    pub online: bool,
+    /// Traces it is running now.
+    #[serde(default)]
+    pub running: u32,
+    /// Unix time (milliseconds) of its last heartbeat.
+    #[serde(default)]
+    pub last_seen_ms: u64,
+}
+
+/// Answer to `GET /api/agents`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AgentList {
+    /// Every agent heard of since the server started, by name.
+    pub agents: Vec<AgentInfo>,
 }
 
 /// One line of `GET /api/traces`: enough to list recent traces without loading them.
@@ -917,7 +982,7 @@ impl TraceReport {
             } => {
                 self.target.clone_from(target);
                 self.first_ttl = Some(*first_ttl);
-                self.options = *options;
+                self.options.clone_from(options);
                 self.address = Some(address.clone());
                 self.protocol = *protocol;
                 self.mode = *mode;
@@ -1417,7 +1482,12 @@ mod tests {
 
     #[test]
     fn trace_options_travel_in_started_and_old_traces_still_read() {
-        let options = TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let options = TraceOptions {
+            port: Some(8080),
+            family: Some(Family::Ipv4),
+            timeout_ms: Some(800),
+            from: Some("sydney".into()),
+        };
         let event = match started() {
             TraceEvent::Started {
                 version,
@@ -1441,7 +1511,7 @@ mod tests {
                 started_at_ms,
                 mode,
                 location,
-                options,
+                options: options.clone(),
             },
             _ => unreachable!(),
         };
@@ -1450,10 +1520,11 @@ mod tests {
             (json["port"].clone(), json["family"].clone(), json["timeout_ms"].clone()),
             (8080.into(), "ipv4".into(), 800.into())
         );
+        assert_eq!(json["from"], "sydney");
         assert_eq!(serde_json::from_value::<TraceEvent>(json).unwrap(), event);
         let mut report = TraceReport::default();
         report.apply(&event);
-        assert_eq!((report.options, report.first_ttl), (options, Some(1)));
+        assert_eq!((&report.options, report.first_ttl), (&options, Some(1)));
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["port"], 8080);
         assert_eq!(serde_json::from_value::<TraceReport>(json).unwrap(), report);
@@ -1469,6 +1540,18 @@ mod tests {
             (summary.status, summary.options, summary.tries),
             (TraceStatus::Stopped, TraceOptions::default(), 0)
         );
+    }
+
+    #[test]
+    fn from_is_one_vantage_point_or_several_and_absent_for_the_server_itself() {
+        let one: TraceRequest = serde_json::from_str(r#"{"target":"t","from":"sydney"}"#).unwrap();
+        assert_eq!(one.from, ["sydney"]);
+        let two: TraceRequest = serde_json::from_str(r#"{"target":"t","from":["a","b"]}"#).unwrap();
+        assert_eq!(two.from, ["a", "b"]);
+        let none: TraceRequest = serde_json::from_str(r#"{"target":"t"}"#).unwrap();
+        assert!(none.from.is_empty());
+        assert!(!serde_json::to_string(&none).unwrap().contains("from"));
+        assert!(serde_json::from_str::<TraceRequest>(r#"{"target":"t","from":3}"#).is_err());
     }
 
     #[test]

@@ -452,8 +452,12 @@ mod tests {
         report.max_hops = 30;
         report.first_ttl = Some(2);
         report.started_at_ms = Some(1_700_000_000_000);
-        report.options =
-            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        report.options = tracemap_shared::TraceOptions {
+            port: Some(8080),
+            family: Some(Family::Ipv4),
+            timeout_ms: Some(800),
+            ..Default::default()
+        };
         let text = csv(&report);
         let header: Vec<&str> = text.lines().next().unwrap_or_default().split(',').collect();
         let row: Vec<&str> = text.lines().nth(3).unwrap_or_default().split(',').collect();
