@@ -2,7 +2,9 @@
 # Installs what building and testing tracemap needs, each step only when it is missing, so running it again is
 # quick. Sourced by scripts/run.sh and scripts/test.sh; also runnable on its own.
 #   setup.sh            toolchain pieces, npm packages, the GeoIP and ASN data (what the app needs)
-#   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq)
+#   setup.sh --test     the above plus what the tests need (Chromium, chromedriver, iproute2, iptables, dnsmasq,
+#                       nginx, nats-server)
+#   setup.sh --bench    only what scripts/bench-rounds.sh compares with (mtr-tiny; trippy with TRIPPY=1)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -191,6 +193,9 @@ setup_test_tools() {
     command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq)
     # The reverse proxy of docs/deploy.md, run by backend/tests/proxy_nginx.rs with its own config.
     command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    # The message broker agents and the server meet on, run by backend/tests/agents.rs with its own config
+    # (never as the system service: policy-rc.d below keeps apt from starting it).
+    command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
     if [ ${#missing[@]} -gt 0 ]; then
         [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
         say "installing ${missing[*]} from Debian"
@@ -205,6 +210,21 @@ setup_test_tools() {
         fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || { [ -z "$guard" ] || rm -f "$guard"; die "apt-get install ${missing[*]} failed"; }
         [ -z "$guard" ] || rm -f "$guard"
+    fi
+}
+
+# What scripts/bench-rounds.sh compares tracemap's watch with: mtr (Debian's mtr-tiny) and, with TRIPPY=1, trippy
+# from crates.io (many CPU minutes to build, so niced and only on request). Not part of the tests.
+setup_bench_tools() {
+    command -v bc >/dev/null 2>&1 && command -v mtr >/dev/null 2>&1 && [ -x /usr/bin/time ] || {
+        [ "$(id -u)" = 0 ] || die "the benchmark needs mtr-tiny, bc and time: apt-get install mtr-tiny bc time"
+        say "installing mtr-tiny, bc and time from Debian"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtr-tiny bc time >/dev/null || die "apt-get install mtr-tiny bc time failed"
+    }
+    if [ "${TRIPPY:-}" = 1 ] && ! command -v trip >/dev/null 2>&1; then
+        say "installing trippy from crates.io (cargo install, niced)"
+        nice cargo install trippy --locked
     fi
 }
 
@@ -225,5 +245,9 @@ setup_all() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-    setup_all "$@"
+    if [ "${1:-}" = "--bench" ]; then
+        setup_bench_tools
+    else
+        setup_all "$@"
+    fi
 fi

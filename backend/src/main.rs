@@ -21,6 +21,8 @@ enum Command {
     Trace(cli::trace::TraceArgs),
     /// Serve the web app and its API.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Be a vantage point: take traces from a server over NATS and run them from here.
+    Agent(Box<cli::agent::AgentArgs>),
     /// Print what tracemap knows about addresses: kind, name, location, AS, and which source said so.
     Locate(cli::locate::LocateArgs),
     /// Print which data files are in use, their versions and ages, and where tracemap looked for them.
@@ -47,6 +49,7 @@ prints what is in use, its versions and ages.";
 enum Job {
     Trace(cli::trace::TraceArgs),
     Serve(Box<cli::serve::Prepared>),
+    Agent(Box<cli::agent::Prepared>),
     Locate(cli::locate::LocateArgs),
 }
 
@@ -81,6 +84,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        Command::Agent(args) => match cli::agent::prepare(*args) {
+            Ok(prepared) => Job::Agent(Box::new(prepared)),
+            Err(err) => {
+                eprintln!("tracemap: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        },
         Command::Trace(args) => Job::Trace(args),
         Command::Locate(args) => Job::Locate(args),
         // The commands that only describe the installation need no runtime.
@@ -100,6 +110,7 @@ fn main() -> ExitCode {
         match job {
             Job::Trace(args) => cli::trace::run(args).await,
             Job::Serve(prepared) => cli::serve::run(*prepared).await,
+            Job::Agent(prepared) => cli::agent::run(*prepared).await,
             Job::Locate(args) => cli::locate::run(args).await,
         }
     });

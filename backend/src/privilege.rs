@@ -96,7 +96,15 @@ impl CapabilitySets {
 /// Drops every privilege the process holds; see the module documentation. `user` is who to become when running as
 /// root (its primary group too); it is not used otherwise.
 pub fn drop_privileges(user: &str) -> Result<Dropped, PrivilegeError> {
-    let threads = thread_count().map_err(|error| PrivilegeError::Os { operation: "count threads", error })?;
+    let count = || thread_count().map_err(|error| PrivilegeError::Os { operation: "count threads", error });
+    // A loader thread that has handed over its result may not have exited yet (the data tables load on their own
+    // threads, `enrich::Loading`): give such threads a moment to end rather than refuse to start.
+    let mut threads = count()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while threads != 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        threads = count()?;
+    }
     if threads != 1 {
         return Err(PrivilegeError::Threads(threads));
     }

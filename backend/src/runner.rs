@@ -6,8 +6,9 @@
 //! of [`TraceEvent`]s.
 //!
 //! The event channels of a trace (prober → runner → hub) are unbounded channels with a bounded content: only this
-//! trace's own code feeds them, one event per probe (at most `max_hops × tries`), two per hop address, a start and
-//! an end, so a full queue can never happen and no producer ever waits on a consumer. What outside input feeds
+//! trace's own code feeds them, one event per probe (at most `max_hops × tries`, times the rounds of a watch,
+//! which are paced at one probe per hop per second or slower), two per hop address, a start and an end, so a full
+//! queue can never happen and no producer ever waits on a consumer. What outside input feeds
 //! (the raw sockets' readers) goes through bounded queues that drop and count when full (`net`), and viewers read
 //! the hub's log at their own pace (`http::hub`).
 
@@ -246,7 +247,7 @@ fn options(probe: &ProbeConfig) -> TraceOptions {
     let port = crate::probe::Method::for_config(probe).port();
     let family = if probe.destination.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
     let timeout_ms = u32::try_from(probe.timeout.as_millis()).unwrap_or(u32::MAX);
-    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms) }
+    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms), ..TraceOptions::default() }
 }
 
 /// What the runner has told about each (TTL, address), and each address's fastest answer.

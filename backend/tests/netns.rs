@@ -38,7 +38,10 @@ fn library_trace(ns: &str, destination: Ipv4Addr, traces: usize) -> Vec<TraceRep
                     let mut report = TraceReport::new(destination.to_string(), Protocol::Icmp);
                     report.tries = 3;
                     while let Some(event) = rx.recv().await {
-                        assert!(matches!(event, TraceEvent::Probe { .. }), "only probe events: {event:?}");
+                        assert!(
+                            matches!(event, TraceEvent::Probe { .. } | TraceEvent::RateLimit { .. }),
+                            "only probe events: {event:?}"
+                        );
                         report.apply(&event);
                     }
                     assert_eq!(report.destination_reached, reached);
@@ -648,6 +651,11 @@ fn traces_beyond_what_the_routers_limit_allows_report_rate_limited_not_silent() 
                 Some(reply) => assert_eq!(Some(&reply.from), router.as_ref(), "{hop:?}"),
                 None => {
                     assert!(hop.rate_limited.contains(&(index as u8)), "a false star at TTL 1: {hop:?}");
+                    // With its evidence: the router, and more probes from us than its burst.
+                    let evidence = hop.probable_rate_limits.iter().find(|limit| usize::from(limit.index) == index);
+                    let evidence = evidence.unwrap_or_else(|| panic!("no evidence for try {index}: {hop:?}"));
+                    assert_eq!(Some(&evidence.router), router.as_ref());
+                    assert!(evidence.recent_probes > 6, "{evidence:?}");
                     limited += 1;
                 }
             }

@@ -6,6 +6,7 @@
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
+pub mod compare;
 pub mod components;
 pub mod json;
 pub mod map;
@@ -19,11 +20,12 @@ pub mod state;
 pub mod stats;
 pub mod teach;
 pub mod ui;
+pub mod vantage;
 pub mod ws;
 
 use components::{
-    HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine, TraceForm,
-    presenter_requested,
+    ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine,
+    TraceForm, VantagePicker, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -41,6 +43,7 @@ pub fn App() -> impl IntoView {
     provide_context(config);
     let presenter = Presenter(RwSignal::new(presenter_requested()));
     provide_context(presenter);
+    provide_context(vantage::Vantage::new());
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
     leptos::task::spawn_local(async move {
@@ -85,11 +88,13 @@ pub fn App() -> impl IntoView {
                     "tracemap"
                 </a>
                 <TraceForm />
+                <VantagePicker />
                 <PresenterToggle />
             </header>
             <StatusLine />
             <ShareBar />
             <ReplayPanel />
+            <ComparePanel />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">
                     <HopTable />

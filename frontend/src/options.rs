@@ -318,8 +318,12 @@ mod tests {
         report.max_hops = 20;
         report.tries = 2;
         report.first_ttl = Some(3);
-        report.options =
-            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        report.options = tracemap_shared::TraceOptions {
+            port: Some(8080),
+            family: Some(Family::Ipv4),
+            timeout_ms: Some(800),
+            ..Default::default()
+        };
         let inputs = OptionInputs::from_report(&report);
         let request = build_request("example.com", &inputs).unwrap();
         assert_eq!(request.protocol, Protocol::Tcp);

@@ -210,7 +210,7 @@ impl Session {
             if let tracemap_shared::TraceEvent::Started { .. } = &event {
                 // The list keeps what the server really ran (its default port, the family the name resolved to).
                 let shown = self.id.get_untracked();
-                let options = self.model.with_untracked(|m| m.as_ref().map(|m| m.report.options));
+                let options = self.model.with_untracked(|m| m.as_ref().map(|m| m.report.options.clone()));
                 if let (Some(shown), Some(options)) = (shown, options)
                     && self.mine.with_untracked(|list| list.iter().any(|t| t.id == shown))
                 {

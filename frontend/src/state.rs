@@ -336,6 +336,9 @@ pub fn settings_text(report: &TraceReport) -> String {
     if report.max_hops > 0 {
         parts.push(format!("{} {}–{}", ttl_word(report), report.first_ttl.unwrap_or(1), report.max_hops));
     }
+    if let Some(from) = &report.options.from {
+        parts.push(format!("from agent {from}"));
+    }
     parts.join(", ")
 }
 
@@ -885,10 +888,14 @@ mod tests {
             port: Some(8080),
             family: Some(tracemap_shared::Family::Ipv4),
             timeout_ms: Some(800),
+            ..Default::default()
         };
         assert_eq!(settings_text(&report), "TCP port 8080, IPv4, 3 probes per hop, timeout 0.80 s, TTL 1–30");
         report.options.family = Some(tracemap_shared::Family::Ipv6);
         assert!(settings_text(&report).ends_with("hop limit 1–30"));
+        report.options.from = Some("sydney".into());
+        assert!(settings_text(&report).ends_with("hop limit 1–30, from agent sydney"));
+        report.options.from = None;
         assert_eq!(
             settings_note(&report).unwrap(),
             format!("{} · started 1970-01-01 00:00 UTC", settings_text(&report))

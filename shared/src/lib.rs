@@ -10,7 +10,12 @@
 use serde::{Deserialize, Serialize};
 
 pub mod place;
+pub mod stats;
 pub mod topojson;
+pub mod watch;
+
+pub use stats::HopStats;
+pub use watch::{LossAt, RouteChange};
 
 /// Version of the event stream. Bumped when an event changes meaning; new optional fields do not bump it.
 pub const EVENT_VERSION: u32 = 1;
@@ -132,6 +137,24 @@ pub struct TraceRequest {
     /// Whether to locate hops (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<bool>,
+    /// Where to trace from: the names of agents (`tracemap agent --name`), one trace each; a single name may be
+    /// sent as a string. Empty or absent: the server probes itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub from: Vec<String>,
+}
+
+/// `"a"` or `["a", "b"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 impl TraceRequest {
@@ -145,7 +168,7 @@ impl TraceRequest {
 /// destination port (TCP and UDP; the default filled in), the address family traced over and the per-probe wait.
 /// Recorded in the `started` event and the report so a permalink, an export and "trace again" keep them; absent
 /// from traces stored before they were recorded (every field then reads `None`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TraceOptions {
     /// Destination port of TCP probes, or of the first (or every, Paris) UDP probe; `None` for ICMP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +179,10 @@ pub struct TraceOptions {
     /// Longest wait for one probe's reply, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u32>,
+    /// The vantage point that probed: the name of the agent (`tracemap agent --name`) the trace ran on; absent
+    /// when the server (or the command line) probed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// Answer to `POST /api/traces`.
@@ -171,6 +198,49 @@ pub struct TraceCreated {
     /// how many milliseconds after that run started this trace joined it. The trace has its own id and token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_after_ms: Option<u64>,
+}
+
+/// One of the traces a request with several vantage points started: the answer then is the first one's
+/// [`TraceCreated`] plus `traces`, one of these per name in `from`, in the request's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TraceFrom {
+    /// The agent it runs on.
+    pub from: String,
+    /// The trace's id.
+    pub id: String,
+    /// Its delete token (see [`TraceCreated::delete_token`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_token: Option<String>,
+}
+
+/// A vantage point: an agent (`tracemap agent`) as the server last heard of it. Answer to `GET /api/agents` is
+/// [`AgentList`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Its `--name`, unique among the agents of one server.
+    pub name: String,
+    /// Where it stands (`--location`), the start of its routes on the map.
+    #[serde(default)]
+    pub location: Option<Geo>,
+    /// The tracemap version it runs.
+    #[serde(default)]
+    pub version: String,
+    /// Whether its heartbeat is current (false once it has said goodbye or gone silent).
+    #[serde(default)]
+    pub online: bool,
+    /// Traces it is running now.
+    #[serde(default)]
+    pub running: u32,
+    /// Unix time (milliseconds) of its last heartbeat.
+    #[serde(default)]
+    pub last_seen_ms: u64,
+}
+
+/// Answer to `GET /api/agents`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AgentList {
+    /// Every agent heard of since the server started, by name.
+    pub agents: Vec<AgentInfo>,
 }
 
 /// One line of `GET /api/traces`: enough to list recent traces without loading them.
@@ -415,12 +485,24 @@ pub struct HopAddress {
     /// What sort of address this is, as in [`Hop::kind`].
     #[serde(default)]
     pub kind: Option<String>,
+    /// Watch mode: this address's own answers over the rounds (a lost probe belongs to no address, so `sent`
+    /// counts its answers); absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<HopStats>,
 }
 
 impl HopAddress {
     /// An entry for `address` that answered no try yet and has no information.
     pub fn new(address: impl Into<String>) -> Self {
-        HopAddress { address: address.into(), probes: Vec::new(), hostname: None, geo: None, asn: None, kind: None }
+        HopAddress {
+            address: address.into(),
+            probes: Vec::new(),
+            hostname: None,
+            geo: None,
+            asn: None,
+            kind: None,
+            stats: None,
+        }
     }
 }
 
@@ -463,6 +545,20 @@ pub struct Hop {
     /// empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_sent: Vec<NotSent>,
+    /// Watch mode: every probe at this TTL over the rounds (see [`HopStats`]); absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<HopStats>,
+    /// Tries lost to a probable rate limit, each with its evidence (see [`TraceEvent::RateLimit`]); absent when
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probable_rate_limits: Vec<ProbableRateLimit>,
+    /// Watch mode: where this hop's loss happens (see [`LossAt`]); absent when it lost nothing, or nothing is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_at: Option<LossAt>,
+    /// Watch mode: its answers came back, round after round, to addresses it answered from before: several next
+    /// hops share the traffic (load balancing); absent when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub load_balanced: bool,
 }
 
 /// The JSON form of [`Hop`], read first so that hops stored before `addresses` existed get theirs from their probes.
@@ -486,12 +582,50 @@ struct HopJson {
     not_sent: Vec<NotSent>,
     #[serde(default)]
     addresses: Vec<HopAddress>,
+    #[serde(default)]
+    stats: Option<HopStats>,
+    #[serde(default)]
+    probable_rate_limits: Vec<ProbableRateLimit>,
+    #[serde(default)]
+    loss_at: Option<LossAt>,
+    #[serde(default)]
+    load_balanced: bool,
 }
 
 impl From<HopJson> for Hop {
     fn from(json: HopJson) -> Self {
-        let HopJson { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses } = json;
-        let mut hop = Hop { ttl, probes, address, hostname, geo, asn, kind, rate_limited, not_sent, addresses };
+        let HopJson {
+            ttl,
+            probes,
+            address,
+            hostname,
+            geo,
+            asn,
+            kind,
+            rate_limited,
+            not_sent,
+            addresses,
+            stats,
+            probable_rate_limits,
+            loss_at,
+            load_balanced,
+        } = json;
+        let mut hop = Hop {
+            ttl,
+            probes,
+            address,
+            hostname,
+            geo,
+            asn,
+            kind,
+            rate_limited,
+            not_sent,
+            addresses,
+            stats,
+            probable_rate_limits,
+            loss_at,
+            load_balanced,
+        };
         if hop.addresses.is_empty() && hop.answered() > 0 {
             // Old JSON knew only the shown address's information; the other addresses keep their tries alone.
             hop.sync_probes();
@@ -506,6 +640,18 @@ impl From<HopJson> for Hop {
         }
         hop
     }
+}
+
+/// A try probably lost to its router's ICMP rate limit, and the evidence: how many probes this process had sent
+/// that router in the last seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbableRateLimit {
+    /// Which try (an index into the hop's `probes`).
+    pub index: u8,
+    /// The router whose budget was spent.
+    pub router: String,
+    /// Probes of this process that reached it in the last ten seconds or so.
+    pub recent_probes: u32,
 }
 
 /// A try the system refused to send.
@@ -531,6 +677,10 @@ impl Hop {
             rate_limited: Vec::new(),
             not_sent: Vec::new(),
             addresses: Vec::new(),
+            stats: None,
+            probable_rate_limits: Vec::new(),
+            loss_at: None,
+            load_balanced: false,
         }
     }
 
@@ -559,6 +709,15 @@ impl Hop {
             }
         };
         &mut self.addresses[pos]
+    }
+
+    /// Counts one probe of a watch round in the hop's statistics, and an answer in its address's.
+    fn record_round(&mut self, reply: Option<&ProbeReply>) {
+        let rtt = reply.map(|reply| reply.rtt_ms);
+        self.stats.get_or_insert_with(HopStats::default).record(rtt);
+        if let Some(reply) = reply {
+            self.entry_mut(&reply.from).stats.get_or_insert_with(HopStats::default).record(rtt);
+        }
     }
 
     /// Recomputes every entry's tries from `probes`, adding an entry for an address seen for the first time.
@@ -660,6 +819,16 @@ pub struct TraceReport {
     /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Geo>,
+    /// Watch mode: the rounds begun so far; absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// Watch mode: every hop that answered from a new address, in order (see [`RouteChange`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_changes: Vec<RouteChange>,
+    /// What the fold of a watch keeps between events (not part of the JSON; public only so that a report can be
+    /// written with `..Default::default()`).
+    #[serde(skip)]
+    pub watch_state: watch::WatchState,
     /// Set when this trace joined an identical probe run of the server's instead of probing again: how many
     /// milliseconds after that run started (see [`TraceCreated::joined_after_ms`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -738,6 +907,27 @@ pub enum TraceEvent {
         #[serde(default)]
         kind: Option<String>,
     },
+    /// The probe just reported (`ttl`, `index`, no answer, `rate_limited`) was probably lost to `router`'s ICMP
+    /// rate limit: this process had sent it `recent_probes` probes in the last seconds, more than its modelled
+    /// budget. Follows that probe's event; a lost probe without it is a plain `*`.
+    RateLimit {
+        /// TTL of the probe.
+        ttl: u8,
+        /// Which try.
+        index: u8,
+        /// The router whose budget was spent.
+        router: String,
+        /// Probes of this process that reached it in the last ten seconds or so.
+        recent_probes: u32,
+    },
+    /// Watch mode: round `round` (1 for the first) begins, `at_ms` milliseconds after the trace started. The probe
+    /// events that follow, until the next round, belong to it; each hop's statistics count them.
+    Round {
+        /// The round's number, from 1.
+        round: u32,
+        /// When it began, in milliseconds since the trace started.
+        at_ms: u64,
+    },
     /// The trace ended.
     Finished {
         /// Whether the destination answered.
@@ -792,7 +982,7 @@ impl TraceReport {
             } => {
                 self.target.clone_from(target);
                 self.first_ttl = Some(*first_ttl);
-                self.options = *options;
+                self.options.clone_from(options);
                 self.address = Some(address.clone());
                 self.protocol = *protocol;
                 self.mode = *mode;
@@ -803,6 +993,7 @@ impl TraceReport {
                 self.status = TraceStatus::Running;
             }
             TraceEvent::Probe { ttl, index, reply, rate_limited, send_error } => {
+                let watching = self.rounds.is_some();
                 if reply.as_ref().is_some_and(|r| r.kind == ReplyKind::Destination) {
                     self.destination_reached = true;
                 }
@@ -813,9 +1004,18 @@ impl TraceReport {
                     hop.probes.resize(slot + 1, None);
                 }
                 hop.probes[slot] = reply.clone();
+                if watching {
+                    if let Some(reply) = reply {
+                        self.observe_answer(*ttl, &reply.from);
+                    }
+                    let hop = self.hop_mut(*ttl, tries);
+                    hop.record_round(reply.as_ref());
+                }
+                let hop = self.hop_mut(*ttl, tries);
                 hop.sync_probes();
                 hop.show_majority();
                 hop.rate_limited.retain(|&index| usize::from(index) != slot);
+                hop.probable_rate_limits.retain(|limit| usize::from(limit.index) != slot);
                 if *rate_limited && reply.is_none() {
                     hop.rate_limited.push(*index);
                     hop.rate_limited.sort_unstable();
@@ -824,6 +1024,9 @@ impl TraceReport {
                 if let (Some(reason), None) = (send_error, reply) {
                     hop.not_sent.push(NotSent { index: *index, reason: reason.clone() });
                     hop.not_sent.sort_unstable_by_key(|not_sent| not_sent.index);
+                }
+                if watching {
+                    self.judge_loss();
                 }
             }
             TraceEvent::HopInfo { ttl, address, hostname, geo, asn, kind } => {
@@ -835,6 +1038,20 @@ impl TraceReport {
                 entry.asn.clone_from(asn);
                 entry.kind.clone_from(kind);
                 hop.show_majority();
+            }
+            TraceEvent::RateLimit { ttl, index, router, recent_probes } => {
+                let tries = usize::from(self.tries.max(index.saturating_add(1)));
+                let hop = self.hop_mut(*ttl, tries);
+                hop.probable_rate_limits.retain(|limit| limit.index != *index);
+                if hop.rate_limited.contains(index) {
+                    let (index, router, recent_probes) = (*index, router.clone(), *recent_probes);
+                    hop.probable_rate_limits.push(ProbableRateLimit { index, router, recent_probes });
+                    hop.probable_rate_limits.sort_unstable_by_key(|limit| limit.index);
+                }
+            }
+            TraceEvent::Round { round, at_ms } => {
+                self.rounds = Some(*round);
+                self.watch_state.at_ms = *at_ms;
             }
             TraceEvent::Finished { destination_reached, duration_ms } => {
                 self.destination_reached = *destination_reached;
@@ -1265,7 +1482,12 @@ mod tests {
 
     #[test]
     fn trace_options_travel_in_started_and_old_traces_still_read() {
-        let options = TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        let options = TraceOptions {
+            port: Some(8080),
+            family: Some(Family::Ipv4),
+            timeout_ms: Some(800),
+            from: Some("sydney".into()),
+        };
         let event = match started() {
             TraceEvent::Started {
                 version,
@@ -1289,7 +1511,7 @@ mod tests {
                 started_at_ms,
                 mode,
                 location,
-                options,
+                options: options.clone(),
             },
             _ => unreachable!(),
         };
@@ -1298,10 +1520,11 @@ mod tests {
             (json["port"].clone(), json["family"].clone(), json["timeout_ms"].clone()),
             (8080.into(), "ipv4".into(), 800.into())
         );
+        assert_eq!(json["from"], "sydney");
         assert_eq!(serde_json::from_value::<TraceEvent>(json).unwrap(), event);
         let mut report = TraceReport::default();
         report.apply(&event);
-        assert_eq!((report.options, report.first_ttl), (options, Some(1)));
+        assert_eq!((&report.options, report.first_ttl), (&options, Some(1)));
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["port"], 8080);
         assert_eq!(serde_json::from_value::<TraceReport>(json).unwrap(), report);
@@ -1317,6 +1540,18 @@ mod tests {
             (summary.status, summary.options, summary.tries),
             (TraceStatus::Stopped, TraceOptions::default(), 0)
         );
+    }
+
+    #[test]
+    fn from_is_one_vantage_point_or_several_and_absent_for_the_server_itself() {
+        let one: TraceRequest = serde_json::from_str(r#"{"target":"t","from":"sydney"}"#).unwrap();
+        assert_eq!(one.from, ["sydney"]);
+        let two: TraceRequest = serde_json::from_str(r#"{"target":"t","from":["a","b"]}"#).unwrap();
+        assert_eq!(two.from, ["a", "b"]);
+        let none: TraceRequest = serde_json::from_str(r#"{"target":"t"}"#).unwrap();
+        assert!(none.from.is_empty());
+        assert!(!serde_json::to_string(&none).unwrap().contains("from"));
+        assert!(serde_json::from_str::<TraceRequest>(r#"{"target":"t","from":3}"#).is_err());
     }
 
     #[test]

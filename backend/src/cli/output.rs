@@ -43,7 +43,8 @@ pub async fn print_table(
         progress.flush(out, false)?;
     }
     progress.flush(out, true)?;
-    let notes = doubts(&progress.report);
+    let mut notes = doubts(&progress.report);
+    notes.extend(rate_limit_notes(&progress.report));
     if !notes.is_empty() {
         writeln!(out)?;
         for note in notes {
@@ -86,6 +87,23 @@ pub fn doubts(report: &TraceReport) -> Vec<String> {
                 name(c.other_ttl),
                 c.distance_km,
                 c.bound_km
+            ));
+        }
+    }
+    notes
+}
+
+/// Footnotes for the tries marked `*rl?`: the router, and how many probes this host had sent it lately.
+pub fn rate_limit_notes(report: &TraceReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    for hop in &report.hops {
+        for limit in &hop.probable_rate_limits {
+            notes.push(format!(
+                "*rl? hop {} try {}: probably {}'s ICMP rate limit: this host had sent it {} probes in the last 10 s",
+                hop.ttl,
+                u16::from(limit.index) + 1,
+                sanitize(&limit.router),
+                limit.recent_probes
             ));
         }
     }
@@ -197,8 +215,9 @@ fn format_shown(hop: &Hop) -> String {
                     line.push_str(&format!(" {flag}"));
                 }
             }
-            // Lost to the hop's ICMP rate limit, which tracemap's own probes had spent: not a silent hop.
-            None if hop.rate_limited.iter().any(|&i| usize::from(i) == index) => line.push_str("  *rl"),
+            // Probably lost to the hop's ICMP rate limit, which tracemap's own probes had spent (the evidence is in a
+            // footnote); a loss without evidence is a plain star.
+            None if hop.probable_rate_limits.iter().any(|l| usize::from(l.index) == index) => line.push_str("  *rl?"),
             // Never left this host: the system refused to send it (the reason is in --json and the page).
             None if hop.not_sent.iter().any(|n| usize::from(n.index) == index) => line.push_str("  !send"),
             None => line.push_str("  *"),
@@ -492,9 +511,25 @@ mod tests {
         });
         report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: true, send_error: None });
         report.apply(&TraceEvent::Probe { ttl: 1, index: 2, reply: None, rate_limited: false, send_error: None });
-        assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *rl  *  10.0.1.1");
+        // Without its evidence a rate-limit verdict is a guess: a plain star.
+        assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *  *  10.0.1.1");
+        let evidence = TraceEvent::RateLimit { ttl: 1, index: 1, router: "10.0.1.1".into(), recent_probes: 9 };
+        report.apply(&evidence);
+        assert_eq!(format_hop(&report.hops[0]), " 1  0.500 ms  *rl?  *  10.0.1.1");
+        assert_eq!(
+            rate_limit_notes(&report),
+            ["*rl? hop 1 try 2: probably 10.0.1.1's ICMP rate limit: this host had sent it 9 probes in the last 10 s"]
+        );
         let json = serde_json::to_value(&report.hops[0]).expect("json");
         assert_eq!(json["rate_limited"], serde_json::json!([1]));
+        assert_eq!(
+            json["probable_rate_limits"],
+            serde_json::json!([{"index": 1, "router": "10.0.1.1", "recent_probes": 9}])
+        );
+        // Evidence for a try that was not reported rate-limited is ignored; a new outcome for the try clears it.
+        report.apply(&TraceEvent::RateLimit { ttl: 1, index: 2, router: "10.0.1.1".into(), recent_probes: 9 });
+        report.apply(&TraceEvent::Probe { ttl: 1, index: 1, reply: None, rate_limited: false, send_error: None });
+        assert!(report.hops[0].probable_rate_limits.is_empty());
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub struct ServeArgs {
     /// Keep the privileges the server was started with (for debugging; never in production).
     #[arg(long = "keep-privileges", env = "TRACEMAP_KEEP_PRIVILEGES")]
     keep_privileges: bool,
+    /// A NATS broker where agents (`tracemap agent`) offer to trace from elsewhere: nats://USER:PASSWORD@HOST:4222,
+    /// nats://TOKEN@HOST or tls://...; requests name them in `from`.
+    #[arg(long, value_name = "URL", env = "TRACEMAP_NATS", hide_env_values = true)]
+    nats: Option<String>,
+    #[command(flatten)]
+    nats_auth: super::nats::NatsAuthArgs,
     #[command(flatten)]
     geo: GeoArgs,
 }
@@ -121,12 +127,15 @@ pub struct Prepared {
     page: Page,
     sockets: ProbeSockets,
     listener: std::net::TcpListener,
+    nats: Option<tracemap::agent::connect::NatsTarget>,
 }
 
 /// Opens everything the server needs a privilege or a file for (the probe sockets, the listening socket, the
 /// database, GeoIP and ASN data, the page), then drops privileges. Runs on the main thread before the async
 /// runtime exists, so no thread ever holds a capability afterwards.
 pub fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
+    // NATS credential files are read now, while they are readable.
+    let nats = args.nats.as_deref().map(|url| args.nats_auth.settings(url).load()).transpose()?;
     let enricher = open_enricher(&args.geo, true)?;
     // Read every table now, while the files are still readable: the user dropped to may not be able to.
     enricher.wait_loaded();
@@ -170,12 +179,12 @@ pub fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
             None => tracing::info!(uid = dropped.uid, "no capabilities left"),
         }
     }
-    Ok(Prepared { args, store, enricher, page, sockets, listener })
+    Ok(Prepared { args, store, enricher, page, sockets, listener, nats })
 }
 
 /// Serves until SIGINT or SIGTERM, on what [`prepare`] opened.
 pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
-    let Prepared { args, store, enricher, page, sockets, listener } = prepared;
+    let Prepared { args, store, enricher, page, sockets, listener, nats } = prepared;
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches this port can start traces");
     }
@@ -210,7 +219,11 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         let keep = Duration::from_secs(u64::from(days) * 86_400);
         tokio::spawn(http::expire_traces(store.clone(), keep, Duration::from_secs(3600)));
     }
-    let state = AppState::with_config(store, enricher, page, config);
+    let mut state = AppState::with_config(store, enricher, page, config);
+    if let Some(nats) = &nats {
+        state.agents = Some(tracemap::agent::registry::Agents::connect(nats).await?);
+        tracing::info!(nats = %nats.shown, "taking agents from NATS");
+    }
     let hub = Arc::clone(&state.hub);
     let listener = tokio::net::TcpListener::from_std(listener).context("registering the listening socket")?;
     let url = format!("http://{}/", listener.local_addr().context("reading the bound address")?);

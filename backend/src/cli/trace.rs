@@ -8,12 +8,12 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 use tracemap::net::Family;
-use tracemap::probe::ProbeConfig;
+use tracemap::probe::{ProbeConfig, Watch};
 use tracemap::runner::{self, TraceJob};
 use tracemap_shared::{Geo, Protocol};
 
 use super::geo::{GeoArgs, open_enricher, parse_location};
-use super::output;
+use super::{output, watch};
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ProtoArg {
@@ -55,9 +55,9 @@ pub struct TraceArgs {
     /// Longest wait for a probe's reply, in seconds.
     #[arg(short = 't', long, default_value_t = 2.0, value_parser = parse_timeout)]
     timeout: f64,
-    /// Probes per hop.
-    #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
-    tries: u8,
+    /// Probes per hop (per round with --rounds) [default: 3, or 1 with --rounds].
+    #[arg(short = 'r', long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    tries: Option<u8>,
     /// Probe protocol.
     #[arg(short = 'p', long = "proto", value_enum, default_value_t = ProtoArg::Icmp)]
     proto: ProtoArg,
@@ -86,6 +86,19 @@ pub struct TraceArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     json: bool,
+    /// Watch the route: probe every hop again this many rounds (0: until Ctrl-C) and keep per-hop statistics.
+    #[arg(long, value_name = "N")]
+    rounds: Option<u32>,
+    /// With --rounds: least time between the starts of two rounds, in seconds (rounds also wait for the routers'
+    /// ICMP rate limits: a burst of 6, then one a second).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_interval, requires = "rounds")]
+    interval: f64,
+    /// With --rounds: print only the final table, not one per round.
+    #[arg(long, requires = "rounds", conflicts_with_all = ["json", "csv"])]
+    report: bool,
+    /// With --rounds: print the final statistics as CSV, a row per hop and per address.
+    #[arg(long, requires = "rounds", conflicts_with = "json")]
+    csv: bool,
     /// Where this prober stands, as LAT,LON[,LABEL]: every place is checked against the replies' round-trip times
     /// from there (light in fibre covers about 100 km per ms of round trip).
     #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = boxed_location)]
@@ -97,6 +110,11 @@ pub struct TraceArgs {
 /// `--location`, boxed: a place is large next to the other arguments.
 fn boxed_location(s: &str) -> Result<Box<Geo>, String> {
     parse_location(s).map(Box::new)
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if (0.01..=3600.0).contains(&secs) { Ok(secs) } else { Err("must be between 0.01 and 3600 seconds".to_owned()) }
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -131,10 +149,11 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         protocol: args.proto.into(),
         first_ttl: args.first_ttl,
         max_hops: args.max_hops,
-        tries: args.tries,
+        tries: args.tries.unwrap_or(if args.rounds.is_some() { 1 } else { 3 }),
         timeout: Duration::from_secs_f64(args.timeout),
         port: args.port,
         paris: args.paris,
+        watch: args.rounds.map(|rounds| Watch { rounds, interval: Duration::from_secs_f64(args.interval) }),
     };
     let job = TraceJob {
         target: args.host.clone(),
@@ -144,7 +163,16 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         location: args.location.as_deref().cloned(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(runner::run(job, enricher, tx));
+    let runner = tokio::spawn(runner::run(job, enricher, tx));
+    if args.rounds.is_some() {
+        let format = match (args.json, args.csv, args.report) {
+            (true, _, _) => watch::Format::Json,
+            (_, true, _) => watch::Format::Csv,
+            (_, _, true) => watch::Format::Report,
+            _ => watch::Format::Table,
+        };
+        return watch::run(format, rx, runner).await;
+    }
     let report = if args.json {
         let report = output::collect(rx).await;
         println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?);

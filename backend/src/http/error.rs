@@ -37,6 +37,11 @@ impl AppError {
         err
     }
 
+    /// The code and sentence the client gets (an agent answers a refused job with them).
+    pub fn body(&self) -> ApiErrorBody {
+        ApiErrorBody { code: self.code.to_owned(), message: self.message.clone() }
+    }
+
     /// 404 for an unknown trace id.
     pub fn trace_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no trace with this id")

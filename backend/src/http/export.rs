@@ -275,6 +275,10 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 2,
@@ -287,6 +291,10 @@ mod tests {
                     rate_limited: vec![1],
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
                 Hop {
                     ttl: 3,
@@ -308,6 +316,10 @@ mod tests {
                     rate_limited: Vec::new(),
                     not_sent: Vec::new(),
                     addresses: Vec::new(),
+                    stats: None,
+                    probable_rate_limits: Vec::new(),
+                    loss_at: None,
+                    load_balanced: false,
                 },
             ],
             ..Default::default()
@@ -440,8 +452,12 @@ mod tests {
         report.max_hops = 30;
         report.first_ttl = Some(2);
         report.started_at_ms = Some(1_700_000_000_000);
-        report.options =
-            tracemap_shared::TraceOptions { port: Some(8080), family: Some(Family::Ipv4), timeout_ms: Some(800) };
+        report.options = tracemap_shared::TraceOptions {
+            port: Some(8080),
+            family: Some(Family::Ipv4),
+            timeout_ms: Some(800),
+            ..Default::default()
+        };
         let text = csv(&report);
         let header: Vec<&str> = text.lines().next().unwrap_or_default().split(',').collect();
         let row: Vec<&str> = text.lines().nth(3).unwrap_or_default().split(',').collect();

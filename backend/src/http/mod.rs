@@ -4,6 +4,7 @@
 //! target once, stores the trace, and hands it to the runner; a task per trace publishes its events to the hub
 //! and stores the result when it ends. Only this module speaks HTTP.
 
+pub mod agents;
 pub mod assets;
 pub mod client;
 mod error;
@@ -124,6 +125,8 @@ pub struct AppState {
     pub page: Arc<Page>,
     /// Limits and rules.
     pub config: Arc<ServiceConfig>,
+    /// The vantage points on NATS (`serve --nats`), when there are any.
+    pub agents: Option<Arc<crate::agent::registry::Agents>>,
     limiter: Arc<RateLimiter>,
     slots: Arc<Semaphore>,
     shares: Arc<Shares>,
@@ -148,6 +151,7 @@ impl AppState {
             shares: Arc::new(Shares::new(config.share_window)),
             drawing: Arc::new(preview::Drawing::default()),
             config: Arc::new(config),
+            agents: None,
         }
     }
 }
@@ -160,12 +164,14 @@ pub fn app(state: AppState) -> Router {
         .route("/traces/{id}/live", get(ws::live))
         .route("/traces/{id}/run", delete(stop_trace))
         .route("/config", get(server_info))
+        .route("/agents", get(agents::list))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = Router::new().nest("/api", api).route("/healthz", get(healthz));
     router
         .route("/", get(page_index))
         .route("/t/{id}", get(preview::permalink))
+        .route("/compare/{a}/{b}", get(page_index))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)
@@ -268,6 +274,13 @@ async fn create_trace(
         && !state.shares.enabled()
     {
         return Err(AppError::rate_limited(wait));
+    }
+    if !request.from.is_empty() {
+        // A trace from an agent never joins a local probe run: over the limit is over the limit.
+        if let Some(wait) = limited {
+            return Err(AppError::rate_limited(wait));
+        }
+        return agents::create_remote(state, client, request).await;
     }
     let or_limited = |err: AppError| limited.map_or(err, AppError::rate_limited);
     let target = request.target.trim().to_owned();
@@ -522,6 +535,7 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "running_traces": state.hub.len(),
         "geoip": state.enricher.geoip_labels(),
+        "nats": state.agents.as_ref().map(|agents| agents.health()),
     }))
 }
 

@@ -655,9 +655,7 @@ mod tests {
             hostname: None,
             asn: asn.map(|(number, org)| Asn { number, org: Some(org.into()), source: None }),
             kind: None,
-            rate_limited: Vec::new(),
-            not_sent: Vec::new(),
-            addresses: Vec::new(),
+            ..Hop::new(ttl, 2)
         }
     }
 

@@ -83,6 +83,7 @@ pub fn probe_config(req: &TraceRequest, destination: IpAddr, defaults: &ProbeCon
         timeout: req.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))).unwrap_or(defaults.timeout),
         port: req.port.or(defaults.port),
         paris: defaults.paris,
+        watch: None,
     }
 }
 

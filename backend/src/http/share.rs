@@ -44,9 +44,10 @@ impl ShareKey {
         normal.port = Method::for_config(probe).port();
         normal.dns = Some(dns);
         normal.geo = Some(geo);
-        // The paris setting is the server's, the same for every request; the destination is what was resolved.
+        // The paris setting is the server's, the same for every request; the destination is what was resolved. A
+        // watch (rounds and interval) is another run than a single trace, and than a watch of other rounds.
         let request = serde_json::to_string(&normal).unwrap_or_default();
-        ShareKey(format!("{} {} {request}", probe.destination, probe.paris))
+        ShareKey(format!("{} {} {:?} {request}", probe.destination, probe.paris, probe.watch))
     }
 }
 

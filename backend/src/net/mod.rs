@@ -7,6 +7,7 @@
 //! the tracer: time is `Instant` since the trace began. [`trace`] runs one trace on the installed process-wide
 //! prober, or on a prober of its own when none is installed.
 
+mod delivery;
 mod prober;
 mod recverr;
 mod socket;
@@ -24,7 +25,8 @@ use tokio::sync::mpsc;
 use tracemap_shared::{ProbeMode, ReplyKind, TraceEvent};
 
 use crate::probe::{
-    Action, GiveUp, Match, Method, Pacing, Probe, ProbeConfig, Reply, Tracer, icmpv4_error, icmpv6_error,
+    Action, Evidence, GiveUp, GivenUp, Match, Method, Pacing, Probe, ProbeConfig, ROUND_BLOCKS, Reply, Rounds, Tracer,
+    icmpv4_error, icmpv6_error,
 };
 use crate::wire::extensions::MplsStack;
 use crate::wire::icmp::EchoRequest;
@@ -35,7 +37,8 @@ pub use prober::{Counters, ProbeSockets, Prober};
 pub use recverr::parse_extended_err;
 pub use socket::Family;
 
-use prober::{Delivery, Packet, Registration, Transport};
+use delivery::{Delivery, Packet};
+use prober::{Registration, Transport};
 use recverr::Ordinary;
 use socket::RawSocket;
 
@@ -129,7 +132,9 @@ impl Prober {
         self.trace_reporting(config, events, |_| {}).await
     }
 
-    /// Runs one trace on this prober's sockets; see [`trace_reporting`].
+    /// Runs one trace on this prober's sockets; see [`trace_reporting`]. With `config.watch`, runs its rounds
+    /// (each announced by a [`TraceEvent::Round`]) until the last, or until nobody listens; returns whether the
+    /// destination answered in any round.
     pub async fn trace_reporting(
         &self,
         config: &ProbeConfig,
@@ -142,88 +147,43 @@ impl Prober {
         let source = socket::source_for(destination).map_err(|error| NetError::NoRoute { destination, error })?;
         let (sender, registration, mut deliveries) = self.sender(method, family, source)?;
         on_mode(sender.mode());
-        let identifier = registration.identifier();
         let first = method
-            .first_sequence(Tracer::sequence_span(config), rand::random())
+            .first_sequence(config.sequence_span(), rand::random())
             .ok_or(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"))?;
-        let mut tracer = Tracer::new(config, identifier, first, Pacing::default());
+        let mut run = Run { prober: self, method, destination, source, sender, registration, rejected: 0 };
+        let identifier = run.registration.identifier();
+        let Some(watch) = config.watch else {
+            let mut tracer = Tracer::new(config, identifier, first, Pacing::default());
+            run.drive(&mut tracer, &mut deliveries, events, None).await?;
+            tracing::debug!(?method, identifier, rejected = run.rejected, "trace finished");
+            return Ok(tracer.destination_reached());
+        };
+        // A watch's rounds report every loss as it is: no resends (the pacing keeps the routers' budgets), so a
+        // probe lost is a probe lost.
+        let pacing = Pacing { resend_after_rate_limit: false, ..Pacing::default() };
+        let block = Tracer::sequence_span(config);
+        let mut rounds = Rounds::new(watch, config.protocol);
         let start = Instant::now();
-        let mut rejected = 0usize;
-        let mut handle = |tracer: &mut Tracer, (packet, at): Delivery| {
-            let reply = match packet {
-                Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
-                Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
-                Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
-                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
-                Packet::EchoReply { from, identifier, sequence } => method.echo_reply(from, identifier, sequence),
-            };
-            let matched =
-                reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
-            if matched != Match::Accepted {
-                rejected += 1;
-                registration.rejected();
+        let mut reached = false;
+        while let Some(at) = rounds.next_start(start.elapsed(), config) {
+            tokio::time::sleep_until((start + at).into()).await;
+            // Whatever arrived between rounds answers a finished round: too late to count.
+            while deliveries.try_recv().is_ok() {}
+            let (number, round) = rounds.begin(start.elapsed(), config);
+            let at_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if events.send(TraceEvent::Round { round: number, at_ms }).is_err() {
+                break;
             }
-        };
-        let refill = Pacing::default().rate_limit_refill;
-        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
-        // only because the trace's future must be `Send`; nothing else ever holds it.)
-        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
-        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
-            let (verdict, at) = self.give_up(destination, ttl, (source, &path()), sibling, may_resend, refill);
-            match verdict {
-                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
-                other => other,
-            }
-        };
-        loop {
-            let action = tracer.poll_with(start.elapsed(), &mut resend);
-            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
-            for outcome in outcomes {
-                if let Some(answer) = &outcome.reply {
-                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
-                    path().entry(outcome.ttl).or_insert(answer.from);
-                    self.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
-                }
-                if events.send(outcome.into()).is_err() {
-                    // Nobody listens to this trace any more.
-                    return Ok(tracer.destination_reached());
-                }
-            }
-            match action {
-                Action::Send(probe) => match send_with_retry(&sender, method, identifier, probe, destination).await {
-                    Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
-                    // The probe is lost, not the trace: the others may well go (a full buffer drains, a firewall
-                    // rule may cover one TTL only).
-                    Err(error) => {
-                        tracing::debug!(%error, ttl = probe.ttl, %destination, "probe not sent");
-                        tracer.not_sent(probe, error.to_string());
-                    }
-                },
-                Action::Wait(deadline) => {
-                    // `check` caps the timeout at a minute, so the deadline is always a representable instant.
-                    let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
-                    tokio::select! {
-                        delivery = deliveries.recv() => match delivery {
-                            Some(delivery) => handle(&mut tracer, delivery),
-                            None => return Err(NetError::ProberGone),
-                        },
-                        () = tokio::time::sleep_until(wake.into()) => {
-                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
-                            // time even if the readers (or this task) run late.
-                            self.pump();
-                            sender.drain_error_queue();
-                        }
-                    }
-                    while let Ok(delivery) = deliveries.try_recv() {
-                        handle(&mut tracer, delivery);
-                    }
-                }
-                Action::Done => break,
+            let sequence = first.wrapping_add(((number as usize % ROUND_BLOCKS) * block) as u16);
+            let mut tracer = Tracer::new(&round, identifier, sequence, pacing);
+            let listening = run.drive(&mut tracer, &mut deliveries, events, Some((&mut rounds, start))).await?;
+            reached |= tracer.destination_reached();
+            if !listening {
+                break;
             }
         }
-        tracing::debug!(?method, identifier, rejected, elapsed = ?start.elapsed(), "trace finished");
-        Ok(tracer.destination_reached())
+        tracing::debug!(?method, identifier, rounds = rounds.begun(), rejected = run.rejected, "watch finished");
+        Ok(reached)
     }
 
     /// How this trace sends its probes, and its hold on an identifier.
@@ -252,7 +212,8 @@ impl Prober {
                     .register(family, Transport::Udp, udp.port)
                     .ok_or(NetError::Unsupported("a UDP port held by a running trace".to_owned()))?;
                 let reader = AbortOnDrop::spawn(&udp, Ordinary::Discard, &registration)?;
-                Ok((Sender::Udp { udp, raw: None, _reader: Some(reader) }, registration, deliveries))
+                let paris = paris_port(method);
+                Ok((Sender::Udp { udp, raw: None, paris, _reader: Some(reader) }, registration, deliveries))
             }
             Method::IcmpEcho | Method::TcpSyn { .. } => {
                 let (socket, transport) = match (method, family) {
@@ -265,7 +226,11 @@ impl Prober {
                 // ICMP errors about our probes arrive on the ICMP socket of the family; it must be open too.
                 self.icmp_socket(family).ok_or_else(unsupported)?;
                 let (registration, deliveries) = self.register_random(family, transport);
-                Ok((Sender::Raw { socket, source, family }, registration, deliveries))
+                let sender = match method {
+                    Method::TcpSyn { port } => Sender::RawTcp { socket, source, port },
+                    _ => Sender::RawIcmp { socket, family },
+                };
+                Ok((sender, registration, deliveries))
             }
             Method::UdpClassic { .. } | Method::UdpParis { .. } => {
                 self.icmp_socket(family).ok_or_else(unsupported)?;
@@ -277,7 +242,8 @@ impl Prober {
                     Family::V4 => self.udp4.clone(),
                     Family::V6 => self.udp6.clone(),
                 };
-                Ok((Sender::Udp { udp, raw, _reader: None }, registration, deliveries))
+                let paris = paris_port(method);
+                Ok((Sender::Udp { udp, raw, paris, _reader: None }, registration, deliveries))
             }
         }
     }
@@ -290,17 +256,161 @@ impl Prober {
     }
 }
 
-/// How one trace's probes leave.
+/// One trace's hold on the prober while it runs: how its probes leave and where their answers come from.
+struct Run<'a> {
+    prober: &'a Prober,
+    method: Method,
+    destination: IpAddr,
+    source: IpAddr,
+    sender: Sender,
+    registration: Registration,
+    /// Packets the trace received but did not accept.
+    rejected: usize,
+}
+
+impl Run<'_> {
+    /// Lets `tracer` probe until it is done, sending each outcome to `events`; a round of a watch also tells its
+    /// [`Rounds`] (whose time counts from the given instant) every probe sent and every outcome. The tracer's time
+    /// is `Instant` since this call. Returns `false` when nobody listens to the trace any more.
+    async fn drive(
+        &mut self,
+        tracer: &mut Tracer,
+        deliveries: &mut mpsc::Receiver<Delivery>,
+        events: &mpsc::UnboundedSender<TraceEvent>,
+        mut watch: Option<(&mut Rounds, Instant)>,
+    ) -> Result<bool, NetError> {
+        let Run { prober, method, destination, source, .. } = *self;
+        let identifier = self.registration.identifier();
+        let start = Instant::now();
+        let registration = &self.registration;
+        let rejected = &mut self.rejected;
+        let mut handle = |tracer: &mut Tracer, (packet, at): Delivery| {
+            let reply = match packet {
+                Packet::Icmpv4(datagram) => method.reply_from_icmpv4(&datagram),
+                Packet::Icmpv6 { from, message } => method.reply_from_icmpv6(from, &message),
+                Packet::Tcp { from, segment } => method.reply_from_tcp(from, &segment),
+                Packet::QueuedError(error) => queued_reply(method, identifier, &error),
+                Packet::EchoReply { from, identifier, sequence } => method.echo_reply(from, identifier, sequence),
+            };
+            let matched =
+                reply.map_or(Match::Foreign, |reply| tracer.on_reply(at.saturating_duration_since(start), &reply));
+            if matched != Match::Accepted {
+                *rejected += 1;
+                registration.rejected();
+            }
+        };
+        let refill = Pacing::default().rate_limit_refill;
+        // Who answered each TTL of this trace so far: the hop before a TTL tells who is likely behind it. (A mutex
+        // only because the trace's future must be `Send`; nothing else ever holds it.)
+        let responders: Mutex<HashMap<u8, IpAddr>> = Mutex::new(HashMap::new());
+        let path = || responders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Per TTL, why its latest probe given up is probably a victim of its router's rate limit.
+        let evidence: Mutex<HashMap<u8, Evidence>> = Mutex::new(HashMap::new());
+        let evidence_of = || evidence.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut resend = |ttl: u8, sibling: Option<(ReplyKind, IpAddr)>, may_resend: bool| {
+            let path = path();
+            let probe = GivenUp { destination, ttl, source, path: &path, sibling, may_resend };
+            let (verdict, at) = prober.give_up(probe, refill);
+            if let Some(found) = verdict.evidence {
+                evidence_of().insert(ttl, found);
+            }
+            match verdict.give_up {
+                GiveUp::Resend(kind, _) => GiveUp::Resend(kind, Some(at.saturating_duration_since(start))),
+                other => other,
+            }
+        };
+        loop {
+            let action = tracer.poll_with(start.elapsed(), &mut resend);
+            let outcomes: Vec<_> = tracer.drain_outcomes().collect();
+            for outcome in outcomes {
+                if let Some(answer) = &outcome.reply {
+                    let before = if outcome.ttl <= 1 { Some(source) } else { path().get(&(outcome.ttl - 1)).copied() };
+                    path().entry(outcome.ttl).or_insert(answer.from);
+                    prober.note_answer(destination, outcome.ttl, before, answer.from, answer.kind, refill);
+                }
+                if let Some((rounds, _)) = watch.as_mut() {
+                    rounds.answered(outcome.ttl, outcome.reply.as_ref().map(|answer| answer.kind));
+                }
+                let limited = (outcome.rate_limited && outcome.reply.is_none()).then_some((outcome.ttl, outcome.index));
+                if events.send(outcome.into()).is_err() {
+                    // Nobody listens to this trace any more.
+                    return Ok(false);
+                }
+                if let Some((ttl, index)) = limited
+                    && let Some(found) = evidence_of().get(&ttl).copied()
+                {
+                    let router = found.router.to_string();
+                    let _ =
+                        events.send(TraceEvent::RateLimit { ttl, index, router, recent_probes: found.recent_probes });
+                }
+            }
+            match action {
+                Action::Send(probe) => {
+                    if let Some((rounds, since)) = watch.as_mut() {
+                        rounds.sent(since.elapsed(), probe.ttl);
+                    }
+                    match send_with_retry(&self.sender, identifier, probe, destination).await {
+                        Ok(sent) => tracer.sent_at(probe, sent.saturating_duration_since(start)),
+                        // The probe is lost, not the trace: the others may well go (a full buffer drains, a
+                        // firewall rule may cover one TTL only).
+                        Err(error) => {
+                            tracing::debug!(%error, ttl = probe.ttl, %destination, "probe not sent");
+                            tracer.not_sent(probe, error.to_string());
+                        }
+                    }
+                }
+                Action::Wait(deadline) => {
+                    // `check` caps the timeout at a minute, so the deadline is always a representable instant.
+                    let wake = start.checked_add(deadline).unwrap_or_else(Instant::now);
+                    tokio::select! {
+                        delivery = deliveries.recv() => match delivery {
+                            Some(delivery) => handle(tracer, delivery),
+                            None => return Err(NetError::ProberGone),
+                        },
+                        () = tokio::time::sleep_until(wake.into()) => {
+                            // Before any probe is given up, take in what already arrived: the kernel stamped it in
+                            // time even if the readers (or this task) run late.
+                            prober.pump();
+                            self.sender.drain_error_queue();
+                        }
+                    }
+                    while let Ok(delivery) = deliveries.try_recv() {
+                        handle(tracer, delivery);
+                    }
+                }
+                Action::Done => return Ok(true),
+            }
+        }
+    }
+}
+
+/// The destination port of every probe of a Paris UDP trace; `None` for the other methods.
+fn paris_port(method: Method) -> Option<u16> {
+    match method {
+        Method::UdpParis { port } => Some(port),
+        _ => None,
+    }
+}
+
+/// How one trace's probes leave: one kind per way of sending, each carrying what its method needs, so a probe can
+/// only go out the way its trace was set up for.
 #[derive(Debug)]
 enum Sender {
-    /// Through a shared raw socket (ICMP echo, TCP SYN); the kernel adds the IP header.
-    Raw {
+    /// ICMP echo requests through the family's shared raw ICMP socket; the kernel adds the IP header.
+    RawIcmp {
+        /// The socket.
+        socket: Arc<RawSocket>,
+        /// Its family.
+        family: Family,
+    },
+    /// TCP SYNs through the family's shared raw TCP socket.
+    RawTcp {
         /// The socket.
         socket: Arc<RawSocket>,
         /// Our address towards the destination, for the TCP checksum.
         source: IpAddr,
-        /// The family of both.
-        family: Family,
+        /// The probed port.
+        port: u16,
     },
     /// Through the trace's own UDP socket, whose port is the trace's identifier; Paris probes go through the raw UDP
     /// socket when there is one, from the same port, so that their checksum is exactly the one we chose.
@@ -309,6 +419,9 @@ enum Sender {
         udp: DatagramSocket,
         /// The shared raw UDP socket of the family.
         raw: Option<Arc<RawSocket>>,
+        /// Paris: the destination port of every probe (the sequence rides in the checksum); classic UDP (`None`)
+        /// puts the sequence in the destination port.
+        paris: Option<u16>,
         /// Unprivileged: the task reading the socket's error queue, stopped with the trace.
         _reader: Option<AbortOnDrop>,
     },
@@ -342,7 +455,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// The reply an ICMP error from the error queue gives to trace `identifier` (whose socket received it).
-fn queued_reply(method: Method, identifier: u16, error: &recverr::QueuedError) -> Option<Reply> {
+fn queued_reply(method: Method, identifier: u16, error: &delivery::QueuedError) -> Option<Reply> {
     let response = if error.icmpv6 {
         icmpv6_error(error.icmp_type, error.code, error.info)
     } else {
@@ -363,7 +476,7 @@ impl Sender {
     /// How this sender's probes go.
     fn mode(&self) -> ProbeMode {
         match self {
-            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => ProbeMode::Raw,
+            Sender::RawIcmp { .. } | Sender::RawTcp { .. } | Sender::Udp { _reader: None, .. } => ProbeMode::Raw,
             Sender::Udp { _reader: Some(_), .. } => ProbeMode::UdpErrorQueue,
             Sender::Ping { .. } => ProbeMode::IcmpDatagram,
         }
@@ -375,27 +488,27 @@ impl Sender {
         let (socket, reader) = match self {
             Sender::Udp { udp, _reader: Some(reader), .. } => (udp, reader),
             Sender::Ping { ping, reader } => (ping, reader),
-            Sender::Raw { .. } | Sender::Udp { _reader: None, .. } => return,
+            Sender::RawIcmp { .. } | Sender::RawTcp { .. } | Sender::Udp { _reader: None, .. } => return,
         };
         recverr::drain(socket.socket.get_ref(), reader.2, &reader.1);
     }
 
     /// Sends `probe` of trace `identifier`; returns the time right before it was handed to the kernel.
-    fn send(&self, method: Method, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
-        match (self, method) {
-            (Sender::Raw { socket, family, .. }, Method::IcmpEcho) => {
+    fn send(&self, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
+        match self {
+            Sender::RawIcmp { socket, family } => {
                 let message = match family {
                     Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
                     Family::V6 => icmpv6::echo_request(identifier, probe.sequence, PAYLOAD),
                 };
                 socket.send(&message, destination, probe.ttl)
             }
-            (Sender::Raw { socket, source, .. }, Method::TcpSyn { port }) => {
+            Sender::RawTcp { socket, source, port } => {
                 let sequence = Method::tcp_sequence(identifier, probe.sequence);
-                let syn = Syn { source_port: probe.sequence, destination_port: port, sequence };
+                let syn = Syn { source_port: probe.sequence, destination_port: *port, sequence };
                 socket.send(&syn.to_bytes(*source, destination), destination, probe.ttl)
             }
-            (Sender::Ping { ping, .. }, Method::IcmpEcho) => {
+            Sender::Ping { ping, .. } => {
                 // The kernel puts the socket's identifier in place of ours and computes the checksum.
                 let message = match ping.family {
                     Family::V4 => EchoRequest { identifier, sequence: probe.sequence, payload: PAYLOAD }.to_bytes(),
@@ -403,10 +516,9 @@ impl Sender {
                 };
                 ping.send(&message, destination, 0, probe.ttl)
             }
-            (Sender::Udp { udp, .. }, Method::UdpClassic { .. }) => {
-                udp.send(PAYLOAD, destination, probe.sequence, probe.ttl)
-            }
-            (Sender::Udp { udp, raw, .. }, Method::UdpParis { port }) => {
+            Sender::Udp { udp, paris: None, .. } => udp.send(PAYLOAD, destination, probe.sequence, probe.ttl),
+            Sender::Udp { udp, raw, paris: Some(port), .. } => {
+                let port = *port;
                 // The sequence also travels in the payload, right after the checksum word: the error queue of the
                 // unprivileged mode returns the payload, not the checksum.
                 let mut tail = probe.sequence.to_be_bytes().to_vec();
@@ -420,7 +532,6 @@ impl Sender {
                     None => udp.send(&payload, destination, port, probe.ttl),
                 }
             }
-            _ => Err(io::Error::other("probe method and socket do not match")),
         }
     }
 }
@@ -431,20 +542,14 @@ const SEND_RETRY_DELAY: Duration = Duration::from_millis(2);
 
 /// Sends `probe`, and once more if the system refuses it (EAGAIN or ENOBUFS under load, after a short pause;
 /// EPERM from a local firewall, at once, in case the rule was a rate limit). The second refusal is the answer.
-async fn send_with_retry(
-    sender: &Sender,
-    method: Method,
-    identifier: u16,
-    probe: Probe,
-    destination: IpAddr,
-) -> io::Result<Instant> {
-    match sender.send(method, identifier, probe, destination) {
+async fn send_with_retry(sender: &Sender, identifier: u16, probe: Probe, destination: IpAddr) -> io::Result<Instant> {
+    match sender.send(identifier, probe, destination) {
         Ok(sent) => Ok(sent),
         Err(error) => {
             if matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::ENOBUFS)) {
                 tokio::time::sleep(SEND_RETRY_DELAY).await;
             }
-            sender.send(method, identifier, probe, destination)
+            sender.send(identifier, probe, destination)
         }
     }
 }
@@ -550,7 +655,10 @@ fn check(config: &ProbeConfig) -> Result<IpAddr, NetError> {
     if config.port == Some(0) {
         return Err(NetError::InvalidConfig("the port must be between 1 and 65535"));
     }
-    if Method::for_config(config).first_sequence(Tracer::sequence_span(config), 0).is_none() {
+    if config.watch.is_some_and(|watch| watch.interval.is_zero()) {
+        return Err(NetError::InvalidConfig("the interval between rounds must be more than 0"));
+    }
+    if Method::for_config(config).first_sequence(config.sequence_span(), 0).is_none() {
         return Err(NetError::InvalidConfig("too many probes for the port range; lower --port, -m or -r"));
     }
     Ok(config.destination)

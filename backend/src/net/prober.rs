@@ -19,8 +19,9 @@ use tokio::task::JoinHandle;
 use tracemap_shared::ReplyKind;
 
 use super::NetError;
+use super::delivery::{DELIVERY_CAPACITY, Delivery, Packet, deliver};
 use super::socket::{Family, RawKind, RawSocket, Received};
-use crate::probe::{GiveUp, Method};
+use crate::probe::{GivenUp, HopBook, Method, Verdict};
 use crate::wire::icmp::{IcmpMessage, Icmpv4Datagram, QuotedProbe};
 use crate::wire::icmpv6::Icmpv6Message;
 use crate::wire::ipv4::Ipv4Header;
@@ -61,63 +62,6 @@ impl Transport {
     }
 }
 
-/// A packet that may answer a trace's probe, on its way to that trace.
-#[derive(Debug, Clone, Copy)]
-pub enum Packet {
-    /// An ICMPv4 message with its IPv4 header.
-    Icmpv4(Icmpv4Datagram),
-    /// An ICMPv6 message and who sent it.
-    Icmpv6 {
-        /// The sender.
-        from: IpAddr,
-        /// The message.
-        message: Icmpv6Message,
-    },
-    /// An ICMP error the kernel queued on a trace's own socket (unprivileged modes).
-    QueuedError(super::recverr::QueuedError),
-    /// An echo reply read from a trace's own ICMP datagram socket (no IP header comes with it).
-    EchoReply {
-        /// The sender.
-        from: IpAddr,
-        /// The echo identifier (the socket's).
-        identifier: u16,
-        /// The echo sequence.
-        sequence: u16,
-    },
-    /// A TCP segment and who sent it.
-    Tcp {
-        /// The sender.
-        from: IpAddr,
-        /// The segment's header.
-        segment: Segment,
-    },
-}
-
-/// A packet and when it arrived.
-pub type Delivery = (Packet, Instant);
-
-/// Packets waiting for one trace, at most. The readers never wait for a trace (one trace that falls behind must not
-/// hold up the replies of all the others), so when a trace's queue is full the packet is dropped and counted
-/// ([`Counters::dropped`]): its probe reads as unanswered. A trace has far fewer probes in flight than this
-/// (`Pacing::max_in_flight`), so only a flood of forged replies fills it. The queue's memory grows with use, it is
-/// not reserved up front.
-pub const DELIVERY_CAPACITY: usize = 1024;
-
-/// Hands `delivery` to a trace's queue without waiting: `false` when the trace is gone. A full queue drops the
-/// packet (see [`DELIVERY_CAPACITY`]) and counts it in `dropped` when given.
-pub(super) fn deliver(queue: &mpsc::Sender<Delivery>, delivery: Delivery, dropped: Option<&AtomicU64>) -> bool {
-    match queue.try_send(delivery) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            if let Some(dropped) = dropped {
-                dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            true
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
-    }
-}
-
 type Key = (Family, Transport, u16);
 
 /// Counters of what the readers could not attribute to any trace.
@@ -130,7 +74,7 @@ pub struct Counters {
     pub foreign: AtomicU64,
     /// Packets a trace received but did not accept (late, duplicate, wrong destination or sequence).
     pub rejected: AtomicU64,
-    /// Packets for a trace whose queue was full (see [`DELIVERY_CAPACITY`]), dropped.
+    /// Packets for a trace whose queue was full (see [`DELIVERY_CAPACITY`](super::delivery::DELIVERY_CAPACITY)), dropped.
     pub dropped: AtomicU64,
     /// TCP segments the raw TCP sockets handed to the parser: only SYN-ACKs and RSTs get past their kernel
     /// filter, not the host's other TCP traffic.
@@ -142,94 +86,6 @@ pub struct Counters {
 struct Registry {
     traces: Mutex<HashMap<Key, mpsc::Sender<Delivery>>>,
     counters: Counters,
-}
-
-/// How long an answer seen by one trace counts as evidence for the others: a little longer than a rate limiter
-/// takes to refill its burst.
-const HOP_MEMORY: Duration = Duration::from_secs(10);
-
-/// Resends to one responder are queued at most this far ahead; a probe that would have to wait longer for its
-/// turn is reported as rate-limited instead (its router's budget is committed to this process's own probes).
-const RESEND_HORIZON: Duration = HOP_MEMORY;
-
-/// Linux's ICMP rate limits: per source, a burst of 6 and a token per `icmp_ratelimit` (1 s); host-wide,
-/// `icmp_msgs_per_sec` (1000) with a burst of 50. A router's budget is modelled from the first and only grows
-/// towards the second when the router proves it answers more.
-const DEFAULT_BURST: f64 = 6.0;
-const MAX_BURST: f64 = 50.0;
-const MAX_RATE_PER_SEC: f64 = 1000.0;
-
-/// What the traces of this process learned about the hops they share, so that one trace's answers explain another
-/// trace's silence, and their resends to one rate-limited router are spaced instead of colliding.
-#[derive(Debug, Default)]
-struct HopBook {
-    /// The latest answer per destination and TTL: who answered, how, and when.
-    answers: HashMap<(IpAddr, u8), (IpAddr, ReplyKind, Instant)>,
-    /// The latest router seen at a TTL right after a given hop (the previous TTL's responder, or our own source
-    /// address for TTL 1), whatever the destination: routes to different destinations mostly share their first
-    /// hops, so a trace to a new destination knows who sits behind a hop it has seen. Only Time Exceeded answers.
-    successors: HashMap<(IpAddr, u8), (IpAddr, Instant)>,
-    /// Per responder, its ICMP budget as this process has spent it.
-    budgets: HashMap<IpAddr, Budget>,
-}
-
-/// A model of one responder's ICMP rate limiter towards this host, fed with every probe of every trace that reached
-/// it (answered, or lost there). It starts as Linux's default per-source bucket; each answer the model says the
-/// router had no token for proves a larger budget, and doubles the modelled burst and refill rate (up to Linux's
-/// host-wide limit). The resends to the responder are paced by it.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    tokens: f64,
-    burst: f64,
-    /// Tokens earned per second.
-    rate: f64,
-    last: Instant,
-    /// Earliest time the next resend to it may go.
-    next_resend: Instant,
-    /// When this process's probes last found the budget empty.
-    emptied: Option<Instant>,
-}
-
-impl Budget {
-    fn new(now: Instant, refill: Duration) -> Budget {
-        let rate = 1.0 / refill.as_secs_f64().max(1e-3);
-        Budget { tokens: DEFAULT_BURST, burst: DEFAULT_BURST, rate, last: now, next_resend: now, emptied: None }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let earned = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + earned).min(self.burst);
-        self.last = self.last.max(now);
-    }
-
-    /// An answer that cost `cost` tokens arrived; one the model had no tokens for proves a larger budget.
-    fn answered(&mut self, now: Instant, cost: f64) {
-        self.refill(now);
-        if self.tokens >= cost {
-            self.tokens -= cost;
-        } else {
-            self.tokens = 0.0;
-            self.emptied = Some(now);
-            self.burst = (self.burst * 2.0).min(MAX_BURST);
-            self.rate = (self.rate * 2.0).min(MAX_RATE_PER_SEC);
-        }
-    }
-
-    /// A probe was lost at the responder: whether this process's own probes had spent its budget (the model has
-    /// no token for it, or had none moments ago: other traces keep draining a router whose model refills between
-    /// their answers). A probe lost while the budget was never short was lost for another reason.
-    fn lost(&mut self, now: Instant, cost: f64) -> bool {
-        self.refill(now);
-        if self.tokens < cost {
-            self.emptied = Some(now);
-        }
-        self.emptied.is_some_and(|at| now.saturating_duration_since(at) < RESEND_HORIZON)
-    }
-
-    /// The time one answer costing `cost` takes to earn back.
-    fn spacing(&self, cost: f64) -> Duration {
-        Duration::from_secs_f64(cost / self.rate)
-    }
 }
 
 /// The raw sockets of a prober, opened but not yet watched by any runtime. A server opens them first thing, while
@@ -297,6 +153,8 @@ pub struct Prober {
     registry: Arc<Registry>,
     readers: Vec<JoinHandle<()>>,
     hops: Mutex<HopBook>,
+    /// Time zero of the hop book.
+    epoch: Instant,
     /// Whether raw sockets could be opened; without them only UDP probes run, over the error queue.
     pub(super) privileged: bool,
 }
@@ -333,6 +191,7 @@ impl Prober {
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
             hops: Mutex::new(HopBook::default()),
+            epoch: Instant::now(),
             privileged: true,
         };
         let sockets = [
@@ -361,6 +220,7 @@ impl Prober {
             registry: Arc::new(Registry::default()),
             readers: Vec::new(),
             hops: Mutex::new(HopBook::default()),
+            epoch: Instant::now(),
             privileged: false,
         }
     }
@@ -394,7 +254,7 @@ impl Prober {
     }
 
     /// Records that `responder` answered a probe to `destination` at `ttl`, with `kind` (`refill`: the time a
-    /// default Linux limiter takes to earn a token).
+    /// default Linux limiter takes to earn a token); see [`HopBook::note_answer`].
     /// `previous` is the trace's responder at `ttl - 1` (our source address at TTL 1), when known.
     pub(super) fn note_answer(
         &self,
@@ -405,74 +265,24 @@ impl Prober {
         kind: ReplyKind,
         refill: Duration,
     ) {
+        let now = self.epoch.elapsed();
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        hops.answers.insert((destination, ttl), (responder, kind, now));
-        if let (Some(previous), ReplyKind::TimeExceeded) = (previous, kind) {
-            hops.successors.insert((previous, ttl), (responder, now));
-        }
-        hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill)).answered(now, tokens(kind));
-        // Keep the book small on a long-running server: forget what is too old to matter.
-        if hops.answers.len() > 4096 || hops.budgets.len() > 4096 || hops.successors.len() > 4096 {
-            hops.answers.retain(|_, (_, _, at)| now.duration_since(*at) < HOP_MEMORY);
-            hops.successors.retain(|_, (_, at)| now.duration_since(*at) < HOP_MEMORY);
-            hops.budgets.retain(|_, budget| budget.last.max(budget.next_resend) + HOP_MEMORY > now);
-        }
+        hops.note_answer(now, destination, ttl, previous, responder, kind, refill);
     }
 
-    /// What becomes of a probe to `destination` at `ttl` that was given up, with `may_resend` when it may go once
-    /// more. A hop known to answer (a sibling try answered, `sibling`; another trace to the destination saw it
-    /// recently; or another trace saw a router at this TTL right after the trace's hop at `ttl - 1`, `previous`)
-    /// had the probe lost at its responder, which is charged for it: the probe is sent again at the next free turn of the
-    /// responder's modelled rate limiter, unless that turn is beyond [`RESEND_HORIZON`]. When it may not be sent
-    /// again, or its turn is too far, it is rate-limited if this process's own probes had spent the responder's
-    /// budget, else a star. An unknown hop is silent.
-    ///
-    /// `path` gives this trace's own responder at a TTL, and `source` is where the route starts; the hop before
-    /// `ttl` is the trace's own responder there, else the router other traces saw after the hop before that.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn give_up(
-        &self,
-        destination: IpAddr,
-        ttl: u8,
-        (source, path): (IpAddr, &HashMap<u8, IpAddr>),
-        sibling: Option<(ReplyKind, IpAddr)>,
-        may_resend: bool,
-        refill: Duration,
-    ) -> (GiveUp, Instant) {
+    /// What becomes of a probe given up now, and when its resend may go; see [`HopBook::give_up`].
+    pub(super) fn give_up(&self, probe: GivenUp<'_>, refill: Duration) -> (Verdict, Instant) {
+        let now = self.epoch.elapsed();
         let mut hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        let recent = |at: Instant| now.duration_since(at) < HOP_MEMORY;
-        let mut previous = Some(source);
-        for hop in 1..ttl {
-            let seen = previous.and_then(|p| hops.successors.get(&(p, hop))).filter(|(_, at)| recent(*at));
-            previous = path.get(&hop).copied().or(seen.map(|(responder, _)| *responder));
-        }
-        let known = sibling
-            .or_else(|| {
-                let (responder, kind, at) = *hops.answers.get(&(destination, ttl))?;
-                recent(at).then_some((kind, responder))
-            })
-            .or_else(|| {
-                let (responder, at) = *hops.successors.get(&(previous?, ttl))?;
-                recent(at).then_some((ReplyKind::TimeExceeded, responder))
-            });
-        let Some((kind, responder)) = known else { return (GiveUp::Silent, now) };
-        let budget = hops.budgets.entry(responder).or_insert_with(|| Budget::new(now, refill));
-        let cost = tokens(kind);
-        let spent = budget.lost(now, cost);
-        let otherwise = if spent { GiveUp::RateLimited } else { GiveUp::Silent };
-        if !may_resend {
-            return (otherwise, now);
-        }
-        // Each resend to the responder takes the next token after the previous resend's.
-        let spacing = budget.spacing(cost);
-        let turn = budget.next_resend.max(now + spacing);
-        if turn > now + RESEND_HORIZON {
-            return (GiveUp::RateLimited, now);
-        }
-        budget.next_resend = turn + spacing;
-        (GiveUp::Resend(kind, None), turn)
+        let verdict = hops.give_up(now, probe, refill);
+        (verdict, self.epoch + verdict.at)
+    }
+
+    /// How many probes of this process reached `responder` in the last seconds: the evidence behind a probable
+    /// rate limit.
+    pub fn recent_probes(&self, responder: IpAddr) -> u32 {
+        let hops = self.hops.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        hops.recent_probes(self.epoch.elapsed(), responder)
     }
 
     /// What the readers and traces could not use so far.
@@ -509,12 +319,6 @@ impl Prober {
         traces.insert(key, tx);
         Some((Registration { key, registry: Arc::clone(&self.registry) }, rx))
     }
-}
-
-/// Tokens an answer of `kind` costs a Linux router: a reject route's unreachable is charged twice (once where
-/// forwarding fails, once when the error is sent).
-fn tokens(kind: ReplyKind) -> f64 {
-    if kind == ReplyKind::Unreachable { 2.0 } else { 1.0 }
 }
 
 /// A trace's hold on its identifier; released when dropped, so a finished trace's late replies count as foreign.

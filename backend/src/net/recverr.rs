@@ -18,7 +18,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
-use super::prober::{Delivery, Packet, deliver};
+use super::delivery::{Delivery, Packet, QUEUED_HEAD, QueuedError, deliver};
 use super::socket::{self, Family};
 use crate::wire::icmp::IcmpMessage;
 use crate::wire::icmpv6::Icmpv6Message;
@@ -28,42 +28,6 @@ const ORIGIN_ICMP: u8 = 2;
 const ORIGIN_ICMP6: u8 = 3;
 /// `struct sock_extended_err`: errno (4), origin, type, code, pad (1 each), info (4), data (4).
 const EXTENDED_ERR_LEN: usize = 16;
-
-/// An ICMP error the kernel queued for one of our probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueuedError {
-    /// The router or host that sent the error.
-    pub offender: IpAddr,
-    /// Whether it was ICMPv6 (types and codes are then ICMPv6's).
-    pub icmpv6: bool,
-    /// ICMP type.
-    pub icmp_type: u8,
-    /// ICMP code.
-    pub code: u8,
-    /// The MTU for fragmentation needed / packet too big.
-    pub info: u32,
-    /// Where the probe was going.
-    pub destination: IpAddr,
-    /// The probe's destination port (UDP; 0 for ICMP datagram sockets).
-    pub port: u16,
-    /// The start of what the probe carried after its IP header (ICMP datagram sockets: the echo header) or its UDP
-    /// header (UDP sockets: the payload), which names the probe; see [`Method::queued_sequence`].
-    ///
-    /// [`Method::queued_sequence`]: crate::probe::Method::queued_sequence
-    pub head: [u8; QUEUED_HEAD],
-    /// How many bytes of `head` were present.
-    pub head_len: usize,
-}
-
-/// Bytes of a queued probe kept: an ICMP echo header, or a Paris payload's first words.
-pub const QUEUED_HEAD: usize = 8;
-
-impl QueuedError {
-    /// The bytes of the probe the error queue handed back, at most [`QUEUED_HEAD`].
-    pub fn head(&self) -> &[u8] {
-        &self.head[..self.head_len.min(QUEUED_HEAD)]
-    }
-}
 
 /// Reads the data of an `IP_RECVERR`/`IPV6_RECVERR` control message: the extended error and the offender's socket
 /// address right after it. `None` unless it is an ICMP error with an offender address.

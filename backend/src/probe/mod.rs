@@ -1,12 +1,19 @@
 //! The tracer: a pure state machine that decides which probe to send next and what a reply means.
 //!
 //! It never touches a clock or a socket: time is passed in, packets come in as parsed values, and it answers with
-//! what to send and when to wake. That keeps timeouts, retries and matching testable in microseconds.
+//! what to send and when to wake. That keeps timeouts, retries and matching testable in microseconds. The routers'
+//! ICMP rate limit is modelled once, in [`ratelimit`]; what the traces of a process learn about shared hops is kept
+//! in a [`HopBook`].
 
+mod hops;
 mod method;
+pub mod ratelimit;
+mod rounds;
 mod tracer;
 
+pub use hops::{Evidence, GivenUp, HopBook, Verdict};
 pub use method::{Method, icmpv4_error, icmpv6_error};
+pub use rounds::{ROUND_BLOCKS, Rounds, Watch};
 pub use tracer::{Action, Answer, GiveUp, Match, Pacing, Probe, ProbeOutcome, Reply, ResendPolicy, Response, Tracer};
 
 use std::net::IpAddr;
@@ -34,6 +41,18 @@ pub struct ProbeConfig {
     pub port: Option<u16>,
     /// UDP only: keep every flow field constant (Paris traceroute) so per-flow load balancers keep one path.
     pub paris: bool,
+    /// Watch the route over rounds instead of tracing it once (see [`Rounds`]).
+    pub watch: Option<Watch>,
+}
+
+impl ProbeConfig {
+    /// How many sequence numbers the probes of this configuration may use from the first one: one trace's
+    /// ([`Tracer::sequence_span`]), [`ROUND_BLOCKS`] times over for a watch, whose rounds take turns with the
+    /// blocks.
+    pub fn sequence_span(&self) -> usize {
+        let blocks = if self.watch.is_some() { ROUND_BLOCKS } else { 1 };
+        (Tracer::sequence_span(self) * blocks).min(1 << 16)
+    }
 }
 
 impl Default for ProbeConfig {
@@ -47,6 +66,7 @@ impl Default for ProbeConfig {
             timeout: Duration::from_secs(2),
             port: None,
             paris: false,
+            watch: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tracemap_shared::{MplsLabel, ProbeReply, ReplyKind, TraceEvent};
 
-use super::ProbeConfig;
+use super::{ProbeConfig, ratelimit};
 use crate::wire::extensions::MplsStack;
 
 /// How probes are spread over time: how many at once, over how many TTLs, and how long to wait for each.
@@ -53,9 +53,7 @@ impl Default for Pacing {
             here_factor: 3,
             near_factor: 10,
             resend_after_rate_limit: true,
-            // Linux earns a token per second and spends one only when it holds *more* than one, counted in jiffies
-            // (4 ms at HZ=250): a resend exactly a second later can still find it one tick short.
-            rate_limit_refill: Duration::from_millis(1050),
+            rate_limit_refill: ratelimit::REFILL_WITH_MARGIN,
         }
     }
 }
@@ -591,8 +589,7 @@ impl Tracer {
         let start = i - i % tries;
         let reaching = if kind == ReplyKind::TimeExceeded { start..start + tries } else { start..self.slots.len() };
         let last = self.slots[reaching].iter().filter_map(Slot::last_send).max().unwrap_or_default();
-        let tokens = if kind == ReplyKind::Unreachable { 2 } else { 1 };
-        last.saturating_add(self.pacing.rate_limit_refill.saturating_mul(tokens))
+        last.saturating_add(self.pacing.rate_limit_refill.saturating_mul(ratelimit::cost(kind)))
     }
 
     /// When slot `i`'s pending resend may go: at the caller's turn when it paces resends, else by

@@ -8,6 +8,8 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -281,6 +283,59 @@ impl TestNet {
             }
         }
         Ok(addr(west_net, 2))
+    }
+
+    /// Hangs a new host off router `k` (0-based): a namespace wired to it on `10.210.{k}.0/24` (the router `.1`, the
+    /// host `.2`), whose default route is the router, and which every other node reaches through the chain. A
+    /// trace from it to the destination meets router `k` first (answering from `10.210.{k}.1`), then the routers
+    /// after `k`. Returns the namespace and the host's address. IPv4 only.
+    pub fn add_host(&mut self, k: usize) -> io::Result<(String, Ipv4Addr)> {
+        if k >= self.routers.len() || k > 45 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no such router to hang a host off"));
+        }
+        let nodes: Vec<String> =
+            std::iter::once(self.client.clone()).chain(self.routers.clone()).chain([self.server.clone()]).collect();
+        let router = &self.routers[k];
+        let host = format!("{router}h");
+        {
+            let _turn = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            run(Command::new("ip").args(["netns", "add", &host]))?;
+        }
+        self.created.push(host.clone());
+        run(Command::new("ip").args(["-n", &host, "link", "set", "lo", "up"]))?;
+        let (gateway, address) = (Ipv4Addr::new(10, 210, k as u8, 1), Ipv4Addr::new(10, 210, k as u8, 2));
+        run(Command::new("ip")
+            .args(["link", "add", "side", "netns", router, "type", "veth", "peer", "name", "uplink"])
+            .args(["netns", &host]))?;
+        run(Command::new("ip").args(["-n", router, "addr", "add", &format!("{gateway}/24"), "dev", "side"]))?;
+        run(Command::new("ip").args(["-n", &host, "addr", "add", &format!("{address}/24"), "dev", "uplink"]))?;
+        run(Command::new("ip").args(["-n", router, "link", "set", "side", "up"]))?;
+        run(Command::new("ip").args(["-n", &host, "link", "set", "uplink", "up"]))?;
+        run(Command::new("ip").args(["-n", &host, "route", "add", "default", "via", &gateway.to_string()]))?;
+        // Router k is node k + 1: nodes before it reach the new subnet eastwards, nodes after it westwards.
+        let subnet = format!("10.210.{k}.0/24");
+        for (n, ns) in nodes.iter().enumerate() {
+            let (via, dev) = match n.cmp(&(k + 1)) {
+                std::cmp::Ordering::Less => (Ipv4Addr::new(10, 0, n as u8, 2), "east"),
+                std::cmp::Ordering::Greater => (Ipv4Addr::new(10, 0, (n - 1) as u8, 1), "west"),
+                std::cmp::Ordering::Equal => continue,
+            };
+            run(Command::new("ip").args(["-n", ns, "route", "add", &subnet, "via", &via.to_string(), "dev", dev]))?;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for (ns, dev) in [(router.as_str(), "side"), (host.as_str(), "uplink")] {
+            loop {
+                let output = Command::new("ip").args(["-n", ns, "-o", "link", "show", dev]).output()?;
+                if String::from_utf8_lossy(&output.stdout).contains("state UP") {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!("{dev} of {ns} not up after 5 s")));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok((host, address))
     }
 
     /// Adds a packet filter rule in namespace `ns`: `command` is an `iptables` or `ip6tables` command line. On a

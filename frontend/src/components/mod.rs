@@ -1,6 +1,7 @@
 //! The page's views, one component per file. Each reads the [`crate::session::Session`] from context.
 
 mod basemap_layer;
+mod compare_panel;
 mod footer;
 mod hop_markers;
 mod hop_table;
@@ -11,8 +12,10 @@ mod route_map;
 mod share;
 mod status_line;
 mod trace_form;
+mod vantage_picker;
 
 pub use basemap_layer::BasemapLayer;
+pub use compare_panel::ComparePanel;
 pub use footer::SiteFooter;
 pub use hop_markers::HopMarkers;
 pub use hop_table::HopTable;
@@ -23,3 +26,4 @@ pub use route_map::{MapContext, RouteMap};
 pub use share::{RecentTraces, ShareBar};
 pub use status_line::StatusLine;
 pub use trace_form::TraceForm;
+pub use vantage_picker::VantagePicker;

@@ -47,8 +47,20 @@ pub fn RouteMap() -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let points =
         Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| route_points(&m.report)).unwrap_or_default()));
-    let origin =
-        Memo::new(move |_| config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon]))));
+    // A route starts where its prober stood, as its `started` event says (an agent's place for a trace from an
+    // agent); the server's own place for traces stored before the event carried one. Nothing before `started`, so
+    // the view never flies to the server first and then to the agent.
+    let origin = Memo::new(move |_| {
+        let (started, own) = session.model.with(|m| {
+            m.as_ref().map_or((false, None), |m| {
+                (m.report.started_at_ms.is_some(), m.report.location.as_ref().map(|g| [g.lat, g.lon]))
+            })
+        });
+        if !started {
+            return None;
+        }
+        own.or_else(|| config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon]))))
+    });
     let first_ttl = Memo::new(move |_| {
         session.model.with(|m| m.as_ref().and_then(|m| m.report.hops.first().map(|h| h.ttl)).unwrap_or(1))
     });

@@ -93,8 +93,11 @@ pub fn TraceForm() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match build_request(&target.get_untracked(), &inputs.get_untracked()) {
-            Ok(request) => {
+            Ok(mut request) => {
                 target_problem.set(None);
+                if let Some(vantage) = use_context::<crate::vantage::Vantage>() {
+                    request.from = vantage.from();
+                }
                 session.start(request);
             }
             Err(problems) => {

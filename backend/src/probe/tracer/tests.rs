@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
+use crate::probe::ratelimit::{BURST, TokenBucket};
 use crate::wire::extensions::MplsEntry;
 
 pub(super) const DESTINATION: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 9, 2));
@@ -46,27 +47,6 @@ enum Hop {
     Reject(u64),
 }
 
-/// Linux's per-source ICMP token bucket (`inet_peer_xrlim_allow`, and `ip_error` for unreachables), in seconds.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    last: Duration,
-}
-
-impl Bucket {
-    fn take(&mut self, now: Duration, cap: f64) -> bool {
-        self.tokens = (self.tokens + (now - self.last).as_secs_f64()).min(cap);
-        self.last = now;
-        // Strictly more than one token, as the kernel compares.
-        if self.tokens > 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Runs a whole trace over `hops` (index 0 is TTL 1; TTLs beyond the list reach the destination too) and returns
 /// every outcome in order of report, every probe sent, and when the trace was done.
 fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Duration, Probe)>, Duration) {
@@ -75,11 +55,11 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
     let mut sent = Vec::new();
     let mut outcomes = Vec::new();
     // A new peer starts with a full bucket (the kernel backdates its last refill by a minute).
-    let mut buckets: Vec<Bucket> = hops
+    let mut buckets: Vec<TokenBucket> = hops
         .iter()
-        .map(|hop| Bucket {
-            tokens: if matches!(hop, Hop::LimitedRouter(_)) { 2.5 } else { 6.0 },
-            last: Duration::ZERO,
+        .map(|hop| match hop {
+            Hop::LimitedRouter(_) => TokenBucket::new(2.5, BURST, 1.0, Duration::ZERO),
+            _ => TokenBucket::linux(Duration::ZERO),
         })
         .collect();
     loop {
@@ -96,14 +76,14 @@ fn simulate(tracer: &mut Tracer, hops: &[Hop]) -> (Vec<ProbeOutcome>, Vec<(Durat
                     Hop::Destination(delay) => (DESTINATION, delay, Response::EchoReply),
                     Hop::Silent => continue,
                     Hop::LimitedRouter(delay) => {
-                        if !buckets[at].take(now, 6.0) {
+                        if !buckets[at].allow(now, BURST) {
                             continue;
                         }
                         (router(probe.ttl), delay, Response::TimeExceeded)
                     }
                     Hop::Reject(delay) => {
                         let bucket = &mut buckets[at];
-                        if !(bucket.take(now, 5.0) && bucket.take(now, 6.0)) {
+                        if !(bucket.allow(now, BURST - 1.0) && bucket.allow(now, BURST)) {
                             continue;
                         }
                         (router(at as u8 + 1), delay, Response::Unreachable { code: 13, mtu: 0 })

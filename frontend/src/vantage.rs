@@ -1,0 +1,75 @@
+//! Where a trace runs from: the server itself, or one of its agents (`tracemap agent`, reached over NATS). The
+//! page lists the online agents with their places ([`label`]) and sends the chosen one as the request's `from`.
+
+use leptos::prelude::*;
+use tracemap_shared::AgentInfo;
+
+/// The vantage point chosen for the next trace (`None`: the server itself) and the agents to choose from; provided
+/// through context by the app, read by the form when it starts a trace.
+#[derive(Debug, Clone, Copy)]
+pub struct Vantage {
+    /// The chosen agent's name.
+    pub chosen: RwSignal<Option<String>>,
+    /// The agents the server knows, as `GET /api/agents` last said.
+    pub agents: RwSignal<Vec<AgentInfo>>,
+}
+
+impl Vantage {
+    /// Nothing chosen, no agents known yet.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Vantage { chosen: RwSignal::new(None), agents: RwSignal::new(Vec::new()) }
+    }
+
+    /// The request's `from` for the current choice.
+    pub fn from(&self) -> Vec<String> {
+        self.chosen.get_untracked().into_iter().collect()
+    }
+}
+
+/// How an agent is offered: its name, then its place when it has one (`sydney — Sydney`).
+pub fn label(agent: &AgentInfo) -> String {
+    match agent.location.as_ref().and_then(|g| g.city.clone().or_else(|| g.country.clone())) {
+        Some(place) if !place.eq_ignore_ascii_case(&agent.name) => format!("{} — {place}", agent.name),
+        _ => agent.name.clone(),
+    }
+}
+
+/// The agents worth offering: online ones, by name.
+pub fn offered(agents: &[AgentInfo]) -> Vec<AgentInfo> {
+    let mut online: Vec<AgentInfo> = agents.iter().filter(|a| a.online).cloned().collect();
+    online.sort_by(|a, b| a.name.cmp(&b.name));
+    online
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemap_shared::Geo;
+
+    fn agent(name: &str, city: Option<&str>, online: bool) -> AgentInfo {
+        let location = city.map(|c| Geo {
+            city: Some(c.to_owned()),
+            region: None,
+            country: None,
+            country_code: None,
+            lat: 0.0,
+            lon: 0.0,
+            accuracy_km: None,
+            source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
+        });
+        AgentInfo { name: name.into(), location, online, ..AgentInfo::default() }
+    }
+
+    #[test]
+    fn agents_are_offered_online_by_name_with_their_places() {
+        let agents = [agent("zurich", None, true), agent("sydney", Some("Sydney"), true), agent("gone", None, false)];
+        let offered = offered(&agents);
+        assert_eq!(offered.iter().map(label).collect::<Vec<_>>(), ["sydney", "zurich"]);
+        assert_eq!(label(&agent("lab", Some("Auckland"), true)), "lab — Auckland");
+    }
+}
