@@ -53,12 +53,12 @@ fn capitalized(text: &str) -> String {
 /// `POST /api/traces`: starts a trace and returns its id.
 pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, StartFailure> {
     let failure = |message: String| StartFailure { code: None, message, retry_after: None };
-    let body = serde_json::to_string(request).map_err(|e| failure(e.to_string()))?;
+    let body = crate::json::to_string(request).map_err(failure)?;
     let (status, text, retry_after) = send_with_headers("POST", "/api/traces", Some(&body)).await.map_err(failure)?;
     if (200..300).contains(&status) {
         return decode(status, &text).map_err(failure);
     }
-    let code = serde_json::from_str::<ApiError>(&text).ok().map(|e| e.error.code);
+    let code = crate::json::from_str::<ApiError>(&text).ok().map(|e| e.error.code);
     Err(StartFailure { code, message: error_message(status, &text), retry_after })
 }
 
@@ -98,7 +98,7 @@ pub async fn fetch_text(url: &str) -> Result<String, String> {
 /// The body of a 2xx answer as `T`; otherwise the server's error message.
 fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, String> {
     if (200..300).contains(&status) {
-        serde_json::from_str(text).map_err(|e| format!("The server sent an answer this page cannot read ({e})."))
+        crate::json::from_str(text).map_err(|e| format!("The server sent an answer this page cannot read ({e})."))
     } else {
         Err(error_message(status, text))
     }
@@ -106,7 +106,7 @@ fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, String> {
 
 /// The `ApiError` message, or a plain description of the status when the body is not one.
 pub fn error_message(status: u16, text: &str) -> String {
-    match serde_json::from_str::<ApiError>(text) {
+    match crate::json::from_str::<ApiError>(text) {
         Ok(e) => e.error.message,
         Err(_) if status == 404 => "No such trace on this server.".to_owned(),
         Err(_) => format!("The server answered HTTP {status}."),

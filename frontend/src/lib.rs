@@ -8,6 +8,7 @@
 pub mod api;
 pub mod compare;
 pub mod components;
+pub mod json;
 pub mod map;
 pub mod mine;
 pub mod options;

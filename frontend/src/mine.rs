@@ -41,7 +41,7 @@ fn whole_ms<S: serde::Serializer>(ms: &f64, serializer: S) -> Result<S::Ok, S::E
 
 /// The stored list; anything unreadable (another version, a hand edit) counts as an empty list.
 pub fn parse(text: Option<&str>) -> Vec<MyTrace> {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+    text.and_then(|t| crate::json::from_str(t).ok()).unwrap_or_default()
 }
 
 /// `list` with `trace` first (replacing an entry with its id), at most [`MAX`] long.
@@ -97,7 +97,7 @@ pub fn load() -> Vec<MyTrace> {
 
 /// Keeps `list` for the next visit; silently does nothing where storage is off or full.
 pub fn save(list: &[MyTrace]) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(list)) {
+    if let (Some(storage), Ok(text)) = (storage(), crate::json::to_string(list)) {
         let _ = storage.set_item(KEY, &text);
     }
 }

@@ -8,7 +8,6 @@
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -64,6 +63,65 @@ impl<'de> Deserialize<'de> for RawPosition {
     }
 }
 
+/// Any JSON value, for the parts of a topology the decoder passes through (ids, properties) or reads by shape
+/// (`arcs`, `coordinates`): a plain enum rather than `serde_json::Value`, so the page can read a topology with the
+/// browser's `JSON.parse` and link no serde_json (see [`Topology`]).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum Json {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(BTreeMap<String, Json>),
+}
+
+impl Json {
+    /// An object's field.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields.get(key),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Json {
+    fn from(text: &str) -> Self {
+        Json::String(text.to_owned())
+    }
+}
+
+/// The items of an array, each read by `item`; `None` if it is not an array or an item does not fit.
+fn list<T>(json: &Json, item: impl Fn(&Json) -> Option<T>) -> Option<Vec<T>> {
+    match json {
+        Json::Array(items) => items.iter().map(item).collect(),
+        _ => None,
+    }
+}
+
+/// A whole number (an arc index).
+fn int(json: &Json) -> Option<i64> {
+    match json {
+        Json::Number(n) if n.fract() == 0.0 => Some(*n as i64),
+        _ => None,
+    }
+}
+
+/// A position: the first two numbers of an array.
+fn position(json: &Json) -> Option<RawPosition> {
+    match json {
+        Json::Array(items) => match items.as_slice() {
+            [Json::Number(x), Json::Number(y), ..] => Some(RawPosition(*x, *y)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Maps quantized integer positions back to degrees: `x * scale + translate`.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 struct Transform {
@@ -71,8 +129,10 @@ struct Transform {
     translate: [f64; 2],
 }
 
+/// A parsed TopoJSON topology: [`decode_object`] parses the text with serde_json; the page parses it its own way
+/// (any serde deserializer) and calls [`Topology::decode`].
 #[derive(Debug, Deserialize)]
-struct Topology {
+pub struct Topology {
     #[serde(default)]
     transform: Option<Transform>,
     #[serde(default)]
@@ -86,15 +146,15 @@ struct TopoGeometry {
     #[serde(rename = "type")]
     kind: Option<String>,
     #[serde(default)]
-    arcs: Value,
+    arcs: Json,
     #[serde(default)]
-    coordinates: Value,
+    coordinates: Json,
     #[serde(default)]
     geometries: Vec<TopoGeometry>,
     #[serde(default)]
-    id: Option<Value>,
+    id: Option<Json>,
     #[serde(default)]
-    properties: Option<Value>,
+    properties: Option<Json>,
 }
 
 /// A GeoJSON geometry.
@@ -119,9 +179,9 @@ pub struct Feature {
     pub kind: &'static str,
     /// The geometry's id in the topology (world-atlas uses ISO 3166-1 numeric codes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
+    pub id: Option<Json>,
     /// The geometry's properties (world-atlas: `name`).
-    pub properties: Value,
+    pub properties: Json,
     /// `None` for a null geometry.
     pub geometry: Option<Geometry>,
 }
@@ -139,6 +199,17 @@ pub struct FeatureCollection {
 /// Decodes the object `name` of the TopoJSON text `json` into a GeoJSON feature collection.
 pub fn decode_object(json: &str, name: &str) -> Result<FeatureCollection, TopoError> {
     let topology: Topology = serde_json::from_str(json).map_err(|e| TopoError::Json(e.to_string()))?;
+    topology.decode(name)
+}
+
+impl Topology {
+    /// Decodes the object `name` into a GeoJSON feature collection.
+    pub fn decode(&self, name: &str) -> Result<FeatureCollection, TopoError> {
+        decode(self, name)
+    }
+}
+
+fn decode(topology: &Topology, name: &str) -> Result<FeatureCollection, TopoError> {
     let object = topology.objects.get(name).ok_or_else(|| TopoError::MissingObject(name.to_owned()))?;
     let arcs = decode_arcs(&topology.arcs, topology.transform);
     let decoder = Decoder { arcs: &arcs, transform: topology.transform };
@@ -179,37 +250,37 @@ impl Decoder<'_> {
         Ok(Feature {
             kind: "Feature",
             id: g.id.clone(),
-            properties: g.properties.clone().unwrap_or_else(|| Value::Object(Default::default())),
+            properties: g.properties.clone().unwrap_or_else(|| Json::Object(BTreeMap::new())),
             geometry: self.geometry(g)?,
         })
     }
 
     fn geometry(&self, g: &TopoGeometry) -> Result<Option<Geometry>, TopoError> {
         let Some(kind) = g.kind.as_deref() else { return Ok(None) };
-        let shape = |_| TopoError::BadShape(kind.to_owned());
+        let shape = || TopoError::BadShape(kind.to_owned());
         let geometry = match kind {
             "Point" => {
-                let p: RawPosition = serde_json::from_value(g.coordinates.clone()).map_err(shape)?;
+                let p = position(&g.coordinates).ok_or_else(shape)?;
                 Geometry::Point { coordinates: self.point(p) }
             }
             "MultiPoint" => {
-                let ps: Vec<RawPosition> = serde_json::from_value(g.coordinates.clone()).map_err(shape)?;
+                let ps = list(&g.coordinates, position).ok_or_else(shape)?;
                 Geometry::MultiPoint { coordinates: ps.into_iter().map(|p| self.point(p)).collect() }
             }
             "LineString" => {
-                let refs: Vec<i64> = serde_json::from_value(g.arcs.clone()).map_err(shape)?;
+                let refs = list(&g.arcs, int).ok_or_else(shape)?;
                 Geometry::LineString { coordinates: self.line(&refs)? }
             }
             "MultiLineString" => {
-                let refs: Vec<Vec<i64>> = serde_json::from_value(g.arcs.clone()).map_err(shape)?;
+                let refs = list(&g.arcs, |l| list(l, int)).ok_or_else(shape)?;
                 Geometry::MultiLineString { coordinates: refs.iter().map(|l| self.line(l)).collect::<Result<_, _>>()? }
             }
             "Polygon" => {
-                let refs: Vec<Vec<i64>> = serde_json::from_value(g.arcs.clone()).map_err(shape)?;
+                let refs = list(&g.arcs, |l| list(l, int)).ok_or_else(shape)?;
                 Geometry::Polygon { coordinates: self.polygon(&refs)? }
             }
             "MultiPolygon" => {
-                let refs: Vec<Vec<Vec<i64>>> = serde_json::from_value(g.arcs.clone()).map_err(shape)?;
+                let refs = list(&g.arcs, |p| list(p, |l| list(l, int))).ok_or_else(shape)?;
                 Geometry::MultiPolygon { coordinates: refs.iter().map(|p| self.polygon(p)).collect::<Result<_, _>>()? }
             }
             "GeometryCollection" => Geometry::GeometryCollection {
@@ -310,8 +381,8 @@ mod tests {
         let fc = decode_object(TWO_SQUARES, "squares").unwrap();
         let Some(Geometry::Polygon { coordinates }) = &fc.features[0].geometry else { panic!("not a polygon") };
         assert_eq!(coordinates[0], vec![[11.0, -20.0], [11.0, -19.0], [10.0, -19.0], [10.0, -20.0], [11.0, -20.0]]);
-        assert_eq!(fc.features[0].properties["name"], "left");
-        assert_eq!(fc.features[0].id, Some(Value::from("L")));
+        assert_eq!(fc.features[0].properties.get("name"), Some(&Json::from("left")));
+        assert_eq!(fc.features[0].id, Some(Json::from("L")));
     }
 
     #[test]
@@ -329,7 +400,7 @@ mod tests {
         assert_eq!(fc.features[2].geometry, Some(Geometry::Point { coordinates: [12.0, -18.0] }));
         assert_eq!(fc.features[3].geometry, None);
         let json = serde_json::to_value(&fc.features[3]).unwrap();
-        assert_eq!(json["geometry"], Value::Null);
+        assert_eq!(json["geometry"], serde_json::Value::Null);
         assert_eq!(json["type"], "Feature");
     }
 
@@ -404,8 +475,8 @@ mod tests {
             return;
         };
         let fc = check_countries(&text);
-        let france = fc.features.iter().find(|f| f.properties["name"] == "France").unwrap();
-        assert_eq!(france.id, Some(Value::from("250")));
+        let france = fc.features.iter().find(|f| f.properties.get("name") == Some(&Json::from("France"))).unwrap();
+        assert_eq!(france.id, Some(Json::from("250")));
     }
 
     /// The slimmed basemap the page loads (scripts/slim-basemap.mjs, run by Trunk before each build): the same

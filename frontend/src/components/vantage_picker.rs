@@ -8,10 +8,7 @@ use tracemap_shared::AgentList;
 
 fn refresh(vantage: Vantage) {
     leptos::task::spawn_local(async move {
-        match api::fetch_text("/api/agents")
-            .await
-            .and_then(|t| serde_json::from_str::<AgentList>(&t).map_err(|e| e.to_string()))
-        {
+        match api::fetch_text("/api/agents").await.and_then(|t| crate::json::from_str::<AgentList>(&t)) {
             Ok(list) => vantage.agents.set(list.agents),
             Err(e) => web_sys::console::warn_1(&format!("tracemap: /api/agents: {e}").into()),
         }

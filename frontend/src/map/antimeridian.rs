@@ -132,7 +132,7 @@ mod tests {
             features: vec![Feature {
                 kind: "Feature",
                 id: None,
-                properties: serde_json::Value::Null,
+                properties: crate::map::topojson::Json::Null,
                 geometry: Some(Geometry::Polygon { coordinates: vec![square(2.0, 8.0, 43.0, 51.0)] }),
             }],
         };

@@ -115,29 +115,74 @@ extern "C" {
     pub fn div_icon(options: &JsValue) -> JsValue;
 }
 
-/// A JS object from JSON, for Leaflet's option bags and GeoJSON.
-///
-/// Built value by value rather than through `JSON.parse(value.to_string())`: printing floats as JSON text would
-/// bring serde_json's float formatter and its tables (about 12 KB gzip) into the page for nothing.
-pub fn options(value: &serde_json::Value) -> JsValue {
-    use serde_json::Value;
-    match value {
-        Value::Null => JsValue::NULL,
-        Value::Bool(b) => JsValue::from_bool(*b),
-        Value::Number(n) => n.as_f64().map_or(JsValue::NULL, JsValue::from_f64),
-        Value::String(text) => JsValue::from_str(text),
-        Value::Array(items) => items.iter().map(options).collect::<js_sys::Array>().into(),
-        Value::Object(fields) => {
-            let object = js_sys::Object::new();
-            for (key, field) in fields {
-                let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &options(field));
+/// A value as it goes into a Leaflet option bag (see [`js_object!`](crate::js_object)).
+pub trait ToJs {
+    /// The JS value.
+    fn to_js(&self) -> JsValue;
+}
+
+macro_rules! to_js_number {
+    ($($t:ty),*) => {$(
+        impl ToJs for $t {
+            fn to_js(&self) -> JsValue {
+                JsValue::from_f64(f64::from(*self))
             }
-            object.into()
         }
+    )*};
+}
+to_js_number!(f64, f32, i32, u32, u16, u8);
+
+impl ToJs for bool {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_bool(*self)
+    }
+}
+impl ToJs for str {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_str(self)
+    }
+}
+impl ToJs for String {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_str(self)
+    }
+}
+impl ToJs for JsValue {
+    fn to_js(&self) -> JsValue {
+        self.clone()
+    }
+}
+impl<T: ToJs + ?Sized> ToJs for &T {
+    fn to_js(&self) -> JsValue {
+        (**self).to_js()
+    }
+}
+impl<T: ToJs> ToJs for Option<T> {
+    fn to_js(&self) -> JsValue {
+        self.as_ref().map_or(JsValue::NULL, ToJs::to_js)
+    }
+}
+impl<T: ToJs, const N: usize> ToJs for [T; N] {
+    fn to_js(&self) -> JsValue {
+        self.iter().map(ToJs::to_js).collect::<js_sys::Array>().into()
     }
 }
 
-/// A JS object from any serializable value (the basemap's GeoJSON), through [`options`].
-pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, String> {
-    serde_json::to_value(value).map(|v| options(&v)).map_err(|e| e.to_string())
+/// A JS object for Leaflet's option bags, written like JSON: `js_object!({"weight": 3, "className": class})`.
+///
+/// Built field by field with `Reflect.set` rather than printed and parsed as JSON text: the page carries no JSON
+/// printer (see `crate::json`). A nested object is another `js_object!`.
+#[macro_export]
+macro_rules! js_object {
+    ({ $($key:literal : $value:expr),* $(,)? }) => {{
+        let object = js_sys::Object::new();
+        $( let _ = js_sys::Reflect::set(&object, &wasm_bindgen::JsValue::from_str($key),
+            &$crate::map::leaflet::ToJs::to_js(&$value)); )*
+        wasm_bindgen::JsValue::from(object)
+    }};
+}
+
+/// A JS value shaped like `value`'s JSON (positions, bounds, the basemap's GeoJSON); `null` if it cannot be one.
+pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
+    crate::json::to_js(value).unwrap_or(JsValue::NULL)
 }

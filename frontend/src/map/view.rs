@@ -7,12 +7,12 @@
 use super::crowd::{BESIDE_START_PX, Crowd, crowd_label, nudge};
 use super::geodesy::LatLon;
 use super::layout::{RouteLayout, ttl_label};
-use super::leaflet::{self, Layer, LayerGroup, LeafletMap, options};
+use super::leaflet::{self, Layer, LayerGroup, LeafletMap, to_js};
 use super::{antimeridian, topojson};
+use crate::js_object;
 use crate::state::RoutePoint;
 use crate::stats::{rtt_colour, text_colour_on};
 use leptos::prelude::*;
-use serde_json::json;
 use std::cell::Cell;
 use std::rc::Rc;
 use tracemap_shared::TileLayer;
@@ -51,25 +51,25 @@ type Listener = (&'static str, Closure<dyn FnMut(JsValue)>);
 impl MapView {
     /// Creates the map in `element`, showing the world; `on_zoom` hears every new zoom level.
     pub fn new(element: &web_sys::HtmlElement, on_zoom: impl Fn(f64) + 'static) -> Result<Self, String> {
-        let map_options = options(&json!({
+        let map_options = js_object!({
             "zoomSnap": 0.25,
             "minZoom": 1,
             "maxZoom": 10,
             "worldCopyJump": true,
             "attributionControl": true,
-        }));
-        if let Ok(renderer) = leaflet::try_svg_renderer(&options(&json!({"padding": RENDER_PADDING}))) {
+        });
+        if let Ok(renderer) = leaflet::try_svg_renderer(&js_object!({"padding": RENDER_PADDING})) {
             let _ = js_sys::Reflect::set(&map_options, &"renderer".into(), &renderer);
         }
         let map = leaflet::new_map(element, &map_options)
             .map_err(|e| format!("The map could not start: {}", crate::api::describe(&e)))?;
         map.create_pane("basemap");
-        map.fit_bounds(&options(&json!(WORLD)), &fit_options(false));
+        map.fit_bounds(&to_js(&WORLD), &fit_options(false));
         let fitted = Rc::new(Cell::new(WORLD));
         let (resize_map, resize_fitted) = (map.clone(), fitted.clone());
         let on_resize = Closure::<dyn FnMut()>::new(move || {
             resize_map.invalidate_size();
-            resize_map.fit_bounds(&options(&json!(resize_fitted.get())), &fit_options(false));
+            resize_map.fit_bounds(&to_js(&resize_fitted.get()), &fit_options(false));
         });
         let resize = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok().map(|observer| {
             observer.observe(element);
@@ -169,17 +169,17 @@ const FIT_ANIMATION_MS: f64 = 350.0;
 
 fn apply_fit(map: &LeafletMap, fitted: &Cell<[[f64; 2]; 2]>, animating_until: &Cell<f64>) {
     animating_until.set(js_sys::Date::now() + FIT_ANIMATION_MS);
-    map.fit_bounds(&options(&json!(fitted.get())), &fit_options(true));
+    map.fit_bounds(&to_js(&fitted.get()), &fit_options(true));
 }
 
 fn fit_options(animate: bool) -> JsValue {
     // More room at the top left, where the zoom buttons are.
-    options(&json!({
+    js_object!({
         "paddingTopLeft": [64, 56],
         "paddingBottomRight": [40, 40],
         "maxZoom": MAX_FIT_ZOOM,
         "animate": animate,
-    }))
+    })
 }
 
 /// Keeps one layer group on the map held by `map` and redraws it with `draw` whenever the signals `draw` reads
@@ -221,15 +221,15 @@ pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
             continue;
         }
         layers.push(leaflet::polyline(
-            &options(&json!(paths)),
-            &options(&json!({
+            &to_js(&paths),
+            &js_object!({
                 "className": class,
                 "color": "#3b5bdb",
                 "weight": 3,
                 "opacity": 0.9,
                 "dashArray": dash,
                 "interactive": false,
-            })),
+            }),
         ));
     }
     layers
@@ -267,12 +267,12 @@ pub fn place_marker(crowd: &Crowd, points: &[RoutePoint]) -> Option<Layer> {
         let colour = rtt_colour(first.rtt_ms);
         format!("background:{colour};color:{}", text_colour_on(&colour))
     };
-    let icon = leaflet::div_icon(&options(&json!({
+    let icon = leaflet::div_icon(&js_object!({
         "className": class,
         "html": format!("<span style=\"{style}\">{}</span>{count}", escape_html(&label)),
         "iconSize": [width, 26],
         "iconAnchor": [width / 2 - shift, 13 - shift],
-    })));
+    }));
     let title = members
         .iter()
         .map(|p| match &p.doubt {
@@ -282,9 +282,9 @@ pub fn place_marker(crowd: &Crowd, points: &[RoutePoint]) -> Option<Layer> {
         .collect::<Vec<_>>()
         .join("\n");
     let alt = if ttls.len() > 1 { format!("Hops {}", ttl_label(&ttls)) } else { format!("Hop {label}") };
-    let marker_options = options(&json!({ "title": title, "alt": alt, "riseOnHover": true }));
+    let marker_options = js_object!({ "title": title, "alt": alt, "riseOnHover": true });
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
-    let marker = leaflet::marker(&options(&json!(crowd.position)), &marker_options);
+    let marker = leaflet::marker(&to_js(&crowd.position), &marker_options);
     let tooltip = members
         .iter()
         .map(|p| {
@@ -299,7 +299,7 @@ pub fn place_marker(crowd: &Crowd, points: &[RoutePoint]) -> Option<Layer> {
         .collect::<Vec<_>>()
         .join("<br>");
     // `auto` puts the tooltip on the side of the marker that faces the map's middle, so it stays inside the map.
-    marker.bind_tooltip(&tooltip, &options(&json!({"direction": "auto", "offset": [0, 0]})));
+    marker.bind_tooltip(&tooltip, &js_object!({"direction": "auto", "offset": [0, 0]}));
     Some(marker)
 }
 
@@ -318,30 +318,30 @@ pub fn tag_marker(marker: &Layer, ttls: &[u8], addresses: &[&str]) {
 
 /// The start of the route: where the server (the prober) stands.
 pub fn origin_marker(position: LatLon) -> Layer {
-    let icon = leaflet::div_icon(&options(&json!({
+    let icon = leaflet::div_icon(&js_object!({
         "className": "origin-marker",
         "html": "<span></span><b class=\"origin-label\">Start</b>",
         "iconSize": [18, 18],
         "iconAnchor": [9, 9],
-    })));
-    let marker_options = options(&json!({
+    }));
+    let marker_options = js_object!({
         "title": "This tracemap server (the start)",
         "alt": "Start",
         "keyboard": false,
         // Above the hop markers: the first hop is often in the same city, and the route needs a visible start.
         "zIndexOffset": 1000,
-    }));
+    });
     let _ = js_sys::Reflect::set(&marker_options, &"icon".into(), &icon);
-    let marker = leaflet::marker(&options(&json!(position)), &marker_options);
-    marker.bind_tooltip("Start: this tracemap server", &options(&json!({"direction": "auto"})));
+    let marker = leaflet::marker(&to_js(&position), &marker_options);
+    marker.bind_tooltip("Start: this tracemap server", &js_object!({"direction": "auto"}));
     marker
 }
 
 /// The area within which the database places a hop (`accuracy_km`), as a faint circle.
 pub fn accuracy_circle(position: LatLon, km: u32) -> Layer {
     leaflet::circle(
-        &options(&json!(position)),
-        &options(&json!({
+        &to_js(&position),
+        &js_object!({
             "radius": f64::from(km) * 1000.0,
             "className": "accuracy",
             "color": "#1c7ed6",
@@ -349,7 +349,7 @@ pub fn accuracy_circle(position: LatLon, km: u32) -> Layer {
             "opacity": 0.5,
             "fillOpacity": 0.08,
             "interactive": false,
-        })),
+        }),
     )
 }
 
@@ -357,36 +357,38 @@ pub fn accuracy_circle(position: LatLon, km: u32) -> Layer {
 pub fn tile_basemap(tiles: &TileLayer) -> Layer {
     leaflet::tile_layer(
         &tiles.url,
-        &options(&json!({
+        &js_object!({
             "attribution": escape_html(&tiles.attribution),
             "maxZoom": 19,
             "className": "tile-basemap",
-        })),
+        }),
     )
 }
 
 /// Fetches the world-atlas topology, decodes it in Rust and returns it as a layer for the basemap pane.
 pub async fn basemap_layer() -> Result<Layer, String> {
     let text = crate::api::fetch_text(COUNTRIES_URL).await?;
-    let countries = topojson::decode_object(&text, "countries").map_err(|e| e.to_string())?;
+    // Parsed by the browser (`crate::json`), not by `decode_object`: that would link serde_json into the page.
+    let topology: topojson::Topology = crate::json::from_str(&text)?;
+    let countries = topology.decode("countries").map_err(|e| e.to_string())?;
     let countries = antimeridian::world_copies(antimeridian::planar_features(countries), &[-360.0, 360.0]);
-    let layer_options = options(&json!({
+    let layer_options = js_object!({
         "pane": "basemap",
         "interactive": false,
         "attribution": "<a href=\"https://www.naturalearthdata.com\">Natural Earth</a>",
-        "style": {
+        "style": js_object!({
             "className": "country",
             "color": "#b4bcc6",
             "weight": 0.7,
             "fillColor": "#f7f5f0",
             "fillOpacity": 1,
-        },
-    }));
+        }),
+    });
     // The basemap pane gets its own renderer; give it the same generous padding as the route's.
-    if let Ok(renderer) = leaflet::try_svg_renderer(&options(&json!({"pane": "basemap", "padding": RENDER_PADDING}))) {
+    if let Ok(renderer) = leaflet::try_svg_renderer(&js_object!({"pane": "basemap", "padding": RENDER_PADDING})) {
         let _ = js_sys::Reflect::set(&layer_options, &"renderer".into(), &renderer);
     }
-    Ok(leaflet::geo_json(&leaflet::to_js(&countries)?, &layer_options))
+    Ok(leaflet::geo_json(&to_js(&countries), &layer_options))
 }
 
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
