@@ -572,7 +572,9 @@ fn a_reply_reaches_its_marker_quickly() {
         &net.client,
         DELAY_PORT,
         &work.join("t.sqlite"),
-        &["--geofeed", &feed, "--asn-db", &asn, "--rate-burst", "50"],
+        // Every trace here is a new probe run: joining the last one (identical request within the share window)
+        // would show replies captured before this trace started.
+        &["--geofeed", &feed, "--asn-db", &asn, "--rate-burst", "50", "--share-window", "0"],
     );
     let _responder = slow_echo::Responder::start(&net, REPLY_HOLD);
     let capture = capture::Capture::start(&net.client);
