@@ -9,6 +9,8 @@ mod hops;
 mod method;
 pub mod ratelimit;
 mod rounds;
+#[cfg(test)]
+mod scenario_files;
 mod tracer;
 
 pub use hops::{Evidence, GivenUp, HopBook, Verdict};

@@ -17,9 +17,7 @@
 //! path is every `answer` with `to=` the same destination. `#` starts a comment; a mismatch names the file and line.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::time::Duration;
 
 use tracemap_shared::ReplyKind;
@@ -33,23 +31,7 @@ const SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
 #[test]
 fn pacing_scenario_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe/scenarios/pacing");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "scenario"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 4, "scenario files missing from {}", dir.display());
-    let mut failures = String::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        let name = file.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        if let Err(failure) = run(&name, &text) {
-            let _ = writeln!(failures, "{failure}");
-        }
-    }
-    assert!(failures.is_empty(), "\n{failures}");
+    crate::probe::scenario_files::run_all("src/probe/scenarios/pacing", 4, run);
 }
 
 #[test]

@@ -15,9 +15,7 @@
 //!
 //! `#` starts a comment. A mismatch fails with the file name and line number, and what the tracer did instead.
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 
 use super::tests::{DESTINATION, ID, reply_to};
 use super::*;
@@ -27,23 +25,7 @@ const FIRST_SEQ: u16 = 1000;
 /// Runs every scenario file of the directory; fails on the first mismatch of each, naming them all.
 #[test]
 fn scenario_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "scenario"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 7, "scenario files missing from {}", dir.display());
-    let mut failures = String::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        let name = file.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        if let Err(failure) = run(&name, &text) {
-            let _ = writeln!(failures, "{failure}");
-        }
-    }
-    assert!(failures.is_empty(), "\n{failures}");
+    crate::probe::scenario_files::run_all("src/probe/scenarios", 7, run);
 }
 
 #[test]
