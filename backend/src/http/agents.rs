@@ -4,27 +4,22 @@
 //! the events come from the agent.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
-use tracemap_shared::{AgentList, TraceCreated, TraceFrom, TraceReport, TraceRequest, TraceStatus};
+use tracemap_shared::{AgentList, TraceCreated, TraceFrom, TraceReport, TraceRequest};
 
 use super::client::Client;
-use super::{AppError, AppState, request, tokens};
+use super::{AppError, AppState, follow_run, request, tokens, unix_ms};
 use crate::agent::registry::{Agents, DispatchError};
 use crate::runner;
 
 /// `GET /api/agents`: every agent this server has heard of (none without `--nats`).
 pub async fn list(State(state): State<AppState>) -> Json<AgentList> {
     Json(AgentList { agents: state.agents.as_ref().map(|a| a.list()).unwrap_or_default() })
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl From<DispatchError> for AppError {
@@ -124,33 +119,15 @@ async fn start_one(
         return Err(err.into());
     }
     let live = state.hub.insert(&id, report);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let forward = tokio::spawn(remote.forward(tx));
     let (state, agents, trace_id, agent) = (state.clone(), Arc::clone(agents), id.clone(), name.to_owned());
     tokio::spawn(async move {
-        let began = Instant::now();
-        loop {
-            tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => live.publish(event),
-                    None => break,
-                },
-                () = live.stop_requested() => {
-                    forward.abort();
-                    agents.stop(&agent, &trace_id).await;
-                    break;
-                }
-            }
-        }
-        let (mut report, events) = live.snapshot();
-        if live.is_stopped() && report.status == TraceStatus::Running {
-            report.status = TraceStatus::Stopped;
-            report.duration_ms = Some(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
-        }
-        if let Err(err) = state.store.finish(&trace_id, &report, &events).await {
-            tracing::error!(id = %trace_id, error = %err, "could not store a finished trace");
-        }
-        state.hub.remove(&trace_id);
+        let report = follow_run(&state, &trace_id, &live, rx, || async {
+            forward.abort();
+            agents.stop(&agent, &trace_id).await;
+        })
+        .await;
         drop(slot);
         tracing::info!(id = %trace_id, %agent, status = ?report.status, hops = report.hops.len(), "remote trace ended");
     });

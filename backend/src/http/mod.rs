@@ -256,7 +256,7 @@ pub fn new_trace_id() -> String {
     out
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -327,34 +327,17 @@ async fn create_trace(
     let live = state.hub.insert(&id, report);
     state.shares.offer(key, &id, &live, Instant::now());
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let job = TraceJob { target, probe, geo, dns, location: state.config.location.clone() };
     let run = tokio::spawn(runner::run(job, Arc::clone(&state.enricher), tx));
     let trace_id = id.clone();
     tokio::spawn(async move {
-        let began = Instant::now();
-        loop {
-            tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => live.publish(event),
-                    None => break,
-                },
-                () = live.stop_requested() => {
-                    // Dropping the runner drops its prober and name lookups: nothing more is sent.
-                    run.abort();
-                    break;
-                }
-            }
-        }
-        let (mut report, events) = live.snapshot();
-        if live.is_stopped() && report.status == TraceStatus::Running {
-            report.status = TraceStatus::Stopped;
-            report.duration_ms = Some(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
-        }
-        if let Err(err) = state.store.finish(&trace_id, &report, &events).await {
-            tracing::error!(id = %trace_id, error = %err, "could not store a finished trace");
-        }
-        state.hub.remove(&trace_id);
+        // Dropping the runner drops its prober and name lookups: nothing more is sent.
+        let report = follow_run(&state, &trace_id, &live, rx, || {
+            run.abort();
+            std::future::ready(())
+        })
+        .await;
         state.shares.ended(&trace_id, Instant::now());
         drop(slot);
         tracing::info!(id = %trace_id, status = ?report.status, hops = report.hops.len(), "trace ended");
@@ -363,6 +346,41 @@ async fn create_trace(
     tracing::info!(%id, %destination, protocol = %request.protocol, "trace started");
     let created = TraceCreated { id, delete_token: Some(delete_token), ..Default::default() };
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Publishes a run's events to its live log until the run ends, or until a stop is asked for (then `stop` ends the
+/// run); then stores what the log holds, marked `stopped` when it was stopped while running, and takes the log out
+/// of the hub. The local runner and an agent's remote run both end this way.
+pub(crate) async fn follow_run<F: Future<Output = ()>>(
+    state: &AppState,
+    id: &str,
+    live: &hub::LiveTrace,
+    mut rx: mpsc::UnboundedReceiver<tracemap_shared::TraceEvent>,
+    stop: impl FnOnce() -> F,
+) -> TraceReport {
+    let began = Instant::now();
+    loop {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(event) => live.publish(event),
+                None => break,
+            },
+            () = live.stop_requested() => {
+                stop().await;
+                break;
+            }
+        }
+    }
+    let (mut report, events) = live.snapshot();
+    if live.is_stopped() && report.status == TraceStatus::Running {
+        report.status = TraceStatus::Stopped;
+        report.duration_ms = Some(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+    if let Err(err) = state.store.finish(id, &report, &events).await {
+        tracing::error!(%id, error = %err, "could not store a finished trace");
+    }
+    state.hub.remove(id);
+    report
 }
 
 /// A request identical to a probe run under way or just finished becomes trace `id` showing that run: its own row
