@@ -38,44 +38,9 @@ HAVE_TRIP=0
 command -v trip >/dev/null && HAVE_TRIP=1
 ((HAVE_TRIP)) || echo "trip is not installed (TRIPPY=1 installs it): measuring without trippy" >&2
 
-NODES=("$PREFIX-c")
-for k in $(seq 1 $ROUTERS); do NODES+=("$PREFIX-r$k"); done
-NODES+=("$PREFIX-s")
-LINKS=$((${#NODES[@]} - 1))
-DEST=10.251.$ROUTERS.2
-
-cleanup() {
-    for ns in "${NODES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-    rm -rf "$OUT"
-}
-trap cleanup EXIT
-
-for ns in "${NODES[@]}"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-done
-for i in $(seq 0 $((LINKS - 1))); do
-    near=${NODES[$i]} far=${NODES[$((i + 1))]}
-    ip link add east netns "$near" type veth peer name west netns "$far"
-    ip -n "$near" addr add 10.251.$i.1/24 dev east
-    ip -n "$far" addr add 10.251.$i.2/24 dev west
-    ip -n "$near" link set east up
-    ip -n "$far" link set west up
-done
-for n in $(seq 0 $LINKS); do
-    ns=${NODES[$n]}
-    for j in $(seq 0 $((LINKS - 1))); do
-        if ((j + 1 < n)); then
-            ip -n "$ns" route add 10.251.$j.0/24 via 10.251.$((n - 1)).1 dev west
-        elif ((j > n)); then
-            ip -n "$ns" route add 10.251.$j.0/24 via 10.251.$n.2 dev east
-        fi
-    done
-done
-for k in $(seq 1 $ROUTERS); do
-    ip netns exec "$PREFIX-r$k" sysctl -qw net.ipv4.ip_forward=1
-done
-ip netns exec "$PREFIX-r$SILENT" iptables -A OUTPUT -p icmp --icmp-type time-exceeded -j DROP
+# shellcheck source=bench-chain.sh
+source "$ROOT/scripts/bench-chain.sh"
+chain_up 251
 # Let the links come up and the first ARP exchanges happen, then let the routers' buckets fill again.
 sleep 2
 ip netns exec "$PREFIX-c" ping -c 1 -W 2 "$DEST" >/dev/null 2>&1 || true
