@@ -147,11 +147,18 @@ impl LiveTrace {
 /// All running traces of this server.
 #[derive(Debug, Default)]
 pub struct Hub {
-    live: Mutex<HashMap<String, Arc<LiveTrace>>>,
+    live: Mutex<HashMap<String, Name>>,
+}
+
+/// One name of a running log: the trace's own id, or a trace that joined it `joined_after_ms` after its start.
+#[derive(Debug)]
+struct Name {
+    trace: Arc<LiveTrace>,
+    joined_after_ms: Option<u64>,
 }
 
 impl Hub {
-    fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveTrace>>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Name>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -165,19 +172,25 @@ impl Hub {
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
         });
-        self.map().insert(id.to_owned(), Arc::clone(&trace));
+        self.map().insert(id.to_owned(), Name { trace: Arc::clone(&trace), joined_after_ms: None });
         trace
     }
 
     /// The running trace `id`, if it is still running here.
     pub fn get(&self, id: &str) -> Option<Arc<LiveTrace>> {
-        self.map().get(id).cloned()
+        self.map().get(id).map(|name| Arc::clone(&name.trace))
     }
 
-    /// Registers `id` as another name of the running `trace` (a trace that joined it, `http::share`): viewers of
-    /// `id` read the same log.
-    pub fn link(&self, id: &str, trace: Arc<LiveTrace>) {
-        self.map().insert(id.to_owned(), trace);
+    /// The running trace `id` and, if `id` joined another trace's run, how long after that run's start: read
+    /// together, so a joined trace never loses its offset to an unlink in between.
+    pub fn get_named(&self, id: &str) -> Option<(Arc<LiveTrace>, Option<u64>)> {
+        self.map().get(id).map(|name| (Arc::clone(&name.trace), name.joined_after_ms))
+    }
+
+    /// Registers `id` as another name of the running `trace`, joined `joined_after_ms` after its start (a trace
+    /// that joined it, `http::share`): viewers of `id` read the same log.
+    pub fn link(&self, id: &str, trace: Arc<LiveTrace>, joined_after_ms: u64) {
+        self.map().insert(id.to_owned(), Name { trace, joined_after_ms: Some(joined_after_ms) });
     }
 
     /// Forgets the other name `id` without closing the log, which the trace's own id still serves.
@@ -187,8 +200,8 @@ impl Hub {
 
     /// Forgets `id` (after it has been stored) and closes its log.
     pub fn remove(&self, id: &str) {
-        if let Some(trace) = self.map().remove(id) {
-            trace.close();
+        if let Some(name) = self.map().remove(id) {
+            name.trace.close();
         }
     }
 
@@ -263,5 +276,19 @@ mod tests {
         tokio::task::yield_now().await;
         hub.remove("t");
         assert_eq!(waiter.await.expect("waiter"), (true, false, 1));
+    }
+
+    #[test]
+    fn a_joined_name_reads_its_run_and_its_offset_together_and_unlinking_keeps_the_run() {
+        let hub = Hub::default();
+        let run = hub.insert("run", TraceReport::default());
+        hub.link("joined", Arc::clone(&run), 1396);
+        let (live, after) = hub.get_named("joined").expect("linked");
+        assert!(Arc::ptr_eq(&live, &run));
+        assert_eq!(after, Some(1396));
+        assert_eq!(hub.get_named("run").map(|(_, after)| after), Some(None), "the run's own id joined nothing");
+        hub.unlink("joined");
+        assert!(hub.get_named("joined").is_none());
+        assert!(!run.is_stopped() && hub.get("run").is_some(), "the run goes on under its own id");
     }
 }

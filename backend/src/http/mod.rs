@@ -214,12 +214,12 @@ async fn identify_client(State(state): State<AppState>, mut request: Request, ne
 
 /// The trace `id` as it stands: live from the hub, else from the store.
 async fn current_report(state: &AppState, id: &str) -> Result<Option<TraceReport>, AppError> {
-    Ok(match state.hub.get(id) {
-        Some(live) => {
+    Ok(match state.hub.get_named(id) {
+        Some((live, joined_after_ms)) => {
             // A joined trace is another name of its run's log: it answers with its own id.
             let mut report = live.report();
             report.id = Some(id.to_owned());
-            report.joined_after_ms = state.shares.joined_after_ms(id);
+            report.joined_after_ms = joined_after_ms;
             Some(report)
         }
         None => state.store.get(id).await?.map(|stored| stored.report),
@@ -304,7 +304,7 @@ async fn create_trace(
     let id = new_trace_id();
     let delete_token = tokens::new_token();
     // A join takes no running slot either.
-    if let Some(joined) = state.shares.join(&key, &id, Instant::now()) {
+    if let Some(joined) = state.shares.join(&key, Instant::now()) {
         return join_run(state, id, delete_token, joined).await;
     }
     if let Some(wait) = limited {
@@ -393,12 +393,11 @@ async fn join_run(state: AppState, id: String, delete_token: String, joined: Joi
         report
     };
     let live = joined.live;
-    state.hub.link(&id, Arc::clone(&live));
+    state.hub.link(&id, Arc::clone(&live), after_ms);
     if let Err(err) =
         state.store.insert(&id, unix_ms(), &own(live.report(), &id), Some(tokens::hash(&delete_token))).await
     {
         state.hub.unlink(&id);
-        state.shares.forget_joined(&id);
         return Err(err.into());
     }
     let trace_id = id.clone();
@@ -409,7 +408,6 @@ async fn join_run(state: AppState, id: String, delete_token: String, joined: Joi
             tracing::error!(id = %trace_id, error = %err, "could not store a joined trace");
         }
         state.hub.unlink(&trace_id);
-        state.shares.forget_joined(&trace_id);
     });
     tracing::info!(%id, after_ms, "trace joined an identical probe run");
     let created = TraceCreated { id, delete_token: Some(delete_token), joined_after_ms: Some(after_ms) };

@@ -75,14 +75,12 @@ pub struct Joined {
 pub struct Shares {
     window: Duration,
     runs: Mutex<HashMap<ShareKey, Run>>,
-    /// Joined traces still running, and when after their run's start each joined (for their report).
-    joined: Mutex<HashMap<String, u64>>,
 }
 
 impl Shares {
     /// Runs may be joined while they go on and for `window` after they end; a zero window shares nothing.
     pub fn new(window: Duration) -> Shares {
-        Shares { window, runs: Mutex::new(HashMap::new()), joined: Mutex::new(HashMap::new()) }
+        Shares { window, runs: Mutex::new(HashMap::new()) }
     }
 
     /// Whether sharing is on.
@@ -94,10 +92,6 @@ impl Shares {
         self.runs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn joined_map(&self) -> MutexGuard<'_, HashMap<String, u64>> {
-        self.joined.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Forgets runs that ended more than the window ago, and runs that cannot be joined any more.
     fn prune(&self, runs: &mut HashMap<ShareKey, Run>, now: Instant) {
         runs.retain(|_, run| match run.ended {
@@ -106,9 +100,9 @@ impl Shares {
         });
     }
 
-    /// Joins the run of `key` as `id` if one may be joined at `now`: one under way, or one that finished (not
+    /// Joins the run of `key` if one may be joined at `now`: one under way, or one that finished (not
     /// failed, not stopped) within the window, with room for another joiner.
-    pub fn join(&self, key: &ShareKey, id: &str, now: Instant) -> Option<Joined> {
+    pub fn join(&self, key: &ShareKey, now: Instant) -> Option<Joined> {
         if !self.enabled() {
             return None;
         }
@@ -123,7 +117,6 @@ impl Shares {
         }
         run.joiners += 1;
         let after = now.saturating_duration_since(run.started);
-        self.joined_map().insert(id.to_owned(), u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
         Some(Joined { live: Arc::clone(&run.live), after })
     }
 
@@ -150,16 +143,6 @@ impl Shares {
     /// How many traces have joined the run whose log is `live` (zero for a run nobody joined).
     pub fn joiners(&self, live: &Arc<LiveTrace>) -> usize {
         self.runs().values().filter(|run| Arc::ptr_eq(&run.live, live)).map(|run| run.joiners).sum()
-    }
-
-    /// When after its run's start the running joined trace `id` joined, if it is one.
-    pub fn joined_after_ms(&self, id: &str) -> Option<u64> {
-        self.joined_map().get(id).copied()
-    }
-
-    /// The joined trace `id` has been stored: its report comes from the store from now on.
-    pub fn forget_joined(&self, id: &str) {
-        self.joined_map().remove(id);
     }
 }
 
@@ -221,25 +204,22 @@ mod tests {
         let shares = Shares::new(Duration::from_secs(10));
         let k = key(r#"{"target":"example.net"}"#, [192, 0, 2, 1]);
         let t0 = Instant::now();
-        assert!(shares.join(&k, "a", t0).is_none(), "nothing to join yet");
+        assert!(shares.join(&k, t0).is_none(), "nothing to join yet");
         let live = hub.insert("run", TraceReport::default());
         shares.offer(k.clone(), "run", &live, t0);
-        let joined = shares.join(&k, "a", t0 + Duration::from_secs(3)).expect("joins a running run");
+        let joined = shares.join(&k, t0 + Duration::from_secs(3)).expect("joins a running run");
         assert!(Arc::ptr_eq(&joined.live, &live));
         assert_eq!(joined.after, Duration::from_secs(3));
-        assert_eq!(shares.joined_after_ms("a"), Some(3000));
         assert_eq!(shares.joiners(&live), 1);
-        shares.forget_joined("a");
-        assert_eq!(shares.joined_after_ms("a"), None);
 
         live.publish(TraceEvent::Finished { destination_reached: true, duration_ms: 5 });
         shares.ended("run", t0 + Duration::from_secs(5));
-        assert!(shares.join(&k, "b", t0 + Duration::from_secs(15)).is_some(), "10 s after the end");
-        assert!(shares.join(&k, "c", t0 + Duration::from_secs(16)).is_none(), "window over");
+        assert!(shares.join(&k, t0 + Duration::from_secs(15)).is_some(), "10 s after the end");
+        assert!(shares.join(&k, t0 + Duration::from_secs(16)).is_none(), "window over");
 
         let off = Shares::new(Duration::ZERO);
         off.offer(k.clone(), "run", &live, t0);
-        assert!(off.join(&k, "d", t0).is_none(), "a zero window shares nothing");
+        assert!(off.join(&k, t0).is_none(), "a zero window shares nothing");
     }
 
     #[test]
@@ -252,11 +232,11 @@ mod tests {
         shares.offer(k.clone(), "failed", &failed, t0);
         failed.publish(TraceEvent::Failed { reason: "no privilege".into() });
         shares.ended("failed", t0);
-        assert!(shares.join(&k, "a", t0).is_none());
+        assert!(shares.join(&k, t0).is_none());
 
         let stopped = hub.insert("stopped", TraceReport::default());
         shares.offer(k.clone(), "stopped", &stopped, t0);
         stopped.stop();
-        assert!(shares.join(&k, "b", t0).is_none());
+        assert!(shares.join(&k, t0).is_none());
     }
 }
