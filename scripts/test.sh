@@ -25,4 +25,4 @@ say "building the web page (release)"
 mkdir -p "$ROOT/test-artifacts"
 say "tests (unit, network namespaces, browser)"
 TRACEMAP_WEB_DIR="$ROOT/dist" TRACEMAP_ARTIFACTS="$ROOT/test-artifacts" \
-    cargo test --locked --workspace -- --include-ignored
+    cargo test --locked --workspace --no-fail-fast -- --include-ignored
