@@ -5,10 +5,12 @@
 # than package-lock.json, and Trunk/Cargo rebuild only what changed. Nothing is downloaded by Trunk (--offline): the
 # set-up script installs trunk 0.21, wasm-bindgen-cli matching Cargo.lock and the wasm32 target.
 #
-# wasm-opt is deliberately not run (data-wasm-opt="0" in index.html): binaryen up to version 109 (Debian 12 ships 108)
-# writes every table export with table index 0, so wasm-bindgen's `__wbindgen_externrefs` export ends up naming the
-# funcref table and the page dies at load with "WebAssembly.Table.set(): Argument 1 is invalid". The check at the end
-# of this script fails the build if a bundle with that defect is ever produced again.
+# Trunk runs wasm-opt -Oz on the module after wasm-bindgen (index.html's data-wasm-opt): the one from npm's binaryen
+# package, fetched by scripts/setup.sh into target/tools/binaryen/ and put first on PATH here, so a system binaryen
+# is never used (Trunk.toml's [tools] pins its version). Binaryen up to version 109 (Debian 12 ships 108) writes
+# every table export with table index 0, so wasm-bindgen's `__wbindgen_externrefs` export ends up naming the funcref
+# table and the page dies at load with "WebAssembly.Table.set(): Argument 1 is invalid"; the check at the end of
+# this script fails the build if a bundle with that defect is ever produced again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,17 @@ fi
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     missing+=("the wasm32 target (rustup target add wasm32-unknown-unknown)")
 fi
+# wasm-opt: fetched once (about 25 MB from the npm registry) when missing.
+binaryen_bin="$PWD/target/tools/binaryen/bin"
+if [[ ! -x "$binaryen_bin/wasm-opt" ]] && command -v npm >/dev/null; then
+    (
+        # shellcheck source=setup.sh
+        source scripts/setup.sh
+        setup_wasm_opt
+    )
+fi
+[[ -x "$binaryen_bin/wasm-opt" ]] || missing+=("wasm-opt (scripts/setup.sh fetches it into target/tools/binaryen)")
+export PATH="$binaryen_bin:$PATH"
 if ((${#missing[@]})); then
     say "cannot build the page; missing:"
     printf '  - %s\n' "${missing[@]}" >&2
@@ -53,7 +66,7 @@ fi
 say "trunk build --release --offline"
 trunk build --release --offline "$@"
 
-# --- check: every exported externref table must really be an externref table ---------------------------------------
+# --- check: every exported externref table must really be an externref table (see the top) --------------------------
 wasm=(dist/*_bg.wasm)
 node --input-type=module - "${wasm[0]}" <<'JS'
 import { readFileSync } from "node:fs";

