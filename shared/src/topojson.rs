@@ -480,7 +480,7 @@ mod tests {
     }
 
     /// The slimmed basemap the page loads (scripts/slim-basemap.mjs, run by Trunk before each build): the same
-    /// countries, every ring still whole, every vertex within a grid step (0.036°) of the original's.
+    /// countries, every ring still whole, every vertex within half a grid step (0.036° of longitude) of the original's.
     #[test]
     fn the_slimmed_basemap_keeps_every_country() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
