@@ -66,8 +66,78 @@ fi
 say "trunk build --release --offline"
 trunk build --release --offline "$@"
 
-# --- check: every exported externref table must really be an externref table (see the top) --------------------------
+# --- shorter import names --------------------------------------------------------------------------------------------
+# wasm-bindgen names each of the module's ~220 imports after its function plus a 16-digit hash
+# (`__wbg_value_df0a0e29a4d182fe`), once in the module's import section and once in the glue's import object: random
+# hex that compresses badly (6.4 kB of a first visit). Each such name becomes a short one (`_a`, `_b`, ...) in both
+# files, and index.html's integrity hashes follow. Exact: a name must occur exactly once in the glue, or the build
+# fails; a dist/ already shortened has no such names left and is left alone.
 wasm=(dist/*_bg.wasm)
+glue=("${wasm[0]%_bg.wasm}.js")
+node --input-type=module - "${wasm[0]}" "${glue[0]}" dist/index.html <<'JS'
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+
+const [wasmPath, gluePath, htmlPath] = process.argv.slice(2);
+const bytes = readFileSync(wasmPath);
+let pos = 8;
+const leb = () => { let r = 0, s = 0, b; do { b = bytes[pos++]; r += (b & 0x7f) * 2 ** s; s += 7; } while (b & 0x80); return r; };
+const uleb = (n) => { const out = []; do { let b = n % 128; n = Math.floor(n / 128); if (n) b |= 0x80; out.push(b); } while (n); return Buffer.from(out); };
+const name = (s) => { const b = Buffer.from(s, "utf8"); return Buffer.concat([uleb(b.length), b]); };
+const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const short = (i) => { let s = ""; do { s = letters[i % 52] + s; i = Math.floor(i / 52) - 1; } while (i >= 0); return `_${s}`; };
+const renamed = new Map();
+const parts = [bytes.subarray(0, 8)];
+while (pos < bytes.length) {
+  const start = pos;
+  const id = bytes[pos++];
+  const end = leb() + pos;
+  if (id !== 2) { parts.push(bytes.subarray(start, end)); pos = end; continue; }
+  const imports = [];
+  for (let n = leb(); n > 0; n--) {
+    let l = leb(); const module = bytes.toString("utf8", pos, pos + l); pos += l;
+    l = leb(); let field = bytes.toString("utf8", pos, pos + l); pos += l;
+    const description = pos;
+    const kind = bytes[pos++];
+    if (kind === 0) leb();
+    else if (kind === 1) { pos++; const flags = bytes[pos++]; leb(); if (flags & 1) leb(); }
+    else if (kind === 2) { const flags = bytes[pos++]; leb(); if (flags & 1) leb(); }
+    else if (kind === 3) pos += 2;
+    else throw new Error(`${wasmPath}: unknown import kind ${kind}`);
+    if (kind === 0 && /^__wb[a-z]*_\w+_[0-9a-f]{16}$/.test(field)) {
+      if (!renamed.has(field)) renamed.set(field, short(renamed.size));
+      field = renamed.get(field);
+    }
+    imports.push(name(module), name(field), bytes.subarray(description, pos));
+  }
+  const section = Buffer.concat([uleb(imports.length / 3), ...imports]);
+  parts.push(Buffer.from([2]), uleb(section.length), section);
+  pos = end;
+}
+if (renamed.size > 0) {
+  const oldGlue = readFileSync(gluePath);
+  let glue = oldGlue.toString("utf8");
+  for (const [from, to] of renamed) {
+    const pattern = new RegExp(`\\b${from}\\b`, "g");
+    const count = (glue.match(pattern) || []).length;
+    if (count !== 1) throw new Error(`build-frontend: ${from} occurs ${count} times in ${gluePath}, expected once`);
+    glue = glue.replace(pattern, to);
+  }
+  const module = Buffer.concat(parts);
+  const sri = (data) => `sha384-${createHash("sha384").update(data).digest("base64")}`;
+  let html = readFileSync(htmlPath, "utf8");
+  for (const [before, after] of [[bytes, module], [oldGlue, Buffer.from(glue)]]) {
+    if (html.split(sri(before)).length !== 2) throw new Error(`build-frontend: ${htmlPath} does not name ${sri(before)} once`);
+    html = html.replace(sri(before), sri(after));
+  }
+  writeFileSync(wasmPath, module);
+  writeFileSync(gluePath, glue);
+  writeFileSync(htmlPath, html);
+  console.error(`build-frontend: ${renamed.size} import names shortened`);
+}
+JS
+
+# --- check: every exported externref table must really be an externref table (see the top) --------------------------
 node --input-type=module - "${wasm[0]}" <<'JS'
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
