@@ -92,12 +92,17 @@ impl MapView {
         &self.map
     }
 
-    /// Fits the view to `[[south, west], [north, east]]` (animated) and remembers it for resizes.
+    /// Fits the view to `[[south, west], [north, east]]` (animated) and remembers it for resizes; the same bounds
+    /// again leave the view alone.
     ///
     /// Leaflet ignores a new zoom while a zoom animation runs, so when the route grows in a burst (a permalink, a
     /// late viewer's backlog, a fast network) a fit during an animation is held and the latest bounds are applied
     /// once it ends; otherwise the view would stay on the first hops.
     pub fn fit(&self, bounds: [[f64; 2]; 2]) {
+        // Most events (a try's time, a name arriving) leave the located places as they were: the view stays put.
+        if self.fitted.get() == bounds {
+            return;
+        }
         self.fitted.set(bounds);
         if self.queued.get() {
             return;
@@ -173,10 +178,11 @@ fn apply_fit(map: &LeafletMap, fitted: &Cell<[[f64; 2]; 2]>, animating_until: &C
 }
 
 fn fit_options(animate: bool) -> JsValue {
-    // More room at the top left, where the zoom buttons are.
+    // More room at the top left, where the zoom buttons are; at the bottom right, room for a marker standing beside
+    // the start (18 px off it) at presenter mode's highlighted size.
     js_object!({
         "paddingTopLeft": [64, 56],
-        "paddingBottomRight": [40, 40],
+        "paddingBottomRight": [56, 56],
         "maxZoom": MAX_FIT_ZOOM,
         "animate": animate,
     })
