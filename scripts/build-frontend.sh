@@ -181,4 +181,34 @@ for (const e of exports.filter((e) => e.kind === 1 && e.field.includes("externre
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 console.error(`build-frontend: ${path}: ${kb(bytes.length)}, ${kb(gzipSync(bytes, { level: 9 }).length)} gzip; tables ok`);
 JS
+# --- compressed copies ----------------------------------------------------------------------------------------------
+# `tracemap serve` sends X.br or X.gz in place of X to a browser that accepts it (backend/src/http/assets.rs): brotli
+# at its best quality and gzip -9 once here, instead of a quicker, larger gzip on every request. The gzip total is
+# the figure the page's weight budget is stated in (BENCHMARKS.md, "WASM bundle size").
+node --input-type=module - dist <<'JS'
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { brotliCompressSync, constants } from "node:zlib";
+
+const dir = process.argv[2];
+const sum = { plain: 0, gz: 0, br: 0 };
+for (const name of readdirSync(dir)) {
+  const path = `${dir}/${name}`;
+  if (!statSync(path).isFile() || !/\.(wasm|js|css|json|html|svg)$/.test(name)) continue;
+  const data = readFileSync(path);
+  // GNU gzip: 1.4 kB smaller on this page than node's zlib at the same level.
+  const gz = execFileSync("gzip", ["-9nc", path], { maxBuffer: 1 << 28 });
+  const br = brotliCompressSync(data, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length },
+  });
+  sum.plain += data.length;
+  for (const [suffix, packed] of [["gz", gz], ["br", br]]) {
+    const kept = packed.length < data.length ? packed : data;
+    if (kept === packed) writeFileSync(`${path}.${suffix}`, packed);
+    sum[suffix] += kept.length;
+  }
+}
+const kb = (n) => `${(n / 1000).toFixed(1)} kB`;
+console.error(`build-frontend: the page's text files: ${kb(sum.plain)}, ${kb(sum.gz)} gzip -9, ${kb(sum.br)} brotli 11`);
+JS
 say "done: dist/"

@@ -4,7 +4,9 @@
 //! folder instead, once at start (before it drops privileges, so the folder need not be readable by the user it
 //! becomes); restart it to pick up a rebuilt page. Files whose names carry Trunk's content hash never change under
 //! that name, so browsers may keep them for a year; `index.html` (which names the current hashes) is revalidated on
-//! every load with its ETag.
+//! every load with its ETag. `scripts/build-frontend.sh` also writes each text file compressed ahead of time
+//! (`X.br`, brotli 11, and `X.gz`, gzip 9, both smaller than compressing per request): `X` is served as one of
+//! them when the browser accepts it.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -114,16 +116,31 @@ impl Page {
         self.files.get(path).map(|file| file.data.clone())
     }
 
-    /// The file at `path` (no leading slash), honouring `If-None-Match`.
+    /// The file at `path` (no leading slash), honouring `If-None-Match`; compressed ahead of time when the page has
+    /// such a copy and `Accept-Encoding` admits it (brotli first).
     pub fn serve(&self, path: &str, request_headers: &HeaderMap) -> Response {
-        let Some(file) = self.files.get(path) else {
+        let Some(plain) = self.files.get(path) else {
             return StatusCode::NOT_FOUND.into_response();
         };
+        let variants = [("br", "br"), ("gz", "gzip")]
+            .into_iter()
+            .filter_map(|(suffix, coding)| Some((self.files.get(&format!("{path}.{suffix}"))?, coding)))
+            .collect::<Vec<_>>();
+        let accepted = request_headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let chosen = variants.iter().find(|(_, coding)| accepts(accepted, coding));
+        let file = chosen.map_or(plain, |(file, _)| file);
         let cache = if is_hashed(path) { "public, max-age=31536000, immutable" } else { "no-cache" };
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, file.mime.clone());
+        headers.insert(header::CONTENT_TYPE, plain.mime.clone());
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        // Each encoding has its own bytes, so its own tag.
         headers.insert(header::ETAG, file.etag.clone());
+        if !variants.is_empty() {
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        if let Some((_, coding)) = chosen {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
         let etag = file.etag.as_bytes();
         let fresh = request_headers
             .get(header::IF_NONE_MATCH)
@@ -134,6 +151,20 @@ impl Page {
         }
         (headers, Body::from(file.data.clone())).into_response()
     }
+}
+
+/// Whether an `Accept-Encoding` value admits `coding`: named (or `*`) without `q=0`.
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            let q = p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="));
+            q.is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
+    })
 }
 
 /// Whether a file name carries a Trunk content hash (`name-6c92c0056ca7a79.ext`, or `_bg.wasm` after one).
@@ -159,6 +190,47 @@ mod tests {
         assert!(!is_hashed("countries-110m.json"));
         assert!(!is_hashed("images/marker-icon.png"));
         assert!(!is_hashed("leaflet.js"));
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
+        assert!(accepts("*", "gzip"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(!accepts("br;q=0.000", "br"));
+        assert!(!accepts("identity", "gzip"));
+        assert!(!accepts("", "br"));
+        assert!(!accepts("brotli", "br"));
+    }
+
+    #[test]
+    fn a_compressed_copy_is_served_to_a_browser_that_accepts_it() {
+        let dir = std::env::temp_dir().join(format!("tracemap-page-encodings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("folder");
+        std::fs::write(dir.join("app-0123456789abcdef.js"), "plain").expect("script");
+        std::fs::write(dir.join("app-0123456789abcdef.js.br"), "brotli").expect("brotli copy");
+        std::fs::write(dir.join("app-0123456789abcdef.js.gz"), "gzip").expect("gzip copy");
+        std::fs::write(dir.join("map.json"), "{}").expect("no copies");
+        let page = Page::load(&dir).expect("loads");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        let ask = |accept: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(accept).expect("header"));
+            page.serve("app-0123456789abcdef.js", &headers)
+        };
+        let br = ask("gzip, deflate, br");
+        assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(br.headers()[header::CONTENT_TYPE], "text/javascript");
+        assert_eq!(br.headers()[header::VARY], "accept-encoding");
+        let gz = ask("gzip, br;q=0");
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_ne!(gz.headers()[header::ETAG], br.headers()[header::ETAG], "each encoding has its own tag");
+        let plain = ask("identity");
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+        let json = page.serve("map.json", &HeaderMap::new());
+        assert!(json.headers().get(header::VARY).is_none(), "no copies, nothing varies");
     }
 
     #[test]
