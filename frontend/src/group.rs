@@ -1,0 +1,153 @@
+//! Several routes on one map: the traces one request started from several vantage points (or the two traces a
+//! compare page shows), each followed live on its own, each with its colour. The trace whose table is shown is the
+//! session's; the group keeps every member's model so the map can draw the others beside it.
+//!
+//! Colours come from the Okabe–Ito palette, whose hues stay apart for the common colour-vision deficiencies.
+
+use crate::api;
+use crate::state::TraceModel;
+use crate::ws::LiveSocket;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::collections::BTreeMap;
+use tracemap_shared::{TraceReport, TraceStatus};
+
+/// Okabe–Ito colours, in the order routes take them (the palette's black and yellow are left out: the one is the
+/// map's text, the other vanishes on its light land).
+pub const PALETTE: [&str; 6] = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"];
+
+/// The colour of the `index`-th route of a group.
+pub fn colour(index: usize) -> &'static str {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// Where a trace ran from, in words: `agent sydney (Sydney)`, `this server (Amsterdam)`.
+pub fn vantage_name(report: &TraceReport) -> String {
+    let place = report.location.as_ref().and_then(|g| g.city.clone().or_else(|| g.country.clone()));
+    match (&report.options.from, place) {
+        (Some(agent), Some(place)) if !place.eq_ignore_ascii_case(agent) => format!("agent {agent} ({place})"),
+        (Some(agent), _) => format!("agent {agent}"),
+        (None, Some(place)) => format!("this server ({place})"),
+        (None, None) => "this server".to_owned(),
+    }
+}
+
+/// The routes on show together; cheap to copy, part of the [`crate::session::Session`].
+#[derive(Debug, Clone, Copy)]
+pub struct Group {
+    /// The members' ids in order (a route's colour is its place here); empty or one: no group.
+    pub ids: RwSignal<Vec<String>>,
+    /// Each member's trace as loaded and followed so far.
+    pub models: RwSignal<BTreeMap<String, TraceModel>>,
+    sockets: StoredValue<BTreeMap<String, LiveSocket>, LocalStorage>,
+}
+
+impl Group {
+    /// No routes.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Group {
+            ids: RwSignal::new(Vec::new()),
+            models: RwSignal::new(BTreeMap::new()),
+            sockets: StoredValue::new_local(BTreeMap::new()),
+        }
+    }
+
+    /// Shows the routes `ids` (fewer than two: none); members already followed stay followed.
+    pub fn show(self, ids: Vec<String>) {
+        let ids = if ids.len() < 2 { Vec::new() } else { ids };
+        if self.ids.with_untracked(|old| *old == ids) {
+            return;
+        }
+        self.sockets.update_value(|s| s.retain(|id, _| ids.contains(id)));
+        self.models.update(|m| m.retain(|id, _| ids.contains(id)));
+        let new: Vec<String> =
+            ids.iter().filter(|id| self.models.with_untracked(|m| !m.contains_key(*id))).cloned().collect();
+        self.ids.set(ids);
+        for id in new {
+            self.load(id);
+        }
+    }
+
+    /// The colour of route `id`, when it belongs to a group.
+    pub fn colour_of(self, id: &str) -> Option<&'static str> {
+        self.ids.with(|ids| ids.iter().position(|i| i == id).map(colour))
+    }
+
+    fn member(self, id: &str) -> bool {
+        self.ids.with_untracked(|ids| ids.iter().any(|i| i == id))
+    }
+
+    fn load(self, id: String) {
+        spawn_local(async move {
+            let Ok(report) = api::fetch_trace(&id).await else { return };
+            if !self.member(&id) {
+                return;
+            }
+            let running = report.status == TraceStatus::Running;
+            self.models.update(|m| {
+                m.insert(id.clone(), TraceModel::from_report(report));
+            });
+            if running {
+                self.follow(id);
+            }
+        });
+    }
+
+    /// Follows a running member live; when its socket closes, loads it once more as stored.
+    fn follow(self, id: String) {
+        let event_id = id.clone();
+        let on_event = move |event: tracemap_shared::TraceEvent| {
+            self.models.update(|m| {
+                if let Some(model) = m.get_mut(&event_id) {
+                    model.apply(&event);
+                }
+            });
+        };
+        let closed_id = id.clone();
+        let on_close = move || {
+            if self.member(&closed_id) {
+                self.load(closed_id.clone());
+            }
+        };
+        if let Ok(socket) = LiveSocket::connect(&id, on_event, on_close) {
+            self.sockets.update_value(|s| {
+                s.insert(id, socket);
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemap_shared::{Geo, Protocol};
+
+    #[test]
+    fn routes_are_named_by_where_they_start_and_coloured_apart() {
+        let mut report = TraceReport::new("t", Protocol::Icmp);
+        assert_eq!(vantage_name(&report), "this server");
+        report.location = Some(Geo {
+            city: Some("Sydney".into()),
+            region: None,
+            country: None,
+            country_code: None,
+            lat: -33.87,
+            lon: 151.21,
+            accuracy_km: None,
+            source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
+        });
+        assert_eq!(vantage_name(&report), "this server (Sydney)");
+        report.options.from = Some("a".into());
+        assert_eq!(vantage_name(&report), "agent a (Sydney)");
+        report.options.from = Some("sydney".into());
+        assert_eq!(vantage_name(&report), "agent sydney");
+        let colours: std::collections::BTreeSet<&str> = (0..PALETTE.len()).map(colour).collect();
+        assert_eq!(colours.len(), PALETTE.len());
+        assert_eq!(colour(PALETTE.len()), colour(0), "a seventh route reuses the first colour");
+    }
+}
