@@ -69,6 +69,20 @@ impl Group {
         }
     }
 
+    /// Every member as (id, colour, where it runs from in words; `…` until it has loaded), in order.
+    pub fn members(self) -> Vec<(String, &'static str, String)> {
+        let ids = self.ids.get();
+        self.models.with(|models| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let name = models.get(id).map_or_else(|| "…".to_owned(), |m| vantage_name(&m.report));
+                    (id.clone(), colour(i), name)
+                })
+                .collect()
+        })
+    }
+
     /// The colour of route `id`, when it belongs to a group.
     pub fn colour_of(self, id: &str) -> Option<&'static str> {
         self.ids.with(|ids| ids.iter().position(|i| i == id).map(colour))

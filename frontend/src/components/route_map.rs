@@ -113,19 +113,8 @@ pub fn RouteMap() -> impl IntoView {
             }
         })
     });
-    // The legend's routes: every member's colour and vantage point, the one whose table is shown first.
-    let legend_routes = Memo::new(move |_| {
-        let ids = session.group.ids.get();
-        session.group.models.with(|models| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let name = models.get(id).map_or_else(|| "…".to_owned(), |m| vantage_name(&m.report));
-                    (crate::group::colour(i), name)
-                })
-                .collect::<Vec<_>>()
-        })
-    });
+    // The legend's routes: every member's colour and where it runs from, in the group's order.
+    let legend_routes = Memo::new(move |_| session.group.members());
 
     Effect::new(move |_| {
         let Some(div) = element.get() else { return };
@@ -210,13 +199,13 @@ pub fn RouteMap() -> impl IntoView {
                 </p>
             </Show>
             <div class="map-legend" aria-label="Map legend">
-                <Show when=move || legend_routes.with(|r| !r.is_empty())>
+                <span class="legend-group" hidden=move || legend_routes.with(Vec::is_empty)>
                     <span class="legend-title">"Routes"</span>
                     {move || {
                         legend_routes
                             .get()
                             .into_iter()
-                            .map(|(colour, name)| {
+                            .map(|(_, colour, name)| {
                                 view! {
                                     <span class="legend-item legend-route">
                                         <span class="legend-line" style=format!("border-color:{colour}")></span>
@@ -226,11 +215,12 @@ pub fn RouteMap() -> impl IntoView {
                             })
                             .collect_view()
                     }}
-                </Show>
+                </span>
                 // Hop markers (coloured by RTT) belong to the route whose table is shown; a comparison has none.
-                <Show when=move || {
-                    session.model.with(Option::is_some) || session.group.ids.with(Vec::is_empty)
-                }>
+                <span
+                    class="legend-group"
+                    hidden=move || session.model.with(Option::is_none) && session.group.ids.with(|ids| !ids.is_empty())
+                >
                     <span class="legend-title">"Median RTT"</span>
                     {rtt_legend()
                         .into_iter()
@@ -247,7 +237,7 @@ pub fn RouteMap() -> impl IntoView {
                         <span class="legend-dash" aria-hidden="true"></span>
                         "hops without a location"
                     </span>
-                </Show>
+                </span>
             </div>
         </div>
     }

@@ -2,7 +2,6 @@
 //! starts, in the route's colour on the map; choosing one shows its table, its replay and its markers, and moves
 //! the address bar to that route within the group's link.
 
-use crate::group::{colour, vantage_name};
 use crate::route::group_link;
 use crate::session::{Session, push_history};
 use leptos::prelude::*;
@@ -12,18 +11,7 @@ use leptos::prelude::*;
 pub fn RouteTabs() -> impl IntoView {
     let session = expect_context::<Session>();
     let group = session.group;
-    let tabs = Memo::new(move |_| {
-        let ids = group.ids.get();
-        group.models.with(|models| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let name = models.get(id).map_or_else(|| "…".to_owned(), |m| vantage_name(&m.report));
-                    (id.clone(), colour(i), name)
-                })
-                .collect::<Vec<_>>()
-        })
-    });
+    let tabs = Memo::new(move |_| group.members());
     let choose = move |id: String| {
         if session.id.get_untracked().as_deref() == Some(id.as_str()) {
             return;
@@ -32,8 +20,13 @@ pub fn RouteTabs() -> impl IntoView {
         session.open(id);
     };
     view! {
-        <Show when=move || tabs.with(|t| !t.is_empty())>
-            <div id="route-tabs" class="route-tabs" role="tablist" aria-label="Routes from each vantage point">
+        <div
+            id="route-tabs"
+            class="route-tabs"
+            role="tablist"
+            aria-label="Routes from each vantage point"
+            hidden=move || tabs.with(Vec::is_empty)
+        >
                 {move || {
                     tabs.get()
                         .into_iter()
@@ -57,7 +50,6 @@ pub fn RouteTabs() -> impl IntoView {
                         })
                         .collect_view()
                 }}
-            </div>
-        </Show>
+        </div>
     }
 }

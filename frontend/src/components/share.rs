@@ -161,10 +161,10 @@ pub fn RecentTraces() -> impl IntoView {
                     }}
                 </ul>
                 <p class="recent-meta">
-                    {move || match compare_link() {
-                        Some(href) => view! { <a id="compare-picked" href=href>"Compare the two ticked traces"</a> }.into_any(),
-                        None => view! { <span>"Tick two traces to compare them."</span> }.into_any(),
-                    }}
+                    <a id="compare-picked" hidden=move || compare_link().is_none() href=compare_link>
+                        "Compare the two ticked traces"
+                    </a>
+                    <span hidden=move || compare_link().is_some()>"Tick two traces to compare them."</span>
                 </p>
                 <p id="recent-status" class="recent-meta" aria-live="polite">
                     {move || status.get()}
