@@ -707,7 +707,25 @@ fn the_page_draws_the_routes_from_two_agents_on_one_map_and_compares_two_picked_
             json!([]),
         );
         browser.screenshot(&shots.join("agents-compare.png"));
+        let history = browser.eval(
+            "return [...document.querySelectorAll('#recent-traces li .recent-meta')].map(m => m.textContent.replace(/ · 20.*/, '').trim())",
+            json!([]),
+        );
+        // This server and agent a together: two requests, one group.
+        browser.goto(&format!("{base}/"));
+        browser.wait_for(
+            "the From choice",
+            Duration::from_secs(20),
+            "return document.querySelectorAll('#from input').length === 3 ? 'yes' : ''",
+        );
+        tick_from(&browser, "", true);
+        tick_from(&browser, "a", true);
+        tick_from(&browser, "b", false);
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        let here_and_a = browser.wait_for("a tab per route", Duration::from_secs(20), tabs_script);
+        let rows_here = rows_when_finished(&browser, 3, "the server's own route");
         json!({
+            "history": history, "here_and_a": here_and_a, "rows_here": rows_here,
             "offered": offered, "tabs": tabs, "rows_a": rows_a, "colours": colours, "legend": legend, "starts": starts,
             "rows_b": rows_b, "group_link": group_link, "replay": replay, "reopened": reopened,
             "reopened_rows": reopened_rows, "compare_href": compare_href, "summary": summary, "compared": compared,
@@ -755,5 +773,16 @@ fn the_page_draws_the_routes_from_two_agents_on_one_map_and_compares_two_picked_
     );
     assert_eq!(result["compare_colours"], json!(["rgb(0, 114, 178)", "rgb(213, 94, 0)"]), "both routes overlaid");
     assert_eq!(result["leftovers"], json!([]), "the compare page shows no empty table, status or replay");
+    assert_eq!(
+        result["history"],
+        json!(["ICMP · IPv4 · from a", "ICMP · IPv4 · from b"]),
+        "each says what it ran with"
+    );
+    assert_eq!(
+        result["here_and_a"],
+        json!([["from this server (Amsterdam)", "true"], ["from agent a (Sydney)", "false"]]),
+        "the server itself and an agent in one group"
+    );
+    assert!(has(&result["rows_here"], &["10.0.0.2", "10.0.1.2", "10.0.2.2"]), "the server's own route: {result}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,6 +5,7 @@
 //! Colours come from the Okabe–Ito palette, whose hues stay apart for the common colour-vision deficiencies.
 
 use crate::api;
+use crate::mine::{self, MyTrace};
 use crate::state::TraceModel;
 use crate::ws::LiveSocket;
 use leptos::prelude::*;
@@ -40,16 +41,18 @@ pub struct Group {
     /// Each member's trace as loaded and followed so far.
     pub models: RwSignal<BTreeMap<String, TraceModel>>,
     sockets: StoredValue<BTreeMap<String, LiveSocket>, LocalStorage>,
+    /// This browser's own traces (the session's list), told the settings a member really ran with.
+    mine: RwSignal<Vec<MyTrace>>,
 }
 
 impl Group {
-    /// No routes.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
+    /// No routes; `mine` is the session's list of this browser's traces.
+    pub fn new(mine: RwSignal<Vec<MyTrace>>) -> Self {
         Group {
             ids: RwSignal::new(Vec::new()),
             models: RwSignal::new(BTreeMap::new()),
             sockets: StoredValue::new_local(BTreeMap::new()),
+            mine,
         }
     }
 
@@ -99,6 +102,9 @@ impl Group {
                 return;
             }
             let running = report.status == TraceStatus::Running;
+            if report.started_at_ms.is_some() {
+                self.remember_settings(&id, &report.options);
+            }
             self.models.update(|m| {
                 m.insert(id.clone(), TraceModel::from_report(report));
             });
@@ -108,15 +114,30 @@ impl Group {
         });
     }
 
+    /// Your traces keeps what the server really ran member `id` with (its default port, the family the name
+    /// resolved to), as the session does for the trace on show.
+    fn remember_settings(self, id: &str, options: &tracemap_shared::TraceOptions) {
+        if self.mine.with_untracked(|list| list.iter().any(|t| t.id == id)) {
+            let list = mine::with_settings(self.mine.get_untracked(), id, options);
+            mine::save(&list);
+            self.mine.set(list);
+        }
+    }
+
     /// Follows a running member live; when its socket closes, loads it once more as stored.
     fn follow(self, id: String) {
         let event_id = id.clone();
         let on_event = move |event: tracemap_shared::TraceEvent| {
+            let mut options = None;
             self.models.update(|m| {
                 if let Some(model) = m.get_mut(&event_id) {
                     model.apply(&event);
+                    options = Some(model.report.options.clone());
                 }
             });
+            if let (tracemap_shared::TraceEvent::Started { .. }, Some(options)) = (&event, options) {
+                self.remember_settings(&event_id, &options);
+            }
         };
         let closed_id = id.clone();
         let on_close = move || {

@@ -48,6 +48,7 @@ impl Session {
     /// A session with nothing on show.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
+        let mine = RwSignal::new(mine::load());
         Session {
             model: RwSignal::new(None),
             phase: RwSignal::new(Phase::Idle),
@@ -55,8 +56,8 @@ impl Session {
             error_field: RwSignal::new(None),
             opened: RwSignal::new(0),
             id: RwSignal::new(None),
-            mine: RwSignal::new(mine::load()),
-            group: Group::new(),
+            mine,
+            group: Group::new(mine),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
