@@ -21,11 +21,12 @@ pub mod stats;
 pub mod teach;
 pub mod ui;
 pub mod vantage;
+pub mod watch;
 pub mod ws;
 
 use components::{
     ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine,
-    TraceForm, VantagePicker, presenter_requested,
+    TraceForm, VantagePicker, WatchTimeline, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
             <StatusLine />
             <ShareBar />
             <ReplayPanel />
+            <WatchTimeline />
             <ComparePanel />
             <main class="layout">
                 <section class="table-pane" aria-label="Hops">

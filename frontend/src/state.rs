@@ -6,6 +6,7 @@
 //! here, which are plain Rust and tested natively.
 
 use crate::stats::Loss;
+use crate::watch::{WatchCells, WatchLog};
 use std::collections::BTreeSet;
 use tracemap_shared::{Geo, Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
@@ -16,20 +17,56 @@ pub struct TraceModel {
     pub report: TraceReport,
     /// `(ttl, index)` of every probe whose outcome (reply or timeout) has arrived.
     settled: BTreeSet<(u8, u8)>,
+    /// A watch: every event and each hop's latest times (see [`WatchLog`]).
+    pub watch: Option<WatchLog>,
 }
 
 impl TraceModel {
     /// A model that starts from a stored report (from `GET /api/traces/{id}`).
     pub fn from_report(report: TraceReport) -> Self {
-        TraceModel { report, settled: BTreeSet::new() }
+        TraceModel { report, settled: BTreeSet::new(), watch: None }
     }
 
-    /// Folds one event; repeated events (a replay after reconnecting) change nothing.
+    /// Folds one event; repeated events (a replay after reconnecting) change nothing, except in a watch, whose
+    /// statistics count every event: a watch's viewer folds its events once, from the start (see the session).
     pub fn apply(&mut self, event: &TraceEvent) {
+        self.record(event);
         if let TraceEvent::Probe { ttl, index, .. } = event {
             self.settled.insert((*ttl, *index));
         }
         self.report.apply(event);
+    }
+
+    /// Keeps a watch's event for its timeline and sparklines without folding it (a stored watch, whose report is
+    /// already the fold of them all).
+    pub fn record(&mut self, event: &TraceEvent) {
+        if self.watch.is_none() && crate::watch::is_watch_event(event) {
+            self.watch = Some(WatchLog::default());
+        }
+        if let Some(log) = self.watch.as_mut() {
+            log.record(event);
+        }
+    }
+
+    /// The watch as it stood at the end of round `round` (the timeline), keeping every event so the timeline can
+    /// move on; the latest round (or beyond) is the whole watch. A watch that is over stays over.
+    pub fn at_round(&self, round: u32) -> TraceModel {
+        let Some(log) = self.watch.as_ref() else { return self.clone() };
+        let mut model = TraceModel::default();
+        for event in log.until_round(round) {
+            model.apply(event);
+        }
+        let latest = round >= log.rounds();
+        if self.report.status != TraceStatus::Running {
+            model.report.status = self.report.status;
+            model.report.duration_ms = self.report.duration_ms;
+        }
+        model.report.id.clone_from(&self.report.id);
+        if let Some(partial) = model.watch.as_mut() {
+            partial.events.clone_from(&log.events);
+            partial.shown_round = (!latest).then_some(round);
+        }
+        model
     }
 
     /// What to show for try `index` of `hop`.
@@ -124,6 +161,7 @@ impl TraceModel {
                         kind: a.kind.clone(),
                     })
                     .collect(),
+                watch: self.watch.as_ref().and_then(|log| crate::watch::cells(&self.report, log, hop)),
             })
             .collect()
     }
@@ -418,6 +456,8 @@ pub struct HopRow {
     pub doubt: Option<String>,
     /// The other addresses that answered this TTL, each with its own information.
     pub others: Vec<AddressRow>,
+    /// A watch: the statistics cells, sparkline and route changes.
+    pub watch: Option<WatchCells>,
 }
 
 /// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
@@ -493,7 +533,11 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
                 Some(name) if name != address => format!("{name} ({address})"),
                 _ => address.to_owned(),
             };
-            let label = if location.is_empty() { host } else { format!("{host} · {location}") };
+            let mut label = if location.is_empty() { host } else { format!("{host} · {location}") };
+            if let Some(change) = report.route_changes.iter().rev().find(|c| c.ttl == hop.ttl && c.to == address) {
+                let when = report.started_at_ms.map(|start| utc_time(start + change.at_ms)).unwrap_or_default();
+                label.push_str(&format!(" · new route since {when} (round {})", change.round));
+            }
             let verdict = crate::places::verdict_for(&verdicts, hop.ttl, address);
             let rtts: Vec<f64> = hop.probes.iter().flatten().filter(|r| r.from == address).map(|r| r.rtt_ms).collect();
             points.push(RoutePoint {
@@ -550,6 +594,23 @@ pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
                     format!("Connection lost while tracing {to}; reconnecting…")
                 }
                 TraceStatus::Running if r.address.is_none() => format!("Resolving {to}…"),
+                TraceStatus::Running if r.rounds.is_some() => {
+                    let rounds = r.rounds.unwrap_or(0);
+                    let of = r.options.watch.map(|w| format!(" of at most {}", w.rounds)).unwrap_or_default();
+                    format!("Watching {to} over {}: round {rounds}{of}, {hops} {hops_word}…", protocol_text(r))
+                }
+                TraceStatus::Finished if r.rounds.is_some() => {
+                    let secs = r.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
+                    let changes = match r.route_changes.len() {
+                        0 => "no route change".to_owned(),
+                        1 => "1 route change".to_owned(),
+                        n => format!("{n} route changes"),
+                    };
+                    format!("Watched {to}: {} rounds{secs}, {hops} {hops_word}, {changes}.", r.rounds.unwrap_or(0))
+                }
+                TraceStatus::Stopped if r.rounds.is_some() => {
+                    format!("Stopped: the watch of {to} ended after {} rounds.", r.rounds.unwrap_or(0))
+                }
                 TraceStatus::Running => format!("Tracing {to} over {}: {hops} {hops_word} so far…", protocol_text(r)),
                 TraceStatus::Finished => {
                     let secs = r.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();

@@ -1512,6 +1512,7 @@ mod tests {
             family: Some(Family::Ipv4),
             timeout_ms: Some(800),
             from: Some("sydney".into()),
+            watch: None,
         };
         let event = match started() {
             TraceEvent::Started {

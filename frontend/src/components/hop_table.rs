@@ -6,6 +6,7 @@
 use crate::session::Session;
 use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
+use crate::watch::{SPARK_SIZE, WatchCells, ms};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
@@ -136,6 +137,53 @@ fn silent_run_row(ttl: u8, last: u8, span: usize, focus: Focus) -> impl IntoView
     }
 }
 
+/// The statistics columns of a watch, in order: their header and tooltip.
+const WATCH_COLUMNS: [(&str, &str); 8] = [
+    ("Sent", "Probes sent over the rounds"),
+    ("Last", "The latest round trip, ms"),
+    ("Avg", "Mean round trip, ms"),
+    ("Best", "Fastest round trip, ms"),
+    ("Worst", "Slowest round trip, ms"),
+    ("StDev", "Standard deviation of the round trips, ms"),
+    ("Jitter", "Mean difference between consecutive round trips, ms"),
+    ("RTT", "The latest 60 rounds: round trip (line) and lost probes (ticks)"),
+];
+
+/// The statistics cells of a watched hop (see [`WATCH_COLUMNS`]), sparkline last.
+fn watch_cells(cells: &WatchCells) -> impl IntoView {
+    let stats = &cells.stats;
+    let figures = [
+        stats.sent.to_string(),
+        ms(stats.last_ms),
+        ms(stats.avg_ms),
+        ms(stats.best_ms),
+        ms(stats.worst_ms),
+        ms(stats.stddev_ms),
+        ms(stats.jitter_ms),
+    ];
+    let (path, lost) = cells.spark.clone();
+    let (width, height) = SPARK_SIZE;
+    view! {
+        {figures.into_iter().map(|figure| view! { <td class="stat">{figure}</td> }).collect_view()}
+        <td class="spark">
+            <svg
+                class="sparkline"
+                width=width.to_string()
+                height=height.to_string()
+                viewBox=format!("0 0 {width} {height}")
+                role="img"
+                aria-label=format!("round trips of the latest {} rounds", stats.sent.min(60))
+            >
+                <path d=path />
+                {lost
+                    .into_iter()
+                    .map(|x| view! { <line class="spark-lost" x1=x.to_string() x2=x.to_string() y1="0" y2=height.to_string() /> })
+                    .collect_view()}
+            </svg>
+        </td>
+    }
+}
+
 /// The table of hops; rows are re-rendered from the model (a route has at most a few dozen hops).
 #[component]
 pub fn HopTable() -> impl IntoView {
@@ -155,20 +203,47 @@ pub fn HopTable() -> impl IntoView {
     });
     let rows = Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| m.rows()).unwrap_or_default()));
     let columns = Memo::new(move |_| session.model.with(|m| m.as_ref().map_or(3, |m| m.columns())));
+    let watching = Memo::new(move |_| session.model.with(|m| m.as_ref().is_some_and(|m| m.watch.is_some())));
+    // The columns between the hop and its host: the tries of a trace, the statistics of a watch.
+    let middle = move || if watching.get() { WATCH_COLUMNS.len() } else { columns.get() };
     // Hops whose other addresses are shown.
     let expanded = RwSignal::new(BTreeSet::<u8>::new());
 
     view! {
         <div class="table-scroll">
             // More than three tries: narrower try columns, numbered under one "RTT ms" (see the style sheet).
-            <table id="hops" class=move || { if columns.get() > 3 { "hop-table many-tries" } else { "hop-table" } }>
+            <table
+                id="hops"
+                class=move || match (watching.get(), columns.get() > 3) {
+                    (true, _) => "hop-table watching",
+                    (false, true) => "hop-table many-tries",
+                    (false, false) => "hop-table",
+                }
+            >
                 <thead>
                     <tr>
                         <th scope="col" class="ttl">
                             "Hop"
                         </th>
                         {move || {
+                            watching
+                                .get()
+                                .then(|| {
+                                    WATCH_COLUMNS
+                                        .iter()
+                                        .map(|(name, title)| {
+                                            view! {
+                                                <th scope="col" class="stat" title=*title>
+                                                    {*name}
+                                                </th>
+                                            }
+                                        })
+                                        .collect_view()
+                                })
+                        }}
+                        {move || {
                             (1..=columns.get())
+                                .filter(|_| !watching.get())
                                 .map(|i| {
                                     view! {
                                         <th scope="col" class="rtt">
@@ -222,13 +297,22 @@ pub fn HopTable() -> impl IntoView {
                                     .collect_view();
                                 let ttl = row.ttl;
                                 if let Some(last) = row.through {
-                                    return silent_run_row(ttl, last, columns.get_untracked() + 4, focus).into_any();
+                                    return silent_run_row(ttl, last, middle() + 4, focus).into_any();
                                 }
+                                let watch = row.watch.clone();
+                                let cells = match &watch {
+                                    Some(watch) => watch_cells(watch).into_any(),
+                                    None if watching.get_untracked() => {
+                                        view! { <td class="stat" colspan=WATCH_COLUMNS.len().to_string()></td> }.into_any()
+                                    }
+                                    None => cells.into_any(),
+                                };
+                                let changes = watch.as_ref().map(|w| w.changes.clone()).unwrap_or_default();
                                 let kind_note = row.kind.as_deref().map(kind_note);
                                 let place_note = kind_note.clone().filter(|_| row.location.is_empty());
                                 let as_note = kind_note.filter(|_| row.asn.is_none());
                                 let doubtful = row.doubt.is_some();
-                                let sent = row.cells.len();
+                                let sent = if watching.get_untracked() { WATCH_COLUMNS.len() } else { row.cells.len() };
                                 let others = row.others.clone();
                                 let more = (!others.is_empty())
                                     .then(|| {
@@ -296,6 +380,17 @@ pub fn HopTable() -> impl IntoView {
                                         <td class="host" title=row.host.clone()>
                                             {host_cell(row.hostname, row.address)}
                                             {more}
+                                            {changes
+                                                .into_iter()
+                                                .map(|change| {
+                                                    view! {
+                                                        " "
+                                                        <span class="route-change" title=change.clone() aria-label=change.clone()>
+                                                            {change.split(" (").next().unwrap_or_default().to_owned()}
+                                                        </span>
+                                                    }
+                                                })
+                                                .collect_view()}
                                             {mpls_badge(&row.mpls)
                                                 .map(|badge| {
                                                     view! {
@@ -318,18 +413,39 @@ pub fn HopTable() -> impl IntoView {
                                             {asn_cell(row.asn)}
                                             {as_note.map(|n| view! { <span class="kind-note">{n}</span> })}
                                         </td>
-                                        <td
-                                            class="loss"
-                                            class:lossy={row.loss.is_loss()}
-                                            class:silent={row.loss.silent()}
-                                            class:rate-limited={row.loss.rate_limited > 0}
-                                            title=row.loss.title()
-                                        >
-                                            {row.loss.label()}
-                                            {row.loss
-                                                .rate_limited_label()
-                                                .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
-                                        </td>
+                                        {match watch {
+                                            Some(watch) => {
+                                                let pct = if watch.stats.sent > 0 {
+                                                    format!("{:.0} %", watch.stats.loss_pct)
+                                                } else {
+                                                    String::new()
+                                                };
+                                                view! {
+                                                    <td class=watch.loss.class() title=watch.loss_title>
+                                                        {pct}
+                                                        {watch.loss_note.map(|note| view! { <span class="loss-where">{note}</span> })}
+                                                    </td>
+                                                }
+                                                    .into_any()
+                                            }
+                                            None => {
+                                                view! {
+                                                    <td
+                                                        class="loss"
+                                                        class:lossy={row.loss.is_loss()}
+                                                        class:silent={row.loss.silent()}
+                                                        class:rate-limited={row.loss.rate_limited > 0}
+                                                        title=row.loss.title()
+                                                    >
+                                                        {row.loss.label()}
+                                                        {row.loss
+                                                            .rate_limited_label()
+                                                            .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
+                                                    </td>
+                                                }
+                                                    .into_any()
+                                            }
+                                        }}
                                     </tr>
                                     {lines}
                                 }
