@@ -69,6 +69,7 @@ fn the_page_watches_a_route_with_statistics_sparklines_and_a_route_change_on_the
     let launcher = net.exec(&net.client);
     let shots = artifacts_dir();
     let base = server.base.clone();
+    let new_router = twin.clone();
     let result = in_namespace(&net.client, move || {
         let browser = Browser::start(launcher, DRIVER_PORT, 1280, 800);
         browser.goto(&format!("{base}/"));
@@ -83,7 +84,7 @@ fn the_page_watches_a_route_with_statistics_sparklines_and_a_route_change_on_the
         let status = browser.eval("return document.querySelector('#status').textContent", json!([]));
         browser.screenshot(&shots.join("watch-live.png"));
         // Router 1 switches to the router beside router 2: hop 2 answers from it from the next round on.
-        reroute(&before, &beyond, &twin, "east2");
+        reroute(&before, &beyond, &new_router, "east2");
         let change = browser.wait_for(
             "the route change in the table",
             Duration::from_secs(20),
