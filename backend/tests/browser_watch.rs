@@ -110,15 +110,21 @@ fn the_page_watches_a_route_with_statistics_sparklines_and_a_route_change_on_the
              return s && s.dataset.state === 'failed' && document.querySelector('#watch-round') ? s.textContent : null",
         );
         let rounds = browser.eval("return Number(document.querySelector('#watch-round').max)", json!([]));
+        // Home, then one step right: round 2, as a keyboard user gets there. Errors the page logs are kept.
         browser.eval(
-            "const r = document.querySelector('#watch-round'); r.value = '2'; r.dispatchEvent(new Event('input')); return true",
+            "window.__errors = []; const log = console.error; \
+             console.error = (...a) => { window.__errors.push(a.join(' ')); log(...a); }; \
+             window.addEventListener('error', e => window.__errors.push(String(e.message))); \
+             document.querySelector('#watch-round').focus(); return true",
             json!([]),
         );
+        browser.press_keys(&["\u{E011}", "\u{E014}"]);
         std::thread::sleep(Duration::from_millis(500));
         let at_two = browser.eval(
             &format!(
                 "return [document.querySelector('#watch-round-label').textContent, {}, \
-                 document.querySelectorAll('#hops .route-change').length]",
+                 document.querySelectorAll('#hops .route-change').length, \
+                 document.querySelector('#watch-round').value, document.activeElement.id, window.__errors]",
                 sent_at(1)
             ),
             json!([]),

@@ -148,7 +148,7 @@ impl TraceModel {
                     .and_then(|v| v.reason.clone()),
                 others: hop
                     .other_addresses()
-                    .filter(|a| !a.probes.is_empty())
+                    .filter(|a| answered(a))
                     .map(|a| AddressRow {
                         address: a.address.clone(),
                         hostname: a.hostname.clone().filter(|name| *name != a.address),
@@ -159,6 +159,7 @@ impl TraceModel {
                         asn: a.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
                         tries: a.probes.len(),
                         kind: a.kind.clone(),
+                        answered_of: a.stats.as_ref().zip(hop.stats.as_ref()).map(|(a, h)| (a.received, h.sent)),
                     })
                     .collect(),
                 watch: self.watch.as_ref().and_then(|log| crate::watch::cells(&self.report, log, hop)),
@@ -215,6 +216,8 @@ pub struct AddressRow {
     pub tries: usize,
     /// Its address kind (`private`, `public`...).
     pub kind: Option<String>,
+    /// A watch: how many probes it answered, of the hop's probes over the rounds.
+    pub answered_of: Option<(u32, u32)>,
 }
 
 /// One probe's cell in the table.
@@ -509,6 +512,16 @@ pub struct RoutePoint {
     pub accuracy_km: Option<u32>,
 }
 
+/// When the trace started (Unix ms), 0 when unknown.
+fn start_of(report: &TraceReport) -> u64 {
+    report.started_at_ms.unwrap_or(0)
+}
+
+/// Whether `address` answered any probe: in the latest tries, or (a watch) in any round.
+fn answered(address: &tracemap_shared::HopAddress) -> bool {
+    !address.probes.is_empty() || address.stats.as_ref().is_some_and(|stats| stats.received > 0)
+}
+
 /// Every located address in TTL order (the hop's shown address first, then the others that answered it): the
 /// markers, and the vertices of the route line, which forks where a hop has several.
 pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
@@ -518,7 +531,7 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
         let shown = hop.address.as_deref().map(|a| (a, hop.hostname.as_deref(), hop.geo.as_ref()));
         let others = hop
             .other_addresses()
-            .filter(|a| !a.probes.is_empty())
+            .filter(|a| answered(a))
             .map(|a| (a.address.as_str(), a.hostname.as_deref(), a.geo.as_ref()));
         // A hop whose address has no entry yet (built without one) still shows its own place.
         for (address, hostname, geo) in shown.into_iter().chain(others) {
@@ -535,8 +548,11 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
             };
             let mut label = if location.is_empty() { host } else { format!("{host} · {location}") };
             if let Some(change) = report.route_changes.iter().rev().find(|c| c.ttl == hop.ttl && c.to == address) {
-                let when = report.started_at_ms.map(|start| utc_time(start + change.at_ms)).unwrap_or_default();
-                label.push_str(&format!(" · new route since {when} (round {})", change.round));
+                label.push_str(&format!(
+                    " · new route since {} (round {})",
+                    crate::watch::clock(start_of(report) + change.at_ms),
+                    change.round
+                ));
             }
             let verdict = crate::places::verdict_for(&verdicts, hop.ttl, address);
             let rtts: Vec<f64> = hop.probes.iter().flatten().filter(|r| r.from == address).map(|r| r.rtt_ms).collect();
@@ -978,5 +994,62 @@ mod tests {
         assert_eq!(joined_note(&report).as_deref(), Some("joined a trace started 3 s ago: same probes, no new ones"));
         report.joined_after_ms = Some(120);
         assert!(joined_note(&report).is_some_and(|n| n.starts_with("joined a trace started just now")));
+    }
+
+    #[test]
+    fn a_stored_watch_keeps_its_events_and_the_timeline_folds_them_up_to_a_round() {
+        let mut live = TraceModel::default();
+        let started = match started() {
+            TraceEvent::Started {
+                version,
+                target,
+                address,
+                protocol,
+                first_ttl,
+                max_hops,
+                started_at_ms,
+                mode,
+                location,
+                ..
+            } => {
+                let options = tracemap_shared::TraceOptions {
+                    watch: Some(tracemap_shared::WatchSettings { rounds: 5, interval_ms: 1000 }),
+                    ..Default::default()
+                };
+                TraceEvent::Started {
+                    version,
+                    target,
+                    address,
+                    protocol,
+                    first_ttl,
+                    max_hops,
+                    tries: 1,
+                    started_at_ms,
+                    mode,
+                    options,
+                    location,
+                }
+            }
+            _ => unreachable!(),
+        };
+        let mut events = vec![started];
+        for round in 1..=5 {
+            events.push(TraceEvent::Round { round, at_ms: u64::from(round) * 1000 });
+            events.push(probe(1, 0, Some("192.0.2.1"), f64::from(round)));
+        }
+        for event in &events {
+            live.apply(event);
+        }
+        let mut stored = TraceModel::from_report(TraceReport { status: TraceStatus::Stopped, ..live.report.clone() });
+        for event in &events {
+            stored.record(event);
+        }
+        assert_eq!(stored.report.hops[0].stats.as_ref().map(|s| s.sent), Some(5), "recording folds nothing");
+        let at_two = stored.at_round(2);
+        assert_eq!(at_two.report.hops[0].stats.as_ref().map(|s| s.sent), Some(2));
+        assert_eq!(at_two.report.status, TraceStatus::Stopped);
+        let log = at_two.watch.as_ref().expect("the log");
+        assert_eq!((log.shown_round, log.rounds()), (Some(2), 5));
+        assert_eq!(at_two.at_round(5).watch.and_then(|log| log.shown_round), None, "the far right is the whole watch");
     }
 }

@@ -10,6 +10,12 @@ use tracemap_shared::{Hop, HopStats, LossAt, TraceEvent, TraceReport};
 
 use crate::state::{format_rtt, utc_time};
 
+/// `10:04:12 UTC`: the time of day of `unix_ms`, to the second (a watch's events are seconds apart).
+pub fn clock(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    format!("{:02}:{:02}:{:02} UTC", secs / 3600 % 24, secs / 60 % 60, secs % 60)
+}
+
 /// How many of a hop's latest round-trip times its sparkline draws.
 pub const SPARK_ROUNDS: usize = 60;
 /// The sparkline's size in CSS pixels.
@@ -132,8 +138,8 @@ pub struct WatchCells {
     pub loss_note: Option<String>,
     /// The loss cell's tooltip, with the evidence of probable rate limits.
     pub loss_title: String,
-    /// The sparkline: its SVG path and the x of each lost probe.
-    pub spark: (String, Vec<f64>),
+    /// The sparkline, as SVG markup (see [`sparkline_svg`]).
+    pub spark: String,
     /// The route changes at this hop, in words.
     pub changes: Vec<String>,
 }
@@ -178,11 +184,12 @@ pub fn cells(report: &TraceReport, log: &WatchLog, hop: &Hop) -> Option<WatchCel
         .iter()
         .filter(|change| change.ttl == hop.ttl)
         .map(|change| {
-            let when = report.started_at_ms.map(|start| utc_time(start + change.at_ms)).unwrap_or_default();
+            let when = report.started_at_ms.map(|start| clock(start + change.at_ms)).unwrap_or_default();
             format!("route changed {when} (round {}): {} → {}", change.round, change.from, change.to)
         })
         .collect();
-    Some(WatchCells { stats, loss, loss_note, loss_title, spark: sparkline(&history, SPARK_SIZE), changes })
+    let spark = sparkline_svg(&history, stats.sent);
+    Some(WatchCells { stats, loss, loss_note, loss_title, spark, changes })
 }
 
 /// The sparkline of `values` (oldest first) in a box of `size`: an SVG path through the answered ones, scaled from
@@ -190,8 +197,8 @@ pub fn cells(report: &TraceReport, log: &WatchLog, hop: &Hop) -> Option<WatchCel
 pub fn sparkline(values: &[Option<f64>], size: (f64, f64)) -> (String, Vec<f64>) {
     let (width, height) = size;
     let top = values.iter().flatten().copied().fold(0.0_f64, f64::max);
-    let step = width / (SPARK_ROUNDS.max(2) - 1) as f64;
-    // Right-aligned: the latest round is always at the right edge.
+    // The latest round at the right edge; until there are 60, the rounds so far spread over the width.
+    let step = width / (values.len().clamp(2, SPARK_ROUNDS) - 1) as f64;
     let offset = width - step * (values.len().max(1) - 1) as f64;
     let mut path = String::new();
     let mut lost = Vec::new();
@@ -211,6 +218,23 @@ pub fn sparkline(values: &[Option<f64>], size: (f64, f64)) -> (String, Vec<f64>)
         }
     }
     (path.trim_start().to_owned(), lost)
+}
+
+/// The sparkline of `history` as an inline SVG element: a line through the answered round trips and a red tick
+/// for each lost probe. Built from numbers alone, so it is safe as markup.
+pub fn sparkline_svg(history: &[Option<f64>], sent: u32) -> String {
+    let (width, height) = SPARK_SIZE;
+    let (path, lost) = sparkline(history, SPARK_SIZE);
+    let mut svg = format!(
+        "<svg class=\"sparkline\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" \
+         aria-label=\"round trips of the latest {} rounds\"><path d=\"{path}\"/>",
+        sent.min(SPARK_ROUNDS as u32)
+    );
+    for x in lost {
+        svg.push_str(&format!("<line class=\"spark-lost\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"0\" y2=\"{height}\"/>"));
+    }
+    svg.push_str("</svg>");
+    svg
 }
 
 /// The replay's sentence about a watched hop's loss, when it lost any: where it happens, honestly.
@@ -238,7 +262,9 @@ pub fn round_label(report: &TraceReport, log: &WatchLog, round: u32) -> String {
         _ => None,
     });
     let when = match (report.started_at_ms, at) {
-        (Some(start), Some(at)) => format!(" · {}", utc_time(start + at)),
+        (Some(start), Some(at)) => {
+            format!(" · {} {}", utc_time(start + at).get(..10).unwrap_or_default(), clock(start + at))
+        }
         _ => String::new(),
     };
     format!("round {round} of {}{when}", log.rounds())
@@ -279,6 +305,9 @@ mod tests {
         assert_eq!(lost.len(), 1);
         assert!(path.ends_with("60.0 1.0"), "the slowest at the top, the latest at the right: {path}");
         assert_eq!(sparkline(&[], (60.0, 16.0)), (String::new(), Vec::new()));
+        let svg = sparkline_svg(&[Some(1.0), None, Some(2.0)], 3);
+        assert!(svg.starts_with("<svg class=\"sparkline\"") && svg.ends_with("</svg>"), "{svg}");
+        assert_eq!(svg.matches("<line class=\"spark-lost\"").count(), 1, "{svg}");
     }
 
     #[test]
@@ -301,5 +330,6 @@ mod tests {
         assert!(sentence.contains("hop 2 answers less than it forwards"), "{sentence}");
         assert!(loss_sentence(&report.hops[0]).is_none());
         assert_eq!(ms(Some(0.0123)), "0.012");
+        assert_eq!(clock(1_796_013_772_691), "04:42:52 UTC");
     }
 }

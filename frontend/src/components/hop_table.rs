@@ -6,7 +6,7 @@
 use crate::session::Session;
 use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
-use crate::watch::{SPARK_SIZE, WatchCells, ms};
+use crate::watch::{WatchCells, ms};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
@@ -32,7 +32,10 @@ fn location_cell(location: String, note: Option<String>, doubt: Option<String>) 
 /// `sent` is the number of tries, one column each.
 fn address_line(ttl: u8, sent: usize, other: AddressRow) -> impl IntoView {
     let kind = other.kind.clone().filter(|k| k != "public" && other.location.is_empty());
-    let tries = format!("answered {} of {sent} {}", other.tries, if sent == 1 { "try" } else { "tries" });
+    let tries = match other.answered_of {
+        Some((answered, of)) => format!("answered {answered} of {of} probes over the rounds"),
+        None => format!("answered {} of {sent} {}", other.tries, if sent == 1 { "try" } else { "tries" }),
+    };
     let (address, doubtful) = (other.address.clone(), other.doubt.is_some());
     view! {
         <tr class="address-row" data-ttl=ttl.to_string() data-address=address>
@@ -161,26 +164,10 @@ fn watch_cells(cells: &WatchCells) -> impl IntoView {
         ms(stats.stddev_ms),
         ms(stats.jitter_ms),
     ];
-    let (path, lost) = cells.spark.clone();
-    let (width, height) = SPARK_SIZE;
     view! {
         {figures.into_iter().map(|figure| view! { <td class="stat">{figure}</td> }).collect_view()}
-        <td class="spark">
-            <svg
-                class="sparkline"
-                width=width.to_string()
-                height=height.to_string()
-                viewBox=format!("0 0 {width} {height}")
-                role="img"
-                aria-label=format!("round trips of the latest {} rounds", stats.sent.min(60))
-            >
-                <path d=path />
-                {lost
-                    .into_iter()
-                    .map(|x| view! { <line class="spark-lost" x1=x.to_string() x2=x.to_string() y1="0" y2=height.to_string() /> })
-                    .collect_view()}
-            </svg>
-        </td>
+        // Markup of numbers only (see `watch::sparkline_svg`): one string, not a tree of SVG views.
+        <td class="spark" inner_html=cells.spark.clone()></td>
     }
 }
 

@@ -22,7 +22,13 @@ pub fn WatchTimeline() -> impl IntoView {
             })
         })
     });
-    let go = move |round: u32| {
+    // The slider's value, once per change (input while dragging, change when let go: the same round twice is
+    // folded once).
+    let go = move |ev: &leptos::ev::Event| {
+        let Ok(round) = event_target_value(ev).parse::<u32>() else { return };
+        if timeline.with_untracked(|t| t.as_ref().is_some_and(|t| t.1 == round)) {
+            return;
+        }
         session.model.update(|m| {
             if let Some(m) = m.as_mut() {
                 *m = m.at_round(round);
@@ -39,11 +45,8 @@ pub fn WatchTimeline() -> impl IntoView {
                     min="1"
                     max=move || timeline.with(|t| t.as_ref().map_or(1, |t| t.0)).to_string()
                     prop:value=move || timeline.with(|t| t.as_ref().map_or(1, |t| t.1)).to_string()
-                    on:input=move |ev| {
-                        if let Ok(round) = event_target_value(&ev).parse::<u32>() {
-                            go(round);
-                        }
-                    }
+                    on:input=move |ev| go(&ev)
+                    on:change=move |ev| go(&ev)
                 />
                 <output for="watch-round" id="watch-round-label">
                     {move || timeline.with(|t| t.as_ref().map(|t| t.2.clone()).unwrap_or_default())}
