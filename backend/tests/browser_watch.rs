@@ -119,6 +119,15 @@ fn the_page_watches_a_route_with_statistics_sparklines_and_a_route_change_on_the
             json!([]),
         );
         browser.press_keys(&["\u{E011}", "\u{E014}"]);
+        let probe = browser.eval(
+            "const r = document.querySelector('#watch-round'); r.__tag = 7; \
+             return new Promise(done => setTimeout(() => { const n = document.querySelector('#watch-round'); \
+             r.value = '3'; r.dispatchEvent(new Event('input', { bubbles: true })); \
+             done([n.__tag || 0, r.isConnected, document.querySelector('#watch-round-label').textContent, \
+             document.querySelector('#status').textContent.slice(0, 40)]); }, 1000))",
+            json!([]),
+        );
+        eprintln!("slider probe: {probe}");
         std::thread::sleep(Duration::from_millis(500));
         let at_two = browser.eval(
             &format!(
