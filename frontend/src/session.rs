@@ -121,19 +121,22 @@ impl Session {
         let Some(id) = self.id.get_untracked() else { return };
         let Some(token) = self.delete_token(&id) else { return };
         let generation = self.generation.get_value();
+        // The live socket goes first: the server closes it as the trace stops, often before it answers the stop,
+        // and a close while the trace still reads `running` would schedule a reconnection that loads the trace a
+        // second time over the stored one.
+        self.socket.set_value(None);
         spawn_local(async move {
             let stopped = api::stop_trace(&id, &token).await;
             if !self.is_current(generation) {
                 return;
             }
-            match stopped {
-                Ok(()) => {
-                    self.socket.set_value(None);
-                    self.model.set(None);
-                    self.load(generation, id);
-                }
-                Err(message) => self.error.set(Some(message)),
+            if let Err(message) = stopped {
+                self.error.set(Some(message));
+            } else {
+                self.model.set(None);
             }
+            // Stopped: the stored trace; refused (it had ended, say): whatever it is now, live again if it runs.
+            self.load(generation, id);
         });
     }
 

@@ -590,6 +590,12 @@ pub enum Phase {
     Settled,
 }
 
+/// The rounds a watch ran: all of them, also while the timeline shows an earlier one.
+fn watched_rounds(model: &TraceModel) -> u32 {
+    let folded = model.report.rounds.unwrap_or(0);
+    model.watch.as_ref().map_or(folded, |log| log.rounds().max(folded))
+}
+
 /// The sentence the status line shows (and screen readers announce).
 pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
     match (phase, model) {
@@ -622,10 +628,10 @@ pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
                         1 => "1 route change".to_owned(),
                         n => format!("{n} route changes"),
                     };
-                    format!("Watched {to}: {} rounds{secs}, {hops} {hops_word}, {changes}.", r.rounds.unwrap_or(0))
+                    format!("Watched {to}: {} rounds{secs}, {hops} {hops_word}, {changes}.", watched_rounds(model))
                 }
                 TraceStatus::Stopped if r.rounds.is_some() => {
-                    format!("Stopped: the watch of {to} ended after {} rounds.", r.rounds.unwrap_or(0))
+                    format!("Stopped: the watch of {to} ended after {} rounds.", watched_rounds(model))
                 }
                 TraceStatus::Running => format!("Tracing {to} over {}: {hops} {hops_word} so far…", protocol_text(r)),
                 TraceStatus::Finished => {

@@ -36,8 +36,8 @@ pub fn WatchTimeline() -> impl IntoView {
         });
     };
     view! {
-        <Show when=move || timeline.with(Option::is_some)>
-            <section class="watch-timeline" aria-label="Rounds of the watch">
+        // Always in the page, hidden when there is no timeline: the slider keeps its focus while it is used.
+        <section class="watch-timeline" aria-label="Rounds of the watch" hidden=move || timeline.with(Option::is_none)>
                 <label for="watch-round">"Round"</label>
                 <input
                     id="watch-round"
@@ -51,7 +51,6 @@ pub fn WatchTimeline() -> impl IntoView {
                 <output for="watch-round" id="watch-round-label">
                     {move || timeline.with(|t| t.as_ref().map(|t| t.2.clone()).unwrap_or_default())}
                 </output>
-            </section>
-        </Show>
+        </section>
     }
 }
