@@ -1,7 +1,9 @@
 //! The live hop table: one row per TTL, one cell per probe, filled in as events arrive. Rows are keyboard stops:
 //! arrow keys (and Home, End) move between them, Enter or Space selects one, and a focused or hovered row lights up
 //! its marker on the map. A hop answered by several addresses (a load balancer's routers) has a `+1` button that
-//! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered.
+//! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered. A
+//! watch shows each hop's statistics and sparkline instead of its tries, its loss where it happens, and its route
+//! changes (`crate::watch`).
 
 use crate::session::Session;
 use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
