@@ -63,18 +63,22 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 # --- the bundle ----------------------------------------------------------------------------------------------------
+# Trunk rewrites every file it outputs on each build, and cargo re-embeds the page (recompiling the server) whenever
+# something in dist/ is newer than its last build. So Trunk writes into target/trunk-dist and only files whose bytes
+# changed are copied into dist/ (files no longer built are removed): an unchanged page leaves dist/ as it was.
 say "trunk build --release --offline"
-trunk build --release --offline "$@"
+stage=target/trunk-dist
+trunk build --release --offline --dist "$stage" "$@"
 
 # --- shorter import names --------------------------------------------------------------------------------------------
 # wasm-bindgen names each of the module's ~220 imports after its function plus a 16-digit hash
 # (`__wbg_value_df0a0e29a4d182fe`), once in the module's import section and once in the glue's import object: random
 # hex that compresses badly (6.4 kB of a first visit). Each such name becomes a short one (`_a`, `_b`, ...) in both
 # files, and index.html's integrity hashes follow. Exact: a name must occur exactly once in the glue, or the build
-# fails; a dist/ already shortened has no such names left and is left alone.
-wasm=(dist/*_bg.wasm)
+# fails; a build already shortened has no such names left and is left alone. Done in the stage, before dist/.
+wasm=("$stage"/*_bg.wasm)
 glue=("${wasm[0]%_bg.wasm}.js")
-node --input-type=module - "${wasm[0]}" "${glue[0]}" dist/index.html <<'JS'
+node --input-type=module - "${wasm[0]}" "${glue[0]}" "$stage/index.html" <<'JS'
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -185,7 +189,7 @@ JS
 # `tracemap serve` sends X.br or X.gz in place of X to a browser that accepts it (backend/src/http/assets.rs): brotli
 # at its best quality and gzip -9 once here, instead of a quicker, larger gzip on every request. The gzip total is
 # the figure the page's weight budget is stated in (BENCHMARKS.md, "WASM bundle size").
-node --input-type=module - dist <<'JS'
+node --input-type=module - "$stage" <<'JS'
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { brotliCompressSync, constants } from "node:zlib";
@@ -211,4 +215,20 @@ for (const name of readdirSync(dir)) {
 const kb = (n) => `${(n / 1000).toFixed(1)} kB`;
 console.error(`build-frontend: the page's text files: ${kb(sum.plain)}, ${kb(sum.gz)} gzip -9, ${kb(sum.br)} brotli 11`);
 JS
+# --- into dist/ ----------------------------------------------------------------------------------------------------
+# The steps above give the same bytes for the same build (gzip -n, brotli and the renaming are deterministic), so an
+# unchanged page still changes nothing in dist/.
+changed=0
+while IFS= read -r -d '' f; do
+    mkdir -p "dist/$(dirname "$f")"
+    cmp -s "$stage/$f" "dist/$f" || { cp "$stage/$f" "dist/$f"; changed=$((changed + 1)); }
+done < <(cd "$stage" && find . -type f -print0)
+if [ -d dist ]; then
+    while IFS= read -r -d '' f; do
+        [ -e "$stage/$f" ] || { rm -f "dist/$f"; changed=$((changed + 1)); }
+    done < <(cd dist && find . -type f -print0)
+    find dist -mindepth 1 -type d -empty -delete
+fi
+say "dist/: $changed files changed"
+
 say "done: dist/"

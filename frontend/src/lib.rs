@@ -22,11 +22,12 @@ pub mod stats;
 pub mod teach;
 pub mod ui;
 pub mod vantage;
+pub mod watch;
 pub mod ws;
 
 use components::{
     ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, RouteTabs, ShareBar, SiteFooter,
-    StatusLine, TraceForm, VantagePicker, presenter_requested,
+    StatusLine, TraceForm, VantagePicker, WatchTimeline, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -130,6 +131,7 @@ pub fn App() -> impl IntoView {
                     <StatusLine />
                     <ShareBar />
                     <ReplayPanel />
+                    <WatchTimeline />
                     <RouteTabs />
                     <main class="layout">
                         <section class="table-pane" aria-label="Hops">

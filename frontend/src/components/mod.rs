@@ -14,6 +14,7 @@ mod share;
 mod status_line;
 mod trace_form;
 mod vantage_picker;
+mod watch_timeline;
 
 pub use basemap_layer::BasemapLayer;
 pub use compare_panel::ComparePanel;
@@ -29,3 +30,4 @@ pub use share::{RecentTraces, ShareBar};
 pub use status_line::StatusLine;
 pub use trace_form::TraceForm;
 pub use vantage_picker::VantagePicker;
+pub use watch_timeline::WatchTimeline;
