@@ -2,7 +2,7 @@
 //!
 //! [`App`] wires the [`session::Session`] (the trace model and its live connection) to the views: the form, the
 //! status line, the replay, the hop table and the route map, all reading the one model that events fold into. Pure
-//! logic lives in `state`, `stats`, `places`, `route`, `replay`, `teach` and `map` and is tested natively with
+//! logic lives in `state`, `stats`, `places`, `route`, `replay` and `map` (the words, `shared::words`) and is tested natively with
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
@@ -18,7 +18,6 @@ pub mod route;
 pub mod session;
 pub mod state;
 pub mod stats;
-pub mod teach;
 pub mod ui;
 pub mod vantage;
 pub mod ws;

@@ -9,6 +9,11 @@ use crate::stats::Loss;
 use std::collections::BTreeSet;
 use tracemap_shared::{Geo, Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
+// The words (labels, the silent tail, the replay's steps) are `shared::words`'s, as the server's offline copy uses
+// them too.
+pub use tracemap_shared::words::replay::{SilentTail, replay_steps, silent_tail};
+pub use tracemap_shared::words::{format_rtt, geo_label, host_label, is_ipv6, location_label, mpls_labels, ttl_word};
+
 /// One trace as the page knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraceModel {
@@ -129,35 +134,6 @@ impl TraceModel {
     }
 }
 
-/// A run of hops after the last answer of a finished trace where nothing answered: shown as one row and one replay
-/// step ("hops 7–30: no answer") rather than a screenful of identical `* * *`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SilentTail {
-    /// Index in the report's hops of the run's first hop.
-    pub index: usize,
-    /// TTL of its first hop.
-    pub first: u8,
-    /// TTL of its last hop.
-    pub last: u8,
-}
-
-/// The silent run at the end of a trace that is over, when it has at least two hops.
-pub fn silent_tail(report: &TraceReport) -> Option<SilentTail> {
-    if report.status == TraceStatus::Running {
-        return None;
-    }
-    let index = report.hops.iter().rposition(|h| h.answered() > 0).map_or(0, |i| i + 1);
-    let run = report.hops.get(index..).filter(|run| run.len() >= 2)?;
-    Some(SilentTail { index, first: run[0].ttl, last: run[run.len() - 1].ttl })
-}
-
-/// The replay's steps: one per row, as `(ttl, last ttl of a folded silent run)`.
-pub fn replay_steps(report: &TraceReport) -> Vec<(u8, Option<u8>)> {
-    let tail = silent_tail(report);
-    let shown = tail.map_or(report.hops.len(), |t| t.index + 1);
-    report.hops[..shown].iter().map(|h| (h.ttl, tail.filter(|t| t.first == h.ttl).map(|t| t.last))).collect()
-}
-
 /// Another address that answered some tries of a hop (a load balancer's other router), with its own information.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddressRow {
@@ -233,17 +209,6 @@ pub fn cell_title(hop: &Hop, index: usize, cell: ProbeCell) -> Option<String> {
 pub const RATE_LIMITED_TITLE: &str = "No answer: lost to the router's ICMP rate limit, which this server's own \
                                       traces had used up; not a sign of loss on the path";
 
-/// The MPLS labels the hop's replies carried, outermost first, each label once.
-pub fn mpls_labels(hop: &Hop) -> Vec<u32> {
-    let mut labels = Vec::new();
-    for entry in hop.probes.iter().flatten().flat_map(|r| &r.mpls) {
-        if !labels.contains(&entry.label) {
-            labels.push(entry.label);
-        }
-    }
-    labels
-}
-
 /// `MPLS 24001` (or `MPLS 24001/16`): the hop's badge text, if its replies carried labels.
 pub fn mpls_badge(labels: &[u32]) -> Option<String> {
     (!labels.is_empty()).then(|| format!("MPLS {}", labels.iter().map(u32::to_string).collect::<Vec<_>>().join("/")))
@@ -275,17 +240,6 @@ pub fn mode_note(report: &TraceReport) -> Option<String> {
     report.mode.map(|mode| format!("Probed with {}", mode_label(mode)))
 }
 
-/// Milliseconds with precision that suits the magnitude: `0.412 ms`, `4.07 ms`, `38.1 ms`.
-pub fn format_rtt(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.3} ms")
-    } else if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
 /// A duration to the precision it has: `5 ms`, `0.84 s`, `12.3 s`, `2 min 5 s`.
 pub fn format_duration(ms: u64) -> String {
     match ms {
@@ -294,17 +248,6 @@ pub fn format_duration(ms: u64) -> String {
         10_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
         _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
     }
-}
-
-/// Whether the trace runs over IPv6 (whose header calls the TTL the hop limit).
-pub fn is_ipv6(report: &TraceReport) -> bool {
-    report.options.family == Some(tracemap_shared::Family::Ipv6)
-        || report.address.as_deref().is_some_and(|a| a.contains(':'))
-}
-
-/// `TTL` or, for IPv6, `hop limit`.
-pub fn ttl_word(report: &TraceReport) -> &'static str {
-    if is_ipv6(report) { "hop limit" } else { "TTL" }
 }
 
 /// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
@@ -418,27 +361,6 @@ pub struct HopRow {
     pub doubt: Option<String>,
     /// The other addresses that answered this TTL, each with its own information.
     pub others: Vec<AddressRow>,
-}
-
-/// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
-pub fn host_label(hop: &Hop) -> String {
-    match (&hop.hostname, &hop.address) {
-        (Some(name), Some(ip)) if name != ip => format!("{name} ({ip})"),
-        (_, Some(ip)) => ip.clone(),
-        (Some(name), None) => name.clone(),
-        (None, None) => "*".to_owned(),
-    }
-}
-
-/// `City, Region, Country` with whatever parts the database knows.
-pub fn location_label(hop: &Hop) -> String {
-    hop.geo.as_ref().map(geo_label).unwrap_or_default()
-}
-
-/// `City, Country` of one place, or its coordinates when it names neither.
-pub fn geo_label(geo: &Geo) -> String {
-    let parts: Vec<&str> = [&geo.city, &geo.country].into_iter().filter_map(|p| p.as_deref()).collect();
-    if parts.is_empty() { format!("{:.2}, {:.2}", geo.lat, geo.lon) } else { parts.join(", ") }
 }
 
 /// What an empty place or AS cell says for an address of `kind`: `private address`, `link-local address`...

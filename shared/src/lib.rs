@@ -13,6 +13,7 @@ pub mod place;
 pub mod stats;
 pub mod topojson;
 pub mod watch;
+pub mod words;
 
 pub use stats::HopStats;
 pub use watch::{LossAt, RouteChange};

@@ -1,5 +1,5 @@
 //! The replay of a finished trace, for teaching: play, pause, step back and forward, speed. Each step selects one
-//! hop (its row and its marker light up) and explains it in one sentence built from the data (`crate::teach`).
+//! hop (its row and its marker light up) and explains it in one sentence built from the data (`shared::words::replay`).
 //!
 //! The state machine is `crate::replay`; this component turns buttons, keys and a timer into its commands. Keys
 //! anywhere on the page (outside text fields): `K` play or pause, `J` back, `L` forward, `Escape` leaves the replay;
@@ -8,11 +8,11 @@
 use crate::replay::{Command, Replay, SPEEDS, speed_label};
 use crate::session::Session;
 use crate::state::replay_steps;
-use crate::teach::{explain, explain_silent_tail};
 use crate::ui::Focus;
 use leptos::prelude::*;
 use std::time::Duration;
 use tracemap_shared::TraceStatus;
+use tracemap_shared::words::replay::{explain, explain_silent_tail};
 use wasm_bindgen::JsCast;
 
 /// Whether a key press belongs to a text field rather than to the page's shortcuts. Buttons, selects (the Speed
