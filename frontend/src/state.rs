@@ -7,12 +7,15 @@
 
 use crate::stats::Loss;
 use std::collections::BTreeSet;
-use tracemap_shared::{Geo, Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
+use tracemap_shared::{Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
 // The words (labels, the silent tail, the replay's steps) are `shared::words`'s, as the server's offline copy uses
 // them too.
 pub use tracemap_shared::words::replay::{SilentTail, replay_steps, silent_tail};
-pub use tracemap_shared::words::{format_rtt, geo_label, host_label, is_ipv6, location_label, mpls_labels, ttl_word};
+pub use tracemap_shared::words::{
+    format_duration, format_rtt, geo_label, host_label, is_ipv6, location_label, mpls_labels, protocol_text,
+    settings_text, ttl_word, utc_time,
+};
 
 /// One trace as the page knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -238,68 +241,6 @@ pub fn mode_label(mode: ProbeMode) -> &'static str {
 /// The status line's note on how the server probed, when the trace says.
 pub fn mode_note(report: &TraceReport) -> Option<String> {
     report.mode.map(|mode| format!("Probed with {}", mode_label(mode)))
-}
-
-/// A duration to the precision it has: `5 ms`, `0.84 s`, `12.3 s`, `2 min 5 s`.
-pub fn format_duration(ms: u64) -> String {
-    match ms {
-        0..100 => format!("{ms} ms"),
-        100..10_000 => format!("{:.2} s", ms as f64 / 1000.0),
-        10_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
-}
-
-/// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
-pub fn protocol_text(report: &TraceReport) -> String {
-    let protocol = report.protocol.as_str().to_ascii_uppercase();
-    match report.options.port {
-        Some(port) => format!("{protocol} port {port}"),
-        None => protocol,
-    }
-}
-
-/// Every recorded setting of the trace, for the status line and the recent list:
-/// `TCP port 8080, IPv4, 3 probes per hop, timeout 2.00 s, TTL 1–30`.
-pub fn settings_text(report: &TraceReport) -> String {
-    let mut parts = vec![protocol_text(report)];
-    if let Some(family) = report.options.family {
-        parts.push(match family {
-            tracemap_shared::Family::Ipv6 => "IPv6".to_owned(),
-            tracemap_shared::Family::Ipv4 => "IPv4".to_owned(),
-            tracemap_shared::Family::Auto => "any family".to_owned(),
-        });
-    }
-    if report.tries > 0 {
-        parts.push(format!("{} probe{} per hop", report.tries, if report.tries == 1 { "" } else { "s" }));
-    }
-    if let Some(ms) = report.options.timeout_ms {
-        parts.push(format!("timeout {}", format_duration(u64::from(ms))));
-    }
-    if report.max_hops > 0 {
-        parts.push(format!("{} {}–{}", ttl_word(report), report.first_ttl.unwrap_or(1), report.max_hops));
-    }
-    if let Some(from) = &report.options.from {
-        parts.push(format!("from agent {from}"));
-    }
-    parts.join(", ")
-}
-
-/// `2026-11-29 22:58 UTC` for a Unix time in milliseconds.
-pub fn utc_time(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60)
 }
 
 /// The status line's second part: the settings and, once known, when the trace ran.

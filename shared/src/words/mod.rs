@@ -18,6 +18,16 @@ pub fn format_rtt(ms: f64) -> String {
     }
 }
 
+/// A duration to the precision it has: `5 ms`, `0.84 s`, `12.3 s`, `2 min 5 s`.
+pub fn format_duration(ms: u64) -> String {
+    match ms {
+        0..100 => format!("{ms} ms"),
+        100..10_000 => format!("{:.2} s", ms as f64 / 1000.0),
+        10_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
 /// Whether the trace runs over IPv6 (whose header calls the TTL the hop limit).
 pub fn is_ipv6(report: &TraceReport) -> bool {
     report.options.family == Some(crate::Family::Ipv6) || report.address.as_deref().is_some_and(|a| a.contains(':'))
@@ -79,4 +89,56 @@ pub fn asn_label(number: u32, org: Option<&str>) -> String {
         Some(org) => format!("AS{number} {org}"),
         None => format!("AS{number}"),
     }
+}
+
+/// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
+pub fn protocol_text(report: &TraceReport) -> String {
+    let protocol = report.protocol.as_str().to_ascii_uppercase();
+    match report.options.port {
+        Some(port) => format!("{protocol} port {port}"),
+        None => protocol,
+    }
+}
+
+/// Every recorded setting of the trace, for the status line and the recent list:
+/// `TCP port 8080, IPv4, 3 probes per hop, timeout 2.00 s, TTL 1–30`.
+pub fn settings_text(report: &TraceReport) -> String {
+    let mut parts = vec![protocol_text(report)];
+    if let Some(family) = report.options.family {
+        parts.push(match family {
+            crate::Family::Ipv6 => "IPv6".to_owned(),
+            crate::Family::Ipv4 => "IPv4".to_owned(),
+            crate::Family::Auto => "any family".to_owned(),
+        });
+    }
+    if report.tries > 0 {
+        parts.push(format!("{} probe{} per hop", report.tries, if report.tries == 1 { "" } else { "s" }));
+    }
+    if let Some(ms) = report.options.timeout_ms {
+        parts.push(format!("timeout {}", format_duration(u64::from(ms))));
+    }
+    if report.max_hops > 0 {
+        parts.push(format!("{} {}–{}", ttl_word(report), report.first_ttl.unwrap_or(1), report.max_hops));
+    }
+    if let Some(from) = &report.options.from {
+        parts.push(format!("from agent {from}"));
+    }
+    parts.join(", ")
+}
+
+/// `2026-11-29 22:58 UTC` for a Unix time in milliseconds.
+pub fn utc_time(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60)
 }
