@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 pub mod hub;
 pub mod limits;
+pub mod offline;
 pub mod policy;
 pub mod preview;
 pub mod request;
@@ -444,8 +445,16 @@ async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Re
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.
-async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+/// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson` and the offline copy `{id}.html`.
+async fn get_trace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(id) = id.strip_suffix(".html") {
+        return offline::download(&state, id, &headers, &client).await;
+    }
     let (id, format) = Format::split(&id);
     let report = current_report(&state, id).await?.ok_or_else(AppError::trace_not_found)?;
     let Some(format) = format else { return Ok(Json(report).into_response()) };

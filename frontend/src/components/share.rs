@@ -1,4 +1,5 @@
-//! Sharing a trace: a button that copies its permalink, download links for the server's exports, and the list of
+//! Sharing a trace: a button that copies its permalink, download links for the server's exports (and its offline
+//! HTML copy), and the list of
 //! the traces this browser started (the server lists every trace only to its operator).
 
 use crate::route::permalink;
@@ -45,6 +46,15 @@ pub fn ShareBar() -> impl IntoView {
                     <a id="export-csv" href=export("csv") download>"CSV"</a>
                     " · "
                     <a id="export-geojson" href=export("geojson") download>"GeoJSON"</a>
+                    " · "
+                    <a
+                        id="export-html"
+                        href=export("html")
+                        download
+                        title="One HTML file with the map, the table and the replay, to open without a server"
+                    >
+                        "Download HTML"
+                    </a>
                 </span>
                 <span id="copy-status" class="copy-status" aria-live="polite">
                     {move || copied.get()}
