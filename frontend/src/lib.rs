@@ -78,6 +78,13 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // `/t/{id}?embed=1`: the compact view for an iframe (map and a slim table, a link to the full trace).
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+    if let Some(id) = route::trace_id_from_path(&path).filter(|_| route::embed_in(&search)) {
+        return embedded(&id).into_any();
+    }
+
     view! {
         <div class="app">
             <div class="stage">
@@ -104,6 +111,35 @@ pub fn App() -> impl IntoView {
             </main>
             </div>
             <RecentTraces />
+            <SiteFooter />
+        </div>
+    }
+    .into_any()
+}
+
+/// The compact view of trace `id` for an iframe in a course page or a slide: the map above a slim table (first
+/// try, host, place, loss), the credits, and a link that opens the full trace in a new tab. No form, header,
+/// replay or history.
+fn embedded(id: &str) -> impl IntoView {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.class_list().add_1("embed");
+    }
+    let full = route::permalink(id);
+    view! {
+        <div class="app embed-view">
+            <main class="layout">
+                <section class="map-pane" aria-label="Route map">
+                    <RouteMap />
+                </section>
+                <section class="table-pane" aria-label="Hops">
+                    <HopTable />
+                </section>
+            </main>
+            <p class="embed-link">
+                <a id="embed-full" href=full target="_blank" rel="noopener">
+                    "Open the full trace on tracemap ↗"
+                </a>
+            </p>
             <SiteFooter />
         </div>
     }
