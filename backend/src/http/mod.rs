@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod class;
 pub mod client;
 mod error;
 pub mod export;
@@ -132,6 +133,7 @@ pub struct AppState {
     slots: Arc<Semaphore>,
     shares: Arc<Shares>,
     drawing: Arc<preview::Drawing>,
+    classes: Arc<class::Classes>,
 }
 
 impl AppState {
@@ -151,6 +153,7 @@ impl AppState {
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
             shares: Arc::new(Shares::new(config.share_window)),
             drawing: Arc::new(preview::Drawing::default()),
+            classes: Arc::new(class::Classes::new(class::Limits::default())),
             config: Arc::new(config),
             agents: None,
         }
@@ -164,6 +167,10 @@ pub fn app(state: AppState) -> Router {
         .route("/traces/{id}", get(get_trace).delete(delete_trace))
         .route("/traces/{id}/live", get(ws::live))
         .route("/traces/{id}/run", delete(stop_trace))
+        .route("/classes", post(class::open))
+        .route("/classes/{code}", get(class::status).delete(class::end))
+        .route("/classes/{code}/live", get(class::live))
+        .route("/classes/{code}/qr.svg", get(class::qr))
         .route("/config", get(server_info))
         .route("/agents", get(agents::list))
         .fallback(api_not_found)
@@ -173,6 +180,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(page_index))
         .route("/t/{id}", get(preview::permalink))
         .route("/compare/{a}/{b}", get(page_index))
+        .route("/c/{code}", get(page_index))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)
