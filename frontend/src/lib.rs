@@ -6,6 +6,7 @@
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
+pub mod class;
 pub mod compare;
 pub mod components;
 pub mod json;
@@ -23,8 +24,8 @@ pub mod vantage;
 pub mod ws;
 
 use components::{
-    ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter, StatusLine,
-    TraceForm, VantagePicker, presenter_requested,
+    ClassPanel, ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter,
+    StatusLine, TraceForm, VantagePicker, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -43,6 +44,8 @@ pub fn App() -> impl IntoView {
     let presenter = Presenter(RwSignal::new(presenter_requested()));
     provide_context(presenter);
     provide_context(vantage::Vantage::new());
+    provide_context(ui::ReplayControl(RwSignal::new(replay::Replay::new(0))));
+    provide_context(ui::Following(RwSignal::new(None)));
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
     leptos::task::spawn_local(async move {
@@ -99,6 +102,7 @@ pub fn App() -> impl IntoView {
             </header>
             <StatusLine />
             <ShareBar />
+            <ClassPanel />
             <ReplayPanel />
             <ComparePanel />
             <main class="layout">

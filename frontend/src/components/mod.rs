@@ -1,6 +1,7 @@
 //! The page's views, one component per file. Each reads the [`crate::session::Session`] from context.
 
 mod basemap_layer;
+mod class_panel;
 mod compare_panel;
 mod footer;
 mod hop_markers;
@@ -15,6 +16,7 @@ mod trace_form;
 mod vantage_picker;
 
 pub use basemap_layer::BasemapLayer;
+pub use class_panel::ClassPanel;
 pub use compare_panel::ComparePanel;
 pub use footer::SiteFooter;
 pub use hop_markers::HopMarkers;
