@@ -219,3 +219,167 @@ fn class_embed_view_shows_the_map_and_a_slim_table_with_a_link_back() {
     assert_eq!(seen["target"], json!("_blank"), "which leaves the iframe");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// The trace on show in a page, by its export link (a student's address stays `/c/{code}`).
+const SHOWN: &str = "const a = document.querySelector('#export-json'); \
+                     return a ? a.getAttribute('href').replace('/api/traces/', '').replace('.json', '') : ''";
+/// The replay's progress (`Step 2 of 5`), or empty when it is off.
+const PROGRESS: &str = "const p = document.querySelector('#replay-progress'); return p ? p.textContent.trim() : ''";
+
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_up() {
+    let (net, server, first, work) = traced("class-follow", 19202);
+    let base = server.base.clone();
+    let rows = net.hops.len();
+    let launchers = [net.exec(&net.client), net.exec(&net.client), net.exec(&net.client)];
+    let shots: Vec<PathBuf> =
+        ["class-teacher.png", "class-student-a.png", "class-student-b-own.png", "class-student-b-caught-up.png"]
+            .iter()
+            .map(|name| artifacts_dir().join(name))
+            .collect();
+    let shots_in = shots.clone();
+    let first_in = first.clone();
+    let seen = in_namespace(&net.client, move || {
+        let [t, a, b] = launchers;
+        let teacher = Browser::start(t, 19212, 1280, 800);
+        let wait_rows = |browser: &Browser, what: &str| {
+            browser.wait_for(
+                what,
+                Duration::from_secs(30),
+                &format!("return document.querySelectorAll('#hops tbody tr').length >= {rows}"),
+            );
+        };
+        teacher.goto(&format!("{base}/t/{first_in}"));
+        wait_rows(&teacher, "the teacher's trace");
+        teacher.click("#class-start");
+        let code = teacher.wait_for(
+            "the class code",
+            Duration::from_secs(10),
+            "const c = document.querySelector('#class-code'); return c ? c.textContent.replace(/\\s/g, '') : ''",
+        );
+        let code = code.as_str().expect("code").to_owned();
+        let qr = teacher.wait_for(
+            "the QR code",
+            Duration::from_secs(10),
+            "const i = document.querySelector('img.class-qr'); return i && i.complete && i.naturalWidth",
+        );
+
+        let student_a = Browser::start(a, 19213, 1024, 700);
+        let student_b = Browser::start(b, 19214, 1024, 700);
+        for (student, what) in [(&student_a, "student A"), (&student_b, "student B")] {
+            student.goto(&format!("{base}/c/{code}"));
+            wait_rows(student, what);
+            student.wait_for(
+                "following",
+                Duration::from_secs(10),
+                "return (document.querySelector('#class-follow')?.textContent || '').includes('following')",
+            );
+        }
+        let students = teacher.wait_for(
+            "two students counted",
+            Duration::from_secs(10),
+            "return (document.querySelector('#class-students')?.textContent || '').startsWith('2 ') && document.querySelector('#class-students').textContent",
+        );
+        let shown_first = [student_a.eval(SHOWN, json!([])), student_b.eval(SHOWN, json!([]))];
+
+        // The teacher steps the replay twice: both students are on step 2.
+        teacher.press_keys(&["l", "l"]);
+        let teacher_step = teacher.wait_for("the teacher's step", Duration::from_secs(5), PROGRESS);
+        let wait_step = |browser: &Browser, step: &str| {
+            browser.wait_for(
+                &format!("step {step}"),
+                Duration::from_secs(10),
+                &format!("const p = document.querySelector('#replay-progress'); return p && p.textContent.trim().startsWith('Step {step} of')"),
+            );
+        };
+        wait_step(&student_a, "2");
+        wait_step(&student_b, "2");
+        let sentence_a = student_a.eval("return document.querySelector('#replay-sentence').textContent", json!([]));
+        let sentence_t = teacher.eval("return document.querySelector('#replay-sentence').textContent", json!([]));
+
+        // Student B steps on: now on their own; the teacher goes back to step 1, A follows, B stays.
+        student_b.press_keys(&["l", "l"]);
+        wait_step(&student_b, "4");
+        student_b.wait_for(
+            "the catch-up button",
+            Duration::from_secs(5),
+            "return !!document.querySelector('#class-catch-up')",
+        );
+        teacher.press_keys(&["j"]);
+        wait_step(&student_a, "1");
+        std::thread::sleep(Duration::from_millis(500));
+        let b_own = student_b.eval(PROGRESS, json!([]));
+        student_b.screenshot(&shots_in[2]);
+        // One key catches up.
+        student_b.press_keys(&["f"]);
+        wait_step(&student_b, "1");
+        let b_button_gone = student_b.eval("return !document.querySelector('#class-catch-up')", json!([]));
+
+        // Presenter mode and a new trace the teacher starts during the class.
+        teacher.click("#presenter-toggle");
+        for student in [&student_a, &student_b] {
+            student.wait_for(
+                "presenter mode",
+                Duration::from_secs(10),
+                "return document.documentElement.classList.contains('presenter')",
+            );
+        }
+        teacher.click("#trace-button");
+        let second = teacher.wait_for(
+            "the teacher's new trace",
+            Duration::from_secs(20),
+            &format!("const s = (() => {{ {SHOWN} }})(); return s && s !== '{first_in}' ? s : ''"),
+        );
+        let second = second.as_str().expect("id").to_owned();
+        for student in [&student_a, &student_b] {
+            student.wait_for(
+                "the new trace",
+                Duration::from_secs(20),
+                &format!("const s = (() => {{ {SHOWN} }})(); return s === '{second}'"),
+            );
+            wait_rows(student, "the new trace's rows");
+        }
+        // Once it has finished, the teacher's replay step reaches the students in the new trace too.
+        teacher.wait_for(
+            "the new trace to finish",
+            Duration::from_secs(30),
+            "const s = document.querySelector('#status'); return s && s.dataset.state === 'finished'",
+        );
+        teacher.press_keys(&["l", "l", "l"]);
+        wait_step(&student_a, "3");
+        wait_step(&student_b, "3");
+        std::thread::sleep(Duration::from_millis(800));
+        teacher.screenshot(&shots_in[0]);
+        student_a.screenshot(&shots_in[1]);
+        student_b.screenshot(&shots_in[3]);
+
+        // The teacher ends the class: the students are told.
+        teacher.click("#class-end");
+        let ended = student_a.wait_for(
+            "the end of the class",
+            Duration::from_secs(10),
+            "return document.querySelector('#class-note')?.textContent || ''",
+        );
+        json!({"code": code, "qr": qr, "students": students, "shown_first": shown_first, "teacher_step": teacher_step,
+               "sentence_a": sentence_a, "sentence_t": sentence_t, "b_own": b_own, "b_button_gone": b_button_gone,
+               "second": second, "ended": ended})
+    });
+    drop(server);
+    eprintln!("seen: {seen:#}\nscreenshots: {shots:#?}");
+    let code = seen["code"].as_str().unwrap_or("");
+    assert!(code.len() == 6 && !code.contains(['I', 'L', 'O', '0', '1']), "{code}");
+    assert!(seen["qr"].as_u64().unwrap_or(0) >= 100, "the QR code is drawn: {}", seen["qr"]);
+    assert_eq!(seen["shown_first"], json!([first, first]), "students open the teacher's trace");
+    assert!(seen["teacher_step"].as_str().is_some_and(|s| s.starts_with("Step 2 of")), "{}", seen["teacher_step"]);
+    assert_eq!(seen["sentence_a"], seen["sentence_t"], "the student reads the teacher's sentence");
+    assert!(
+        seen["b_own"].as_str().is_some_and(|s| s.starts_with("Step 4 of")),
+        "B stayed on their own step: {}",
+        seen["b_own"]
+    );
+    assert_eq!(seen["b_button_gone"], json!(true), "following again hides the button");
+    assert_ne!(seen["second"], json!(first));
+    assert!(seen["ended"].as_str().is_some_and(|s| s.contains("ended")), "{}", seen["ended"]);
+    let _ = std::fs::remove_dir_all(&work);
+}
