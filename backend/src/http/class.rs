@@ -408,15 +408,13 @@ async fn serve(socket: WebSocket, state: AppState, code: String, joined: Joined)
                             Err(_) => alive = false,
                         }
                     }
-                    Ok(ClassCommand::View { view }) => match &teacher {
-                        Some(token) => {
-                            if state.classes.show(&code, token, view) == Err(ClassError::NotFound) {
-                                alive = false;
-                            }
+                    // A student page cannot drive: its views are dropped.
+                    Ok(ClassCommand::View { view }) if teacher.is_some() => {
+                        let token = teacher.as_deref().unwrap_or_default();
+                        if state.classes.show(&code, token, view) == Err(ClassError::NotFound) {
+                            alive = false;
                         }
-                        // A student page cannot drive: its frames are dropped.
-                        None => {}
-                    },
+                    }
                     _ => {}
                 },
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => alive = false,
