@@ -48,7 +48,7 @@ fn traced(name: &str, port: u16) -> (TestNet, Server, String, PathBuf) {
     let server = Server::start(net.exec(&net.client), &net.client, port, &work.join("t.sqlite"), &["--geofeed", &feed]);
     let (base, destination) = (server.base.clone(), net.destination.to_string());
     let id = in_namespace(&net.client, move || {
-        let (status, created, _) = post(&base, json!({"target": destination, "proto": "icmp"}));
+        let (status, created, _) = post(&base, json!({"target": destination, "protocol": "icmp"}));
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().expect("id").to_owned();
         let report = wait_done(&base, &id);

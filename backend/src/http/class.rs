@@ -181,7 +181,8 @@ impl Classes {
         Ok(ClassCreated { code, token })
     }
 
-    /// A teacher page of class `code` proved itself with `token` and is connected.
+    /// A page of class `code` (joined as a student, see [`Classes::join`]) proved with `token` that it is the
+    /// teacher's: it no longer counts as a student.
     pub fn teacher_arrived(&self, code: &str, token: &str) -> Result<(), ClassError> {
         let mut classes = self.lock();
         let class = classes.get_mut(code).ok_or(ClassError::NotFound)?;
@@ -190,6 +191,9 @@ impl Classes {
         }
         class.teachers += 1;
         class.teacher_left_ms = None;
+        // Every socket joins as a student; the teacher's is not one.
+        class.students = class.students.saturating_sub(1);
+        class.send(&ClassMessage::Students { count: class.students as u32 });
         Ok(())
     }
 
@@ -427,8 +431,9 @@ async fn serve(socket: WebSocket, state: AppState, code: String, joined: Joined)
     }
     if teacher.is_some() {
         state.classes.teacher_left(&code, unix_ms());
+    } else {
+        state.classes.leave(&code);
     }
-    state.classes.leave(&code);
     let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(None))).await;
 }
 
@@ -481,7 +486,10 @@ mod tests {
         assert_eq!(classes.teacher_arrived(&code, "guess"), Err(ClassError::Forbidden));
         assert_eq!(classes.show(&code, "guess", view("abc", 1)), Err(ClassError::Forbidden));
         assert!(student.frames.try_recv().is_err(), "a wrong secret changes nothing");
+        let _teachers_socket = classes.join(&code, 1).expect("the teacher's page joins like any page");
+        assert_eq!(next(&mut student.frames), ClassMessage::Students { count: 2 });
         classes.teacher_arrived(&code, &token).expect("teacher");
+        assert_eq!(next(&mut student.frames), ClassMessage::Students { count: 1 }, "the teacher is no student");
         classes.show(&code, &token, view("abc", 1)).expect("show");
         assert_eq!(next(&mut student.frames), ClassMessage::View { view: view("abc", 1) });
         classes.show(&code, &token, view("abc", 1)).expect("same again");
@@ -532,7 +540,10 @@ mod tests {
         let mut student = classes.join(&code, 10_000_001).expect("join");
         let _ = next(&mut student.frames);
         // A reload comes back within the grace: the class goes on.
+        let _reloaded = classes.join(&code, 10_050_000).expect("the reloaded page joins");
         classes.teacher_arrived(&code, &token).expect("back");
+        assert_eq!(classes.status(&code).map(|(_, students)| students), Some(1));
+        while student.frames.try_recv().is_ok() {}
         classes.teacher_left(&code, 10_100_000);
         assert_eq!(classes.sweep(10_100_000 + 599_999), 0);
         assert_eq!(classes.sweep(10_100_000 + 600_000), 1);
