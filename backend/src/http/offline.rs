@@ -117,7 +117,14 @@ fn settings_line(report: &TraceReport) -> String {
 /// The route over the world map, as inline SVG: land, great-circle arcs (dashed towards a place the replies rule
 /// out) and a numbered marker per located hop coloured by its fastest reply.
 fn svg(report: &TraceReport, basemap: &Basemap) -> String {
-    let (stops, points) = route(report);
+    let (mut stops, points) = route(report);
+    // Doubtful as the table and the sentences say: the server's verdict, else the pairwise check of the places.
+    let verdicts = verdicts(report);
+    for stop in &mut stops {
+        let hop = stop.ttl.and_then(|ttl| report.hops.iter().find(|h| h.ttl == ttl));
+        let verdict = hop.and_then(|h| verdict_for(&verdicts, h.ttl, h.address.as_deref()?));
+        stop.doubtful |= verdict.is_some_and(|v| v.plausible == Some(false));
+    }
     let view = View::fit(&points, MAP_WIDTH, MAP_HEIGHT, 0.0);
     let mut out = format!(
         "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {MAP_WIDTH} {MAP_HEIGHT}\" role=\"img\" \

@@ -14,8 +14,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 use tracemap_shared::{ClassCommand, ClassMessage, ClassView, TraceStatus};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 /// One open class socket; dropping it detaches its callbacks and closes it.
@@ -46,7 +46,7 @@ impl ClassSocket {
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| on_open(&opened));
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             let Some(text) = msg.data().as_string() else { return };
-            if let Ok(message) = crate::json::from_str::<ClassMessage>(&text) {
+            if let Some(message) = decode(&text) {
                 on_message(message);
             }
         });
@@ -58,10 +58,58 @@ impl ClassSocket {
     }
 
     fn send(&self, command: &ClassCommand) {
-        if self.socket.ready_state() == WebSocket::OPEN
-            && let Ok(text) = crate::json::to_string(command)
-        {
-            let _ = self.socket.send_with_str(&text);
+        if self.socket.ready_state() == WebSocket::OPEN {
+            let _ = self.socket.send_with_str(&encode(command));
+        }
+    }
+}
+
+// The class frames are read and written by hand rather than through serde: four small shapes, and the page's
+// weight is counted (see BENCHMARKS.md). The shapes are `shared`'s `ClassMessage` and `ClassCommand`.
+
+/// A frame from the server, or `None` when it is not one this page knows.
+fn decode(text: &str) -> Option<ClassMessage> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    let get = |object: &JsValue, key: &str| js_sys::Reflect::get(object, &JsValue::from_str(key)).ok();
+    let number = |object: &JsValue, key: &str| get(object, key).and_then(|v| v.as_f64());
+    match get(&value, "type")?.as_string()?.as_str() {
+        "view" => {
+            let view = get(&value, "view")?;
+            Some(ClassMessage::View {
+                view: ClassView {
+                    trace: get(&view, "trace").and_then(|v| v.as_string()),
+                    step: number(&view, "step").map(|n| n as u32),
+                    selected: number(&view, "selected").map(|n| n as u8),
+                    presenter: get(&view, "presenter").and_then(|v| v.as_bool()).unwrap_or(false),
+                },
+            })
+        }
+        "students" => Some(ClassMessage::Students { count: number(&value, "count")? as u32 }),
+        "ended" => Some(ClassMessage::Ended { reason: get(&value, "reason")?.as_string().unwrap_or_default() }),
+        _ => None,
+    }
+}
+
+/// A frame for the server.
+fn encode(command: &ClassCommand) -> String {
+    let quoted = |text: &str| {
+        js_sys::JSON::stringify(&JsValue::from_str(text)).map(String::from).unwrap_or_else(|_| "\"\"".to_owned())
+    };
+    match command {
+        ClassCommand::Teach { token } => format!(r#"{{"type":"teach","token":{}}}"#, quoted(token)),
+        ClassCommand::View { view } => {
+            let mut fields = Vec::new();
+            if let Some(trace) = &view.trace {
+                fields.push(format!(r#""trace":{}"#, quoted(trace)));
+            }
+            if let Some(step) = view.step {
+                fields.push(format!(r#""step":{step}"#));
+            }
+            if let Some(selected) = view.selected {
+                fields.push(format!(r#""selected":{selected}"#));
+            }
+            fields.push(format!(r#""presenter":{}"#, view.presenter));
+            format!(r#"{{"type":"view","view":{{{}}}}}"#, fields.join(","))
         }
     }
 }
