@@ -176,7 +176,12 @@ fn agents_trace_their_own_routes_and_a_killed_agent_fails_its_trace() {
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().expect("id").to_owned();
         std::thread::sleep(Duration::from_millis(500));
-        let res = served::agent().delete(&format!("{base}/api/traces/{id}/run")).call().expect("DELETE");
+        let token = created["delete_token"].as_str().expect("delete token");
+        let res = served::agent()
+            .delete(&format!("{base}/api/traces/{id}/run"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("DELETE");
         assert_eq!(res.status().as_u16(), 204);
         assert_eq!(get(&base, &format!("/api/traces/{id}")).1["status"], "stopped");
         let (_, health) = get(&base, "/healthz");

@@ -732,6 +732,7 @@ async fn a_delete_token_removes_its_trace_for_good() {
 
     // A running trace is refused until it has ended, whoever asks.
     let _live = state.hub.insert("busytrace", TraceReport::default());
+    state.store.insert("busytrace", 1, &TraceReport::default(), None).await.expect("insert");
     let (status, body) = call_from(&state, REMOTE, delete("busytrace", Some("operator-secret"))).await;
     assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "trace_running".to_owned()));
 
@@ -808,7 +809,11 @@ async fn an_identical_request_joins_the_probe_run_with_its_own_id_and_token() {
     assert_ne!(first.id, second.id);
     assert_ne!(first.delete_token, second.delete_token);
     if state.hub.get(&second.id).is_some() {
-        let stop = Request::delete(format!("/api/traces/{}/run", second.id)).body(Body::empty()).expect("r");
+        let token = second.delete_token.as_deref().expect("token");
+        let stop = Request::delete(format!("/api/traces/{}/run", second.id))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("r");
         let (status, body) = call(&state, stop).await;
         assert_eq!(status, StatusCode::CONFLICT, "a shared run is not stopped by one viewer");
         assert!(["shared_run", "not_running"].contains(&error_code(&body).as_str()));

@@ -219,40 +219,50 @@ fn sigterm_lets_running_traces_end_then_exits() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `DELETE /api/traces/{id}/run` with the status and the JSON answer (`null` for an empty body).
-fn stop(base: &str, id: &str) -> (u16, serde_json::Value) {
-    let mut res = served::agent().delete(&format!("{base}/api/traces/{id}/run")).call().expect("DELETE");
+/// `DELETE /api/traces/{id}/run` with `token` as the bearer: the status and the JSON answer (`null` for an empty
+/// body).
+fn stop(base: &str, id: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = served::agent().delete(&format!("{base}/api/traces/{id}/run"));
+    if let Some(token) = token {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut res = req.call().expect("DELETE");
     (res.status().as_u16(), res.body_mut().read_json().unwrap_or(serde_json::Value::Null))
 }
 
 #[test]
 #[ignore = "needs root and network namespaces; run by the README's test command"]
-fn a_running_trace_stops_on_request_and_is_stored_as_stopped() {
+fn a_running_trace_stops_on_its_owners_request_only_and_is_stored_as_stopped() {
     let net = TestNet::new(2, &[]).expect(NEEDS_ROOT);
     let silent = add_silent_address(&net);
     let dir = scratch("stop");
     let server = Server::start(net.exec(&net.client), &net.client, 18089, &dir.join("t.sqlite"), &[]);
     let base = server.base.clone();
-    let (stopped, again, unknown, took) = in_namespace(&net.client, move || {
+    let (stopped, strangers, again, unknown, took) = in_namespace(&net.client, move || {
         // A silent destination with long waits: without the stop this trace would run for many seconds.
         let (status, created, _) =
             post(&base, json!({"target": silent.to_string(), "timeout_ms": 5000, "max_hops": 30}));
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().expect("id").to_owned();
+        let token = created["delete_token"].as_str().expect("delete token").to_owned();
         std::thread::sleep(Duration::from_millis(600));
         assert_eq!(get(&base, &format!("/api/traces/{id}")).1["status"], "running");
+        // Whoever has the permalink but not the token cannot stop it.
+        let strangers = [stop(&base, &id, None).0, stop(&base, &id, Some("not-the-token")).0];
+        assert_eq!(get(&base, &format!("/api/traces/{id}")).1["status"], "running");
         let asked = std::time::Instant::now();
-        let (status, body) = stop(&base, &id);
+        let (status, body) = stop(&base, &id, Some(&token));
         assert_eq!(status, 204, "{body}");
         let took = asked.elapsed();
         let (_, stopped) = get(&base, &format!("/api/traces/{id}"));
-        let again = stop(&base, &id);
-        let unknown = stop(&base, "nosuchtrace");
-        (stopped, again, unknown, took)
+        let again = stop(&base, &id, Some(&token));
+        let unknown = stop(&base, "nosuchtrace", Some(&token));
+        (stopped, strangers, again, unknown, took)
     });
     drop(server);
     eprintln!("stopped in {took:?}: {stopped}");
     assert_eq!(stopped["status"], "stopped", "{stopped}");
+    assert_eq!(strangers, [401, 403], "no token, a wrong token");
     assert!(took < Duration::from_secs(3), "the stop is stored at once, not after the trace's waits: {took:?}");
     let hops = stopped["hops"].as_array().map_or(0, Vec::len);
     assert!((2..30).contains(&hops), "the hops probed before the stop are kept, no more: {hops}");

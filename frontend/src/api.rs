@@ -69,10 +69,11 @@ pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     decode(status, &text)
 }
 
-/// `DELETE /api/traces/{id}/run`: stops a running trace (the server stores what it has, as `stopped`).
-pub async fn stop_trace(id: &str) -> Result<(), String> {
+/// `DELETE /api/traces/{id}/run` with the trace's delete token: stops a running trace (the server stores what it
+/// has, as `stopped`).
+pub async fn stop_trace(id: &str, token: &str) -> Result<(), String> {
     let url = format!("/api/traces/{}/run", String::from(js_sys::encode_uri_component(id)));
-    let (status, text) = send("DELETE", &url, None).await?;
+    let (status, text, _) = send_full("DELETE", &url, None, Some(token)).await?;
     if (200..300).contains(&status) { Ok(()) } else { Err(error_message(status, &text)) }
 }
 

@@ -119,9 +119,10 @@ impl Session {
     /// Stops the running trace on show, then shows it as the server stored it (`stopped`, with the hops so far).
     pub fn stop(self) {
         let Some(id) = self.id.get_untracked() else { return };
+        let Some(token) = self.delete_token(&id) else { return };
         let generation = self.generation.get_value();
         spawn_local(async move {
-            let stopped = api::stop_trace(&id).await;
+            let stopped = api::stop_trace(&id, &token).await;
             if !self.is_current(generation) {
                 return;
             }
@@ -134,6 +135,11 @@ impl Session {
                 Err(message) => self.error.set(Some(message)),
             }
         });
+    }
+
+    /// The delete token of trace `id` if this browser started it: it may stop and delete it.
+    pub fn delete_token(self, id: &str) -> Option<String> {
+        self.mine.with_untracked(|list| list.iter().find(|t| t.id == id).and_then(|t| t.delete_token.clone()))
     }
 
     /// Changes the list of this browser's traces, and keeps it.

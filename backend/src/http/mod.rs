@@ -54,7 +54,7 @@ use crate::addr::Prefix;
 use crate::enrich::Enricher;
 use crate::probe::ProbeConfig;
 use crate::runner::{self, TraceJob};
-use crate::store::Store;
+use crate::store::{Deletable, Store};
 
 /// Request bodies are tiny JSON documents; anything larger is refused before it is read.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -426,14 +426,17 @@ async fn join_run(state: AppState, id: String, delete_token: String, joined: Joi
 /// Longest `DELETE /api/traces/{id}/run` waits for the stopped trace to be stored, so the next `GET` reads it.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
-/// `DELETE /api/traces/{id}/run`: stops a running trace; the hops probed so far are stored and it reads `stopped`.
-/// Anyone who knows the id may stop it (ids are unguessable, as for the permalink itself).
-async fn stop_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+/// `DELETE /api/traces/{id}/run` with `Authorization: Bearer TOKEN` (the trace's delete token, or `--admin-token`):
+/// stops a running trace; the hops probed so far are stored and it reads `stopped`. A permalink is shared while the
+/// trace runs, so knowing the id is not enough: only who started it (or the admin) may stop it.
+async fn stop_trace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    authorize(&state, &id, &headers, "stop").await?;
     let Some(live) = state.hub.get(&id) else {
-        return match state.store.get(&id).await? {
-            Some(_) => Err(AppError::new(StatusCode::CONFLICT, "not_running", "this trace has already ended")),
-            None => Err(AppError::trace_not_found()),
-        };
+        return Err(AppError::new(StatusCode::CONFLICT, "not_running", "this trace has already ended"));
     };
     let joiners = state.shares.joiners(&live);
     if joiners > 0 {
@@ -494,30 +497,42 @@ async fn delete_trace(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
-    let Some(token) = tokens::bearer(&headers) else {
+    let (trace, by) = authorize(&state, &id, &headers, "delete").await?;
+    if trace.running || state.hub.get(&id).is_some() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "trace_running",
+            "this trace is still running; delete it once it has ended",
+        ));
+    }
+    state.store.delete(&id).await?;
+    tracing::info!(%id, by, "trace deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks that the request may `verb` (stop, delete) trace `id`: its `Authorization: Bearer` token is the trace's
+/// delete token or the server's `--admin-token`. The trace as stored, and which token it was.
+async fn authorize(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    verb: &str,
+) -> Result<(Deletable, &'static str), AppError> {
+    let Some(token) = tokens::bearer(headers) else {
         return Err(AppError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "deleting a trace needs its delete token: Authorization: Bearer TOKEN",
+            format!("to {verb} a trace, send its delete token: Authorization: Bearer TOKEN"),
         ));
     };
-    let running = || {
-        AppError::new(StatusCode::CONFLICT, "trace_running", "this trace is still running; delete it once it has ended")
-    };
-    if state.hub.get(&id).is_some() {
-        return Err(running());
+    let trace = state.store.deletable(id).await?.ok_or_else(AppError::trace_not_found)?;
+    if trace.delete_hash.as_deref().is_some_and(|hash| tokens::matches_hash(token, hash)) {
+        return Ok((trace, "delete token"));
     }
-    let trace = state.store.deletable(&id).await?.ok_or_else(AppError::trace_not_found)?;
-    let owner = trace.delete_hash.as_deref().is_some_and(|hash| tokens::matches_hash(token, hash));
-    if !owner && !tokens::matches_secret(token, state.config.admin_token.as_deref()) {
-        return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", "this token does not delete this trace"));
+    if tokens::matches_secret(token, state.config.admin_token.as_deref()) {
+        return Ok((trace, "admin token"));
     }
-    if trace.running {
-        return Err(running());
-    }
-    state.store.delete(&id).await?;
-    tracing::info!(%id, by = if owner { "delete token" } else { "admin token" }, "trace deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", format!("this token does not {verb} this trace")))
 }
 
 /// `GET /api/traces`: every trace on the server, for the operator only (a local client, or `--admin-token`).

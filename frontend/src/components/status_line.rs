@@ -45,8 +45,12 @@ pub fn StatusLine() -> impl IntoView {
                 {move || joined().map(|note| view! { <span id="trace-joined" class="status-mode">{note}</span> })}
             </p>
             <Show when=move || {
-                // A joined trace shares its probe run with others: it ends by itself.
-                state() == "running" && session.phase.get() == Phase::Live && joined().is_none()
+                // A joined trace shares its probe run with others: it ends by itself. Only the browser that started
+                // a trace holds the token that stops it.
+                state() == "running"
+                    && session.phase.get() == Phase::Live
+                    && joined().is_none()
+                    && session.id.get().is_some_and(|id| session.mine.with(|list| list.iter().any(|t| t.id == id && t.delete_token.is_some())))
             }>
                 <button id="stop-trace" type="button" class="secondary stop-trace" on:click=move |_| session.stop()>
                     "Stop"
