@@ -349,6 +349,17 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_
         teacher.press_keys(&["l", "l", "l"]);
         wait_step(&student_a, "3");
         wait_step(&student_b, "3");
+        // With the replay off, the hop the teacher selects is selected on the students' pages.
+        teacher.press_keys(&["\u{E00C}"]);
+        teacher.wait_for("the replay off", Duration::from_secs(5), &format!("return !(() => {{ {PROGRESS} }})()"));
+        teacher.click("#hops tr.hop-row[data-ttl=\"4\"]");
+        for student in [&student_a, &student_b] {
+            student.wait_for(
+                "the teacher's selected hop",
+                Duration::from_secs(10),
+                "return document.querySelector('#hops tr.hop-row[aria-current=\"true\"]')?.dataset.ttl === '4'",
+            );
+        }
         std::thread::sleep(Duration::from_millis(800));
         teacher.screenshot(&shots_in[0]);
         student_a.screenshot(&shots_in[1]);

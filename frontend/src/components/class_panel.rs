@@ -274,12 +274,17 @@ pub fn ClassPanel() -> impl IntoView {
             Follow::Open(id) => session.open(id),
             Follow::Show { step, selected } => {
                 let count = steps.get_untracked().unwrap_or(0);
-                replay.update(|r| {
-                    *r = r.resized(count);
-                    r.position = step;
-                    r.playing = false;
-                });
-                if step.is_none() {
+                let now = replay.get_untracked();
+                if now.steps != count || now.position != step || now.playing {
+                    replay.update(|r| {
+                        *r = r.resized(count);
+                        r.position = step;
+                        r.playing = false;
+                    });
+                }
+                // Tracked: leaving the replay clears the hop it had selected, after this has run; the teacher's
+                // selection is put back (only when it differs, so this settles).
+                if step.is_none() && focus.selected.get() != selected {
                     focus.selected.set(selected);
                 }
             }
