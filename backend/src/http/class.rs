@@ -296,8 +296,15 @@ impl Classes {
     }
 }
 
-/// `POST /api/classes`: opens a class.
-pub(super) async fn open(State(state): State<AppState>) -> Result<Response, AppError> {
+/// `POST /api/classes`: opens a class. It counts against the client's rate limit like a trace start, so one
+/// client cannot fill the table of classes.
+pub(super) async fn open(
+    State(state): State<AppState>,
+    Extension(client): Extension<Client>,
+) -> Result<Response, AppError> {
+    if let Err(wait) = state.limiter.check(super::limits::ClientKey::of(client.ip), std::time::Instant::now()) {
+        return Err(AppError::rate_limited(wait));
+    }
     let created = state.classes.open(unix_ms())?;
     tracing::info!(code = %created.code, "class opened");
     Ok((StatusCode::CREATED, axum::Json(created)).into_response())
