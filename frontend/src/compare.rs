@@ -87,20 +87,40 @@ pub fn align(a: &TraceReport, b: &TraceReport) -> Vec<Row> {
     rows
 }
 
-/// One sentence for the whole comparison: how many routers the routes share, where they split and meet again.
+/// The comparison in words: which routers the routes share, where they go apart (and to which routers) and where
+/// they meet again.
 pub fn summary(rows: &[Row]) -> String {
-    let shared: Vec<&Row> = rows.iter().filter(|r| r.shared).collect();
-    let address = |r: &Row| r.a.as_ref().and_then(|(_, a)| a.clone()).unwrap_or_default();
+    let address = |hop: &Option<(u8, Option<String>)>| hop.as_ref().map(|(_, a)| a.clone().unwrap_or("*".into()));
+    let shared: Vec<String> = rows.iter().filter(|r| r.shared).filter_map(|r| address(&r.a)).collect();
     if shared.is_empty() {
         return "The two routes share no router.".to_owned();
     }
-    let meets: Vec<String> = rows.iter().filter(|r| r.meets).map(address).collect();
-    let mut text = format!("The two routes share {} router{}", shared.len(), if shared.len() == 1 { "" } else { "s" });
-    if !meets.is_empty() {
-        text.push_str(&format!("; after going apart they meet at {}", meets.join(", then ")));
+    let plural = if shared.len() == 1 { "" } else { "s" };
+    let mut text = format!("The two routes share {} router{plural}: {}.", shared.len(), listed(&shared));
+    for i in rows.iter().enumerate().filter(|(_, r)| r.splits).map(|(i, _)| i) {
+        let apart: Vec<&Row> = rows[i..].iter().take_while(|r| !r.shared).collect();
+        let first_a = apart.iter().find_map(|r| address(&r.a)).unwrap_or_else(|| "its end".to_owned());
+        let first_b = apart.iter().find_map(|r| address(&r.b)).unwrap_or_else(|| "its end".to_owned());
+        let next = format!("{first_a} and {first_b}");
+        let rejoin = rows.get(i + apart.len()).filter(|r| r.meets).and_then(|r| address(&r.a));
+        let before = rows[..i].iter().rev().find(|r| r.shared).and_then(|r| address(&r.a));
+        text.push_str(&match (before, rejoin) {
+            (None, Some(at)) => format!(" They start apart ({next}) and meet at {at}."),
+            (None, None) => format!(" They start apart ({next}) and never meet."),
+            (Some(after), Some(at)) => format!(" They split after {after} ({next}) and meet again at {at}."),
+            (Some(after), None) => format!(" They split after {after} ({next}) and do not meet again."),
+        });
     }
-    text.push('.');
     text
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -146,7 +166,11 @@ mod tests {
                 (s("10.0.2.2"), s("10.0.2.2"), true, false, false),
             ]
         );
-        assert_eq!(summary(&rows), "The two routes share 2 routers; after going apart they meet at 10.0.1.2.");
+        assert_eq!(
+            summary(&rows),
+            "The two routes share 2 routers: 10.0.1.2 and 10.0.2.2. They start apart (10.210.0.1 and 10.0.0.2) and \
+             meet at 10.0.1.2."
+        );
     }
 
     #[test]
@@ -157,6 +181,16 @@ mod tests {
         assert_eq!(
             rows.iter().map(|r| (r.shared, r.splits, r.meets)).collect::<Vec<_>>(),
             [(true, false, false), (false, true, false), (true, false, true)]
+        );
+        assert_eq!(
+            summary(&rows),
+            "The two routes share 2 routers: 1.1.1.1 and 9.9.9.9. They split after 1.1.1.1 (2.2.2.2 and 3.3.3.3) and \
+             meet again at 9.9.9.9."
+        );
+        let parted = align(&route(&[Some("1.1.1.1"), Some("2.2.2.2")]), &route(&[Some("1.1.1.1"), None]));
+        assert_eq!(
+            summary(&parted),
+            "The two routes share 1 router: 1.1.1.1. They split after 1.1.1.1 (2.2.2.2 and *) and do not meet again."
         );
         let none = align(&route(&[Some("1.1.1.1")]), &route(&[None, Some("2.2.2.2")]));
         assert_eq!(summary(&none), "The two routes share no router.");

@@ -9,6 +9,7 @@ pub mod api;
 pub mod class;
 pub mod compare;
 pub mod components;
+pub mod group;
 pub mod json;
 pub mod map;
 pub mod mine;
@@ -24,8 +25,8 @@ pub mod vantage;
 pub mod ws;
 
 use components::{
-    ClassPanel, ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, ShareBar, SiteFooter,
-    StatusLine, TraceForm, VantagePicker, presenter_requested,
+    ClassPanel, ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, RouteTabs, ShareBar,
+    SiteFooter, StatusLine, TraceForm, VantagePicker, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -62,11 +63,31 @@ pub fn App() -> impl IntoView {
         focus.hovered.set(None);
     });
 
-    // The address bar decides what is on show: a permalink opens its trace; back and forward follow history.
+    // The address bar decides what is on show: a permalink opens its trace (among the other routes of its group,
+    // `?routes=`), a compare page draws its two routes; back and forward follow history.
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+    let comparing = compare::ids_from_path(&path);
     let follow_location = move || {
-        let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+        let location = web_sys::window().map(|w| w.location());
+        let path = location.as_ref().and_then(|l| l.pathname().ok()).unwrap_or_default();
+        let search = location.as_ref().and_then(|l| l.search().ok()).unwrap_or_default();
+        if let Some((a, b)) = compare::ids_from_path(&path) {
+            session.group.show(vec![a, b]);
+            return;
+        }
         match route::trace_id_from_path(&path) {
-            Some(id) => session.open(id),
+            Some(id) => {
+                let mut ids = route::routes_in(&search);
+                if !ids.is_empty() && !ids.contains(&id) {
+                    ids.insert(0, id.clone());
+                }
+                session.group.show(ids);
+                if session.id.get_untracked().as_deref() != Some(id.as_str())
+                    || session.model.with_untracked(Option::is_none)
+                {
+                    session.open(id);
+                }
+            }
             None => session.reset(),
         }
     };
@@ -83,7 +104,6 @@ pub fn App() -> impl IntoView {
 
     // `/t/{id}?embed=1`: the compact view for an iframe (map and a slim table, a link to the full trace).
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
     if let Some(id) = route::trace_id_from_path(&path).filter(|_| route::embed_in(&search)) {
         return embedded(&id).into_any();
     }
@@ -100,19 +120,37 @@ pub fn App() -> impl IntoView {
                 <VantagePicker />
                 <PresenterToggle />
             </header>
-            <StatusLine />
-            <ShareBar />
-            <ClassPanel />
-            <ReplayPanel />
-            <ComparePanel />
-            <main class="layout">
-                <section class="table-pane" aria-label="Hops">
-                    <HopTable />
-                </section>
-                <section class="map-pane" aria-label="Route map">
-                    <RouteMap />
-                </section>
-            </main>
+            {if comparing.is_some() {
+                // A comparison shows its side-by-side table and both routes on the map, nothing else.
+                view! {
+                    <main class="layout">
+                        <section class="table-pane" aria-label="Two routes compared">
+                            <ComparePanel />
+                        </section>
+                        <section class="map-pane" aria-label="Both routes on the map">
+                            <RouteMap />
+                        </section>
+                    </main>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <StatusLine />
+                    <ShareBar />
+                    <ClassPanel />
+                    <ReplayPanel />
+                    <RouteTabs />
+                    <main class="layout">
+                        <section class="table-pane" aria-label="Hops">
+                            <HopTable />
+                        </section>
+                        <section class="map-pane" aria-label="Route map">
+                            <RouteMap />
+                        </section>
+                    </main>
+                }
+                    .into_any()
+            }}
             </div>
             <RecentTraces />
             <SiteFooter />

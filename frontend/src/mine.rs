@@ -33,6 +33,9 @@ pub struct MyTrace {
     /// The secret that deletes it, when the server gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_token: Option<String>,
+    /// The agent it ran on (`from`); `None`: the server itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 fn whole_ms<S: serde::Serializer>(ms: &f64, serializer: S) -> Result<S::Ok, S::Error> {
@@ -73,6 +76,9 @@ pub fn describe(trace: &MyTrace) -> String {
         Some(Family::Ipv4) => parts.push("IPv4".to_owned()),
         Some(Family::Ipv6) => parts.push("IPv6".to_owned()),
         Some(Family::Auto) | None => {}
+    }
+    if let Some(agent) = &trace.from {
+        parts.push(format!("from {agent}"));
     }
     if trace.created_ms > 0.0 {
         parts.push(crate::state::utc_time(trace.created_ms as u64));
@@ -115,6 +121,7 @@ mod tests {
             port: None,
             family: None,
             delete_token: Some("t".into()),
+            from: None,
         }
     }
 
@@ -131,6 +138,8 @@ mod tests {
         );
         assert_eq!(describe(&list[0]), "TCP port 8080 · IPv4 · 2026-11-30 01:42 UTC", "the port asked for stays");
         assert_eq!(describe(&list[1]), "ICMP · 1970-01-01 00:00 UTC", "other traces are left alone");
+        let agent = MyTrace { from: Some("sydney".into()), ..trace("d") };
+        assert_eq!(describe(&agent), "ICMP · from sydney · 1970-01-01 00:00 UTC");
         let udp = with_settings(
             vec![MyTrace { protocol: Protocol::Udp, ..trace("c") }],
             "c",

@@ -1,6 +1,7 @@
-//! The page's two addresses: `/` (a new trace) and `/t/{id}` (the permalink of one trace), the one query
-//! parameter the page keeps across them: `?present` (presenter mode, so a teacher can share the link as shown), and
-//! `/t/{id}?embed=1`, the compact view of one trace for an iframe.
+//! The page's addresses: `/` (a new trace), `/t/{id}` (the permalink of one trace) and `/t/{id}?routes=a,b` (a
+//! trace shown among the other routes of one request from several vantage points: the permalink of the group),
+//! `/t/{id}?embed=1` (the compact view of one trace for an iframe), and the query parameter the page keeps across
+//! them: `?present` (presenter mode, so a teacher can share the link as shown).
 //!
 //! Pure string handling, so the permalink rules are tested natively; the browser history calls live in `session`.
 
@@ -23,6 +24,38 @@ pub fn permalink(id: &str) -> String {
     format!("/t/{id}")
 }
 
+/// The query parameter that lists the traces of a group, in their order (their colours follow it).
+pub const ROUTES_PARAM: &str = "routes";
+
+/// The traces listed in the query string `search` by `?routes=a,b` (ids that could not be trace ids are dropped,
+/// and repeats).
+pub fn routes_in(search: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for pair in search.trim_start_matches('?').split('&') {
+        let Some((ROUTES_PARAM, value)) = pair.split_once('=') else { continue };
+        for id in value.split(',') {
+            if trace_id_from_path(&permalink(id)).is_some() && !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+/// The link of trace `shown` among the group `ids` (just its permalink when the group has one trace or none).
+pub fn group_link(shown: &str, ids: &[String]) -> String {
+    if ids.len() < 2 { permalink(shown) } else { format!("{}?{ROUTES_PARAM}={}", permalink(shown), ids.join(",")) }
+}
+
+/// `path` (which may carry its own query) with presenter mode's parameter added when `on`.
+pub fn with_presenter(path: &str, on: bool) -> String {
+    match (on, path.contains('?')) {
+        (false, _) => path.to_owned(),
+        (true, false) => format!("{path}{}", presenter_query(true)),
+        (true, true) => format!("{path}&{PRESENT_PARAM}=1"),
+    }
+}
+
 /// Whether the query string `search` (`?a=b&present`, with or without `?`) asks for presenter mode: `present`,
 /// `present=1`, `present=true` or `present=yes`.
 pub fn presenter_in(search: &str) -> bool {
@@ -42,8 +75,7 @@ fn flag_in(search: &str, name: &str) -> bool {
     })
 }
 
-/// The query string (with its `?`, or empty) that says whether presenter mode is on; other parameters are dropped,
-/// since the page has no others.
+/// The query string (with its `?`, or empty) that says whether presenter mode is on.
 pub fn presenter_query(on: bool) -> String {
     if on { format!("?{PRESENT_PARAM}=1") } else { String::new() }
 }
@@ -74,6 +106,20 @@ mod tests {
     fn permalinks_round_trip() {
         assert_eq!(trace_id_from_path(&permalink("01JX-abc_9")), Some("01JX-abc_9".to_owned()));
         assert_eq!(trace_id_from_path("/t/abc/"), Some("abc".to_owned()));
+    }
+
+    #[test]
+    fn a_group_link_lists_its_routes_in_order_and_keeps_presenter_mode() {
+        let ids = vec!["a1".to_owned(), "b2".to_owned()];
+        assert_eq!(group_link("b2", &ids), "/t/b2?routes=a1,b2");
+        assert_eq!(group_link("a1", &ids[..1]), "/t/a1");
+        assert_eq!(routes_in("?routes=a1,b2&present=1"), ids);
+        assert_eq!(routes_in("?present&routes=a1,,b2,a1,x%20y"), ids, "empty, repeated and bad ids are dropped");
+        assert!(routes_in("?present=1").is_empty());
+        assert_eq!(with_presenter("/t/b2?routes=a1,b2", true), "/t/b2?routes=a1,b2&present=1");
+        assert_eq!(with_presenter("/t/b2", true), "/t/b2?present=1");
+        assert_eq!(with_presenter("/t/b2", false), "/t/b2");
+        assert!(presenter_in("?routes=a1,b2&present=1"));
     }
 
     #[test]

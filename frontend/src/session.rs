@@ -4,16 +4,17 @@
 //! socket. Every start or open bumps a generation number; answers that belong to an older generation are ignored,
 //! so a slow response from a previous trace can never draw over the current one.
 
-use crate::api;
+use crate::api::{self, StartFailure};
+use crate::group::Group;
 use crate::mine::{self, MyTrace};
 use crate::options::Field;
-use crate::route::permalink;
+use crate::route::group_link;
 use crate::state::{Phase, TraceModel};
 use crate::ws::LiveSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
-use tracemap_shared::{TraceReport, TraceRequest, TraceStatus};
+use tracemap_shared::{TraceCreated, TraceReport, TraceRequest, TraceStatus};
 
 /// Longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -36,6 +37,8 @@ pub struct Session {
     pub opened: RwSignal<u64>,
     /// The traces this browser started (kept in `localStorage`, see [`crate::mine`]).
     pub mine: RwSignal<Vec<MyTrace>>,
+    /// The other routes on show with this one (several vantage points, a comparison).
+    pub group: Group,
     socket: StoredValue<Option<LiveSocket>, LocalStorage>,
     generation: StoredValue<u64>,
     retries: StoredValue<u32>,
@@ -45,6 +48,7 @@ impl Session {
     /// A session with nothing on show.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
+        let mine = RwSignal::new(mine::load());
         Session {
             model: RwSignal::new(None),
             phase: RwSignal::new(Phase::Idle),
@@ -52,7 +56,8 @@ impl Session {
             error_field: RwSignal::new(None),
             opened: RwSignal::new(0),
             id: RwSignal::new(None),
-            mine: RwSignal::new(mine::load()),
+            mine,
+            group: Group::new(mine),
             socket: StoredValue::new_local(None),
             generation: StoredValue::new(0),
             retries: StoredValue::new(0),
@@ -60,50 +65,62 @@ impl Session {
     }
 
     /// Starts the trace `request` asks for and, once the server accepts it, moves the address bar to its permalink.
-    /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it.
-    pub fn start(self, request: TraceRequest) {
+    /// Until then the trace on show stays, and stays when the server refuses: the error is shown beside it. With
+    /// several vantage points (`request.from` names agents, and `also_here` adds the server itself) every route
+    /// started joins the [`Group`], the first one's table is shown, and the address bar gets the group's link.
+    pub fn start(self, request: TraceRequest, also_here: bool) {
         let (target, protocol) = (request.target.clone(), request.protocol);
         let (port, family) = (request.port, Some(request.family).filter(|f| *f != tracemap_shared::Family::Auto));
         let generation = self.begin();
         self.phase.set(Phase::Starting(target.clone()));
         spawn_local(async move {
-            let created = api::create_trace(&request).await;
+            let (started, failure) = create_all(request, also_here).await;
             if !self.is_current(generation) {
                 return;
             }
-            match created {
-                Ok(created) => {
-                    self.model.set(None);
-                    let started = MyTrace {
-                        id: created.id.clone(),
+            let Some((_, first)) = started.first().cloned() else {
+                let Some(failure) = failure else { return };
+                // The trace on show (if any) stays, with its address, link and exports.
+                if failure.code.as_deref() == Some("invalid_field") {
+                    self.error_field.set(Field::from_server_message(&failure.message));
+                } else if failure.code.as_deref() == Some("invalid_target") {
+                    self.error_field.set(Some(Field::Target));
+                }
+                self.error.set(Some(failure.sentence()));
+                let shown = self.model.with_untracked(Option::is_some);
+                self.phase.set(if shown { Phase::Settled } else { Phase::Idle });
+                return;
+            };
+            self.model.set(None);
+            let ids: Vec<String> = started.iter().map(|(_, c)| c.id.clone()).collect();
+            self.group.show(ids.clone());
+            push_history(&group_link(&first.id, &ids));
+            self.id.set(Some(first.id.clone()));
+            let mut report = TraceReport::new(target.clone(), protocol);
+            report.joined_after_ms = first.joined_after_ms;
+            self.model.set(Some(TraceModel::from_report(report)));
+            self.connect(generation, first.id.clone());
+            if let Some(failure) = failure {
+                self.error.set(Some(failure.sentence()));
+            }
+            // After the live socket is on its way: the list can wait, the first replies cannot.
+            let created_ms = js_sys::Date::now();
+            self.remember(|mut list| {
+                for (from, created) in started.into_iter().rev() {
+                    let trace = MyTrace {
+                        id: created.id,
                         target: target.clone(),
                         protocol,
-                        created_ms: js_sys::Date::now(),
+                        created_ms,
                         port,
                         family,
-                        delete_token: created.delete_token.clone(),
+                        delete_token: created.delete_token,
+                        from,
                     };
-                    push_history(&permalink(&created.id));
-                    self.id.set(Some(created.id.clone()));
-                    let mut report = TraceReport::new(target, protocol);
-                    report.joined_after_ms = created.joined_after_ms;
-                    self.model.set(Some(TraceModel::from_report(report)));
-                    self.connect(generation, created.id);
-                    // After the live socket is on its way: the list can wait, the first replies cannot.
-                    self.remember(|list| mine::with_added(list, started));
+                    list = mine::with_added(list, trace);
                 }
-                Err(failure) => {
-                    // The trace on show (if any) stays, with its address, link and exports.
-                    if failure.code.as_deref() == Some("invalid_field") {
-                        self.error_field.set(Field::from_server_message(&failure.message));
-                    } else if failure.code.as_deref() == Some("invalid_target") {
-                        self.error_field.set(Some(Field::Target));
-                    }
-                    self.error.set(Some(failure.sentence()));
-                    let shown = self.model.with_untracked(Option::is_some);
-                    self.phase.set(if shown { Phase::Settled } else { Phase::Idle });
-                }
-            }
+                list
+            });
         });
     }
 
@@ -152,6 +169,7 @@ impl Session {
     /// Back to an empty page.
     pub fn reset(self) {
         self.begin();
+        self.group.show(Vec::new());
         self.id.set(None);
         self.model.set(None);
         self.phase.set(Phase::Idle);
@@ -276,15 +294,43 @@ impl Session {
     }
 }
 
-/// Moves the address bar to `path` (a new history entry), keeping presenter mode's `?present=1` when it is on.
+/// Starts the traces of one request: from the server itself when `also_here` or no agent is named, and from every
+/// agent in `request.from`. Every trace started, each with the agent it runs on, and the first refusal.
+async fn create_all(
+    request: TraceRequest,
+    also_here: bool,
+) -> (Vec<(Option<String>, TraceCreated)>, Option<StartFailure>) {
+    let mut started = Vec::new();
+    if also_here && !request.from.is_empty() {
+        let here = TraceRequest { from: Vec::new(), ..request.clone() };
+        match api::create_trace(&here).await {
+            Ok(created) => started.push((None, created)),
+            Err(failure) => return (started, Some(failure)),
+        }
+    }
+    match api::create_trace(&request).await {
+        Ok(created) if created.traces.is_empty() => started.push((request.from.first().cloned(), created)),
+        Ok(created) => started.extend(created.traces.into_iter().map(|t| {
+            let one = TraceCreated { id: t.id, delete_token: t.delete_token, ..TraceCreated::default() };
+            (Some(t.from), one)
+        })),
+        Err(failure) => return (started, Some(failure)),
+    }
+    (started, None)
+}
+
+/// Moves the address bar to `path` (a new history entry; it may carry a query such as a group's `?routes=`),
+/// keeping presenter mode's `?present=1` when it is on.
 pub fn push_history(path: &str) {
     let Some(window) = web_sys::window() else { return };
     let location = window.location();
-    if location.pathname().ok().as_deref() == Some(path) {
+    let here = format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default());
+    let presenter = crate::route::presenter_in(&location.search().unwrap_or_default());
+    let next = crate::route::with_presenter(path, presenter);
+    if here == next {
         return;
     }
-    let query = crate::route::presenter_query(crate::route::presenter_in(&location.search().unwrap_or_default()));
     if let Ok(history) = window.history() {
-        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{query}")));
+        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&next));
     }
 }

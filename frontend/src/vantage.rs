@@ -1,15 +1,18 @@
-//! Where a trace runs from: the server itself, or one of its agents (`tracemap agent`, reached over NATS). The
-//! page lists the online agents with their places ([`label`]) and sends the chosen one as the request's `from`.
+//! Where a trace runs from: the server itself, one of its agents (`tracemap agent`, reached over NATS), or several
+//! of them at once. The page lists the online agents with their places ([`label`]) and sends the chosen ones as the
+//! request's `from` (the server itself, when also chosen, gets a request of its own).
 
 use leptos::prelude::*;
 use tracemap_shared::AgentInfo;
 
-/// The vantage point chosen for the next trace (`None`: the server itself) and the agents to choose from; provided
-/// through context by the app, read by the form when it starts a trace.
+/// The vantage points chosen for the next trace and the agents to choose from; provided through context by the
+/// app, read by the form when it starts a trace.
 #[derive(Debug, Clone, Copy)]
 pub struct Vantage {
-    /// The chosen agent's name.
-    pub chosen: RwSignal<Option<String>>,
+    /// Whether the server itself traces too (it does whenever no agent is chosen).
+    pub here: RwSignal<bool>,
+    /// The chosen agents' names, in the order they were chosen.
+    pub chosen: RwSignal<Vec<String>>,
     /// The agents the server knows, as `GET /api/agents` last said.
     pub agents: RwSignal<Vec<AgentInfo>>,
 }
@@ -18,12 +21,17 @@ impl Vantage {
     /// Nothing chosen, no agents known yet.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        Vantage { chosen: RwSignal::new(None), agents: RwSignal::new(Vec::new()) }
+        Vantage { here: RwSignal::new(true), chosen: RwSignal::new(Vec::new()), agents: RwSignal::new(Vec::new()) }
     }
 
     /// The request's `from` for the current choice.
     pub fn from(&self) -> Vec<String> {
-        self.chosen.get_untracked().into_iter().collect()
+        self.chosen.get_untracked()
+    }
+
+    /// Whether the server itself traces too.
+    pub fn also_here(&self) -> bool {
+        self.here.get_untracked() || self.chosen.with_untracked(Vec::is_empty)
     }
 }
 

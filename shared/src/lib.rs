@@ -199,6 +199,10 @@ pub struct TraceCreated {
     /// how many milliseconds after that run started this trace joined it. The trace has its own id and token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_after_ms: Option<u64>,
+    /// With several vantage points in `from`: every trace started, one per name, in the request's order (the
+    /// first is the one `id` names); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceFrom>,
 }
 
 /// What a teacher's page shows in a follow-the-teacher class, sent to every student page of the class

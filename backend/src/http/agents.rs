@@ -82,13 +82,9 @@ pub(super) async fn create_remote(
     }
     tracing::info!(client = ?client.ip, target = %target, agents = started.len(), "remote traces started");
     let first = started.first().cloned().unwrap_or_default();
-    let created = TraceCreated { id: first.id, delete_token: first.delete_token, ..TraceCreated::default() };
-    if names.len() == 1 {
-        return Ok((StatusCode::CREATED, Json(created)).into_response());
-    }
-    let mut body = serde_json::to_value(created).unwrap_or_default();
-    body["traces"] = serde_json::to_value(&started).unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let traces = if names.len() == 1 { Vec::new() } else { started };
+    let created = TraceCreated { id: first.id, delete_token: first.delete_token, joined_after_ms: None, traces };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// Hands one trace to agent `name`, records it, and forwards its events to the hub until it ends.

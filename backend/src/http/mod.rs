@@ -419,7 +419,8 @@ async fn join_run(state: AppState, id: String, delete_token: String, joined: Joi
         state.hub.unlink(&trace_id);
     });
     tracing::info!(%id, after_ms, "trace joined an identical probe run");
-    let created = TraceCreated { id, delete_token: Some(delete_token), joined_after_ms: Some(after_ms) };
+    let created =
+        TraceCreated { id, delete_token: Some(delete_token), joined_after_ms: Some(after_ms), ..Default::default() };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 

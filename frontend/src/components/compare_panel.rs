@@ -3,19 +3,10 @@
 
 use crate::api;
 use crate::compare::{Row, align, ids_from_path, summary};
+use crate::group::vantage_name as vantage;
 use crate::route::permalink;
 use leptos::prelude::*;
 use tracemap_shared::TraceReport;
-
-fn vantage(report: &TraceReport) -> String {
-    let place = report.location.as_ref().and_then(|g| g.city.clone());
-    match (&report.options.from, place) {
-        (Some(agent), Some(place)) => format!("agent {agent} ({place})"),
-        (Some(agent), None) => format!("agent {agent}"),
-        (None, Some(place)) => format!("this server ({place})"),
-        (None, None) => "this server".to_owned(),
-    }
-}
 
 fn cell(hop: &Option<(u8, Option<String>)>) -> (String, String) {
     match hop {

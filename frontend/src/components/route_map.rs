@@ -2,12 +2,15 @@
 //!
 //! The map, the located hops and their layout (arcs, places, the start at the server's location) are provided to
 //! the layer components through [`MapContext`]. The map itself follows the route (fits the view as it grows),
-//! turns pointer and keyboard events on markers into the page's [`Focus`], and is removed when it unmounts.
+//! turns pointer and keyboard events on markers into the page's [`Focus`], and is removed when it unmounts. When
+//! several routes are on show (a [`crate::group::Group`]), the others are drawn beside the session's in their own
+//! colours, each from a marker naming its vantage point, and the legend names them all.
 
 use super::{BasemapLayer, HopMarkers, RouteLine};
+use crate::group::vantage_name;
 use crate::map::layout::RouteLayout;
 use crate::map::leaflet::LeafletMap;
-use crate::map::{MapView, view_bounds};
+use crate::map::{MapView, layer_effect, paint_route, route_lines, vantage_marker, view_bounds};
 use crate::session::Session;
 use crate::state::{RoutePoint, route_points};
 use crate::stats::rtt_legend;
@@ -72,6 +75,46 @@ pub fn RouteMap() -> impl IntoView {
     });
     let zoom = RwSignal::new(1.0);
     provide_context(MapContext { map, points, layout, zoom });
+    // The group's other routes: colour, where each starts from (in words) and its layout.
+    let others = Memo::new(move |_| {
+        let shown = session.id.get();
+        let own = config.0.with(|c| c.as_ref().and_then(|c| c.location.as_ref().map(|g| [g.lat, g.lon])));
+        let ids = session.group.ids.get();
+        session.group.models.with(|models| {
+            ids.iter()
+                .enumerate()
+                .filter(|(_, id)| shown.as_ref() != Some(*id))
+                .filter_map(|(i, id)| {
+                    let report = &models.get(id)?.report;
+                    let points = route_points(report);
+                    let origin = report.started_at_ms.and(
+                        report.location.as_ref().map(|g| [g.lat, g.lon]).or(if report.options.from.is_none() {
+                            own
+                        } else {
+                            None
+                        }),
+                    );
+                    let first_ttl = report.hops.first().map_or(1, |h| h.ttl);
+                    Some((crate::group::colour(i), vantage_name(report), RouteLayout::new(origin, first_ttl, &points)))
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    layer_effect(map, move |group| {
+        others.with(|others| {
+            for (colour, name, layout) in others {
+                for line in route_lines(layout, None, Some(colour)) {
+                    group.add_layer(&line);
+                    paint_route(&line, colour);
+                }
+                if let Some(origin) = layout.origin {
+                    group.add_layer(&vantage_marker(origin, name, colour));
+                }
+            }
+        })
+    });
+    // The legend's routes: every member's colour and where it runs from, in the group's order.
+    let legend_routes = Memo::new(move |_| session.group.members());
 
     Effect::new(move |_| {
         let Some(div) = element.get() else { return };
@@ -88,7 +131,9 @@ pub fn RouteMap() -> impl IntoView {
     });
     // The view follows the route as it grows.
     Effect::new(move |_| {
-        let bounds = layout.with(|l| view_bounds(&l.all_points().collect::<Vec<_>>()));
+        let mut all: Vec<_> = layout.with(|l| l.all_points().collect());
+        others.with(|o| all.extend(o.iter().flat_map(|(_, _, l)| l.all_points())));
+        let bounds = view_bounds(&all);
         if map.with(Option::is_some) {
             view.with_value(|v| v.as_ref().map(|v| v.fit(bounds)));
         }
@@ -154,21 +199,44 @@ pub fn RouteMap() -> impl IntoView {
                 </p>
             </Show>
             <div class="map-legend" aria-label="Map legend">
-                <span class="legend-title">"Median RTT"</span>
-                {rtt_legend()
-                    .into_iter()
-                    .map(|(label, colour)| {
-                        view! {
-                            <span class="legend-item">
-                                <span class="legend-swatch" style=format!("background:{colour}")></span>
-                                {label}
-                            </span>
-                        }
-                    })
-                    .collect_view()}
-                <span class="legend-item">
-                    <span class="legend-dash" aria-hidden="true"></span>
-                    "hops without a location"
+                <span class="legend-group" hidden=move || legend_routes.with(Vec::is_empty)>
+                    <span class="legend-title">"Routes"</span>
+                    {move || {
+                        legend_routes
+                            .get()
+                            .into_iter()
+                            .map(|(_, colour, name)| {
+                                view! {
+                                    <span class="legend-item legend-route">
+                                        <span class="legend-line" style=format!("border-color:{colour}")></span>
+                                        {format!("from {name}")}
+                                    </span>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </span>
+                // Hop markers (coloured by RTT) belong to the route whose table is shown; a comparison has none.
+                <span
+                    class="legend-group"
+                    hidden=move || session.model.with(Option::is_none) && session.group.ids.with(|ids| !ids.is_empty())
+                >
+                    <span class="legend-title">"Median RTT"</span>
+                    {rtt_legend()
+                        .into_iter()
+                        .map(|(label, colour)| {
+                            view! {
+                                <span class="legend-item">
+                                    <span class="legend-swatch" style=format!("background:{colour}")></span>
+                                    {label}
+                                </span>
+                            }
+                        })
+                        .collect_view()}
+                    <span class="legend-item">
+                        <span class="legend-dash" aria-hidden="true"></span>
+                        "hops without a location"
+                    </span>
                 </span>
             </div>
         </div>

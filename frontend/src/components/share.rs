@@ -1,6 +1,6 @@
-//! Sharing a trace: a button that copies its permalink, download links for the server's exports (and its offline
-//! HTML copy), and the list of
-//! the traces this browser started (the server lists every trace only to its operator).
+//! Sharing a trace: a button that copies its permalink (a group's link when several routes are on show), download
+//! links for the server's exports and its offline HTML copy, and the list of the traces this browser started (the
+//! server lists every trace only to its operator), any two of which can be picked and compared.
 
 use crate::route::permalink;
 use crate::session::Session;
@@ -10,10 +10,10 @@ use leptos::task::spawn_local;
 /// How many of this browser's traces the list shows.
 const RECENT: usize = 8;
 
-/// The permalink as a full URL on this server, keeping presenter mode when it is on.
-fn full_link(id: &str, presenter: bool) -> String {
+/// The permalink of `id` among the routes `group` as a full URL on this server, keeping presenter mode when it is on.
+fn full_link(id: &str, group: &[String], presenter: bool) -> String {
     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-    format!("{origin}{}{}", permalink(id), crate::route::presenter_query(presenter))
+    format!("{origin}{}", crate::route::with_presenter(&crate::route::group_link(id, group), presenter))
 }
 
 /// Copy link and exports for the trace on show.
@@ -24,7 +24,7 @@ pub fn ShareBar() -> impl IntoView {
     let copied = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         let Some(id) = session.id.get_untracked() else { return };
-        let link = full_link(&id, presenter.0.get_untracked());
+        let link = full_link(&id, &session.group.ids.get_untracked(), presenter.0.get_untracked());
         let Some(window) = web_sys::window() else { return };
         let promise = window.navigator().clipboard().write_text(&link);
         spawn_local(async move {
@@ -65,11 +65,29 @@ pub fn ShareBar() -> impl IntoView {
 }
 
 /// The traces this browser started, newest first (kept in the browser, see [`crate::mine`]): each opens its
-/// permalink, and one with a delete token can be deleted from the server for good.
+/// permalink, one with a delete token can be deleted from the server for good, and ticking two offers their
+/// comparison (`/compare/{a}/{b}`).
 #[component]
 pub fn RecentTraces() -> impl IntoView {
     let session = expect_context::<Session>();
     let status = RwSignal::new(None::<String>);
+    // The traces ticked for comparing, oldest tick first; a third tick lets go of the first.
+    let picked = RwSignal::new(Vec::<String>::new());
+    let pick = move |id: String, on: bool| {
+        picked.update(|p| {
+            p.retain(|i| *i != id);
+            if on {
+                p.push(id);
+                if p.len() > 2 {
+                    p.remove(0);
+                }
+            }
+        })
+    };
+    let compare_link = move || match picked.get().as_slice() {
+        [a, b] => Some(format!("/compare/{a}/{b}")),
+        _ => None,
+    };
     let delete = move |id: String, target: String, token: String| {
         let asked = web_sys::window()
             .and_then(|w| {
@@ -109,8 +127,12 @@ pub fn RecentTraces() -> impl IntoView {
                                 let open = move |ev: leptos::ev::MouseEvent| {
                                     ev.prevent_default();
                                     crate::session::push_history(&permalink(&id));
+                                    session.group.show(Vec::new());
                                     session.open(id.clone());
                                 };
+                                let pick_id = t.id.clone();
+                                let ticked_id = t.id.clone();
+                                let pick_label = format!("Pick the trace to {} for comparing", t.target);
                                 let remove = t.delete_token.clone().map(|token| {
                                     let (id, target) = (t.id.clone(), t.target.clone());
                                     let label = format!("Delete the trace to {}", t.target);
@@ -128,6 +150,14 @@ pub fn RecentTraces() -> impl IntoView {
                                 });
                                 view! {
                                     <li>
+                                        <input
+                                            type="checkbox"
+                                            class="recent-pick"
+                                            aria-label=pick_label.clone()
+                                            title=pick_label
+                                            prop:checked=move || picked.with(|p| p.contains(&ticked_id))
+                                            on:change=move |ev| pick(pick_id.clone(), event_target_checked(&ev))
+                                        />
                                         <a href=permalink(&t.id) on:click=open>
                                             {t.target.clone()}
                                         </a>
@@ -139,6 +169,12 @@ pub fn RecentTraces() -> impl IntoView {
                             .collect_view()
                     }}
                 </ul>
+                <p class="recent-meta">
+                    <a id="compare-picked" hidden=move || compare_link().is_none() href=compare_link>
+                        "Compare the two ticked traces"
+                    </a>
+                    <span hidden=move || compare_link().is_some()>"Tick two traces to compare them."</span>
+                </p>
                 <p id="recent-status" class="recent-meta" aria-live="polite">
                     {move || status.get()}
                 </p>

@@ -95,10 +95,12 @@ pub fn TraceForm() -> impl IntoView {
         match build_request(&target.get_untracked(), &inputs.get_untracked()) {
             Ok(mut request) => {
                 target_problem.set(None);
+                let mut also_here = true;
                 if let Some(vantage) = use_context::<crate::vantage::Vantage>() {
                     request.from = vantage.from();
+                    also_here = vantage.also_here();
                 }
-                session.start(request);
+                session.start(request, also_here);
             }
             Err(problems) => {
                 target_problem.set(problems.iter().find(|(f, _)| *f == Field::Target).map(|(_, m)| m.clone()));

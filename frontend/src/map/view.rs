@@ -209,8 +209,9 @@ pub fn layer_effect(map: RwSignal<Option<LeafletMap>, LocalStorage>, draw: impl 
 
 /// The route's arcs as at most three layers: `route-line` (solid, one SVG path for all solid arcs), `route-gap`
 /// (dashed, across hops without a location) and `route-doubt` (finely dashed, to places that cannot be true).
-/// During a replay only the arcs up to its step (`step`) are drawn.
-pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
+/// During a replay only the arcs up to its step (`step`) are drawn. `colour` is the route's own among several (a
+/// group's palette), else the page's route blue.
+pub fn route_lines(layout: &RouteLayout, step: Option<u8>, colour: Option<&str>) -> Vec<Layer> {
     let (solid, bridged) = layout.solid_and_bridged_until(step);
     let doubtful = layout.doubtful_until(step);
     let mut layers = Vec::new();
@@ -224,7 +225,7 @@ pub fn route_lines(layout: &RouteLayout, step: Option<u8>) -> Vec<Layer> {
             &to_js(&paths),
             &js_object!({
                 "className": class,
-                "color": "#3b5bdb",
+                "color": colour.unwrap_or("#3b5bdb"),
                 "weight": 3,
                 "opacity": 0.9,
                 "dashArray": dash,
@@ -335,6 +336,29 @@ pub fn origin_marker(position: LatLon) -> Layer {
     let marker = leaflet::marker(&to_js(&position), &marker_options);
     marker.bind_tooltip("Start: this tracemap server", &js_object!({"direction": "auto"}));
     marker
+}
+
+/// Gives a route's line, once on the map, its colour among several: set on the element's own style, which beats the
+/// stylesheet's theme colour (`path.route-line`), so the palette has one home, [`crate::group::PALETTE`].
+pub fn paint_route(line: &Layer, colour: &str) {
+    if let Some(element) = line.get_element() {
+        let _ = element.set_attribute("style", &format!("stroke:{colour}"));
+    }
+}
+
+/// The start of another route on show (a group's): a dot in the route's colour, labelled with where it runs from.
+pub fn vantage_marker(position: LatLon, name: &str, colour: &str) -> Layer {
+    let name = escape_html(name);
+    let icon = leaflet::div_icon(&js_object!({
+        "className": "vantage-marker",
+        "html": format!("<span style=\"background:{colour}\"></span><b class=\"vantage-marker-label\">{name}</b>"),
+        "iconSize": [14, 14],
+        "iconAnchor": [7, 7],
+    }));
+    let options =
+        js_object!({"title": format!("Start of the route from {name}"), "keyboard": false, "interactive": false});
+    let _ = js_sys::Reflect::set(&options, &"icon".into(), &icon);
+    leaflet::marker(&to_js(&position), &options)
 }
 
 /// The area within which the database places a hop (`accuracy_km`), as a faint circle.
