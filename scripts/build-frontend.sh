@@ -50,8 +50,24 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 # --- the bundle ----------------------------------------------------------------------------------------------------
+# Trunk rewrites every file it outputs on each build, and cargo re-embeds the page (recompiling the server) whenever
+# something in dist/ is newer than its last build. So Trunk writes into target/trunk-dist and only files whose bytes
+# changed are copied into dist/ (files no longer built are removed): an unchanged page leaves dist/ as it was.
 say "trunk build --release --offline"
-trunk build --release --offline "$@"
+stage=target/trunk-dist
+trunk build --release --offline --dist "$stage" "$@"
+changed=0
+while IFS= read -r -d '' f; do
+    mkdir -p "dist/$(dirname "$f")"
+    cmp -s "$stage/$f" "dist/$f" || { cp "$stage/$f" "dist/$f"; changed=$((changed + 1)); }
+done < <(cd "$stage" && find . -type f -print0)
+if [ -d dist ]; then
+    while IFS= read -r -d '' f; do
+        [ -e "$stage/$f" ] || { rm -f "dist/$f"; changed=$((changed + 1)); }
+    done < <(cd dist && find . -type f -print0)
+    find dist -mindepth 1 -type d -empty -delete
+fi
+say "dist/: $changed files changed"
 
 # --- check: every exported externref table must really be an externref table ---------------------------------------
 wasm=(dist/*_bg.wasm)

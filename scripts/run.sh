@@ -7,7 +7,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 
-setup_all
+setup_start
+# The page's Rust needs neither Trunk nor wasm-bindgen: on a first run it compiles beside their installs, and Trunk's
+# own `cargo build` (same target, profile, package and binary) then finds it done.
+say "compiling the web page's Rust (wasm32, release)"
+page=0
+cargo build --release --locked --target wasm32-unknown-unknown --manifest-path frontend/Cargo.toml \
+    --bin tracemap-frontend || page=$?
+wait_background
+[ "$page" = 0 ] || die "compiling the web page failed (see the messages above)"
 say "building the web page (release)"
 "$ROOT/scripts/build-frontend.sh"
 say "building the server (release)"

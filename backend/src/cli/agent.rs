@@ -254,7 +254,7 @@ impl Worker {
         if let Err(kind) = self.policy.check(destination, true) {
             return Err(refuse(
                 "forbidden_target",
-                format!("{target} resolves to {destination}, {kind}, which agent {} does not trace", self.name),
+                request::forbidden_target(&target, destination, &kind, &format!("agent {}", self.name)),
             ));
         }
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {

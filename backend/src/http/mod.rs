@@ -303,7 +303,7 @@ async fn create_trace(
         return Err(or_limited(AppError::new(
             StatusCode::FORBIDDEN,
             "forbidden_target",
-            format!("{target} resolves to {destination}, {kind}, which this server does not trace"),
+            request::forbidden_target(&target, destination, &kind, "this server"),
         )));
     }
     let probe = request::probe_config(&request, destination, &state.config.probe_defaults);

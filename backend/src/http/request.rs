@@ -20,6 +20,17 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> AppError {
     AppError::new(StatusCode::BAD_REQUEST, "invalid_field", format!("{field}: {message}"))
 }
 
+/// Why `target` is refused, as the page shows it: `refuser` ("this server", "agent sydney") does not trace
+/// `destination`, which is `kind`. A name says what it resolved to; an address is not repeated ("10.0.0.1 is a
+/// private address ...", not "10.0.0.1 resolves to 10.0.0.1, ...").
+pub fn forbidden_target(target: &str, destination: IpAddr, kind: &str, refuser: &str) -> String {
+    if target.parse::<IpAddr>() == Ok(destination) {
+        format!("{target} is {kind}, which {refuser} does not trace")
+    } else {
+        format!("{target} resolves to {destination}, {kind}, which {refuser} does not trace")
+    }
+}
+
 /// The request's options checked against the server's limits, before the target is resolved.
 pub fn check_options(req: &TraceRequest) -> Result<(), AppError> {
     if let Some(hops) = req.max_hops
@@ -93,6 +104,25 @@ mod tests {
 
     fn req(json: &str) -> TraceRequest {
         serde_json::from_str(json).expect("request")
+    }
+
+    #[test]
+    fn a_refused_address_is_named_once_and_a_refused_name_with_its_address() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert_eq!(
+            forbidden_target("127.0.0.1", loopback, "a loopback address", "this server"),
+            "127.0.0.1 is a loopback address, which this server does not trace"
+        );
+        assert_eq!(
+            forbidden_target("localhost", loopback, "a loopback address", "agent c"),
+            "localhost resolves to 127.0.0.1, a loopback address, which agent c does not trace"
+        );
+        // Another spelling of an address is not the address: say what it stands for.
+        let v6: IpAddr = "::ffff:a00:1".parse().expect("ip");
+        assert_eq!(
+            forbidden_target("::ffff:10.0.0.1", v6, "a private address", "this server"),
+            "::ffff:10.0.0.1 is a private address, which this server does not trace"
+        );
     }
 
     #[test]
