@@ -1,7 +1,7 @@
-# Sourced by the benchmark scripts (bench-probe.sh, bench-rounds.sh): builds their namespace network, a client
-# ($PREFIX-c), ROUTERS Linux routers ($PREFIX-r1...) in a line and a destination ($PREFIX-s), on 10.$NET.$i.0/24
-# links, with router SILENT (1-based) dropping its own Time Exceeded. Sets NODES and DEST; an EXIT trap removes the
-# namespaces and $OUT.
+# Sourced by the benchmark scripts (bench-probe.sh, bench-rounds.sh, bench-watch.sh): builds their namespace
+# network, a client ($PREFIX-c), ROUTERS Linux routers ($PREFIX-r1...) in a line and a destination ($PREFIX-s),
+# on 10.$NET.$i.0/24 links, with router SILENT (1-based) dropping its own Time Exceeded. Sets NODES and DEST; an
+# EXIT trap removes the namespaces and $OUT.
 #   chain_up NET          (NET: the second octet, so that two benchmarks never share addresses)
 chain_up() {
     local net=$1 ns near far i j k n links

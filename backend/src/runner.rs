@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracemap_shared::{Asn, EVENT_VERSION, Family, Geo, TraceEvent, TraceOptions};
+use tracemap_shared::{Asn, EVENT_VERSION, Family, Geo, TraceEvent, TraceOptions, WatchSettings};
 
 use crate::enrich::{AddressKind, Enricher};
 use crate::net;
@@ -247,7 +247,11 @@ fn options(probe: &ProbeConfig) -> TraceOptions {
     let port = crate::probe::Method::for_config(probe).port();
     let family = if probe.destination.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
     let timeout_ms = u32::try_from(probe.timeout.as_millis()).unwrap_or(u32::MAX);
-    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms), ..TraceOptions::default() }
+    let watch = probe.watch.map(|watch| WatchSettings {
+        rounds: watch.rounds,
+        interval_ms: u64::try_from(watch.interval.as_millis()).unwrap_or(u64::MAX),
+    });
+    TraceOptions { port, family: Some(family), timeout_ms: Some(timeout_ms), watch, ..TraceOptions::default() }
 }
 
 /// What the runner has told about each (TTL, address), and each address's fastest answer.

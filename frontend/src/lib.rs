@@ -22,11 +22,12 @@ pub mod state;
 pub mod stats;
 pub mod ui;
 pub mod vantage;
+pub mod watch;
 pub mod ws;
 
 use components::{
     ClassPanel, ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, RouteTabs, ShareBar,
-    SiteFooter, StatusLine, TraceForm, VantagePicker, presenter_requested,
+    SiteFooter, StatusLine, TraceForm, VantagePicker, WatchTimeline, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -139,6 +140,7 @@ pub fn App() -> impl IntoView {
                     <ShareBar />
                     <ClassPanel />
                     <ReplayPanel />
+                    <WatchTimeline />
                     <RouteTabs />
                     <main class="layout">
                         <section class="table-pane" aria-label="Hops">

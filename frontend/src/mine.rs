@@ -143,7 +143,7 @@ mod tests {
         let udp = with_settings(
             vec![MyTrace { protocol: Protocol::Udp, ..trace("c") }],
             "c",
-            &TraceOptions { port: Some(33434), family: Some(Family::Ipv6), timeout_ms: None, from: None },
+            &TraceOptions { port: Some(33434), family: Some(Family::Ipv6), timeout_ms: None, from: None, watch: None },
         );
         assert_eq!(describe(&udp[0]), "UDP port 33434 · IPv6 · 1970-01-01 00:00 UTC", "the server's default port");
         // Saved and read back: the settings survive a reload; entries from before them still read.

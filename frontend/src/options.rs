@@ -12,6 +12,10 @@ pub const MAX_HOPS: u32 = 64;
 pub const MAX_TRIES: u32 = 10;
 /// Shortest and longest per-probe wait the server accepts, in milliseconds.
 pub const TIMEOUT_MS: (u32, u32) = (50, 10_000);
+/// Shortest and longest time between two rounds of a watch the server accepts, in seconds.
+pub const INTERVAL_SECS: (u32, u32) = (1, 60);
+/// Most rounds the form lets through; the server's own cap (`/api/config`'s `max_rounds`) has the last word.
+pub const MAX_ROUNDS: u32 = 100_000;
 
 /// A form field that can have a problem; its `id` is the input's element id and `api` the request field name the
 /// server names in its `invalid_field` messages.
@@ -31,12 +35,25 @@ pub enum Field {
     Family,
     /// First TTL.
     FirstTtl,
+    /// Rounds of a watch.
+    Rounds,
+    /// Seconds between rounds.
+    Interval,
 }
 
 impl Field {
     /// Every field, in form order.
-    pub const ALL: [Field; 7] =
-        [Field::Target, Field::Family, Field::FirstTtl, Field::MaxHops, Field::Tries, Field::Timeout, Field::Port];
+    pub const ALL: [Field; 9] = [
+        Field::Target,
+        Field::Family,
+        Field::FirstTtl,
+        Field::MaxHops,
+        Field::Tries,
+        Field::Timeout,
+        Field::Port,
+        Field::Rounds,
+        Field::Interval,
+    ];
 
     /// The input element's id.
     pub fn id(self) -> &'static str {
@@ -48,6 +65,8 @@ impl Field {
             Field::Port => "port",
             Field::Family => "family",
             Field::FirstTtl => "first-ttl",
+            Field::Rounds => "rounds",
+            Field::Interval => "interval",
         }
     }
 
@@ -61,6 +80,8 @@ impl Field {
             Field::Port => "Port",
             Field::Family => "Address family",
             Field::FirstTtl => "First TTL",
+            Field::Rounds => "Rounds",
+            Field::Interval => "Every (s)",
         }
     }
 
@@ -74,6 +95,8 @@ impl Field {
             Field::Port => "port",
             Field::Family => "family",
             Field::FirstTtl => "first_ttl",
+            Field::Rounds => "rounds",
+            Field::Interval => "interval",
         }
     }
 
@@ -101,6 +124,12 @@ pub struct OptionInputs {
     pub port: String,
     /// First TTL; empty for 1.
     pub first_ttl: String,
+    /// Watch the route (rounds after rounds) instead of tracing it once.
+    pub watch: bool,
+    /// With `watch`: how many rounds; empty (or 0) until stopped.
+    pub rounds: String,
+    /// With `watch`: seconds between rounds; empty for 1.
+    pub interval: String,
 }
 
 impl OptionInputs {
@@ -116,6 +145,9 @@ impl OptionInputs {
             timeout_ms: text(report.options.timeout_ms),
             port: text(report.options.port.map(u32::from)),
             first_ttl: text(report.first_ttl.map(u32::from)),
+            watch: report.options.watch.is_some(),
+            rounds: text(report.options.watch.map(|w| w.rounds)),
+            interval: text(report.options.watch.map(|w| u32::try_from(w.interval_ms / 1000).unwrap_or(u32::MAX))),
         }
     }
 }
@@ -145,7 +177,11 @@ pub fn check_field(inputs: &OptionInputs, field: Field) -> Option<String> {
             let max = number(&inputs.max_hops, 1, MAX_HOPS, "").ok().flatten().unwrap_or(30);
             (first > max).then(|| format!("First TTL must not be above Max hops ({max})."))
         }),
-        Field::Port | Field::Family | Field::Target => None,
+        Field::Rounds if inputs.watch => number(&inputs.rounds, 0, MAX_ROUNDS, "Rounds").err(),
+        Field::Interval if inputs.watch => {
+            number(&inputs.interval, INTERVAL_SECS.0, INTERVAL_SECS.1, "Seconds between rounds").err()
+        }
+        Field::Port | Field::Family | Field::Target | Field::Rounds | Field::Interval => None,
     }
 }
 
@@ -201,6 +237,10 @@ pub fn build_request(target: &str, inputs: &OptionInputs) -> Result<TraceRequest
     request.first_ttl = small(&inputs.first_ttl, MAX_HOPS);
     if inputs.protocol != Protocol::Icmp {
         request.port = number(&inputs.port, 1, 65_535, "").ok().flatten().and_then(|n| u16::try_from(n).ok());
+    }
+    if inputs.watch {
+        request.rounds = Some(number(&inputs.rounds, 0, MAX_ROUNDS, "").ok().flatten().unwrap_or(0));
+        request.interval = number(&inputs.interval, INTERVAL_SECS.0, INTERVAL_SECS.1, "").ok().flatten();
     }
     Ok(request)
 }
@@ -266,6 +306,7 @@ mod tests {
             timeout_ms: "800".into(),
             port: "33434".into(),
             first_ttl: String::new(),
+            ..OptionInputs::default()
         };
         let request = build_request("example.com", &inputs).unwrap();
         assert_eq!(request.family, Family::Ipv6);
@@ -354,5 +395,24 @@ mod tests {
         for family in [Family::Auto, Family::Ipv4, Family::Ipv6] {
             assert_eq!(parse_family(family_value(family)), family);
         }
+    }
+
+    #[test]
+    fn the_watch_switch_asks_for_rounds_until_stopped_by_default() {
+        let mut inputs = OptionInputs { watch: true, ..OptionInputs::default() };
+        let request = build_request("example.net", &inputs).unwrap();
+        assert_eq!((request.rounds, request.interval), (Some(0), None));
+        inputs.rounds = "20".into();
+        inputs.interval = "2".into();
+        let request = build_request("example.net", &inputs).unwrap();
+        assert_eq!((request.rounds, request.interval), (Some(20), Some(2)));
+        inputs.interval = "0".into();
+        let problems = build_request("example.net", &inputs).unwrap_err();
+        assert_eq!(problems[0].0, Field::Interval);
+        // Off, the watch fields are neither checked nor sent.
+        inputs.watch = false;
+        let request = build_request("example.net", &inputs).unwrap();
+        assert_eq!((request.rounds, request.interval), (None, None));
+        assert_eq!(Field::from_server_message("rounds: this server runs at most 600 rounds"), Some(Field::Rounds));
     }
 }

@@ -138,19 +138,22 @@ impl Session {
         let Some(id) = self.id.get_untracked() else { return };
         let Some(token) = self.delete_token(&id) else { return };
         let generation = self.generation.get_value();
+        // The live socket goes first: the server closes it as the trace stops, often before it answers the stop,
+        // and a close while the trace still reads `running` would schedule a reconnection that loads the trace a
+        // second time over the stored one.
+        self.socket.set_value(None);
         spawn_local(async move {
             let stopped = api::stop_trace(&id, &token).await;
             if !self.is_current(generation) {
                 return;
             }
-            match stopped {
-                Ok(()) => {
-                    self.socket.set_value(None);
-                    self.model.set(None);
-                    self.load(generation, id);
-                }
-                Err(message) => self.error.set(Some(message)),
+            if let Err(message) = stopped {
+                self.error.set(Some(message));
+            } else {
+                self.model.set(None);
             }
+            // Stopped: the stored trace; refused (it had ended, say): whatever it is now, live again if it runs.
+            self.load(generation, id);
         });
     }
 
@@ -196,6 +199,29 @@ impl Session {
                 return;
             }
             match report {
+                Ok(report) if crate::watch::is_watch(&report) => {
+                    // A watch's statistics count every event, so its events are folded once, from the start: the
+                    // socket replays them all. A stored watch's report is already their fold; its events are only
+                    // kept, for the sparklines and the timeline.
+                    let running = report.status == TraceStatus::Running;
+                    let resuming = running && self.phase.get_untracked() == Phase::Reconnecting;
+                    let mut model = TraceModel::from_report(report.clone());
+                    if running {
+                        model = TraceModel::from_report(TraceReport::new(report.target.clone(), report.protocol));
+                        model.report.id = report.id.clone();
+                    }
+                    self.model.set(Some(model));
+                    if !resuming {
+                        // The form takes the settings of the report as stored.
+                        self.model.update(|m| {
+                            if let Some(m) = m.as_mut() {
+                                m.report.options = report.options.clone();
+                            }
+                        });
+                        self.opened.update(|n| *n += 1);
+                    }
+                    self.connect_with(generation, id, running);
+                }
                 Ok(report) => {
                     let running = report.status == TraceStatus::Running;
                     let resuming = running && self.phase.get_untracked() == Phase::Reconnecting;
@@ -225,11 +251,22 @@ impl Session {
     }
 
     fn connect(self, generation: u64, id: String) {
+        self.connect_with(generation, id, true);
+    }
+
+    /// Follows trace `id`'s events: folded into the model when `fold`, else only kept (a stored watch).
+    fn connect_with(self, generation: u64, id: String, fold: bool) {
         let on_event = move |event: tracemap_shared::TraceEvent| {
             if !self.is_current(generation) {
                 return;
             }
-            self.model.update(|m| m.get_or_insert_with(TraceModel::default).apply(&event));
+            self.model.update(|m| {
+                let model = m.get_or_insert_with(TraceModel::default);
+                if fold { model.apply(&event) } else { model.record(&event) }
+            });
+            if !fold {
+                return;
+            }
             self.retries.set_value(0);
             if let tracemap_shared::TraceEvent::Started { .. } = &event {
                 // The list keeps what the server really ran (its default port, the family the name resolved to).
@@ -265,7 +302,9 @@ impl Session {
         match LiveSocket::connect(&id, on_event, on_close) {
             Ok(socket) => {
                 self.socket.set_value(Some(socket));
-                if self.phase.get_untracked() != Phase::Reconnecting {
+                if !fold {
+                    self.phase.set(Phase::Settled);
+                } else if self.phase.get_untracked() != Phase::Reconnecting {
                     self.phase.set(Phase::Live);
                 }
             }

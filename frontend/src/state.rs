@@ -6,6 +6,7 @@
 //! here, which are plain Rust and tested natively.
 
 use crate::stats::Loss;
+use crate::watch::{WatchCells, WatchLog};
 use std::collections::BTreeSet;
 use tracemap_shared::{Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
 
@@ -24,20 +25,56 @@ pub struct TraceModel {
     pub report: TraceReport,
     /// `(ttl, index)` of every probe whose outcome (reply or timeout) has arrived.
     settled: BTreeSet<(u8, u8)>,
+    /// A watch: every event and each hop's latest times (see [`WatchLog`]).
+    pub watch: Option<WatchLog>,
 }
 
 impl TraceModel {
     /// A model that starts from a stored report (from `GET /api/traces/{id}`).
     pub fn from_report(report: TraceReport) -> Self {
-        TraceModel { report, settled: BTreeSet::new() }
+        TraceModel { report, settled: BTreeSet::new(), watch: None }
     }
 
-    /// Folds one event; repeated events (a replay after reconnecting) change nothing.
+    /// Folds one event; repeated events (a replay after reconnecting) change nothing, except in a watch, whose
+    /// statistics count every event: a watch's viewer folds its events once, from the start (see the session).
     pub fn apply(&mut self, event: &TraceEvent) {
+        self.record(event);
         if let TraceEvent::Probe { ttl, index, .. } = event {
             self.settled.insert((*ttl, *index));
         }
         self.report.apply(event);
+    }
+
+    /// Keeps a watch's event for its timeline and sparklines without folding it (a stored watch, whose report is
+    /// already the fold of them all).
+    pub fn record(&mut self, event: &TraceEvent) {
+        if self.watch.is_none() && crate::watch::is_watch_event(event) {
+            self.watch = Some(WatchLog::default());
+        }
+        if let Some(log) = self.watch.as_mut() {
+            log.record(event);
+        }
+    }
+
+    /// The watch as it stood at the end of round `round` (the timeline), keeping every event so the timeline can
+    /// move on; the latest round (or beyond) is the whole watch. A watch that is over stays over.
+    pub fn at_round(&self, round: u32) -> TraceModel {
+        let Some(log) = self.watch.as_ref() else { return self.clone() };
+        let mut model = TraceModel::default();
+        for event in log.until_round(round) {
+            model.apply(event);
+        }
+        let latest = round >= log.rounds();
+        if self.report.status != TraceStatus::Running {
+            model.report.status = self.report.status;
+            model.report.duration_ms = self.report.duration_ms;
+        }
+        model.report.id.clone_from(&self.report.id);
+        if let Some(partial) = model.watch.as_mut() {
+            partial.events.clone_from(&log.events);
+            partial.shown_round = (!latest).then_some(round);
+        }
+        model
     }
 
     /// What to show for try `index` of `hop`.
@@ -119,7 +156,7 @@ impl TraceModel {
                     .and_then(|v| v.reason.clone()),
                 others: hop
                     .other_addresses()
-                    .filter(|a| !a.probes.is_empty())
+                    .filter(|a| answered(a))
                     .map(|a| AddressRow {
                         address: a.address.clone(),
                         hostname: a.hostname.clone().filter(|name| *name != a.address),
@@ -130,8 +167,10 @@ impl TraceModel {
                         asn: a.asn.as_ref().map(|a| (a.number, a.org.clone().filter(|o| !o.is_empty()))),
                         tries: a.probes.len(),
                         kind: a.kind.clone(),
+                        answered_of: a.stats.as_ref().zip(hop.stats.as_ref()).map(|(a, h)| (a.received, h.sent)),
                     })
                     .collect(),
+                watch: self.watch.as_ref().and_then(|log| crate::watch::cells(&self.report, log, hop)),
             })
             .collect()
     }
@@ -156,6 +195,8 @@ pub struct AddressRow {
     pub tries: usize,
     /// Its address kind (`private`, `public`...).
     pub kind: Option<String>,
+    /// A watch: how many probes it answered, of the hop's probes over the rounds.
+    pub answered_of: Option<(u32, u32)>,
 }
 
 /// One probe's cell in the table.
@@ -302,6 +343,8 @@ pub struct HopRow {
     pub doubt: Option<String>,
     /// The other addresses that answered this TTL, each with its own information.
     pub others: Vec<AddressRow>,
+    /// A watch: the statistics cells, sparkline and route changes.
+    pub watch: Option<WatchCells>,
 }
 
 /// What an empty place or AS cell says for an address of `kind`: `private address`, `link-local address`...
@@ -332,6 +375,16 @@ pub struct RoutePoint {
     pub accuracy_km: Option<u32>,
 }
 
+/// When the trace started (Unix ms), 0 when unknown.
+fn start_of(report: &TraceReport) -> u64 {
+    report.started_at_ms.unwrap_or(0)
+}
+
+/// Whether `address` answered any probe: in the latest tries, or (a watch) in any round.
+fn answered(address: &tracemap_shared::HopAddress) -> bool {
+    !address.probes.is_empty() || address.stats.as_ref().is_some_and(|stats| stats.received > 0)
+}
+
 /// Every located address in TTL order (the hop's shown address first, then the others that answered it): the
 /// markers, and the vertices of the route line, which forks where a hop has several.
 pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
@@ -341,7 +394,7 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
         let shown = hop.address.as_deref().map(|a| (a, hop.hostname.as_deref(), hop.geo.as_ref()));
         let others = hop
             .other_addresses()
-            .filter(|a| !a.probes.is_empty())
+            .filter(|a| answered(a))
             .map(|a| (a.address.as_str(), a.hostname.as_deref(), a.geo.as_ref()));
         // A hop whose address has no entry yet (built without one) still shows its own place.
         for (address, hostname, geo) in shown.into_iter().chain(others) {
@@ -356,7 +409,14 @@ pub fn route_points(report: &TraceReport) -> Vec<RoutePoint> {
                 Some(name) if name != address => format!("{name} ({address})"),
                 _ => address.to_owned(),
             };
-            let label = if location.is_empty() { host } else { format!("{host} · {location}") };
+            let mut label = if location.is_empty() { host } else { format!("{host} · {location}") };
+            if let Some(change) = report.route_changes.iter().rev().find(|c| c.ttl == hop.ttl && c.to == address) {
+                label.push_str(&format!(
+                    " · new route since {} (round {})",
+                    crate::watch::clock(start_of(report) + change.at_ms),
+                    change.round
+                ));
+            }
             let verdict = crate::places::verdict_for(&verdicts, hop.ttl, address);
             let rtts: Vec<f64> = hop.probes.iter().flatten().filter(|r| r.from == address).map(|r| r.rtt_ms).collect();
             points.push(RoutePoint {
@@ -393,6 +453,12 @@ pub enum Phase {
     Settled,
 }
 
+/// The rounds a watch ran: all of them, also while the timeline shows an earlier one.
+fn watched_rounds(model: &TraceModel) -> u32 {
+    let folded = model.report.rounds.unwrap_or(0);
+    model.watch.as_ref().map_or(folded, |log| log.rounds().max(folded))
+}
+
 /// The sentence the status line shows (and screen readers announce).
 pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
     match (phase, model) {
@@ -413,6 +479,23 @@ pub fn status_text(phase: &Phase, model: Option<&TraceModel>) -> String {
                     format!("Connection lost while tracing {to}; reconnecting…")
                 }
                 TraceStatus::Running if r.address.is_none() => format!("Resolving {to}…"),
+                TraceStatus::Running if r.rounds.is_some() => {
+                    let rounds = r.rounds.unwrap_or(0);
+                    let of = r.options.watch.map(|w| format!(" of at most {}", w.rounds)).unwrap_or_default();
+                    format!("Watching {to} over {}: round {rounds}{of}, {hops} {hops_word}…", protocol_text(r))
+                }
+                TraceStatus::Finished if r.rounds.is_some() => {
+                    let secs = r.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
+                    let changes = match r.route_changes.len() {
+                        0 => "no route change".to_owned(),
+                        1 => "1 route change".to_owned(),
+                        n => format!("{n} route changes"),
+                    };
+                    format!("Watched {to}: {} rounds{secs}, {hops} {hops_word}, {changes}.", watched_rounds(model))
+                }
+                TraceStatus::Stopped if r.rounds.is_some() => {
+                    format!("Stopped: the watch of {to} ended after {} rounds.", watched_rounds(model))
+                }
                 TraceStatus::Running => format!("Tracing {to} over {}: {hops} {hops_word} so far…", protocol_text(r)),
                 TraceStatus::Finished => {
                     let secs = r.duration_ms.map(|ms| format!(" in {}", format_duration(ms))).unwrap_or_default();
@@ -780,5 +863,62 @@ mod tests {
         assert_eq!(joined_note(&report).as_deref(), Some("joined a trace started 3 s ago: same probes, no new ones"));
         report.joined_after_ms = Some(120);
         assert!(joined_note(&report).is_some_and(|n| n.starts_with("joined a trace started just now")));
+    }
+
+    #[test]
+    fn a_stored_watch_keeps_its_events_and_the_timeline_folds_them_up_to_a_round() {
+        let mut live = TraceModel::default();
+        let started = match started() {
+            TraceEvent::Started {
+                version,
+                target,
+                address,
+                protocol,
+                first_ttl,
+                max_hops,
+                started_at_ms,
+                mode,
+                location,
+                ..
+            } => {
+                let options = tracemap_shared::TraceOptions {
+                    watch: Some(tracemap_shared::WatchSettings { rounds: 5, interval_ms: 1000 }),
+                    ..Default::default()
+                };
+                TraceEvent::Started {
+                    version,
+                    target,
+                    address,
+                    protocol,
+                    first_ttl,
+                    max_hops,
+                    tries: 1,
+                    started_at_ms,
+                    mode,
+                    options,
+                    location,
+                }
+            }
+            _ => unreachable!(),
+        };
+        let mut events = vec![started];
+        for round in 1..=5 {
+            events.push(TraceEvent::Round { round, at_ms: u64::from(round) * 1000 });
+            events.push(probe(1, 0, Some("192.0.2.1"), f64::from(round)));
+        }
+        for event in &events {
+            live.apply(event);
+        }
+        let mut stored = TraceModel::from_report(TraceReport { status: TraceStatus::Stopped, ..live.report.clone() });
+        for event in &events {
+            stored.record(event);
+        }
+        assert_eq!(stored.report.hops[0].stats.as_ref().map(|s| s.sent), Some(5), "recording folds nothing");
+        let at_two = stored.at_round(2);
+        assert_eq!(at_two.report.hops[0].stats.as_ref().map(|s| s.sent), Some(2));
+        assert_eq!(at_two.report.status, TraceStatus::Stopped);
+        let log = at_two.watch.as_ref().expect("the log");
+        assert_eq!((log.shown_round, log.rounds()), (Some(2), 5));
+        assert_eq!(at_two.at_round(5).watch.and_then(|log| log.shown_round), None, "the far right is the whole watch");
     }
 }

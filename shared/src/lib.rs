@@ -142,6 +142,13 @@ pub struct TraceRequest {
     /// sent as a string. Empty or absent: the server probes itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
     pub from: Vec<String>,
+    /// Watch the route: probe every hop again this many rounds, keeping per-hop statistics (0: until stopped, or
+    /// until the server's cap). Absent: trace once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// With `rounds`: least time between the starts of two rounds, in whole seconds (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u32>,
 }
 
 /// `"a"` or `["a", "b"]`.
@@ -184,6 +191,18 @@ pub struct TraceOptions {
     /// when the server (or the command line) probed itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// A watch: the most rounds it runs and their interval; absent from a single trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchSettings>,
+}
+
+/// How a watch runs, as recorded in its `started` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WatchSettings {
+    /// The most rounds it runs (0: until stopped).
+    pub rounds: u32,
+    /// Least time between the starts of two rounds, in milliseconds.
+    pub interval_ms: u64,
 }
 
 /// Answer to `POST /api/traces`.
@@ -387,6 +406,12 @@ pub struct ServerInfo {
     /// The data sets the server read at start (`tracemap data` prints the same): GeoIP, ASN and any other.
     #[serde(default)]
     pub data: Vec<DataSource>,
+    /// The most rounds one watch may run (`serve --max-rounds`); absent from servers that cannot watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rounds: Option<u32>,
+    /// The longest one watch may run, in seconds (`serve --max-watch-seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_watch_seconds: Option<u32>,
 }
 
 /// One data set a server or command reads (`geoip`, `asn`, ...): where it was found, its version and age.
@@ -1558,6 +1583,7 @@ mod tests {
             family: Some(Family::Ipv4),
             timeout_ms: Some(800),
             from: Some("sydney".into()),
+            watch: None,
         };
         let event = match started() {
             TraceEvent::Started {

@@ -262,7 +262,7 @@ impl Worker {
         };
         let job = TraceJob {
             target,
-            probe: request::probe_config(&req, destination, &ProbeConfig::default()),
+            probe: request::probe_config(&req, destination, &ProbeConfig::default(), None),
             geo: req.geo.unwrap_or(true),
             dns: self.reverse_dns && req.dns.unwrap_or(true),
             location: self.location.clone(),

@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// instead of probing again (a class tracing one site); 0 never shares.
     #[arg(long = "share-window", value_name = "SECS", default_value_t = 10, env = "TRACEMAP_SHARE_WINDOW")]
     share_window: u64,
+    /// The most rounds one watch (a request with `rounds`) may run; a watch "until stopped" ends there.
+    #[arg(long = "max-rounds", value_name = "N", default_value_t = 600, env = "TRACEMAP_MAX_ROUNDS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_rounds: u32,
+    /// The longest one watch may run, in seconds; it ends there with the rounds so far.
+    #[arg(long = "max-watch-seconds", value_name = "SECS", default_value_t = 900, env = "TRACEMAP_MAX_WATCH_SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_watch_seconds: u32,
     /// Where this server stands, as LAT,LON[,LABEL]: drawn as the start of every route.
     #[arg(long, value_name = "LAT,LON[,LABEL]", env = "TRACEMAP_LOCATION", value_parser = parse_location)]
     location: Option<Geo>,
@@ -211,6 +217,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<ExitCode> {
         reverse_dns: !args.no_dns,
         data: super::geo::sources_in_use(&args.geo),
         share_window: std::time::Duration::from_secs(args.share_window),
+        watch: http::request::WatchLimits { max_rounds: args.max_rounds, max_seconds: args.max_watch_seconds },
         ..ServiceConfig::default()
     };
     super::geo::warn_if_stale(&config.data);

@@ -33,6 +33,8 @@ pub struct LiveTrace {
     published: watch::Sender<(usize, bool)>,
     stop: Notify,
     stopped: AtomicBool,
+    /// How many viewers hold a [`Subscription`]: a watch ends when the last one has been gone for a while.
+    viewers: watch::Sender<usize>,
 }
 
 #[derive(Debug)]
@@ -42,12 +44,19 @@ struct LiveState {
     frames: Vec<Frame>,
 }
 
-/// A viewer's place in a trace's log: the frames it has not taken yet, and a wake-up when more come.
+/// A viewer's place in a trace's log: the frames it has not taken yet, and a wake-up when more come. It counts as
+/// one of the trace's viewers until it is dropped.
 #[derive(Debug)]
 pub struct Subscription {
     trace: Arc<LiveTrace>,
     next: usize,
     published: watch::Receiver<(usize, bool)>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.trace.viewers.send_modify(|viewers| *viewers = viewers.saturating_sub(1));
+    }
 }
 
 impl Subscription {
@@ -112,7 +121,29 @@ impl LiveTrace {
 
     /// A new viewer's place: the start of the log, so it receives every event exactly once.
     pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        self.viewers.send_modify(|viewers| *viewers += 1);
         Subscription { trace: Arc::clone(self), next: 0, published: self.published.subscribe() }
+    }
+
+    /// How many viewers are subscribed now.
+    pub fn viewers(&self) -> usize {
+        *self.viewers.borrow()
+    }
+
+    /// Resolves once the trace has had no viewer for `grace` on end (counting from now when it has none now): a
+    /// page that reloads comes back within it, a closed tab does not.
+    pub async fn abandoned(&self, grace: std::time::Duration) {
+        let mut viewers = self.viewers.subscribe();
+        loop {
+            if viewers.wait_for(|n| *n == 0).await.is_err() {
+                return;
+            }
+            match tokio::time::timeout(grace, viewers.wait_for(|n| *n > 0)).await {
+                Err(_) => return,
+                Ok(Err(_)) => return,
+                Ok(Ok(_)) => {}
+            }
+        }
     }
 
     /// The report as folded so far.
@@ -171,6 +202,7 @@ impl Hub {
             published,
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
+            viewers: watch::channel(0).0,
         });
         self.map().insert(id.to_owned(), Name { trace: Arc::clone(&trace), joined_after_ms: None });
         trace
@@ -276,6 +308,19 @@ mod tests {
         tokio::task::yield_now().await;
         hub.remove("t");
         assert_eq!(waiter.await.expect("waiter"), (true, false, 1));
+    }
+
+    #[test]
+    fn every_subscription_counts_as_a_viewer_until_it_is_dropped() {
+        let hub = Hub::default();
+        let trace = hub.insert("t", TraceReport::default());
+        assert_eq!(trace.viewers(), 0);
+        let (a, b) = (trace.subscribe(), trace.subscribe());
+        assert_eq!(trace.viewers(), 2);
+        drop(a);
+        assert_eq!(trace.viewers(), 1);
+        drop(b);
+        assert_eq!(trace.viewers(), 0, "the grace of `abandoned` starts here (timed in backend/tests/watch_api.rs)");
     }
 
     #[test]

@@ -61,6 +61,13 @@ impl RateLimiter {
 
     /// Takes one token for `key` at `now`; when none is left, says how long until one is.
     pub fn check(&self, key: ClientKey, now: Instant) -> Result<(), Duration> {
+        self.check_cost(key, now, 1)
+    }
+
+    /// Takes `cost` tokens for `key` at `now` (a watch costs more than one trace; never more than the burst, so
+    /// it can always be paid for eventually); when too few are left, says how long until there are enough.
+    pub fn check_cost(&self, key: ClientKey, now: Instant, cost: u32) -> Result<(), Duration> {
+        let cost = f64::from(cost.max(1)).min(self.burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > PRUNE_ABOVE {
             let (burst, rate) = (self.burst, self.per_second);
@@ -70,11 +77,11 @@ impl RateLimiter {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second))
+            Err(Duration::from_secs_f64((cost - bucket.tokens) / self.per_second))
         }
     }
 }
@@ -99,6 +106,21 @@ mod tests {
         );
         assert!(limiter.check(key, t0 + Duration::from_secs(1)).is_ok(), "one token back after a second");
         assert!(limiter.check(key, t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_costly_start_takes_several_tokens_but_never_more_than_the_burst() {
+        let limiter = RateLimiter::new(5, 60);
+        let t0 = Instant::now();
+        let key = ClientKey::of(Some("203.0.113.1".parse().expect("ip")));
+        assert!(limiter.check_cost(key, t0, 3).is_ok());
+        let wait = limiter.check_cost(key, t0, 3).expect_err("two tokens left, three asked");
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(limiter.check(key, t0).is_ok() && limiter.check(key, t0).is_ok());
+        // A cost above the burst is the burst: a full bucket pays for it.
+        let other = ClientKey::of(Some("203.0.113.2".parse().expect("ip")));
+        assert!(limiter.check_cost(other, t0, 50).is_ok());
+        assert!(limiter.check(other, t0).is_err());
     }
 
     #[test]

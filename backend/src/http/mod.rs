@@ -89,6 +89,10 @@ pub struct ServiceConfig {
     /// How long after an identical request's probe run has ended a request still joins it (`--share-window`);
     /// zero shares nothing (`http::share`).
     pub share_window: Duration,
+    /// The most rounds and seconds one watch runs (`--max-rounds`, `--max-watch-seconds`).
+    pub watch: request::WatchLimits,
+    /// How long a watch goes on with no viewer before it stops (a reload comes back within it).
+    pub watch_grace: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -107,8 +111,23 @@ impl Default for ServiceConfig {
             reverse_dns: true,
             data: Vec::new(),
             share_window: DEFAULT_SHARE_WINDOW,
+            watch: request::WatchLimits::default(),
+            watch_grace: WATCH_GRACE,
         }
     }
+}
+
+/// How long a watch with no viewer left goes on: long enough for a page to reload and come back.
+pub const WATCH_GRACE: Duration = Duration::from_secs(10);
+
+/// A watch's rounds per token of its client's rate limit: a minute of rounds at the default interval counts as
+/// one trace start (a trace probes each hop three times, a round once; a watch is paced far below a trace's burst).
+pub const ROUNDS_PER_TOKEN: u32 = 60;
+
+/// What a request costs its client's rate limit: one trace start, or one per [`ROUNDS_PER_TOKEN`] rounds of a
+/// watch (the limiter never asks for more than its burst).
+fn cost(watch: Option<crate::probe::Watch>) -> u32 {
+    watch.map_or(1, |watch| watch.rounds.div_ceil(ROUNDS_PER_TOKEN).max(1))
 }
 
 /// `--share-window`'s default.
@@ -276,15 +295,23 @@ async fn create_trace(
 ) -> Result<Response, AppError> {
     let Json(request) = body?;
     request::check_options(&request)?;
+    let watch = request::check_watch(&request, state.config.watch)?;
     // A client over its limit may still join a probe run (a join sends no probe: a class behind one address);
     // anything else it asks for, refused or not, is refused for the limit, as before sharing existed.
-    let limited = state.limiter.check(ClientKey::of(client.ip), Instant::now()).err();
+    let limited = state.limiter.check_cost(ClientKey::of(client.ip), Instant::now(), cost(watch)).err();
     if let Some(wait) = limited
         && !state.shares.enabled()
     {
         return Err(AppError::rate_limited(wait));
     }
     if !request.from.is_empty() {
+        if watch.is_some() {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                "rounds: a watch runs on this server only, not from an agent",
+            ));
+        }
         // A trace from an agent never joins a local probe run: over the limit is over the limit.
         if let Some(wait) = limited {
             return Err(AppError::rate_limited(wait));
@@ -306,7 +333,7 @@ async fn create_trace(
             request::forbidden_target(&target, destination, &kind, "this server"),
         )));
     }
-    let probe = request::probe_config(&request, destination, &state.config.probe_defaults);
+    let probe = request::probe_config(&request, destination, &state.config.probe_defaults, watch);
     let dns = state.config.reverse_dns && request.dns.unwrap_or(true);
     let geo = request.geo.unwrap_or(true);
     let key = ShareKey::new(&request, &probe, dns, geo);
@@ -342,17 +369,23 @@ async fn create_trace(
     let trace_id = id.clone();
     tokio::spawn(async move {
         // Dropping the runner drops its prober and name lookups: nothing more is sent.
-        let report = follow_run(&state, &trace_id, &live, rx, || {
+        let abort = || {
             run.abort();
             std::future::ready(())
-        })
-        .await;
+        };
+        let report = match watch {
+            Some(_) => {
+                let limit = Duration::from_secs(u64::from(state.config.watch.max_seconds));
+                follow_watch(&state, &trace_id, &live, rx, abort, limit).await
+            }
+            None => follow_run(&state, &trace_id, &live, rx, abort).await,
+        };
         state.shares.ended(&trace_id, Instant::now());
         drop(slot);
         tracing::info!(id = %trace_id, status = ?report.status, hops = report.hops.len(), "trace ended");
     });
 
-    tracing::info!(%id, %destination, protocol = %request.protocol, "trace started");
+    tracing::info!(%id, %destination, protocol = %request.protocol, rounds = watch.map(|w| w.rounds), "trace started");
     let created = TraceCreated { id, delete_token: Some(delete_token), ..Default::default() };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
@@ -389,6 +422,50 @@ pub(crate) async fn follow_run<F: Future<Output = ()>>(
         tracing::error!(%id, error = %err, "could not store a finished trace");
     }
     state.hub.remove(id);
+    report
+}
+
+/// [`follow_run`] for a watch, which also ends when nobody has watched it for the grace period (stored as
+/// `stopped`, like a stop), and when it has run for `limit` (`--max-watch-seconds`: rounds are paced to the routers'
+/// limits, so they can take longer than their interval says; it then ends `finished`, with the rounds so far).
+async fn follow_watch<F: Future<Output = ()>>(
+    state: &AppState,
+    id: &str,
+    live: &Arc<hub::LiveTrace>,
+    rx: mpsc::UnboundedReceiver<tracemap_shared::TraceEvent>,
+    stop: impl FnOnce() -> F,
+    limit: Duration,
+) -> TraceReport {
+    let began = Instant::now();
+    let out_of_time = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guard = {
+        let (live, grace, out_of_time) = (Arc::clone(live), state.config.watch_grace, Arc::clone(&out_of_time));
+        tokio::spawn(async move {
+            tokio::select! {
+                () = live.abandoned(grace) => tracing::info!("watch stopped: no viewer left"),
+                () = tokio::time::sleep(limit) => {
+                    out_of_time.store(true, Ordering::SeqCst);
+                    tracing::info!(seconds = limit.as_secs(), "watch ended at --max-watch-seconds");
+                }
+            }
+            live.stop();
+        })
+    };
+    let ended_in_time = || {
+        if out_of_time.load(Ordering::SeqCst) {
+            // Ended by the server's cap, not by anyone: a finished watch, with the rounds it ran.
+            let reached = live.report().destination_reached;
+            let duration_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+            live.publish(tracemap_shared::TraceEvent::Finished { destination_reached: reached, duration_ms });
+        }
+        std::future::ready(())
+    };
+    let report = follow_run(state, id, live, rx, || async {
+        stop().await;
+        ended_in_time().await;
+    })
+    .await;
+    guard.abort();
     report
 }
 
@@ -575,6 +652,8 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         asn: state.enricher.asn_labels().into_iter().map(str::to_owned).collect(),
         reverse_dns: state.config.reverse_dns,
         data: state.config.data.clone(),
+        max_rounds: Some(state.config.watch.max_rounds),
+        max_watch_seconds: Some(state.config.watch.max_seconds),
     })
 }
 

@@ -159,7 +159,8 @@ mod tests {
 
     fn key(json: &str, destination: [u8; 4]) -> ShareKey {
         let request = request(json);
-        let probe = super::super::request::probe_config(&request, IpAddr::from(destination), &ProbeConfig::default());
+        let probe =
+            super::super::request::probe_config(&request, IpAddr::from(destination), &ProbeConfig::default(), None);
         ShareKey::new(&request, &probe, request.dns.unwrap_or(true), request.geo.unwrap_or(true))
     }
 

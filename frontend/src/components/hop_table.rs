@@ -1,11 +1,14 @@
 //! The live hop table: one row per TTL, one cell per probe, filled in as events arrive. Rows are keyboard stops:
 //! arrow keys (and Home, End) move between them, Enter or Space selects one, and a focused or hovered row lights up
 //! its marker on the map. A hop answered by several addresses (a load balancer's routers) has a `+1` button that
-//! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered.
+//! shows each other address on a line of its own, with its own name, place, AS and how many tries it answered. A
+//! watch shows each hop's statistics and sparkline instead of its tries, its loss where it happens, and its route
+//! changes (`crate::watch`).
 
 use crate::session::Session;
 use crate::state::{AddressRow, ProbeCell, kind_note, mpls_badge};
 use crate::ui::Focus;
+use crate::watch::{WatchCells, ms};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
@@ -31,7 +34,10 @@ fn location_cell(location: String, note: Option<String>, doubt: Option<String>) 
 /// `sent` is the number of tries, one column each.
 fn address_line(ttl: u8, sent: usize, other: AddressRow) -> impl IntoView {
     let kind = other.kind.clone().filter(|k| k != "public" && other.location.is_empty());
-    let tries = format!("answered {} of {sent} {}", other.tries, if sent == 1 { "try" } else { "tries" });
+    let tries = match other.answered_of {
+        Some((answered, of)) => format!("answered {answered} of {of} probes over the rounds"),
+        None => format!("answered {} of {sent} {}", other.tries, if sent == 1 { "try" } else { "tries" }),
+    };
     let (address, doubtful) = (other.address.clone(), other.doubt.is_some());
     view! {
         <tr class="address-row" data-ttl=ttl.to_string() data-address=address>
@@ -136,6 +142,37 @@ fn silent_run_row(ttl: u8, last: u8, span: usize, focus: Focus) -> impl IntoView
     }
 }
 
+/// The statistics columns of a watch, in order: their header and tooltip.
+const WATCH_COLUMNS: [(&str, &str); 8] = [
+    ("Sent", "Probes sent over the rounds"),
+    ("Last", "The latest round trip, ms"),
+    ("Avg", "Mean round trip, ms"),
+    ("Best", "Fastest round trip, ms"),
+    ("Worst", "Slowest round trip, ms"),
+    ("StDev", "Standard deviation of the round trips, ms"),
+    ("Jitter", "Mean difference between consecutive round trips, ms"),
+    ("RTT", "The latest 60 rounds: round trip (line) and lost probes (ticks)"),
+];
+
+/// The statistics cells of a watched hop (see [`WATCH_COLUMNS`]), sparkline last.
+fn watch_cells(cells: &WatchCells) -> impl IntoView {
+    let stats = &cells.stats;
+    let figures = [
+        stats.sent.to_string(),
+        ms(stats.last_ms),
+        ms(stats.avg_ms),
+        ms(stats.best_ms),
+        ms(stats.worst_ms),
+        ms(stats.stddev_ms),
+        ms(stats.jitter_ms),
+    ];
+    view! {
+        {figures.into_iter().map(|figure| view! { <td class="stat">{figure}</td> }).collect_view()}
+        // Markup of numbers only (see `watch::sparkline_svg`): one string, not a tree of SVG views.
+        <td class="spark" inner_html=cells.spark.clone()></td>
+    }
+}
+
 /// The table of hops; rows are re-rendered from the model (a route has at most a few dozen hops).
 #[component]
 pub fn HopTable() -> impl IntoView {
@@ -155,20 +192,47 @@ pub fn HopTable() -> impl IntoView {
     });
     let rows = Memo::new(move |_| session.model.with(|m| m.as_ref().map(|m| m.rows()).unwrap_or_default()));
     let columns = Memo::new(move |_| session.model.with(|m| m.as_ref().map_or(3, |m| m.columns())));
+    let watching = Memo::new(move |_| session.model.with(|m| m.as_ref().is_some_and(|m| m.watch.is_some())));
+    // The columns between the hop and its host: the tries of a trace, the statistics of a watch.
+    let middle = move || if watching.get() { WATCH_COLUMNS.len() } else { columns.get() };
     // Hops whose other addresses are shown.
     let expanded = RwSignal::new(BTreeSet::<u8>::new());
 
     view! {
         <div class="table-scroll">
             // More than three tries: narrower try columns, numbered under one "RTT ms" (see the style sheet).
-            <table id="hops" class=move || { if columns.get() > 3 { "hop-table many-tries" } else { "hop-table" } }>
+            <table
+                id="hops"
+                class=move || match (watching.get(), columns.get() > 3) {
+                    (true, _) => "hop-table watching",
+                    (false, true) => "hop-table many-tries",
+                    (false, false) => "hop-table",
+                }
+            >
                 <thead>
                     <tr>
                         <th scope="col" class="ttl">
                             "Hop"
                         </th>
                         {move || {
+                            watching
+                                .get()
+                                .then(|| {
+                                    WATCH_COLUMNS
+                                        .iter()
+                                        .map(|(name, title)| {
+                                            view! {
+                                                <th scope="col" class="stat" title=*title>
+                                                    {*name}
+                                                </th>
+                                            }
+                                        })
+                                        .collect_view()
+                                })
+                        }}
+                        {move || {
                             (1..=columns.get())
+                                .filter(|_| !watching.get())
                                 .map(|i| {
                                     view! {
                                         <th scope="col" class="rtt">
@@ -222,13 +286,22 @@ pub fn HopTable() -> impl IntoView {
                                     .collect_view();
                                 let ttl = row.ttl;
                                 if let Some(last) = row.through {
-                                    return silent_run_row(ttl, last, columns.get_untracked() + 4, focus).into_any();
+                                    return silent_run_row(ttl, last, middle() + 4, focus).into_any();
                                 }
+                                let watch = row.watch.clone();
+                                let cells = match &watch {
+                                    Some(watch) => watch_cells(watch).into_any(),
+                                    None if watching.get_untracked() => {
+                                        view! { <td class="stat" colspan=WATCH_COLUMNS.len().to_string()></td> }.into_any()
+                                    }
+                                    None => cells.into_any(),
+                                };
+                                let changes = watch.as_ref().map(|w| w.changes.clone()).unwrap_or_default();
                                 let kind_note = row.kind.as_deref().map(kind_note);
                                 let place_note = kind_note.clone().filter(|_| row.location.is_empty());
                                 let as_note = kind_note.filter(|_| row.asn.is_none());
                                 let doubtful = row.doubt.is_some();
-                                let sent = row.cells.len();
+                                let sent = if watching.get_untracked() { WATCH_COLUMNS.len() } else { row.cells.len() };
                                 let others = row.others.clone();
                                 let more = (!others.is_empty())
                                     .then(|| {
@@ -296,6 +369,17 @@ pub fn HopTable() -> impl IntoView {
                                         <td class="host" title=row.host.clone()>
                                             {host_cell(row.hostname, row.address)}
                                             {more}
+                                            {changes
+                                                .into_iter()
+                                                .map(|change| {
+                                                    view! {
+                                                        " "
+                                                        <span class="route-change" title=change.clone() aria-label=change.clone()>
+                                                            {change.split(" (").next().unwrap_or_default().to_owned()}
+                                                        </span>
+                                                    }
+                                                })
+                                                .collect_view()}
                                             {mpls_badge(&row.mpls)
                                                 .map(|badge| {
                                                     view! {
@@ -318,18 +402,39 @@ pub fn HopTable() -> impl IntoView {
                                             {asn_cell(row.asn)}
                                             {as_note.map(|n| view! { <span class="kind-note">{n}</span> })}
                                         </td>
-                                        <td
-                                            class="loss"
-                                            class:lossy={row.loss.is_loss()}
-                                            class:silent={row.loss.silent()}
-                                            class:rate-limited={row.loss.rate_limited > 0}
-                                            title=row.loss.title()
-                                        >
-                                            {row.loss.label()}
-                                            {row.loss
-                                                .rate_limited_label()
-                                                .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
-                                        </td>
+                                        {match watch {
+                                            Some(watch) => {
+                                                let pct = if watch.stats.sent > 0 {
+                                                    format!("{:.0} %", watch.stats.loss_pct)
+                                                } else {
+                                                    String::new()
+                                                };
+                                                view! {
+                                                    <td class=watch.loss.class() title=watch.loss_title>
+                                                        {pct}
+                                                        {watch.loss_note.map(|note| view! { <span class="loss-where">{note}</span> })}
+                                                    </td>
+                                                }
+                                                    .into_any()
+                                            }
+                                            None => {
+                                                view! {
+                                                    <td
+                                                        class="loss"
+                                                        class:lossy={row.loss.is_loss()}
+                                                        class:silent={row.loss.silent()}
+                                                        class:rate-limited={row.loss.rate_limited > 0}
+                                                        title=row.loss.title()
+                                                    >
+                                                        {row.loss.label()}
+                                                        {row.loss
+                                                            .rate_limited_label()
+                                                            .map(|rl| view! { <span class="loss-rl">{rl}</span> })}
+                                                    </td>
+                                                }
+                                                    .into_any()
+                                            }
+                                        }}
                                     </tr>
                                     {lines}
                                 }

@@ -15,6 +15,7 @@ mod share;
 mod status_line;
 mod trace_form;
 mod vantage_picker;
+mod watch_timeline;
 
 pub use basemap_layer::BasemapLayer;
 pub use class_panel::ClassPanel;
@@ -31,3 +32,4 @@ pub use share::{RecentTraces, ShareBar};
 pub use status_line::StatusLine;
 pub use trace_form::TraceForm;
 pub use vantage_picker::VantagePicker;
+pub use watch_timeline::WatchTimeline;

@@ -1,5 +1,6 @@
-//! The form at the top: the host field (Enter starts a trace), the protocol, and the trace options (family, max
-//! hops, tries, timeout, port), each checked as the user types with the server's own limits. A problem the server
+//! The form at the top: the host field (Enter starts a trace), the protocol, the Watch switch (rounds after rounds,
+//! until stopped unless the options say how many), and the trace options (family, max hops, tries, timeout, port,
+//! rounds and their interval), each checked as the user types with the server's own limits. A problem the server
 //! finds with a field is shown beside that field too.
 
 use crate::options::{Field, OptionInputs, build_request, check_field, family_value, parse_family, parse_protocol};
@@ -114,6 +115,8 @@ pub fn TraceForm() -> impl IntoView {
     };
     let running = move || session.model.with(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
     let icmp = Signal::derive(move || inputs.with(|i| i.protocol == Protocol::Icmp));
+    let single = Signal::derive(move || inputs.with(|i| !i.watch));
+    let watching = move || inputs.with(|i| i.watch);
     let target_invalid =
         move || target_problem.with(Option::is_some) || session.error_field.get() == Some(Field::Target);
 
@@ -154,6 +157,19 @@ pub fn TraceForm() -> impl IntoView {
                 <option value="udp">"UDP"</option>
                 <option value="tcp">"TCP"</option>
             </select>
+            <label class="watch-switch" title="Probe every hop again, round after round, with statistics per hop (like mtr); until stopped unless Options say how many rounds">
+                <input
+                    id="watch"
+                    type="checkbox"
+                    role="switch"
+                    prop:checked=watching
+                    on:change=move |ev| {
+                        inputs.update(|i| i.watch = event_target_checked(&ev));
+                        session.error_field.set(None);
+                    }
+                />
+                "Watch"
+            </label>
             <button
                 id="options-toggle"
                 type="button"
@@ -165,7 +181,12 @@ pub fn TraceForm() -> impl IntoView {
                 "Options"
             </button>
             <button id="trace-button" type="submit" disabled=busy>
-                {move || if running() { "Trace again" } else { "Trace" }}
+                {move || match (watching(), running()) {
+                    (true, true) => "Watch again",
+                    (true, false) => "Watch",
+                    (false, true) => "Trace again",
+                    (false, false) => "Trace",
+                }}
             </button>
             <p id="target-problem" class="field-problem" aria-live="assertive">
                 {move || target_problem.get()}
@@ -230,6 +251,24 @@ pub fn TraceForm() -> impl IntoView {
                     set=set(|i, v| i.port = v)
                     problem=problem(Field::Port)
                     disabled=icmp
+                />
+                <NumberOption
+                    field=Field::Rounds
+                    label="Rounds (Watch)"
+                    placeholder="until stopped"
+                    value=value(|i| i.rounds.clone())
+                    set=set(|i, v| i.rounds = v)
+                    problem=problem(Field::Rounds)
+                    disabled=single
+                />
+                <NumberOption
+                    field=Field::Interval
+                    label="Every (s, Watch)"
+                    placeholder="1"
+                    value=value(|i| i.interval.clone())
+                    set=set(|i, v| i.interval = v)
+                    problem=problem(Field::Interval)
+                    disabled=single
                 />
             </fieldset>
         </form>

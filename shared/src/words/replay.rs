@@ -99,7 +99,13 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     if rate_limited > 0 {
         sentence.push_str(&rate_limit_sentence(hop, sent));
     }
-    if answered + rate_limited < sent {
+    if hop.stats.is_some() {
+        // A watch knows where its loss happens: say that rather than guess.
+        if let Some(loss) = crate::watch::loss_sentence(hop) {
+            sentence.push(' ');
+            sentence.push_str(&loss);
+        }
+    } else if answered + rate_limited < sent {
         sentence.push_str(
             " The missing answers are usually the router limiting how many replies it sends, not lost traffic.",
         );
