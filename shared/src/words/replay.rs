@@ -101,7 +101,7 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     }
     if hop.stats.is_some() {
         // A watch knows where its loss happens: say that rather than guess.
-        if let Some(loss) = crate::watch::loss_sentence(hop) {
+        if let Some(loss) = loss_sentence(hop) {
             sentence.push(' ');
             sentence.push_str(&loss);
         }
@@ -114,6 +114,24 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     sentence.push_str(&load_balancer_sentence(hop, sent));
     sentence.push_str(&doubt_sentence(report, hop));
     sentence
+}
+
+/// The replay's sentence about a watched hop's loss, when it lost any: where it happens, honestly (from the fold's
+/// `stats` and `loss_at`; nothing for a hop that never answered, which is silence, not loss).
+pub fn loss_sentence(hop: &Hop) -> Option<String> {
+    let stats = hop.stats.as_ref().filter(|s| s.sent > 0 && s.received > 0)?;
+    match hop.loss_at? {
+        crate::LossAt::Forwarding { from_ttl } => Some(format!(
+            "Over {} rounds it lost {:.0} % of its probes, and every hop after it loses as much: loss from hop \
+             {from_ttl} on, on the path itself.",
+            stats.sent, stats.loss_pct
+        )),
+        crate::LossAt::HopOnly => Some(format!(
+            "Over {} rounds it lost {:.0} % of its probes, but the hops after it do not: hop {} answers less than it \
+             forwards (a router putting its own replies last), not loss on the path.",
+            stats.sent, stats.loss_pct, hop.ttl
+        )),
+    }
 }
 
 /// ` Two routers answer at this hop (A and B): a load balancer splits flows between them...`, each router with its
