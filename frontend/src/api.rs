@@ -4,7 +4,7 @@
 //! server's own `ApiError` message when it sent one, otherwise what went wrong on the way.
 
 use serde::de::DeserializeOwned;
-use tracemap_shared::{ApiError, ServerInfo, TraceCreated, TraceReport, TraceRequest};
+use tracemap_shared::{ApiError, ClassCreated, ServerInfo, TraceCreated, TraceReport, TraceRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -82,6 +82,26 @@ pub async fn delete_trace(id: &str, token: &str) -> Result<(), String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text, _) = send_full("DELETE", &url, None, Some(token)).await?;
     if (200..300).contains(&status) || status == 404 { Ok(()) } else { Err(error_message(status, &text)) }
+}
+
+/// `POST /api/classes`: opens a class this page teaches (its code and the teacher's secret).
+pub async fn open_class() -> Result<ClassCreated, String> {
+    let (status, text) = send("POST", "/api/classes", Some("{}")).await?;
+    decode(status, &text)
+}
+
+/// `DELETE /api/classes/{code}` with the teacher's secret. A class the server no longer has counts as ended.
+pub async fn end_class(code: &str, token: &str) -> Result<(), String> {
+    let url = format!("/api/classes/{}", String::from(js_sys::encode_uri_component(code)));
+    let (status, text, _) = send_full("DELETE", &url, None, Some(token)).await?;
+    if (200..300).contains(&status) || status == 404 { Ok(()) } else { Err(error_message(status, &text)) }
+}
+
+/// Whether the server still holds class `code`.
+pub async fn class_open(code: &str) -> Result<bool, String> {
+    let url = format!("/api/classes/{}", String::from(js_sys::encode_uri_component(code)));
+    let (status, _) = send("GET", &url, None).await?;
+    Ok((200..300).contains(&status))
 }
 
 /// `GET /api/config`: the server's location, tile layer and GeoIP labels.

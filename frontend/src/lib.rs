@@ -2,10 +2,11 @@
 //!
 //! [`App`] wires the [`session::Session`] (the trace model and its live connection) to the views: the form, the
 //! status line, the replay, the hop table and the route map, all reading the one model that events fold into. Pure
-//! logic lives in `state`, `stats`, `places`, `route`, `replay`, `teach` and `map` and is tested natively with
+//! logic lives in `state`, `stats`, `places`, `route`, `replay` and `map` (the words, `shared::words`) and is tested natively with
 //! `cargo test -p tracemap-frontend`.
 
 pub mod api;
+pub mod class;
 pub mod compare;
 pub mod components;
 pub mod group;
@@ -19,15 +20,14 @@ pub mod route;
 pub mod session;
 pub mod state;
 pub mod stats;
-pub mod teach;
 pub mod ui;
 pub mod vantage;
 pub mod watch;
 pub mod ws;
 
 use components::{
-    ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, RouteTabs, ShareBar, SiteFooter,
-    StatusLine, TraceForm, VantagePicker, WatchTimeline, presenter_requested,
+    ClassPanel, ComparePanel, HopTable, PresenterToggle, RecentTraces, ReplayPanel, RouteMap, RouteTabs, ShareBar,
+    SiteFooter, StatusLine, TraceForm, VantagePicker, WatchTimeline, presenter_requested,
 };
 use leptos::prelude::*;
 use session::Session;
@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
     let presenter = Presenter(RwSignal::new(presenter_requested()));
     provide_context(presenter);
     provide_context(vantage::Vantage::new());
+    provide_context(ui::ReplayControl(RwSignal::new(replay::Replay::new(0))));
+    provide_context(ui::Following(RwSignal::new(None)));
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
     leptos::task::spawn_local(async move {
@@ -101,6 +103,12 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // `/t/{id}?embed=1`: the compact view for an iframe (map and a slim table, a link to the full trace).
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    if let Some(id) = route::trace_id_from_path(&path).filter(|_| route::embed_in(&search)) {
+        return embedded(&id).into_any();
+    }
+
     view! {
         <div class="app">
             <div class="stage">
@@ -130,6 +138,7 @@ pub fn App() -> impl IntoView {
                 view! {
                     <StatusLine />
                     <ShareBar />
+                    <ClassPanel />
                     <ReplayPanel />
                     <WatchTimeline />
                     <RouteTabs />
@@ -146,6 +155,35 @@ pub fn App() -> impl IntoView {
             }}
             </div>
             <RecentTraces />
+            <SiteFooter />
+        </div>
+    }
+    .into_any()
+}
+
+/// The compact view of trace `id` for an iframe in a course page or a slide: the map above a slim table (first
+/// try, host, place, loss), the credits, and a link that opens the full trace in a new tab. No form, header,
+/// replay or history.
+fn embedded(id: &str) -> impl IntoView {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.class_list().add_1("embed");
+    }
+    let full = route::permalink(id);
+    view! {
+        <div class="app embed-view">
+            <main class="layout">
+                <section class="map-pane" aria-label="Route map">
+                    <RouteMap />
+                </section>
+                <section class="table-pane" aria-label="Hops">
+                    <HopTable />
+                </section>
+            </main>
+            <p class="embed-link">
+                <a id="embed-full" href=full target="_blank" rel="noopener">
+                    "Open the full trace on tracemap ↗"
+                </a>
+            </p>
             <SiteFooter />
         </div>
     }

@@ -1,12 +1,15 @@
 //! The page's addresses: `/` (a new trace), `/t/{id}` (the permalink of one trace) and `/t/{id}?routes=a,b` (a
-//! trace shown among the other routes of one request from several vantage points: the permalink of the group), and
-//! the query parameter the page keeps across them: `?present` (presenter mode, so a teacher can share the link as
-//! shown).
+//! trace shown among the other routes of one request from several vantage points: the permalink of the group),
+//! `/t/{id}?embed=1` (the compact view of one trace for an iframe), and the query parameter the page keeps across
+//! them: `?present` (presenter mode, so a teacher can share the link as shown).
 //!
 //! Pure string handling, so the permalink rules are tested natively; the browser history calls live in `session`.
 
 /// The query parameter that turns presenter mode on.
 pub const PRESENT_PARAM: &str = "present";
+
+/// The query parameter that asks for the compact view for an iframe.
+pub const EMBED_PARAM: &str = "embed";
 
 /// The trace id in a permalink path, if `path` is one: `/t/{id}` with an optional trailing slash.
 pub fn trace_id_from_path(path: &str) -> Option<String> {
@@ -56,9 +59,19 @@ pub fn with_presenter(path: &str, on: bool) -> String {
 /// Whether the query string `search` (`?a=b&present`, with or without `?`) asks for presenter mode: `present`,
 /// `present=1`, `present=true` or `present=yes`.
 pub fn presenter_in(search: &str) -> bool {
+    flag_in(search, PRESENT_PARAM)
+}
+
+/// Whether the query string `search` asks for the compact view for an iframe (`embed`, `embed=1`...).
+pub fn embed_in(search: &str) -> bool {
+    flag_in(search, EMBED_PARAM)
+}
+
+/// Whether `search` turns the flag `name` on: `name`, `name=1`, `name=true`, `name=yes` or `name=on`.
+fn flag_in(search: &str, name: &str) -> bool {
     search.trim_start_matches('?').split('&').any(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        key == PRESENT_PARAM && matches!(value, "" | "1" | "true" | "yes" | "on")
+        key == name && matches!(value, "" | "1" | "true" | "yes" | "on")
     })
 }
 
@@ -81,6 +94,12 @@ mod tests {
         }
         assert!(presenter_in(&presenter_query(true)));
         assert_eq!(presenter_query(false), "");
+    }
+
+    #[test]
+    fn the_embed_flag_is_its_own_parameter() {
+        assert!(embed_in("?embed=1") && embed_in("?present=1&embed"));
+        assert!(!embed_in("?present=1") && !embed_in("?embed=0") && !embed_in("?embedded=1"));
     }
 
     #[test]

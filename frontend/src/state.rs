@@ -8,7 +8,15 @@
 use crate::stats::Loss;
 use crate::watch::{WatchCells, WatchLog};
 use std::collections::BTreeSet;
-use tracemap_shared::{Geo, Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
+use tracemap_shared::{Hop, ProbeMode, TraceEvent, TraceReport, TraceStatus};
+
+// The words (labels, the silent tail, the replay's steps) are `shared::words`'s, as the server's offline copy uses
+// them too.
+pub use tracemap_shared::words::replay::{SilentTail, replay_steps, silent_tail};
+pub use tracemap_shared::words::{
+    format_duration, format_rtt, geo_label, host_label, is_ipv6, location_label, mpls_labels, protocol_text,
+    settings_text, ttl_word, utc_time,
+};
 
 /// One trace as the page knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -168,35 +176,6 @@ impl TraceModel {
     }
 }
 
-/// A run of hops after the last answer of a finished trace where nothing answered: shown as one row and one replay
-/// step ("hops 7–30: no answer") rather than a screenful of identical `* * *`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SilentTail {
-    /// Index in the report's hops of the run's first hop.
-    pub index: usize,
-    /// TTL of its first hop.
-    pub first: u8,
-    /// TTL of its last hop.
-    pub last: u8,
-}
-
-/// The silent run at the end of a trace that is over, when it has at least two hops.
-pub fn silent_tail(report: &TraceReport) -> Option<SilentTail> {
-    if report.status == TraceStatus::Running {
-        return None;
-    }
-    let index = report.hops.iter().rposition(|h| h.answered() > 0).map_or(0, |i| i + 1);
-    let run = report.hops.get(index..).filter(|run| run.len() >= 2)?;
-    Some(SilentTail { index, first: run[0].ttl, last: run[run.len() - 1].ttl })
-}
-
-/// The replay's steps: one per row, as `(ttl, last ttl of a folded silent run)`.
-pub fn replay_steps(report: &TraceReport) -> Vec<(u8, Option<u8>)> {
-    let tail = silent_tail(report);
-    let shown = tail.map_or(report.hops.len(), |t| t.index + 1);
-    report.hops[..shown].iter().map(|h| (h.ttl, tail.filter(|t| t.first == h.ttl).map(|t| t.last))).collect()
-}
-
 /// Another address that answered some tries of a hop (a load balancer's other router), with its own information.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddressRow {
@@ -274,17 +253,6 @@ pub fn cell_title(hop: &Hop, index: usize, cell: ProbeCell) -> Option<String> {
 pub const RATE_LIMITED_TITLE: &str = "No answer: lost to the router's ICMP rate limit, which this server's own \
                                       traces had used up; not a sign of loss on the path";
 
-/// The MPLS labels the hop's replies carried, outermost first, each label once.
-pub fn mpls_labels(hop: &Hop) -> Vec<u32> {
-    let mut labels = Vec::new();
-    for entry in hop.probes.iter().flatten().flat_map(|r| &r.mpls) {
-        if !labels.contains(&entry.label) {
-            labels.push(entry.label);
-        }
-    }
-    labels
-}
-
 /// `MPLS 24001` (or `MPLS 24001/16`): the hop's badge text, if its replies carried labels.
 pub fn mpls_badge(labels: &[u32]) -> Option<String> {
     (!labels.is_empty()).then(|| format!("MPLS {}", labels.iter().map(u32::to_string).collect::<Vec<_>>().join("/")))
@@ -314,90 +282,6 @@ pub fn mode_label(mode: ProbeMode) -> &'static str {
 /// The status line's note on how the server probed, when the trace says.
 pub fn mode_note(report: &TraceReport) -> Option<String> {
     report.mode.map(|mode| format!("Probed with {}", mode_label(mode)))
-}
-
-/// Milliseconds with precision that suits the magnitude: `0.412 ms`, `4.07 ms`, `38.1 ms`.
-pub fn format_rtt(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.3} ms")
-    } else if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
-/// A duration to the precision it has: `5 ms`, `0.84 s`, `12.3 s`, `2 min 5 s`.
-pub fn format_duration(ms: u64) -> String {
-    match ms {
-        0..100 => format!("{ms} ms"),
-        100..10_000 => format!("{:.2} s", ms as f64 / 1000.0),
-        10_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
-}
-
-/// Whether the trace runs over IPv6 (whose header calls the TTL the hop limit).
-pub fn is_ipv6(report: &TraceReport) -> bool {
-    report.options.family == Some(tracemap_shared::Family::Ipv6)
-        || report.address.as_deref().is_some_and(|a| a.contains(':'))
-}
-
-/// `TTL` or, for IPv6, `hop limit`.
-pub fn ttl_word(report: &TraceReport) -> &'static str {
-    if is_ipv6(report) { "hop limit" } else { "TTL" }
-}
-
-/// `TCP port 8080`, `UDP port 33434`, `ICMP`: the protocol and, when it has one, the port.
-pub fn protocol_text(report: &TraceReport) -> String {
-    let protocol = report.protocol.as_str().to_ascii_uppercase();
-    match report.options.port {
-        Some(port) => format!("{protocol} port {port}"),
-        None => protocol,
-    }
-}
-
-/// Every recorded setting of the trace, for the status line and the recent list:
-/// `TCP port 8080, IPv4, 3 probes per hop, timeout 2.00 s, TTL 1–30`.
-pub fn settings_text(report: &TraceReport) -> String {
-    let mut parts = vec![protocol_text(report)];
-    if let Some(family) = report.options.family {
-        parts.push(match family {
-            tracemap_shared::Family::Ipv6 => "IPv6".to_owned(),
-            tracemap_shared::Family::Ipv4 => "IPv4".to_owned(),
-            tracemap_shared::Family::Auto => "any family".to_owned(),
-        });
-    }
-    if report.tries > 0 {
-        parts.push(format!("{} probe{} per hop", report.tries, if report.tries == 1 { "" } else { "s" }));
-    }
-    if let Some(ms) = report.options.timeout_ms {
-        parts.push(format!("timeout {}", format_duration(u64::from(ms))));
-    }
-    if report.max_hops > 0 {
-        parts.push(format!("{} {}–{}", ttl_word(report), report.first_ttl.unwrap_or(1), report.max_hops));
-    }
-    if let Some(from) = &report.options.from {
-        parts.push(format!("from agent {from}"));
-    }
-    parts.join(", ")
-}
-
-/// `2026-11-29 22:58 UTC` for a Unix time in milliseconds.
-pub fn utc_time(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60)
 }
 
 /// The status line's second part: the settings and, once known, when the trace ran.
@@ -461,27 +345,6 @@ pub struct HopRow {
     pub others: Vec<AddressRow>,
     /// A watch: the statistics cells, sparkline and route changes.
     pub watch: Option<WatchCells>,
-}
-
-/// `hostname (ip)` when reverse DNS named the address, the address alone otherwise, `*` when nothing answered.
-pub fn host_label(hop: &Hop) -> String {
-    match (&hop.hostname, &hop.address) {
-        (Some(name), Some(ip)) if name != ip => format!("{name} ({ip})"),
-        (_, Some(ip)) => ip.clone(),
-        (Some(name), None) => name.clone(),
-        (None, None) => "*".to_owned(),
-    }
-}
-
-/// `City, Region, Country` with whatever parts the database knows.
-pub fn location_label(hop: &Hop) -> String {
-    hop.geo.as_ref().map(geo_label).unwrap_or_default()
-}
-
-/// `City, Country` of one place, or its coordinates when it names neither.
-pub fn geo_label(geo: &Geo) -> String {
-    let parts: Vec<&str> = [&geo.city, &geo.country].into_iter().filter_map(|p| p.as_deref()).collect();
-    if parts.is_empty() { format!("{:.2}, {:.2}", geo.lat, geo.lon) } else { parts.join(", ") }
 }
 
 /// What an empty place or AS cell says for an address of `kind`: `private address`, `link-local address`...

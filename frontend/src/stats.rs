@@ -5,11 +5,7 @@
 //! model's business and arrives here as [`Loss`].
 
 use tracemap_shared::Hop;
-
-/// Round-trip times of the hop's answered probes, in probe order.
-pub fn rtts(hop: &Hop) -> Vec<f64> {
-    hop.probes.iter().flatten().map(|r| r.rtt_ms).filter(|ms| ms.is_finite()).collect()
-}
+pub use tracemap_shared::words::{rtt_range, rtts};
 
 /// The median round-trip time of the answered probes: one slow reply (a router busy generating ICMP) does not move
 /// it, which is why the map colours by it.
@@ -26,14 +22,6 @@ pub fn median_of(values: &[f64]) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
-}
-
-/// Fastest and slowest answered probe.
-pub fn rtt_range(hop: &Hop) -> Option<(f64, f64)> {
-    let values = rtts(hop);
-    let lo = values.iter().copied().reduce(f64::min)?;
-    let hi = values.iter().copied().reduce(f64::max)?;
-    Some((lo, hi))
 }
 
 /// Probes of one hop whose fate is known: answered or timed out (in-flight probes count in neither).

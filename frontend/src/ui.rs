@@ -46,3 +46,22 @@ pub struct ServerConfig(pub RwSignal<Option<ServerInfo>>);
 /// Presenter mode: large type and high contrast for a room with a projector.
 #[derive(Debug, Clone, Copy)]
 pub struct Presenter(pub RwSignal<bool>);
+
+/// The replay's state, shared so a class can drive it: the teacher's page publishes its step, a student's page
+/// follows it (see [`crate::components::ClassPanel`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayControl(pub RwSignal<crate::replay::Replay>);
+
+/// On a student's page of a class: whether it follows the teacher (`Some(true)`), or the student steps on their
+/// own (`Some(false)`: any replay command of theirs sets it). `None` outside a class.
+#[derive(Debug, Clone, Copy)]
+pub struct Following(pub RwSignal<Option<bool>>);
+
+impl Following {
+    /// The student took the replay into their own hands.
+    pub fn detach(self) {
+        if self.0.get_untracked() == Some(true) {
+            self.0.set(Some(false));
+        }
+    }
+}

@@ -89,6 +89,9 @@ pub fn is_watch(report: &TraceReport) -> bool {
     report.options.watch.is_some() || report.rounds.is_some()
 }
 
+// The replay's sentence about a watched hop's loss is `shared::words`' (the offline copy says it too).
+pub use tracemap_shared::words::replay::loss_sentence;
+
 /// How a hop's loss over the rounds reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchLoss {
@@ -235,24 +238,6 @@ pub fn sparkline_svg(history: &[Option<f64>], sent: u32) -> String {
     }
     svg.push_str("</svg>");
     svg
-}
-
-/// The replay's sentence about a watched hop's loss, when it lost any: where it happens, honestly.
-pub fn loss_sentence(hop: &Hop) -> Option<String> {
-    let stats = hop.stats.as_ref()?;
-    match WatchLoss::of(hop) {
-        WatchLoss::Path { from_ttl } => Some(format!(
-            "Over {} rounds it lost {:.0} % of its probes, and every hop after it loses as much: loss from hop \
-             {from_ttl} on, on the path itself.",
-            stats.sent, stats.loss_pct
-        )),
-        WatchLoss::HopOnly => Some(format!(
-            "Over {} rounds it lost {:.0} % of its probes, but the hops after it do not: hop {} answers less than it \
-             forwards (a router putting its own replies last), not loss on the path.",
-            stats.sent, stats.loss_pct, hop.ttl
-        )),
-        WatchLoss::Silent | WatchLoss::None => None,
-    }
 }
 
 /// The timeline's label for round `round` of `report`: `round 7 of 20 · 10:04:12 UTC`.

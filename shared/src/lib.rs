@@ -13,6 +13,7 @@ pub mod place;
 pub mod stats;
 pub mod topojson;
 pub mod watch;
+pub mod words;
 
 pub use stats::HopStats;
 pub use watch::{LossAt, RouteChange};
@@ -221,6 +222,72 @@ pub struct TraceCreated {
     /// first is the one `id` names); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<TraceFrom>,
+}
+
+/// What a teacher's page shows in a follow-the-teacher class, sent to every student page of the class
+/// (`/api/classes/{code}/live`): the trace on show, the replay step, the selected hop and presenter mode.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClassView {
+    /// The id of the trace on show; `None` before the teacher shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// The replay step on show (0-based), when the replay is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// The TTL of the selected hop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<u8>,
+    /// Whether presenter mode is on.
+    #[serde(default)]
+    pub presenter: bool,
+}
+
+/// Answer to `POST /api/classes`: the class's code (students join at `/c/{code}`) and the teacher's secret, given
+/// only here; whoever holds it drives the class. The server keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClassCreated {
+    /// Six letters and digits without look-alikes (no I, L, O, 0, 1).
+    pub code: String,
+    /// The teacher's secret (`Authorization: Bearer` to end the class, the first frame of the teacher's socket).
+    pub token: String,
+}
+
+/// A frame the server sends on `/api/classes/{code}/live`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClassMessage {
+    /// What the teacher shows now (sent at once on joining, then on every change).
+    View {
+        /// The view.
+        view: ClassView,
+    },
+    /// How many student pages follow the class.
+    Students {
+        /// Their number.
+        count: u32,
+    },
+    /// The class is over: the teacher ended it, or was gone too long. The socket closes after it.
+    Ended {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// A frame a page sends on `/api/classes/{code}/live`. Students send nothing; the teacher's page first proves it
+/// is the teacher, then sends its view on every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClassCommand {
+    /// The teacher's secret from [`ClassCreated`]; the first frame of the teacher's socket.
+    Teach {
+        /// The secret.
+        token: String,
+    },
+    /// What the teacher shows now.
+    View {
+        /// The view.
+        view: ClassView,
+    },
 }
 
 /// One of the traces a request with several vantage points started: the answer then is the first one's

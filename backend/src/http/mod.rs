@@ -6,11 +6,13 @@
 
 pub mod agents;
 pub mod assets;
+pub mod class;
 pub mod client;
 mod error;
 pub mod export;
 pub mod hub;
 pub mod limits;
+pub mod offline;
 pub mod policy;
 pub mod preview;
 pub mod request;
@@ -150,6 +152,7 @@ pub struct AppState {
     slots: Arc<Semaphore>,
     shares: Arc<Shares>,
     drawing: Arc<preview::Drawing>,
+    classes: Arc<class::Classes>,
 }
 
 impl AppState {
@@ -169,6 +172,7 @@ impl AppState {
             slots: Arc::new(Semaphore::new(config.max_concurrent)),
             shares: Arc::new(Shares::new(config.share_window)),
             drawing: Arc::new(preview::Drawing::default()),
+            classes: Arc::new(class::Classes::new(class::Limits::default())),
             config: Arc::new(config),
             agents: None,
         }
@@ -182,6 +186,10 @@ pub fn app(state: AppState) -> Router {
         .route("/traces/{id}", get(get_trace).delete(delete_trace))
         .route("/traces/{id}/live", get(ws::live))
         .route("/traces/{id}/run", delete(stop_trace))
+        .route("/classes", post(class::open))
+        .route("/classes/{code}", get(class::status).delete(class::end))
+        .route("/classes/{code}/live", get(class::live))
+        .route("/classes/{code}/qr.svg", get(class::qr))
         .route("/config", get(server_info))
         .route("/agents", get(agents::list))
         .fallback(api_not_found)
@@ -191,6 +199,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(page_index))
         .route("/t/{id}", get(preview::permalink))
         .route("/compare/{a}/{b}", get(page_index))
+        .route("/c/{code}", get(page_index))
         .fallback(page_file)
         .layer(middleware::from_fn_with_state(state.clone(), identify_client))
         .with_state(state)
@@ -525,8 +534,16 @@ async fn stop_trace(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson`.
-async fn get_trace(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+/// `GET /api/traces/{id}`, and its exports `{id}.json`, `{id}.csv`, `{id}.geojson` and the offline copy `{id}.html`.
+async fn get_trace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(id) = id.strip_suffix(".html") {
+        return offline::download(&state, id, &headers, &client).await;
+    }
     let (id, format) = Format::split(&id);
     let report = current_report(&state, id).await?.ok_or_else(AppError::trace_not_found)?;
     let Some(format) = format else { return Ok(Json(report).into_response()) };

@@ -65,6 +65,11 @@ impl Basemap {
         }
         Ok(Basemap { polygons })
     }
+
+    /// Each country's polygons: rings of `[lon, lat]` in degrees.
+    pub fn polygons(&self) -> &[Vec<Vec<Position>>] {
+        &self.polygons
+    }
 }
 
 /// What drawing needs and is read once: the basemap (from the page) and the font.
@@ -257,7 +262,7 @@ pub(super) async fn permalink(
 
 /// The origin the client reached this server by (unfurlers want absolute URLs): the `Host` header, or from a
 /// trusted proxy the host and scheme it forwards. A host with characters no host name has is not repeated.
-fn origin(headers: &HeaderMap, client: &Client) -> String {
+pub(super) fn origin(headers: &HeaderMap, client: &Client) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let host = client
         .forwarded_host
@@ -321,7 +326,7 @@ fn mercator(lon: f64, lat: f64) -> (f64, f64) {
 }
 
 /// Points along the great circle from `a` to `b` (degrees, `[lon, lat]`), longitudes kept continuous.
-fn great_circle(a: Position, b: Position) -> Vec<Position> {
+pub(super) fn great_circle(a: Position, b: Position) -> Vec<Position> {
     let to_vec = |p: Position| {
         let (lon, lat) = (p[0].to_radians(), p[1].to_radians());
         [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
@@ -355,7 +360,7 @@ fn great_circle(a: Position, b: Position) -> Vec<Position> {
 }
 
 /// Maps degrees to pixels of the map area.
-struct View {
+pub(super) struct View {
     x0: f64,
     y0: f64,
     scale: f64,
@@ -363,9 +368,10 @@ struct View {
 }
 
 impl View {
-    /// A view of every point (degrees), padded, no closer than about 25° of longitude, or the world.
-    fn fit(points: &[Position]) -> View {
-        let (w, h) = (f64::from(WIDTH), f64::from(HEIGHT) - f64::from(BAND));
+    /// A view of every point (degrees) in a map area `width` × `height` pixels whose top is `top` pixels down,
+    /// padded, no closer than about 25° of longitude, or the world.
+    pub(super) fn fit(points: &[Position], width: f64, height: f64, top: f64) -> View {
+        let (w, h) = (width, height);
         let projected: Vec<(f64, f64)> = points.iter().map(|p| mercator(p[0], p[1])).collect();
         let (mut min_x, mut max_x, mut min_y, mut max_y) = match projected.first() {
             None => {
@@ -388,10 +394,11 @@ impl View {
         let scale = (w / (max_x - min_x)).min(h / (max_y - min_y));
         let x0 = (min_x + max_x) / 2.0 - w / scale / 2.0;
         let y0 = (min_y + max_y) / 2.0 - h / scale / 2.0;
-        View { x0, y0, scale, top: f64::from(BAND) }
+        View { x0, y0, scale, top }
     }
 
-    fn px(&self, p: Position) -> (f32, f32) {
+    /// Pixels of a point (degrees).
+    pub(super) fn px(&self, p: Position) -> (f32, f32) {
         let (x, y) = mercator(p[0], p[1]);
         (((x - self.x0) * self.scale) as f32, ((y - self.y0) * self.scale + self.top) as f32)
     }
@@ -409,7 +416,7 @@ fn paint(hex: u32) -> Paint<'static> {
 }
 
 /// A marker's colour by round-trip time, as on the page: fast green, middling amber, slow red.
-fn rtt_color(rtt: Option<f64>) -> u32 {
+pub(super) fn rtt_color(rtt: Option<f64>) -> u32 {
     match rtt {
         Some(ms) if ms < 30.0 => 0x2e7d32,
         Some(ms) if ms < 120.0 => 0xb26a00,
@@ -488,26 +495,40 @@ fn fitted(font: &FontArc, text: &str, size: f32, min: f32, room: f32) -> (String
     (text, size)
 }
 
-/// The route of `report` as a 1200 × 630 PNG over `basemap`, with the title when there is a `font`.
-pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -> Result<Vec<u8>, String> {
-    let mut pixmap = Pixmap::new(WIDTH, HEIGHT).ok_or("cannot allocate the picture")?;
-    pixmap.fill(color(0xd4e4ee));
+/// A place on the route: the prober's own (no TTL) or a located hop's, with its fastest reply and whether the
+/// replies rule the place out.
+pub(super) struct Stop {
+    /// The hop's TTL (its marker's number); `None` for the prober.
+    pub ttl: Option<u8>,
+    /// The hop's fastest reply, in milliseconds.
+    pub rtt: Option<f64>,
+    /// Whether the place cannot be true (drawn hollow, reached by a dashed line).
+    pub doubtful: bool,
+}
 
-    // The route's places: the prober's own (when known), then each located hop with its TTL and fastest reply.
-    let stops: Vec<(Option<u8>, Position, Option<f64>, bool)> = report
+/// The route's places (the prober's own when known, then each located hop) and their positions, longitudes made
+/// continuous along the route so an arc across the Pacific does not circle the world.
+pub(super) fn route(report: &TraceReport) -> (Vec<Stop>, Vec<Position>) {
+    let places: Vec<(Stop, Position)> = report
         .location
         .iter()
-        .map(|geo| (None, [geo.lon, geo.lat], None, false))
+        .map(|geo| (Stop { ttl: None, rtt: None, doubtful: false }, [geo.lon, geo.lat]))
         .chain(report.hops.iter().filter_map(|hop| {
             let geo = hop.geo.as_ref()?;
-            Some((Some(hop.ttl), [geo.lon, geo.lat], fastest(hop), geo.plausible == Some(false)))
+            let stop = Stop { ttl: Some(hop.ttl), rtt: fastest(hop), doubtful: geo.plausible == Some(false) };
+            Some((stop, [geo.lon, geo.lat]))
         }))
         .collect();
-    // Longitudes made continuous along the route, so an arc across the Pacific does not circle the world.
-    let mut route: Vec<Position> = Vec::with_capacity(stops.len());
-    for (_, p, _, _) in &stops {
+    let (stops, points): (Vec<Stop>, Vec<Position>) = places.into_iter().unzip();
+    (stops, continuous(&points))
+}
+
+/// `points` with each longitude moved by whole turns to within 180° of the one before.
+pub(super) fn continuous(points: &[Position]) -> Vec<Position> {
+    let mut out: Vec<Position> = Vec::with_capacity(points.len());
+    for p in points {
         let mut lon = p[0];
-        if let Some(prev) = route.last() {
+        if let Some(prev) = out.last() {
             while lon - prev[0] > 180.0 {
                 lon -= 360.0;
             }
@@ -515,33 +536,31 @@ pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -
                 lon += 360.0;
             }
         }
-        route.push([lon, p[1]]);
+        out.push([lon, p[1]]);
     }
-    let view = View::fit(&route);
+    out
+}
+
+/// The route of `report` as a 1200 × 630 PNG over `basemap`, with the title when there is a `font`.
+pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -> Result<Vec<u8>, String> {
+    let mut pixmap = Pixmap::new(WIDTH, HEIGHT).ok_or("cannot allocate the picture")?;
+    pixmap.fill(color(0xd4e4ee));
+
+    let (stops, route) = route(report);
+    let view = View::fit(&route, f64::from(WIDTH), f64::from(HEIGHT) - f64::from(BAND), f64::from(BAND));
 
     // Land, drawn at the three world copies a view can reach.
     let land = paint(0xf3efe6);
     let mut border = paint(0xb5ad9c);
     border.anti_alias = true;
     let thin = Stroke { width: 0.8, ..Stroke::default() };
-    for polygon in &basemap.polygons {
+    for polygon in basemap.polygons() {
         for offset in [-360.0, 0.0, 360.0] {
             let mut builder = PathBuilder::new();
             for ring in polygon {
-                let mut prev: Option<f64> = None;
-                for (i, p) in ring.iter().enumerate() {
-                    // Rings that cross the antimeridian are made continuous, then drawn at each copy.
-                    let mut lon = p[0];
-                    if let Some(prev) = prev {
-                        while lon - prev > 180.0 {
-                            lon -= 360.0;
-                        }
-                        while prev - lon > 180.0 {
-                            lon += 360.0;
-                        }
-                    }
-                    prev = Some(lon);
-                    let (x, y) = view.px([lon + offset, p[1]]);
+                // Rings that cross the antimeridian are made continuous, then drawn at each copy.
+                for (i, p) in continuous(ring).into_iter().enumerate() {
+                    let (x, y) = view.px([p[0] + offset, p[1]]);
                     if i == 0 { builder.move_to(x, y) } else { builder.line_to(x, y) }
                 }
                 builder.close();
@@ -560,7 +579,7 @@ pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -
     // Arcs between consecutive places: solid, or finely dashed towards a place the replies rule out.
     let arc = paint(0x1f5fbf);
     for (i, pair) in route.windows(2).enumerate() {
-        let doubtful = stops[i].3 || stops[i + 1].3;
+        let doubtful = stops[i].doubtful || stops[i + 1].doubtful;
         let mut builder = PathBuilder::new();
         let points = great_circle(pair[0], pair[1]);
         // The arc starts where the continuous route does (a whole number of turns away, if any).
@@ -583,7 +602,7 @@ pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -
     // Markers: the prober a dark dot, each hop a numbered disc coloured by its fastest reply.
     let white = paint(0xffffff);
     let ring = Stroke { width: 3.0, ..Stroke::default() };
-    for ((ttl, _, rtt, doubtful), p) in stops.iter().zip(&route) {
+    for (Stop { ttl, rtt, doubtful }, p) in stops.iter().zip(&route) {
         let (x, y) = view.px(*p);
         let radius = if ttl.is_some() { 17.0 } else { 9.0 };
         let Some(circle) = PathBuilder::from_circle(x, y, radius) else { continue };
@@ -625,7 +644,7 @@ pub fn render(report: &TraceReport, basemap: &Basemap, font: Option<&FontArc>) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tracemap_shared::{Asn, Geo, ProbeReply, Protocol, ReplyKind};
 
@@ -676,7 +695,8 @@ mod tests {
         report
     }
 
-    fn world() -> Basemap {
+    /// The world-atlas countries the page's basemap is made from (empty, with a note, when npm has not run).
+    pub(crate) fn world() -> Basemap {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/world-atlas/countries-110m.json");
         match std::fs::read_to_string(path) {
             Ok(text) => Basemap::from_topojson(&text).expect("world-atlas decodes"),

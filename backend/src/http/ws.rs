@@ -51,13 +51,8 @@ fn same_host(origin: &str, host: &str) -> bool {
     })
 }
 
-pub(super) async fn live(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Extension(client): Extension<Client>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, AppError> {
+/// Refuses a WebSocket upgrade from a page of another origin (see [`origin_allowed`]); the class sockets use it too.
+pub(super) fn check_origin(state: &AppState, client: &Client, headers: &HeaderMap) -> Result<(), AppError> {
     let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
     let hosts: Vec<&str> =
         header(header::HOST).into_iter().chain(client.forwarded_host.as_deref().filter(|_| client.via_proxy)).collect();
@@ -68,6 +63,17 @@ pub(super) async fn live(
             "this page's origin may not watch traces here (see --public-url and --allow-origin)",
         ));
     }
+    Ok(())
+}
+
+pub(super) async fn live(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, AppError> {
+    check_origin(&state, &client, &headers)?;
     let source = match state.hub.get(&id) {
         Some(trace) => Source::Live(trace.subscribe()),
         None => match state.store.get(&id).await? {

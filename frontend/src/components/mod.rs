@@ -1,6 +1,7 @@
 //! The page's views, one component per file. Each reads the [`crate::session::Session`] from context.
 
 mod basemap_layer;
+mod class_panel;
 mod compare_panel;
 mod footer;
 mod hop_markers;
@@ -17,6 +18,7 @@ mod vantage_picker;
 mod watch_timeline;
 
 pub use basemap_layer::BasemapLayer;
+pub use class_panel::ClassPanel;
 pub use compare_panel::ComparePanel;
 pub use footer::SiteFooter;
 pub use hop_markers::HopMarkers;

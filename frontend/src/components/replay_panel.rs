@@ -1,5 +1,5 @@
 //! The replay of a finished trace, for teaching: play, pause, step back and forward, speed. Each step selects one
-//! hop (its row and its marker light up) and explains it in one sentence built from the data (`crate::teach`).
+//! hop (its row and its marker light up) and explains it in one sentence built from the data (`shared::words::replay`).
 //!
 //! The state machine is `crate::replay`; this component turns buttons, keys and a timer into its commands. Keys
 //! anywhere on the page (outside text fields): `K` play or pause, `J` back, `L` forward, `Escape` leaves the replay;
@@ -8,16 +8,16 @@
 use crate::replay::{Command, Replay, SPEEDS, speed_label};
 use crate::session::Session;
 use crate::state::replay_steps;
-use crate::teach::{explain, explain_silent_tail};
 use crate::ui::Focus;
 use leptos::prelude::*;
 use std::time::Duration;
 use tracemap_shared::TraceStatus;
+use tracemap_shared::words::replay::{explain, explain_silent_tail};
 use wasm_bindgen::JsCast;
 
 /// Whether a key press belongs to a text field rather than to the page's shortcuts. Buttons, selects (the Speed
 /// menu), checkboxes and table rows leave J, K and L to the replay.
-fn typing(event: &web_sys::KeyboardEvent) -> bool {
+pub(crate) fn typing(event: &web_sys::KeyboardEvent) -> bool {
     let Some(element) = event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return false };
     let text_input = || {
         let kind = element.get_attribute("type").unwrap_or_default().to_ascii_lowercase();
@@ -79,7 +79,8 @@ type HeightTracker = (web_sys::ResizeObserver, wasm_bindgen::closure::Closure<dy
 pub fn ReplayPanel() -> impl IntoView {
     let session = expect_context::<Session>();
     let focus = expect_context::<Focus>();
-    let replay = RwSignal::new(Replay::new(0));
+    let replay = expect_context::<crate::ui::ReplayControl>().0;
+    let following = expect_context::<crate::ui::Following>();
     let section = NodeRef::<leptos::html::Section>::new();
     let observer = StoredValue::new_local(None::<HeightTracker>);
     Effect::new(move |_| {
@@ -93,6 +94,11 @@ pub fn ReplayPanel() -> impl IntoView {
         }
     });
     let run = move |command: Command| replay.update(|r| *r = r.apply(command));
+    // A student's own command (a button, a key) leaves the teacher's pace; the timer's ticks do not.
+    let act = move |command: Command| {
+        following.detach();
+        run(command);
+    };
 
     // Steps of the trace on show, once it is over (a live trace is watched, not replayed): one per table row, a
     // silent tail being one step.
@@ -180,7 +186,7 @@ pub fn ReplayPanel() -> impl IntoView {
             _ => return,
         };
         ev.prevent_default();
-        run(command);
+        act(command);
     });
     on_cleanup(move || keys.remove());
     let on_toolbar_key = move |ev: leptos::ev::KeyboardEvent| {
@@ -192,7 +198,7 @@ pub fn ReplayPanel() -> impl IntoView {
             _ => return,
         };
         ev.prevent_default();
-        run(command);
+        act(command);
     };
 
     let sentence = Memo::new(move |_| {
@@ -227,7 +233,7 @@ pub fn ReplayPanel() -> impl IntoView {
                         type="button"
                         class="primary"
                         aria-keyshortcuts="K"
-                        on:click=move |_| run(Command::Toggle)
+                        on:click=move |_| act(Command::Toggle)
                     >
                         {move || if playing() { "❚❚ Pause" } else if active() { "▶ Play" } else { "▶ Replay" }}
                     </button>
@@ -238,7 +244,7 @@ pub fn ReplayPanel() -> impl IntoView {
                         aria-label="Previous hop"
                         title="Previous hop (J)"
                         disabled=at_start
-                        on:click=move |_| run(Command::Previous)
+                        on:click=move |_| act(Command::Previous)
                     >
                         "‹ Back"
                     </button>
@@ -249,7 +255,7 @@ pub fn ReplayPanel() -> impl IntoView {
                         aria-label="Next hop"
                         title="Next hop (L)"
                         disabled=at_end
-                        on:click=move |_| run(Command::Next)
+                        on:click=move |_| act(Command::Next)
                     >
                         "Next ›"
                     </button>
@@ -261,7 +267,7 @@ pub fn ReplayPanel() -> impl IntoView {
                             on:change=move |ev| {
                                 let value = event_target_value(&ev);
                                 if let Some(speed) = SPEEDS.into_iter().find(|s| s.to_string() == value) {
-                                    run(Command::Speed(speed));
+                                    act(Command::Speed(speed));
                                 }
                             }
                         >
@@ -281,7 +287,7 @@ pub fn ReplayPanel() -> impl IntoView {
                             class="quiet"
                             aria-keyshortcuts="Escape"
                             title="Leave the replay (Escape)"
-                            on:click=move |_| run(Command::Stop)
+                            on:click=move |_| act(Command::Stop)
                         >
                             "Done"
                         </button>

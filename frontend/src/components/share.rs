@@ -1,6 +1,6 @@
 //! Sharing a trace: a button that copies its permalink (a group's link when several routes are on show), download
-//! links for the server's exports, and the list of the traces this browser started (the server lists every trace
-//! only to its operator), any two of which can be picked and compared.
+//! links for the server's exports and its offline HTML copy, and the list of the traces this browser started (the
+//! server lists every trace only to its operator), any two of which can be picked and compared.
 
 use crate::route::permalink;
 use crate::session::Session;
@@ -46,6 +46,15 @@ pub fn ShareBar() -> impl IntoView {
                     <a id="export-csv" href=export("csv") download>"CSV"</a>
                     " · "
                     <a id="export-geojson" href=export("geojson") download>"GeoJSON"</a>
+                    " · "
+                    <a
+                        id="export-html"
+                        href=export("html")
+                        download
+                        title="One HTML file with the map, the table and the replay, to open without a server"
+                    >
+                        "Download HTML"
+                    </a>
                 </span>
                 <span id="copy-status" class="copy-status" aria-live="polite">
                     {move || copied.get()}

@@ -1,12 +1,66 @@
-//! One plain sentence per hop, built from the data alone, for the replay: what the probes with this TTL met and
-//! what that means. A teacher steps through a finished trace and reads these aloud.
+//! The replay of a finished trace, in words: its steps (one per hop, a silent tail folded into one) and one plain
+//! sentence per step, built from the data alone: what the probes with this TTL met and what that means. A teacher
+//! steps through a finished trace and reads these aloud; the offline copy lists them all.
 //!
-//! Pure string building over the shared [`TraceReport`], tested natively. The sentences say only what the data
-//! shows; where the data is silent (`*`), they say why silence is normal rather than guess at a cause.
+//! The sentences say only what the data shows; where the data is silent (`*`), they say why silence is normal
+//! rather than guess at a cause.
 
-use crate::state::{format_rtt, geo_label, host_label, location_label, ttl_word};
-use crate::stats::rtt_range;
-use tracemap_shared::{Hop, HopAddress, Protocol, ReplyKind, TraceReport};
+use super::{asn_label, format_rtt, geo_label, host_label, location_label, rtt_range, ttl_word};
+use crate::{Hop, HopAddress, Protocol, ReplyKind, TraceReport};
+
+/// A run of hops after the last answer of a finished trace where nothing answered: shown as one row and one replay
+/// step ("hops 7–30: no answer") rather than a screenful of identical `* * *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SilentTail {
+    /// Index in the report's hops of the run's first hop.
+    pub index: usize,
+    /// TTL of its first hop.
+    pub first: u8,
+    /// TTL of its last hop.
+    pub last: u8,
+}
+
+/// The silent run at the end of a trace that is over, when it has at least two hops.
+pub fn silent_tail(report: &TraceReport) -> Option<SilentTail> {
+    if report.status == crate::TraceStatus::Running {
+        return None;
+    }
+    let index = report.hops.iter().rposition(|h| h.answered() > 0).map_or(0, |i| i + 1);
+    let run = report.hops.get(index..).filter(|run| run.len() >= 2)?;
+    Some(SilentTail { index, first: run[0].ttl, last: run[run.len() - 1].ttl })
+}
+
+/// The replay's steps: one per row, as `(ttl, last ttl of a folded silent run)`.
+pub fn replay_steps(report: &TraceReport) -> Vec<(u8, Option<u8>)> {
+    let tail = silent_tail(report);
+    let shown = tail.map_or(report.hops.len(), |t| t.index + 1);
+    report.hops[..shown].iter().map(|h| (h.ttl, tail.filter(|t| t.first == h.ttl).map(|t| t.last))).collect()
+}
+
+/// One replay step in words: the TTL it shows (through `last` for a folded silent tail) and its sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// TTL of the step's hop (the first of a folded silent tail).
+    pub ttl: u8,
+    /// The last TTL of a folded silent tail.
+    pub through: Option<u8>,
+    /// What happened there.
+    pub sentence: String,
+}
+
+/// Every step of the replay of `report` with its sentence, in order.
+pub fn steps(report: &TraceReport) -> Vec<Step> {
+    replay_steps(report)
+        .into_iter()
+        .filter_map(|(ttl, through)| {
+            let sentence = match through {
+                Some(last) => explain_silent_tail(report, ttl, last),
+                None => explain(report, report.hops.iter().find(|h| h.ttl == ttl)?),
+            };
+            Some(Step { ttl, through, sentence })
+        })
+        .collect()
+}
 
 /// The sentence for `hop` of `report`.
 pub fn explain(report: &TraceReport, hop: &Hop) -> String {
@@ -47,7 +101,7 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     }
     if hop.stats.is_some() {
         // A watch knows where its loss happens: say that rather than guess.
-        if let Some(loss) = crate::watch::loss_sentence(hop) {
+        if let Some(loss) = loss_sentence(hop) {
             sentence.push(' ');
             sentence.push_str(&loss);
         }
@@ -60,6 +114,24 @@ pub fn explain(report: &TraceReport, hop: &Hop) -> String {
     sentence.push_str(&load_balancer_sentence(hop, sent));
     sentence.push_str(&doubt_sentence(report, hop));
     sentence
+}
+
+/// The replay's sentence about a watched hop's loss, when it lost any: where it happens, honestly (from the fold's
+/// `stats` and `loss_at`; nothing for a hop that never answered, which is silence, not loss).
+pub fn loss_sentence(hop: &Hop) -> Option<String> {
+    let stats = hop.stats.as_ref().filter(|s| s.sent > 0 && s.received > 0)?;
+    match hop.loss_at? {
+        crate::LossAt::Forwarding { from_ttl } => Some(format!(
+            "Over {} rounds it lost {:.0} % of its probes, and every hop after it loses as much: loss from hop \
+             {from_ttl} on, on the path itself.",
+            stats.sent, stats.loss_pct
+        )),
+        crate::LossAt::HopOnly => Some(format!(
+            "Over {} rounds it lost {:.0} % of its probes, but the hops after it do not: hop {} answers less than it \
+             forwards (a router putting its own replies last), not loss on the path.",
+            stats.sent, stats.loss_pct, hop.ttl
+        )),
+    }
 }
 
 /// ` Two routers answer at this hop (A and B): a load balancer splits flows between them...`, each router with its
@@ -108,8 +180,8 @@ fn load_balancer_sentence(hop: &Hop, sent: usize) -> String {
 /// ` Its place is doubtful: DB-IP puts this router in Mumbai, but...`, for each address of the hop whose place
 /// cannot be true.
 fn doubt_sentence(report: &TraceReport, hop: &Hop) -> String {
-    let verdicts = crate::places::verdicts(report);
-    let doubts: Vec<&crate::places::Verdict> =
+    let verdicts = super::verdict::verdicts(report);
+    let doubts: Vec<&super::verdict::Verdict> =
         verdicts.iter().filter(|v| v.ttl == hop.ttl && v.plausible == Some(false)).collect();
     let several = hop.addresses.iter().filter(|a| !a.probes.is_empty()).count() > 1;
     doubts
@@ -162,7 +234,7 @@ fn rate_limit_sentence(hop: &Hop, sent: usize) -> String {
 
 /// ` The router is inside an MPLS tunnel: ...`, or nothing when its replies carried no labels.
 fn mpls_sentence(hop: &Hop) -> String {
-    let labels = crate::state::mpls_labels(hop);
+    let labels = super::mpls_labels(hop);
     if labels.is_empty() {
         return String::new();
     }
@@ -192,14 +264,6 @@ fn describe_responder(hop: &Hop) -> String {
         details.push(asn_label(asn.number, asn.org.as_deref()));
     }
     if details.is_empty() { address } else { format!("{address} ({})", details.join(", ")) }
-}
-
-/// `AS64500 Example Net`, or `AS64500` when the source names no organisation.
-pub fn asn_label(number: u32, org: Option<&str>) -> String {
-    match org.filter(|o| !o.is_empty()) {
-        Some(org) => format!("AS{number} {org}"),
-        None => format!("AS{number}"),
-    }
 }
 
 /// The kind of answer most of the hop's replies were (the destination's wins a tie: it ends the trace).
@@ -291,7 +355,7 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemap_shared::{Asn, EVENT_VERSION, Geo, MplsLabel, ProbeReply, TraceEvent};
+    use crate::{Asn, EVENT_VERSION, Geo, MplsLabel, ProbeReply, TraceEvent};
 
     fn report(protocol: Protocol, events: &[TraceEvent]) -> TraceReport {
         let mut report = TraceReport::new("example.test", protocol);
@@ -445,7 +509,7 @@ mod tests {
         r.address = Some("2001:db8::9".into());
         let text = explain(&r, &r.hops[0]);
         assert!(text.starts_with("Hop limit 1 expired at 2001:db8::1"), "{text}");
-        r.status = tracemap_shared::TraceStatus::Finished;
+        r.status = crate::TraceStatus::Finished;
         let tail = explain_silent_tail(&r, 7, 30);
         assert!(
             tail.starts_with("Hop limits 7–30: no answer to any probe and the destination never answered"),
@@ -522,7 +586,7 @@ mod tests {
                 city: Some(city.into()),
                 country: Some("NZ".into()),
                 lat,
-                ..crate::places::tests::geo(city, lat, 174.0, "geofeed")
+                ..crate::words::verdict::tests::geo(city, lat, 174.0, "geofeed")
             }),
             asn: Some(Asn { number, org: None, source: None }),
             kind: Some("private".into()),
@@ -563,7 +627,7 @@ mod tests {
     #[test]
     fn a_place_the_speed_of_light_rules_out_is_said_in_the_sentence() {
         let mut r = report(Protocol::Icmp, &[probe(5, 0, "10.0.4.1", 0.05, ReplyKind::TimeExceeded), sydney()]);
-        r.location = Some(crate::places::tests::geo("Lab", 19.08, 72.88, "--location"));
+        r.location = Some(crate::words::verdict::tests::geo("Lab", 19.08, 72.88, "--location"));
         let text = explain(&r, &r.hops[0]);
         assert!(
             text.ends_with(
@@ -642,5 +706,20 @@ mod tests {
         assert!(text.contains("carrying labels 24001, 16, and the router quoted them"), "{text}");
         let plain = report(Protocol::Icmp, &[probe(4, 0, "10.0.3.1", 8.0, ReplyKind::TimeExceeded)]);
         assert!(!explain(&plain, &plain.hops[0]).contains("MPLS"));
+    }
+
+    #[test]
+    fn the_steps_fold_a_silent_tail_into_one_sentence() {
+        let mut r = report(
+            Protocol::Icmp,
+            &[probe(1, 0, "10.0.0.1", 1.0, ReplyKind::TimeExceeded), lost(2, 0), lost(3, 0), lost(4, 0)],
+        );
+        r.status = crate::TraceStatus::Finished;
+        let steps = steps(&r);
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert_eq!((steps[0].ttl, steps[0].through), (1, None));
+        assert!(steps[0].sentence.starts_with("TTL 1 expired at 10.0.0.1"), "{steps:?}");
+        assert_eq!((steps[1].ttl, steps[1].through), (2, Some(4)));
+        assert!(steps[1].sentence.starts_with("TTLs 2–4: no answer to any probe"), "{steps:?}");
     }
 }
