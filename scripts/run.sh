@@ -9,10 +9,11 @@ cd "$ROOT"
 
 setup_start
 # The page's Rust needs neither Trunk nor wasm-bindgen: on a first run it compiles beside their installs, and Trunk's
-# own `cargo build` (same target, profile, package and binary) then finds it done.
-say "compiling the web page's Rust (wasm32, release)"
+# own `cargo build` (same target, package, binary and profile: index.html's data-cargo-profile-release) then finds
+# it done.
+say "compiling the web page's Rust (wasm32, profile wasm-release)"
 page=0
-cargo build --release --locked --target wasm32-unknown-unknown --manifest-path frontend/Cargo.toml \
+cargo build --profile wasm-release --locked --target wasm32-unknown-unknown --manifest-path frontend/Cargo.toml \
     --bin tracemap-frontend || page=$?
 wait_background
 [ "$page" = 0 ] || die "compiling the web page failed (see the messages above)"
