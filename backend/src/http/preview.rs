@@ -22,6 +22,7 @@ use tiny_skia::{
     Transform,
 };
 use tracemap_shared::topojson::{self, Geometry, Position};
+use tracemap_shared::words::escape_html;
 use tracemap_shared::{Hop, TraceReport, TraceStatus};
 
 use super::client::Client;
@@ -107,21 +108,11 @@ impl Drawing {
     }
 }
 
-/// `text` safe inside HTML text and double- or single-quoted attributes.
+/// `text` safe inside HTML text and double- or single-quoted attributes ([`escape_html`]), with control characters
+/// turned into spaces first: a name from the network with a newline or a bell in it stays on one line in a tag.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    let plain: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    escape_html(&plain)
 }
 
 /// A round trip in words: `84 ms`, `4.1 ms`, `0.04 ms`.

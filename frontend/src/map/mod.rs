@@ -16,6 +16,6 @@ pub use tracemap_shared::topojson;
 mod view;
 
 pub use view::{
-    MapView, accuracy_circle, basemap_layer, escape_html, layer_effect, origin_marker, paint_route, place_marker,
-    route_lines, tag_marker, tile_basemap, vantage_marker, view_bounds,
+    MapView, accuracy_circle, basemap_layer, layer_effect, origin_marker, paint_route, place_marker, route_lines,
+    tag_marker, tile_basemap, vantage_marker, view_bounds,
 };

@@ -16,6 +16,8 @@ use leptos::prelude::*;
 use std::cell::Cell;
 use std::rc::Rc;
 use tracemap_shared::TileLayer;
+// Leaflet's tooltips and labels are HTML, and reverse DNS names are untrusted input.
+use tracemap_shared::words::escape_html;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -441,36 +443,12 @@ pub fn view_bounds(points: &[LatLon]) -> [[f64; 2]; 2] {
     [[south, west], [north, east]]
 }
 
-/// Text made safe for Leaflet's HTML tooltips (reverse DNS names are untrusted input).
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(lat: f64, lon: f64) -> LatLon {
         [lat, lon]
-    }
-
-    #[test]
-    fn tooltip_text_is_escaped() {
-        assert_eq!(
-            escape_html("<img src=x onerror=alert(1)> & 'q'"),
-            "&lt;img src=x onerror=alert(1)&gt; &amp; &#39;q&#39;"
-        );
     }
 
     #[test]

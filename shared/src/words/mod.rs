@@ -1,11 +1,30 @@
 //! A trace in words for people, the same on the page and in the server's offline copy: the labels of times,
 //! hosts, places and ASes; the verdicts on places ([`verdict`]); the replay's steps and the sentence for each
 //! ([`replay`]). Pure string building over [`TraceReport`], so the words have one home and one set of tests.
+//! [`escape_html`] is the one escaper both sides put those words (and names from the network) into HTML with.
 
 use crate::{Geo, Hop, TraceReport};
 
 pub mod replay;
 pub mod verdict;
+
+/// `text` safe inside HTML text and double- or single-quoted attributes: the five characters that can end one or
+/// start markup become entities, everything else is kept. Hostnames, targets and AS names come from users and the
+/// network, so every one of them goes through here before it meets HTML (the server's pages, the map's tooltips).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Milliseconds with precision that suits the magnitude: `0.412 ms`, `4.07 ms`, `38.1 ms`.
 pub fn format_rtt(ms: f64) -> String {
@@ -141,4 +160,26 @@ pub fn utc_time(unix_ms: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, (rest % 3600) / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn markup_and_both_quotes_become_entities() {
+        assert_eq!(
+            escape_html("<img src=x onerror=alert(1)> & 'q'"),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &#39;q&#39;"
+        );
+        assert_eq!(escape_html("\"><script>"), "&quot;&gt;&lt;script&gt;");
+    }
+
+    #[test]
+    fn everything_else_is_kept_as_it_is() {
+        assert_eq!(escape_html(""), "");
+        assert_eq!(escape_html("Zürich · AS3303 Swisscom"), "Zürich · AS3303 Swisscom");
+        assert_eq!(escape_html("a\u{7}b\n"), "a\u{7}b\n", "control characters are the caller's business");
+        assert_eq!(escape_html("&amp;"), "&amp;amp;", "escaping twice shows the entity, it is not undone");
+    }
 }
