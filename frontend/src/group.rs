@@ -162,20 +162,7 @@ mod tests {
     fn routes_are_named_by_where_they_start_and_coloured_apart() {
         let mut report = TraceReport::new("t", Protocol::Icmp);
         assert_eq!(vantage_name(&report), "this server");
-        report.location = Some(Geo {
-            city: Some("Sydney".into()),
-            region: None,
-            country: None,
-            country_code: None,
-            lat: -33.87,
-            lon: 151.21,
-            accuracy_km: None,
-            source: None,
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        });
+        report.location = Some(Geo { city: Some("Sydney".into()), ..Geo::at(-33.87, 151.21) });
         assert_eq!(vantage_name(&report), "this server (Sydney)");
         report.options.from = Some("a".into());
         assert_eq!(vantage_name(&report), "agent a (Sydney)");

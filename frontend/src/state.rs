@@ -547,20 +547,7 @@ mod tests {
     }
 
     fn geo(city: &str, lat: f64, lon: f64) -> Option<Geo> {
-        Some(Geo {
-            city: Some(city.into()),
-            region: None,
-            country: Some("Testland".into()),
-            country_code: None,
-            lat,
-            lon,
-            accuracy_km: None,
-            source: None,
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        })
+        Some(Geo { city: Some(city.into()), country: Some("Testland".into()), ..Geo::at(lat, lon) })
     }
 
     #[test]

@@ -56,20 +56,7 @@ mod tests {
     use tracemap_shared::Geo;
 
     fn agent(name: &str, city: Option<&str>, online: bool) -> AgentInfo {
-        let location = city.map(|c| Geo {
-            city: Some(c.to_owned()),
-            region: None,
-            country: None,
-            country_code: None,
-            lat: 0.0,
-            lon: 0.0,
-            accuracy_km: None,
-            source: None,
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        });
+        let location = city.map(|c| Geo { city: Some(c.to_owned()), ..Geo::at(0.0, 0.0) });
         AgentInfo { name: name.into(), location, online, ..AgentInfo::default() }
     }
 

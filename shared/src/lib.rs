@@ -492,6 +492,29 @@ pub struct Geo {
     pub candidates: Vec<Geo>,
 }
 
+impl Geo {
+    /// A place known only by its coordinates: no names, no source, not judged, no candidates. The rest is filled in
+    /// with struct-update syntax, naming only what is known: `Geo { city: Some("Sydney".into()), ..Geo::at(-33.87,
+    /// 151.21) }`. Builders from real data (databases, geofeeds, router names) spell every field out instead, so a
+    /// new field makes each of them decide.
+    pub fn at(lat: f64, lon: f64) -> Geo {
+        Geo {
+            city: None,
+            region: None,
+            country: None,
+            country_code: None,
+            lat,
+            lon,
+            accuracy_km: None,
+            source: None,
+            token: None,
+            plausible: None,
+            max_km: None,
+            candidates: Vec::new(),
+        }
+    }
+}
+
 /// The autonomous system that announces an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Asn {
@@ -1325,20 +1348,21 @@ mod tests {
     }
 
     fn place(city: &str, lat: f64) -> Geo {
-        Geo {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: None,
-            lat,
-            lon: 0.0,
-            accuracy_km: None,
-            source: Some("test".into()),
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        }
+        Geo { city: Some(city.into()), source: Some("test".into()), ..Geo::at(lat, 0.0) }
+    }
+
+    #[test]
+    fn a_geo_at_coordinates_has_the_wire_form_of_an_unnamed_place() {
+        let json = serde_json::to_value(Geo::at(-33.87, 151.21)).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "city": null, "region": null, "country": null, "country_code": null,
+                "lat": -33.87, "lon": 151.21, "accuracy_km": null, "source": null,
+            }),
+            "the judged fields and candidates are left out when empty"
+        );
+        assert_eq!(serde_json::from_value::<Geo>(json).expect("back"), Geo::at(-33.87, 151.21));
     }
 
     /// A `hop_info` for `address` at TTL 1 whose name, place and AS all name `tag`.

@@ -149,20 +149,7 @@ mod tests {
     use crate::{ProbeReply, ReplyKind};
 
     fn place(city: &str, lat: f64, lon: f64, accuracy_km: Option<u32>, source: &str) -> Geo {
-        Geo {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: None,
-            lat,
-            lon,
-            accuracy_km,
-            source: Some(source.into()),
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        }
+        Geo { city: Some(city.into()), accuracy_km, source: Some(source.into()), ..Geo::at(lat, lon) }
     }
 
     fn amsterdam() -> Geo {

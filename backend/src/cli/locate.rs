@@ -230,14 +230,9 @@ mod tests {
                 region: Some("NSW".into()),
                 country: Some("AU".into()),
                 country_code: Some("AU".into()),
-                lat: -33.87,
-                lon: 151.21,
                 accuracy_km: Some(5),
                 source: Some("geofeed lab.csv".into()),
-                token: None,
-                plausible: None,
-                max_km: None,
-                candidates: Vec::new(),
+                ..Geo::at(-33.87, 151.21)
             }),
             asn: Some(Asn { number: 64512, org: Some("Lab".into()), source: Some("lab-asn.csv".into()) }),
         };

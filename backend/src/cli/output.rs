@@ -297,17 +297,9 @@ mod tests {
     fn sydney() -> Geo {
         Geo {
             city: Some("Sydney".into()),
-            region: None,
             country: Some("AU".into()),
             country_code: Some("AU".into()),
-            lat: -33.9,
-            lon: 151.2,
-            accuracy_km: None,
-            source: None,
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
+            ..Geo::at(-33.9, 151.2)
         }
     }
 
@@ -441,14 +433,12 @@ mod tests {
 
     #[test]
     fn doubtful_places_are_flagged_with_a_reason() {
-        let prober = Geo { city: Some("Amsterdam".into()), lat: 52.37, lon: 4.89, ..sydney() };
+        let prober = Geo { city: Some("Amsterdam".into()), ..Geo::at(52.37, 4.89) };
         let mumbai = Geo {
             city: Some("Mumbai".into()),
             country: Some("IN".into()),
-            lat: 19.08,
-            lon: 72.88,
             source: Some("DB-IP Lite".into()),
-            ..sydney()
+            ..Geo::at(19.08, 72.88)
         };
         let geo = place::settle(vec![mumbai], Some(&prober), Some(0.05)).expect("a place");
         let mut report = TraceReport::default();
@@ -488,7 +478,7 @@ mod tests {
             rate_limited: false,
             send_error: None,
         });
-        let london = Geo { city: Some("London".into()), country: Some("GB".into()), lat: 51.5, lon: -0.13, ..sydney() };
+        let london = Geo { city: Some("London".into()), country: Some("GB".into()), ..Geo::at(51.5, -0.13) };
         report.apply(&info(2, "10.0.2.1", None, Some(london), None));
         let notes = doubts(&report);
         assert_eq!(notes.len(), 1);

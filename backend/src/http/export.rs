@@ -249,17 +249,11 @@ mod tests {
         let reply = |from: &str, rtt| Some(ProbeReply::new(from, rtt, ReplyKind::TimeExceeded));
         let geo = |city: &str, lat, lon| Geo {
             city: Some(city.into()),
-            region: None,
             country: Some("AU".into()),
             country_code: Some("AU".into()),
-            lat,
-            lon,
             accuracy_km: Some(20),
             source: Some("test".into()),
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
+            ..Geo::at(lat, lon)
         };
         TraceReport {
             target: "dest".into(),

@@ -640,20 +640,7 @@ pub(crate) mod tests {
     use tracemap_shared::{Asn, Geo, ProbeReply, Protocol, ReplyKind};
 
     fn geo(city: &str, code: &str, lat: f64, lon: f64) -> Geo {
-        Geo {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: Some(code.into()),
-            lat,
-            lon,
-            accuracy_km: None,
-            source: None,
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        }
+        Geo { city: Some(city.into()), country_code: Some(code.into()), ..Geo::at(lat, lon) }
     }
 
     fn hop(ttl: u8, rtt: f64, geo: Option<Geo>, asn: Option<(u32, &str)>) -> Hop {

@@ -413,17 +413,9 @@ mod tests {
             hostname: Some("router.example".into()),
             geo: Some(Geo {
                 city: Some("Sydney".into()),
-                region: None,
                 country: Some("Australia".into()),
                 country_code: Some("AU".into()),
-                lat: -33.87,
-                lon: 151.21,
-                accuracy_km: None,
-                source: None,
-                token: None,
-                plausible: None,
-                max_km: None,
-                candidates: Vec::new(),
+                ..Geo::at(-33.87, 151.21)
             }),
             asn: Some(Asn { number: 64500, org: Some("Example Net".into()), source: None }),
             kind: Some("private".into()),
@@ -583,9 +575,7 @@ mod tests {
             address: address.into(),
             hostname: None,
             geo: Some(Geo {
-                city: Some(city.into()),
                 country: Some("NZ".into()),
-                lat,
                 ..crate::words::verdict::tests::geo(city, lat, 174.0, "geofeed")
             }),
             asn: Some(Asn { number, org: None, source: None }),

@@ -210,20 +210,7 @@ pub(crate) mod tests {
     use crate::{EVENT_VERSION, ProbeReply, Protocol, ReplyKind, TraceEvent};
 
     pub(crate) fn geo(city: &str, lat: f64, lon: f64, source: &str) -> Geo {
-        Geo {
-            city: Some(city.into()),
-            region: None,
-            country: None,
-            country_code: None,
-            lat,
-            lon,
-            accuracy_km: None,
-            source: Some(source.into()),
-            token: None,
-            plausible: None,
-            max_km: None,
-            candidates: Vec::new(),
-        }
+        Geo { city: Some(city.into()), source: Some(source.into()), ..Geo::at(lat, lon) }
     }
 
     fn report(location: Option<Geo>, hops: &[(u8, &str, f64, Geo)]) -> TraceReport {
