@@ -3,6 +3,9 @@
 //!
 //! Each test traces through its own namespace network with places from a geofeed, as `browser.rs` does; ports
 //! 19200-19299 belong to these tests.
+//!
+//! The class socket's rules (only the teacher's secret drives, frames over 1 KiB are refused) are tested without
+//! a browser or root: the server's router in this process on a loopback port, pages played by WebSocket clients.
 
 mod common;
 mod served;
@@ -16,6 +19,7 @@ use std::time::Duration;
 use common::TestNet;
 use serde_json::json;
 use served::{Server, agent, in_namespace, post, scratch, wait_done};
+use tracemap_shared::{ClassCommand, ClassCreated, ClassMessage, ClassView};
 use webdriver::{Browser, artifacts_dir, web_dir};
 
 /// Where the test route's answering hops are: Auckland → Sydney → (silent) → Singapore → London.
@@ -392,5 +396,183 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_
     assert_eq!(seen["b_button_gone"], json!(true), "following again hides the button");
     assert_ne!(seen["second"], json!(first));
     assert!(seen["ended"].as_str().is_some_and(|s| s.contains("ended")), "{}", seen["ended"]);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// A class's socket as a test page holds it.
+type Page = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a page waits for a frame before the test calls the class stuck.
+const FRAME_WAIT: Duration = Duration::from_secs(5);
+
+/// The server's own router and socket handlers in this process, on a loopback port of its own: no namespace,
+/// no root, no browser.
+async fn loopback_server(name: &str) -> (std::net::SocketAddr, PathBuf) {
+    use tracemap::http::{AppState, app, assets, server};
+    let work = scratch(name);
+    std::fs::write(work.join("index.html"), "<!doctype html><title>tracemap test</title>").expect("index");
+    let state = AppState::new(
+        tracemap::store::Store::in_memory().expect("store"),
+        std::sync::Arc::new(tracemap::enrich::Enricher::default()),
+        assets::Page::load(&work).expect("page"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(server::serve(listener, app(state), std::future::pending(), Duration::ZERO));
+    (addr, work)
+}
+
+/// `POST` (when `posting`, else `GET`) `url` over HTTP: the status and the JSON answer (null when there is none).
+async fn http(posting: bool, url: String) -> (u16, serde_json::Value) {
+    tokio::task::spawn_blocking(move || {
+        let agent = agent();
+        let mut res =
+            if posting { agent.post(&url).send_empty() } else { agent.get(&url).call() }.expect("HTTP request");
+        let json = res.body_mut().read_json().unwrap_or(serde_json::Value::Null);
+        (res.status().as_u16(), json)
+    })
+    .await
+    .expect("HTTP thread")
+}
+
+/// What `GET /api/classes/{code}` says the class shows and how many students follow it.
+async fn class_status(addr: std::net::SocketAddr, code: &str) -> (ClassView, u64) {
+    let (status, json) = http(false, format!("http://{addr}/api/classes/{code}")).await;
+    assert_eq!(status, 200, "{json}");
+    (serde_json::from_value(json["view"].clone()).expect("a view"), json["students"].as_u64().expect("students"))
+}
+
+async fn connect(addr: std::net::SocketAddr, code: &str) -> Page {
+    let url = format!("ws://{addr}/api/classes/{code}/live");
+    tokio_tungstenite::connect_async(url).await.expect("class socket").0
+}
+
+async fn send(page: &mut Page, command: &ClassCommand) {
+    use futures::SinkExt;
+    let text = serde_json::to_string(command).expect("command JSON");
+    page.send(tokio_tungstenite::tungstenite::Message::Text(text.into())).await.expect("frame sent");
+}
+
+/// The next message the server sends the page, `None` once the server has closed the socket.
+async fn next_message(page: &mut Page) -> Option<ClassMessage> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(FRAME_WAIT, page.next()).await.expect("a frame or the close within 5 s") {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).expect("a class message")),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The next view the page is sent, skipping student counts.
+async fn next_view(page: &mut Page) -> ClassView {
+    loop {
+        match next_message(page).await {
+            Some(ClassMessage::View { view }) => return view,
+            Some(ClassMessage::Students { .. }) => {}
+            other => panic!("expected a view, got {other:?}"),
+        }
+    }
+}
+
+/// Reads up to the student count `count`: every message before it must be a count too (no view, no end).
+async fn until_students(page: &mut Page, count: u32) {
+    loop {
+        match next_message(page).await {
+            Some(ClassMessage::Students { count: now }) if now == count => return,
+            Some(ClassMessage::Students { .. }) => {}
+            other => panic!("expected student counts up to {count}, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes the socket; what it sent before that.
+async fn until_closed(page: &mut Page) -> Vec<ClassMessage> {
+    let mut seen = Vec::new();
+    while let Some(message) = next_message(page).await {
+        seen.push(message);
+    }
+    seen
+}
+
+fn view(trace: &str, step: u32, selected: u8) -> ClassView {
+    ClassView { trace: Some(trace.into()), step: Some(step), selected: Some(selected), presenter: false }
+}
+
+/// The class socket of a real server on loopback (`/api/classes/{code}/live`, through the HTTP server and the
+/// WebSocket upgrade): a student's view is dropped, a page claiming a wrong secret is closed, and neither changes
+/// what the other student sees or what `GET /api/classes/{code}` reports; the teacher's views reach every student;
+/// a teacher frame over 1 KiB (a valid view padded with spaces) closes only the teacher's socket, unapplied, and
+/// the class goes on until a teacher page that comes back with the secret drives it again.
+#[tokio::test]
+async fn class_socket_drops_student_views_closes_wrong_secrets_and_oversized_frames_and_the_class_goes_on() {
+    let (addr, work) = loopback_server("class-socket").await;
+    let (status, created) = http(true, format!("http://{addr}/api/classes")).await;
+    assert_eq!(status, 201, "{created}");
+    let ClassCreated { code, token } = serde_json::from_value(created).expect("code and secret");
+
+    // The teacher's page joins like any page, then proves itself: it is no longer counted as a student.
+    let mut teacher = connect(addr, &code).await;
+    assert_eq!(next_view(&mut teacher).await, ClassView::default());
+    send(&mut teacher, &ClassCommand::Teach { token: token.clone() }).await;
+    until_students(&mut teacher, 0).await;
+    let mut a = connect(addr, &code).await;
+    assert_eq!(next_view(&mut a).await, ClassView::default());
+    until_students(&mut a, 1).await;
+    let mut b = connect(addr, &code).await;
+    assert_eq!(next_view(&mut b).await, ClassView::default());
+    until_students(&mut b, 2).await;
+    until_students(&mut a, 2).await;
+
+    // The teacher shows a view: both students get it, and the class reports it.
+    let first = view("first-trace", 1, 2);
+    send(&mut teacher, &ClassCommand::View { view: first.clone() }).await;
+    assert_eq!(next_view(&mut a).await, first);
+    assert_eq!(next_view(&mut b).await, first);
+    assert_eq!(class_status(addr, &code).await, (first.clone(), 2));
+
+    // Student A sends a view (dropped), then claims a wrong secret: the server closes A's socket, having read
+    // both frames in order. B sees only the count fall: no view came between.
+    send(&mut a, &ClassCommand::View { view: view("students-trace", 9, 9) }).await;
+    send(&mut a, &ClassCommand::Teach { token: "not-the-secret".into() }).await;
+    let before_close = until_closed(&mut a).await;
+    assert!(
+        before_close.iter().all(|m| !matches!(m, ClassMessage::View { .. })),
+        "a student's view is not sent back either: {before_close:?}"
+    );
+    until_students(&mut b, 1).await;
+    assert_eq!(class_status(addr, &code).await, (first.clone(), 1), "the class still shows the teacher's view");
+
+    // A's page comes back as a student and starts where the class is.
+    let mut a = connect(addr, &code).await;
+    assert_eq!(next_view(&mut a).await, first);
+    until_students(&mut a, 2).await;
+    until_students(&mut b, 2).await;
+
+    // A teacher frame over MAX_FRAME_BYTES (1 KiB): a valid view command padded with spaces. The server refuses it
+    // by closing the teacher's socket before reading it as a command; the view is not applied.
+    let second = view("second-trace", 3, 4);
+    let compact = serde_json::to_string(&ClassCommand::View { view: second.clone() }).expect("JSON");
+    let padded = format!("{compact}{}", " ".repeat(1100));
+    assert!(padded.len() > 1024 && serde_json::from_str::<ClassCommand>(&padded).is_ok(), "a valid command");
+    {
+        use futures::SinkExt;
+        let _ = teacher.send(tokio_tungstenite::tungstenite::Message::Text(padded.into())).await;
+    }
+    let before_close = until_closed(&mut teacher).await;
+    assert!(!before_close.iter().any(|m| m == &ClassMessage::View { view: second.clone() }), "{before_close:?}");
+    assert_eq!(class_status(addr, &code).await, (first.clone(), 2), "the class goes on, showing the last view");
+
+    // The teacher's page comes back with the secret (within the grace period) and drives again.
+    let mut teacher = connect(addr, &code).await;
+    assert_eq!(next_view(&mut teacher).await, first);
+    send(&mut teacher, &ClassCommand::Teach { token: token.clone() }).await;
+    until_students(&mut teacher, 2).await;
+    send(&mut teacher, &ClassCommand::View { view: second.clone() }).await;
+    assert_eq!(next_view(&mut a).await, second, "the same view, sent small, is shown");
+    assert_eq!(next_view(&mut b).await, second);
+    assert_eq!(class_status(addr, &code).await, (second, 2));
     let _ = std::fs::remove_dir_all(&work);
 }
