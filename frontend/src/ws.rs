@@ -41,7 +41,7 @@ impl LiveSocket {
         let socket = WebSocket::new(&url).map_err(|e| crate::api::describe(&e))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             let Some(text) = msg.data().as_string() else { return };
-            match crate::json::from_str::<TraceEvent>(&text) {
+            match crate::json::event_from_str(&text) {
                 Ok(event) => on_event(event),
                 Err(e) => web_sys::console::warn_1(&format!("tracemap: skipped an event: {e}: {text}").into()),
             }

@@ -955,8 +955,15 @@ pub struct TraceReport {
 }
 
 /// One event of a running trace. On the WebSocket each is one text frame: `{"type": "...", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+///
+/// That is its only form on the wire and on disk. The page (the wasm32 build) reads the same frames, but serde's
+/// internally tagged derive buffers every event into an intermediate value and decodes every field type a second
+/// time from it: 14 kB gzip of the page's module (BENCHMARKS.md, "WASM bundle size"). So on wasm32 this type has
+/// no `Serialize` and its `Deserialize` is externally tagged: the page lifts `"type"` out of the parsed frame and
+/// decodes `{"probe": {...}}` (`frontend/src/json.rs`, `event_from_str`), the same fields by the same rules.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(Serialize), serde(tag = "type"))]
+#[serde(rename_all = "snake_case")]
 // `hop_info` is the big one; a few hundred bytes per event is nothing next to its JSON, and boxing its fields
 // would make every consumer (the frontend included) unwrap them.
 #[allow(clippy::large_enum_variant)]
