@@ -65,8 +65,10 @@ impl<'de> Deserialize<'de> for RawPosition {
 
 /// Any JSON value, for the parts of a topology the decoder passes through (ids, properties) or reads by shape
 /// (`arcs`, `coordinates`): a plain enum rather than `serde_json::Value`, so the page can read a topology with the
-/// browser's `JSON.parse` and link no serde_json (see [`Topology`]).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+/// browser's `JSON.parse` and link no serde_json (see [`Topology`]). Read by a visitor of its own rather than
+/// `#[serde(untagged)]`, which would buffer every value before trying each variant on it (more code in the page's
+/// module, and slower on the basemap's many numbers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(untagged)]
 #[allow(missing_docs)]
 pub enum Json {
@@ -77,6 +79,60 @@ pub enum Json {
     String(String),
     Array(Vec<Json>),
     Object(BTreeMap<String, Json>),
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct JsonVisitor;
+        impl<'de> Visitor<'de> for JsonVisitor {
+            type Value = Json;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_none<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+                Json::deserialize(deserializer)
+            }
+            fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+                Ok(Json::Bool(value))
+            }
+            fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+                Ok(Json::Number(value as f64))
+            }
+            fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+                Ok(Json::Number(value as f64))
+            }
+            fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+                Ok(Json::Number(value))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+                Ok(Json::String(value.to_owned()))
+            }
+            fn visit_string<E>(self, value: String) -> Result<Json, E> {
+                Ok(Json::String(value))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut fields = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, Json>()? {
+                    fields.insert(key, value);
+                }
+                Ok(Json::Object(fields))
+            }
+        }
+        deserializer.deserialize_any(JsonVisitor)
+    }
 }
 
 impl Json {
@@ -364,6 +420,26 @@ mod tests {
             [[2, 0], [2, 0], [0, 4], [-2, 0]]
         ]
     }"#;
+
+    #[test]
+    fn any_json_value_reads_and_writes_as_itself() {
+        let text = r#"{"a":[1,-2,2.5,null,true,"x",{}],"b":{"c":[]}}"#;
+        let json: Json = serde_json::from_str(text).unwrap();
+        let mut inner = BTreeMap::new();
+        inner.insert("c".to_owned(), Json::Array(vec![]));
+        let a = vec![
+            Json::Number(1.0),
+            Json::Number(-2.0),
+            Json::Number(2.5),
+            Json::Null,
+            Json::Bool(true),
+            Json::from("x"),
+            Json::Object(BTreeMap::new()),
+        ];
+        let expected = Json::Object([("a".to_owned(), Json::Array(a)), ("b".to_owned(), Json::Object(inner))].into());
+        assert_eq!(json, expected);
+        assert_eq!(serde_json::to_string(&json).unwrap(), text.replace("1,-2", "1.0,-2.0"));
+    }
 
     #[test]
     fn deltas_and_transform_are_undone() {
