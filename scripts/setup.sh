@@ -188,17 +188,21 @@ setup_places() {
     rm -rf "$tmp"
 }
 
-# Link previews (/t/{id}.png) write their title in DejaVu Sans, read at run time from Debian's package; without it
-# the pictures are drawn without words.
-setup_fonts() {
-    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && return 0
+# Two Debian packages the app's build and server use: DejaVu Sans, read at run time for the title of link previews
+# (/t/{id}.png; without it the pictures are drawn without words), and zopfli, which writes the page's gzip copies
+# (scripts/build-frontend.sh; without it the page cannot be built).
+setup_debian() {
+    local missing=()
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    command -v zopfli >/dev/null 2>&1 || missing+=(zopfli)
+    [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
-        say "fonts-dejavu-core is missing (apt-get install fonts-dejavu-core): link previews will have no text"
+        say "missing ${missing[*]} (apt-get install ${missing[*]}): without zopfli the page cannot be built, without the fonts link previews have no text"
         return 0
     fi
-    say "installing fonts-dejavu-core from Debian (the text of link previews)"
+    say "installing ${missing[*]} from Debian"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null || die "apt-get install fonts-dejavu-core failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
 }
 
 setup_test_tools() {
@@ -255,7 +259,7 @@ setup_start() {
     # In the foreground, before the background jobs: it may install pip with apt, which must not race the test
     # tools' apt.
     setup_places
-    setup_fonts
+    setup_debian
     background "npm packages" setup_npm
     background "wasm-opt" setup_wasm_opt
     background "GeoIP data" setup_geoip
