@@ -232,7 +232,7 @@ const PROGRESS: &str = "const p = document.querySelector('#replay-progress'); re
 
 #[test]
 #[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
-fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_up() {
+fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_form_and_catch_up() {
     let (net, server, first, work) = traced("class-follow", 19202);
     let base = server.base.clone();
     let rows = net.hops.len();
@@ -280,6 +280,8 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_
                 "return (document.querySelector('#class-follow')?.textContent || '').includes('following')",
             );
         }
+        // A student's page has no trace form while it follows the class.
+        let forms = [&student_a, &student_b].map(|s| s.eval("return !!document.querySelector('#target')", json!([])));
         let students = teacher.wait_for(
             "two students counted",
             Duration::from_secs(10),
@@ -376,9 +378,15 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_
             Duration::from_secs(10),
             "return document.querySelector('#class-note')?.textContent || ''",
         );
+        // Once the class is over, the student's page traces on its own again.
+        let form_after = student_a.wait_for(
+            "the form back after the class",
+            Duration::from_secs(10),
+            "return !!document.querySelector('#target')",
+        );
         json!({"code": code, "qr": qr, "students": students, "shown_first": shown_first, "teacher_step": teacher_step,
                "sentence_a": sentence_a, "sentence_t": sentence_t, "b_own": b_own, "b_button_gone": b_button_gone,
-               "second": second, "ended": ended})
+               "second": second, "ended": ended, "forms": forms, "form_after": form_after})
     });
     drop(server);
     eprintln!("seen: {seen:#}\nscreenshots: {shots:#?}");
@@ -396,6 +404,8 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_and_catch_
     assert_eq!(seen["b_button_gone"], json!(true), "following again hides the button");
     assert_ne!(seen["second"], json!(first));
     assert!(seen["ended"].as_str().is_some_and(|s| s.contains("ended")), "{}", seen["ended"]);
+    assert_eq!(seen["forms"], json!([false, false]), "a following student's page has no trace form");
+    assert_eq!(seen["form_after"], json!(true), "the form comes back when the class is over");
     let _ = std::fs::remove_dir_all(&work);
 }
 

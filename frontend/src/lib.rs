@@ -47,7 +47,10 @@ pub fn App() -> impl IntoView {
     provide_context(presenter);
     provide_context(vantage::Vantage::new());
     provide_context(ui::ReplayControl(RwSignal::new(replay::Replay::new(0))));
-    provide_context(ui::Following(RwSignal::new(None)));
+    let following = ui::Following(RwSignal::new(None));
+    provide_context(following);
+    // A student's page follows the teacher's traces: no form or vantage points of its own while the class lasts.
+    let in_class = Memo::new(move |_| following.0.with(Option::is_some));
     // What the server says about itself (its location starts every route; an optional tile layer). Without an
     // answer the page still works: no start marker, the offline basemap.
     leptos::task::spawn_local(async move {
@@ -117,8 +120,7 @@ pub fn App() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true"></span>
                     "tracemap"
                 </a>
-                <TraceForm />
-                <VantagePicker />
+                {move || (!in_class.get()).then(|| view! { <TraceForm /> <VantagePicker /> })}
                 <PresenterToggle />
             </header>
             {if comparing.is_some() {
