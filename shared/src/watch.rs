@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Hop, TraceReport};
 
-/// Where a hop's loss happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a hop's loss happens. JSON: `{"kind": "forwarding", "from_ttl": 5}` or `{"kind": "hop_only"}`, read by a
+/// visitor of its own (keys in any order) rather than serde's internally tagged derive, which buffers the object
+/// first and costs the page 5 kB gzip (BENCHMARKS.md, "WASM bundle size").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LossAt {
     /// The hops after it lose as much: loss on the path, beginning at `from_ttl`.
@@ -37,6 +39,40 @@ impl LossAt {
             LossAt::Forwarding { from_ttl } => format!("loss from hop {from_ttl} on"),
             LossAt::HopOnly => "loss at this hop only (it answers less than it forwards)".to_owned(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for LossAt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+        struct LossAtVisitor;
+        impl<'de> Visitor<'de> for LossAtVisitor {
+            type Value = LossAt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object with a \"kind\" of forwarding or hop_only")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LossAt, A::Error> {
+                let (mut kind, mut from_ttl) = (None::<String>, None::<u8>);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "kind" => kind = Some(map.next_value()?),
+                        "from_ttl" => from_ttl = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                match kind.as_deref() {
+                    Some("forwarding") => Ok(LossAt::Forwarding {
+                        from_ttl: from_ttl.ok_or_else(|| de::Error::missing_field("from_ttl"))?,
+                    }),
+                    Some("hop_only") => Ok(LossAt::HopOnly),
+                    Some(other) => Err(de::Error::unknown_variant(other, &["forwarding", "hop_only"])),
+                    None => Err(de::Error::missing_field("kind")),
+                }
+            }
+        }
+        deserializer.deserialize_map(LossAtVisitor)
     }
 }
 
@@ -148,6 +184,28 @@ mod tests {
             }
         }
         report
+    }
+
+    #[test]
+    fn loss_at_reads_back_what_it_writes_with_its_keys_in_any_order() {
+        for loss in [LossAt::Forwarding { from_ttl: 5 }, LossAt::HopOnly] {
+            let text = serde_json::to_string(&loss).expect("json");
+            assert_eq!(serde_json::from_str::<LossAt>(&text).expect("back"), loss, "{text}");
+        }
+        assert_eq!(
+            serde_json::to_string(&LossAt::Forwarding { from_ttl: 5 }).expect("json"),
+            r#"{"kind":"forwarding","from_ttl":5}"#
+        );
+        let reordered = r#"{"from_ttl": 7, "note": [1], "kind": "forwarding"}"#;
+        assert_eq!(serde_json::from_str::<LossAt>(reordered).expect("any order"), LossAt::Forwarding { from_ttl: 7 });
+        for (bad, says) in [
+            (r#"{"kind": "forwarding"}"#, "from_ttl"),
+            (r#"{"kind": "elsewhere"}"#, "elsewhere"),
+            (r#"{"from_ttl": 3}"#, "kind"),
+        ] {
+            let error = serde_json::from_str::<LossAt>(bad).expect_err(bad).to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 
     #[test]
