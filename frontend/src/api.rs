@@ -66,7 +66,7 @@ pub async fn create_trace(request: &TraceRequest) -> Result<TraceCreated, StartF
 pub async fn fetch_trace(id: &str) -> Result<TraceReport, String> {
     let url = format!("/api/traces/{}", String::from(js_sys::encode_uri_component(id)));
     let (status, text) = send("GET", &url, None).await?;
-    decode(status, &text)
+    decode_with(status, &text, crate::json::report_from_str)
 }
 
 /// `DELETE /api/traces/{id}/run` with the trace's delete token: stops a running trace (the server stores what it
@@ -118,8 +118,13 @@ pub async fn fetch_text(url: &str) -> Result<String, String> {
 
 /// The body of a 2xx answer as `T`; otherwise the server's error message.
 fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, String> {
+    decode_with(status, text, crate::json::from_str)
+}
+
+/// The body of a 2xx answer read by `read`; otherwise the server's error message.
+fn decode_with<T>(status: u16, text: &str, read: impl FnOnce(&str) -> Result<T, String>) -> Result<T, String> {
     if (200..300).contains(&status) {
-        crate::json::from_str(text).map_err(|e| format!("The server sent an answer this page cannot read ({e})."))
+        read(text).map_err(|e| format!("The server sent an answer this page cannot read ({e})."))
     } else {
         Err(error_message(status, text))
     }

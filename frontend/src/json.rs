@@ -7,7 +7,9 @@
 //! (see the round-trip test below).
 
 use serde::{Serialize, de::DeserializeOwned};
-use tracemap_shared::TraceEvent;
+#[cfg(target_arch = "wasm32")]
+use tracemap_shared::TraceOptions;
+use tracemap_shared::{TraceEvent, TraceReport};
 
 /// `text` as a `T`; the error names what did not fit.
 #[cfg(target_arch = "wasm32")]
@@ -17,24 +19,65 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 /// One WebSocket frame, `{"type": "probe", ...}`, as a [`TraceEvent`]. In the browser the parsed frame is re-keyed
-/// by its tag, `{"probe": {...}}`, which is how `shared` lets wasm32 decode events (see [`TraceEvent`]): no
-/// intermediate buffer, so a smaller module.
+/// by its tag, `{"probe": {...}}`, and a `started` event's options are nested, which is how `shared` lets wasm32
+/// decode events (see [`TraceEvent`] and [`TraceOptions::KEYS`]): no intermediate buffer, so a smaller module.
 #[cfg(target_arch = "wasm32")]
 pub fn event_from_str(text: &str) -> Result<TraceEvent, String> {
     use wasm_bindgen::{JsCast, JsValue};
     let value = js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))?;
     let key = JsValue::from_str("type");
     let tag =
-        js_sys::Reflect::get(&value, &key).ok().filter(JsValue::is_string).ok_or("an event without a \"type\"")?;
+        js_sys::Reflect::get(&value, &key).ok().and_then(|t| t.as_string()).ok_or("an event without a \"type\"")?;
     let _ = js_sys::Reflect::delete_property(value.unchecked_ref::<js_sys::Object>(), &key);
+    if tag == "started" {
+        nest_options(&value);
+    }
     let keyed = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&keyed, &tag, &value);
+    let _ = js_sys::Reflect::set(&keyed, &JsValue::from_str(&tag), &value);
     serde_wasm_bindgen::from_value(keyed.into()).map_err(|e| e.to_string())
+}
+
+/// A stored or running trace, `GET /api/traces/{id}`, as a [`TraceReport`]; in the browser with its options nested
+/// first (see [`TraceOptions::KEYS`]).
+#[cfg(target_arch = "wasm32")]
+pub fn report_from_str(text: &str) -> Result<TraceReport, String> {
+    let value = js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))?;
+    nest_options(&value);
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Moves the keys of [`TraceOptions::KEYS`] of a parsed object under its `"options"` (created if absent).
+#[cfg(target_arch = "wasm32")]
+fn nest_options(object: &wasm_bindgen::JsValue) {
+    use js_sys::{Object, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    if !object.is_object() {
+        return;
+    }
+    let options_key = JsValue::from_str("options");
+    let options =
+        Reflect::get(object, &options_key).ok().filter(JsValue::is_object).unwrap_or_else(|| Object::new().into());
+    for key in TraceOptions::KEYS {
+        let key = JsValue::from_str(key);
+        if let Ok(value) = Reflect::get(object, &key)
+            && !value.is_undefined()
+        {
+            let _ = Reflect::set(&options, &key, &value);
+            let _ = Reflect::delete_property(object.unchecked_ref::<Object>(), &key);
+        }
+    }
+    let _ = Reflect::set(object, &options_key, &options);
 }
 
 /// One WebSocket frame as a [`TraceEvent`] (natively, `shared`'s internally tagged form read as it is).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn event_from_str(text: &str) -> Result<TraceEvent, String> {
+    from_str(text)
+}
+
+/// A stored or running trace as a [`TraceReport`] (natively, with its options flattened as on the wire).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn report_from_str(text: &str) -> Result<TraceReport, String> {
     from_str(text)
 }
 

@@ -196,6 +196,15 @@ pub struct TraceOptions {
     pub watch: Option<WatchSettings>,
 }
 
+impl TraceOptions {
+    /// The JSON keys of these fields. On the wire they sit flattened among the fields of a `started` event and of a
+    /// [`TraceReport`]. The page (wasm32) reads them nested under `"options"`: serde's `flatten` buffers the whole
+    /// object it appears in, 5.6 kB gzip of the page's module (BENCHMARKS.md, "WASM bundle size"), so on wasm32
+    /// those two `options` fields are plain, required fields, and `frontend/src/json.rs` moves these keys under
+    /// `"options"` before it decodes (a frame it forgot to move fails to decode instead of losing its options).
+    pub const KEYS: [&'static str; 5] = ["port", "family", "timeout_ms", "from", "watch"];
+}
+
 /// How a watch runs, as recorded in its `started` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WatchSettings {
@@ -919,8 +928,9 @@ pub struct TraceReport {
     /// First TTL probed (absent from traces stored before it was recorded: read it as 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_ttl: Option<u8>,
-    /// Port, family and per-probe wait, when recorded.
-    #[serde(default, flatten)]
+    /// Port, family and per-probe wait, when recorded. Flattened on the wire; nested for the page (see
+    /// [`TraceOptions::KEYS`]).
+    #[cfg_attr(not(target_arch = "wasm32"), serde(default, flatten))]
     pub options: TraceOptions,
     /// Hops in TTL order, from the first probed TTL.
     pub hops: Vec<Hop>,
@@ -990,8 +1000,9 @@ pub enum TraceEvent {
         /// How the probes are sent; absent from events stored before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mode: Option<ProbeMode>,
-        /// Port, family and per-probe wait; absent from events stored before they were recorded.
-        #[serde(default, flatten)]
+        /// Port, family and per-probe wait; absent from events stored before they were recorded. Flattened on the
+        /// wire; nested for the page (see [`TraceOptions::KEYS`]).
+        #[cfg_attr(not(target_arch = "wasm32"), serde(default, flatten))]
         options: TraceOptions,
         /// Where the prober stood (`--location LAT,LON[,LABEL]` of `trace` and `serve`), so a permalink knows it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1605,6 +1616,23 @@ mod tests {
         let err = serde_json::from_str::<TraceRequest>(r#"{"target":"x","max_hop":3}"#).unwrap_err();
         assert!(err.to_string().contains("max_hop"), "{err}");
         assert_eq!(req, TraceRequest::new("10.0.0.1", Protocol::Icmp));
+    }
+
+    #[test]
+    fn trace_options_keys_are_the_json_keys_of_every_option() {
+        let all = TraceOptions {
+            port: Some(1),
+            family: Some(Family::Ipv6),
+            timeout_ms: Some(2),
+            from: Some("a".into()),
+            watch: Some(WatchSettings { rounds: 3, interval_ms: 4 }),
+        };
+        let json = serde_json::to_value(&all).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut expected = TraceOptions::KEYS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(keys, expected, "TraceOptions::KEYS must list every field's JSON key");
     }
 
     #[test]
