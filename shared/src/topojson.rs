@@ -5,6 +5,12 @@
 //! index `!i` means arc `i` reversed). Quantized topologies also delta-encode each arc's integer positions and carry a
 //! `transform` that maps them back to degrees. [`decode_object`] undoes all of that for one named object (such as
 //! `countries` in `world-atlas`) and returns plain GeoJSON features that Leaflet draws as vector layers.
+//!
+//! **Packed arcs.** Besides TopoJSON's arrays of positions, an arc of a quantized topology may be one string: each
+//! delta-encoded integer, x then y, zigzag-encoded (`0, -1, 1, -2` → `0, 1, 2, 3`) and written in 5-bit groups,
+//! least significant first, as characters of `A–Z a–z 0–9 - _` (values 0–63); a character of value 32 or more says
+//! another group follows. The page's basemap is written so by `scripts/slim-basemap.mjs`: 3 kB gzip less than the
+//! same numbers as JSON arrays (BENCHMARKS.md, "WASM bundle size").
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -192,9 +198,68 @@ pub struct Topology {
     #[serde(default)]
     transform: Option<Transform>,
     #[serde(default)]
-    arcs: Vec<Vec<RawPosition>>,
+    arcs: Vec<RawArc>,
     #[serde(default)]
     objects: BTreeMap<String, TopoGeometry>,
+}
+
+/// One arc as stored: an array of positions, or a packed string (see the module's documentation).
+#[derive(Debug, Clone, PartialEq)]
+struct RawArc(Vec<RawPosition>);
+
+impl<'de> Deserialize<'de> for RawArc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ArcVisitor;
+        impl<'de> Visitor<'de> for ArcVisitor {
+            type Value = RawArc;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an arc: an array of positions or a packed string")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawArc, A::Error> {
+                let mut points = Vec::new();
+                while let Some(point) = seq.next_element()? {
+                    points.push(point);
+                }
+                Ok(RawArc(points))
+            }
+            fn visit_str<E: de::Error>(self, packed: &str) -> Result<RawArc, E> {
+                unpack_arc(packed).map(RawArc).ok_or_else(|| E::custom(format!("a malformed packed arc: {packed:.40}")))
+            }
+        }
+        deserializer.deserialize_any(ArcVisitor)
+    }
+}
+
+/// The positions of a packed arc; `None` if a character is outside the alphabet, a number is cut off or too
+/// long, or the count is odd.
+fn unpack_arc(packed: &str) -> Option<Vec<RawPosition>> {
+    let mut numbers = Vec::with_capacity(packed.len());
+    let (mut value, mut shift) = (0u64, 0u32);
+    for byte in packed.bytes() {
+        let digit = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        if shift > 55 {
+            return None;
+        }
+        value |= u64::from(digit & 31) << shift;
+        if digit < 32 {
+            let magnitude = (value >> 1) as f64;
+            numbers.push(if value & 1 == 1 { -magnitude - 1.0 } else { magnitude });
+            (value, shift) = (0, 0);
+        } else {
+            shift += 5;
+        }
+    }
+    if shift != 0 || numbers.len() % 2 != 0 {
+        return None;
+    }
+    Some(numbers.chunks_exact(2).map(|xy| RawPosition(xy[0], xy[1])).collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,9 +343,9 @@ fn decode(topology: &Topology, name: &str) -> Result<FeatureCollection, TopoErro
 }
 
 /// Every arc in degrees: undoes delta encoding and the transform (when the topology is quantized).
-fn decode_arcs(arcs: &[Vec<RawPosition>], transform: Option<Transform>) -> Vec<Vec<Position>> {
+fn decode_arcs(arcs: &[RawArc], transform: Option<Transform>) -> Vec<Vec<Position>> {
     arcs.iter()
-        .map(|arc| match transform {
+        .map(|RawArc(arc)| match transform {
             Some(t) => {
                 let (mut x, mut y) = (0.0, 0.0);
                 arc.iter()
@@ -420,6 +485,24 @@ mod tests {
             [[2, 0], [2, 0], [0, 4], [-2, 0]]
         ]
     }"#;
+
+    #[test]
+    fn packed_arcs_read_as_the_same_positions_as_arrays() {
+        // The two squares again, each arc packed: 2,0 0,4 is "EAAI" (2 -> 4 -> E, 0 -> A, 4 -> 8 -> I), and so on.
+        let packed = TWO_SQUARES
+            .replace("[[2, 0], [0, 4]],", r#""EAAI","#)
+            .replace("[[2, 4], [-2, 0], [0, -4], [2, 0]],", r#""EIDAAHEA","#)
+            .replace("[[2, 0], [2, 0], [0, 4], [-2, 0]]", r#""EAEAAIDA""#);
+        assert_ne!(packed, TWO_SQUARES);
+        assert_eq!(decode_object(&packed, "squares").unwrap(), decode_object(TWO_SQUARES, "squares").unwrap());
+        // Numbers of several groups, both signs.
+        assert_eq!(unpack_arc("ggB__H").unwrap(), vec![RawPosition(512.0, -4096.0)]);
+        for bad in ["EAA", "E*", "g", "______________A"] {
+            assert_eq!(unpack_arc(bad), None, "{bad}");
+        }
+        let error = decode_object(r#"{"type":"Topology","objects":{},"arcs":["E*"]}"#, "o").unwrap_err();
+        assert!(error.to_string().contains("packed arc"), "{error}");
+    }
 
     #[test]
     fn any_json_value_reads_and_writes_as_itself() {
