@@ -1644,3 +1644,112 @@ fn the_page_holds_up_in_front_of_a_class() {
     assert!(text(&result["stopped_status"]).to_lowercase().contains("stopped"), "{}", result["stopped_status"]);
     let _ = std::fs::remove_dir_all(&work);
 }
+
+const WEIGHT_PORT: u16 = 18186;
+const WEIGHT_DRIVER_PORT: u16 = 19622;
+
+/// The page's weight budget (issue #14): everything a first visit loads, as the server sends it gzip-compressed.
+const FIRST_VISIT_BUDGET_GZIP: usize = 400_000;
+
+/// One `GET path` with `Accept-Encoding: encoding`: the bytes of the body as sent, and its `Content-Encoding`.
+fn sent_bytes(addr: &str, path: &str, encoding: &str) -> (usize, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("answer");
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+    let header =
+        |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned())).unwrap_or_default();
+    let mut body = &answer[split..];
+    if header("transfer-encoding:") != "chunked" {
+        return (body.len(), header("content-encoding:"));
+    }
+    // Compressed as it is sent (the API's answers): the chunks' bytes, without their framing.
+    let mut length = 0;
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").expect("a chunk size");
+        let size = std::str::from_utf8(&body[..line_end]).ok().and_then(|h| usize::from_str_radix(h.trim(), 16).ok());
+        let size = size.expect("a chunk size in hex");
+        if size == 0 {
+            return (length, header("content-encoding:"));
+        }
+        length += size;
+        body = &body[line_end + 2 + size + 2..];
+    }
+}
+
+/// What a browser downloads on its first visit to `/`, measured the way users get it: Chromium loads the page
+/// from the server (until the basemap is drawn) and lists every request it made (the document, scripts, styles,
+/// the module, the basemap, the API calls); each is then fetched again from the same server as a gzip-only and
+/// a brotli browser would, and the bytes of the bodies as sent are added up.
+#[test]
+#[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
+fn the_first_visit_weighs_at_most_400_kb_gzip_as_the_server_sends_it() {
+    require_page();
+    let _turn = one_at_a_time();
+    let net = TestNet::new(1, &[]).expect("test network");
+    let work = scratch("browser-app-weight");
+    let listen = format!("10.0.0.1:{WEIGHT_PORT}");
+    let server = Server::start_on(net.exec(&net.client), &net.client, &listen, &work.join("t.sqlite"), &[]);
+    let launcher = net.exec(&net.client);
+    let base = server.base.clone();
+    let seen = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, WEIGHT_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for(
+            "the basemap",
+            Duration::from_secs(20),
+            "return document.querySelectorAll('.leaflet-overlay-pane path, .leaflet-pane path').length > 20",
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let paths = browser.eval(
+            "const origin = location.origin;
+             return [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+                 .map(e => e.name).filter(n => n.startsWith(origin)).map(n => n.slice(origin.length));",
+            json!([]),
+        );
+        let addr = listen.clone();
+        let mut files = Vec::new();
+        for path in paths.as_array().expect("a list of requests").iter().filter_map(|p| p.as_str()) {
+            let (gzip, gzip_encoding) = sent_bytes(&addr, path, "gzip");
+            let (brotli, brotli_encoding) = sent_bytes(&addr, path, "br");
+            let (plain, _) = sent_bytes(&addr, path, "identity");
+            files.push(json!({"path": path, "plain": plain, "gzip": gzip, "gzip_encoding": gzip_encoding,
+                              "br": brotli, "br_encoding": brotli_encoding}));
+        }
+        json!(files)
+    });
+    drop(server);
+    let files = seen.as_array().expect("files");
+    let total = |key: &str| files.iter().map(|f| f[key].as_u64().unwrap_or(0) as usize).sum::<usize>();
+    for f in files {
+        eprintln!(
+            "{:>9} B  {:>9} B gzip ({:>4})  {:>9} B br ({:>2})  {}",
+            f["plain"],
+            f["gzip"],
+            f["gzip_encoding"].as_str().unwrap_or(""),
+            f["br"],
+            f["br_encoding"].as_str().unwrap_or(""),
+            f["path"].as_str().unwrap_or("")
+        );
+    }
+    let (plain, gzip, brotli) = (total("plain"), total("gzip"), total("br"));
+    eprintln!("first visit: {} requests, {plain} B, {gzip} B gzip, {brotli} B brotli", files.len());
+    let paths: Vec<&str> = files.iter().filter_map(|f| f["path"].as_str()).collect();
+    for needed in ["/", ".wasm", "leaflet", ".css", "countries-110m.json", "/api/config"] {
+        assert!(paths.iter().any(|p| p.contains(needed) || *p == needed), "no request for {needed}: {paths:?}");
+    }
+    let wasm = files.iter().find(|f| f["path"].as_str().is_some_and(|p| p.ends_with(".wasm"))).expect("the module");
+    assert_eq!(wasm["gzip_encoding"], json!("gzip"), "the module is sent compressed");
+    assert_eq!(wasm["br_encoding"], json!("br"));
+    assert!(
+        gzip <= FIRST_VISIT_BUDGET_GZIP,
+        "the first visit is {gzip} B gzip, over the {FIRST_VISIT_BUDGET_GZIP} B budget (see BENCHMARKS.md, \"WASM bundle size\")"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
