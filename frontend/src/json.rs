@@ -105,7 +105,8 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-#[cfg(test)]
+// Native only: on wasm32 `TraceEvent` has no `Serialize` (see `shared`), and these tests run natively.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use tracemap_shared::{ProbeMode, ProbeReply, Protocol, ReplyKind, TraceOptions};

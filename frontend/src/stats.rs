@@ -5,6 +5,7 @@
 //! model's business and arrives here as [`Loss`].
 
 use tracemap_shared::Hop;
+use tracemap_shared::math::{ln, powf};
 pub use tracemap_shared::words::{rtt_range, rtts};
 
 /// The median round-trip time of the answered probes: one slow reply (a router busy generating ICMP) does not move
@@ -113,7 +114,7 @@ pub fn rtt_scale(ms: f64) -> f64 {
     if !ms.is_finite() || ms <= fast {
         return 0.0;
     }
-    ((ms / fast).ln() / (slow / fast).ln()).clamp(0.0, 1.0)
+    (ln(ms / fast) / ln(slow / fast)).clamp(0.0, 1.0)
 }
 
 /// The marker colour for a hop whose median round-trip time is `ms`, interpolated between the scale's stops on the
@@ -142,7 +143,7 @@ pub fn text_colour_on(colour: &str) -> &'static str {
     let [r, g, b] = channels[..] else { return "#ffffff" };
     let linear = |v: f64| {
         let v = v / 255.0;
-        if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        if v <= 0.039_28 { v / 12.92 } else { powf((v + 0.055) / 1.055, 2.4) }
     };
     let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
     let on_white = 1.05 / (luminance + 0.05);
@@ -224,7 +225,7 @@ mod tests {
                 };
                 let l = |v: f64| {
                     let v = v / 255.0;
-                    if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+                    if v <= 0.039_28 { v / 12.92 } else { powf((v + 0.055) / 1.055, 2.4) }
                 };
                 0.2126 * l(v[0]) + 0.7152 * l(v[1]) + 0.0722 * l(v[2])
             };

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod math;
 pub mod place;
 pub mod stats;
 pub mod topojson;

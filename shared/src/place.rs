@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::math::{asin, cos, sin};
 use crate::{Geo, Hop, TraceReport};
 
 /// Kilometres of distance one millisecond of round trip can cover at most.
@@ -26,8 +27,8 @@ pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
     let dp = (lat2 - lat1).to_radians();
     let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    let a = sin(dp / 2.0).powi(2) + cos(p1) * cos(p2) * sin(dl / 2.0).powi(2);
+    2.0 * EARTH_RADIUS_KM * asin(a.sqrt().min(1.0))
 }
 
 /// The furthest (km) a router can be from the prober when its fastest reply took `rtt_ms`.

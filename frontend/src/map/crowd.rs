@@ -8,6 +8,7 @@
 
 use super::geodesy::LatLon;
 use super::layout::{Place, ttl_label};
+use tracemap_shared::math::{cos, hypot, ln, powf, tan};
 
 /// Markers closer than this many pixels (centre to centre) overlap: a marker is 26 px wide.
 pub const OVERLAP_PX: f64 = 24.0;
@@ -16,10 +17,10 @@ pub const BESIDE_START_PX: i32 = 18;
 
 /// Where `position` lies at `zoom` in Leaflet's pixel space (Web Mercator, EPSG:3857, 256-pixel tiles).
 pub fn to_pixels([lat, lon]: LatLon, zoom: f64) -> [f64; 2] {
-    let size = 256.0 * 2f64.powf(zoom);
+    let size = 256.0 * powf(2.0, zoom);
     let lat = lat.clamp(-85.051_128_78, 85.051_128_78).to_radians();
     let x = size * (lon + 180.0) / 360.0;
-    let y = size * (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    let y = size * (1.0 - ln(tan(lat) + 1.0 / cos(lat)) / std::f64::consts::PI) / 2.0;
     [x, y]
 }
 
@@ -39,7 +40,7 @@ pub struct Crowd {
 /// Groups `places` whose markers overlap at `zoom` (within [`OVERLAP_PX`] of a crowd's first place), in the order
 /// of their first places; `origin` is the start of the route, whose marker stays where it is.
 pub fn crowds(places: &[Place], origin: Option<LatLon>, zoom: f64) -> Vec<Crowd> {
-    let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]) < OVERLAP_PX;
+    let near = |a: [f64; 2], b: [f64; 2]| hypot(a[0] - b[0], a[1] - b[1]) < OVERLAP_PX;
     let mut crowds: Vec<(Crowd, [f64; 2])> = Vec::new();
     for place in places {
         let pixels = to_pixels(place.position, zoom);

@@ -5,6 +5,8 @@
 //! 180° of the one before it, so an arc from Auckland to Los Angeles crosses the antimeridian eastwards (reaching
 //! 241°) instead of running back across the whole map. Pure math, tested natively.
 
+use tracemap_shared::math::{atan2, cos, hypot, sin};
+
 /// `[lat, lon]` in degrees, Leaflet's order.
 pub type LatLon = [f64; 2];
 
@@ -30,11 +32,11 @@ pub fn normalize_lon(lon: f64) -> f64 {
 
 fn to_vector([lat, lon]: LatLon) -> [f64; 3] {
     let (lat, lon) = (lat.to_radians(), lon.to_radians());
-    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+    [cos(lat) * cos(lon), cos(lat) * sin(lon), sin(lat)]
 }
 
 fn to_lat_lon([x, y, z]: [f64; 3]) -> LatLon {
-    [z.atan2(x.hypot(y)).to_degrees(), y.atan2(x).to_degrees()]
+    [atan2(z, hypot(x, y)).to_degrees(), atan2(y, x).to_degrees()]
 }
 
 /// Central angle between two points, in radians (stable for tiny and near-antipodal angles).
@@ -42,7 +44,7 @@ pub fn central_angle(a: LatLon, b: LatLon) -> f64 {
     let (va, vb) = (to_vector(a), to_vector(b));
     let cross = [va[1] * vb[2] - va[2] * vb[1], va[2] * vb[0] - va[0] * vb[2], va[0] * vb[1] - va[1] * vb[0]];
     let dot = va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2];
-    (cross[0].hypot(cross[1]).hypot(cross[2])).atan2(dot)
+    atan2(hypot(hypot(cross[0], cross[1]), cross[2]), dot)
 }
 
 /// Great-circle distance in kilometres.
@@ -59,17 +61,17 @@ pub fn great_circle(a: LatLon, b: LatLon) -> Vec<LatLon> {
     let angle = central_angle(a, b);
     let steps = ((angle.to_degrees() / DEGREES_PER_SAMPLE).ceil() as usize).clamp(1, MAX_SAMPLES);
     let (va, vb) = (to_vector(a), to_vector(b));
-    let sin = angle.sin();
+    let sin_angle = sin(angle);
     let mut out = Vec::with_capacity(steps + 1);
     out.push(a);
     for i in 1..=steps {
         let f = i as f64 / steps as f64;
-        let [lat, lon] = if i == steps || sin.abs() < 1e-9 {
+        let [lat, lon] = if i == steps || sin_angle.abs() < 1e-9 {
             // The end point exactly; or (antipodes, no unique arc) a straight interpolation.
             let end_lon = near_lon(a[1], b[1]);
             [a[0] + (b[0] - a[0]) * f, a[1] + (end_lon - a[1]) * f]
         } else {
-            let (wa, wb) = (((1.0 - f) * angle).sin() / sin, (f * angle).sin() / sin);
+            let (wa, wb) = (sin((1.0 - f) * angle) / sin_angle, sin(f * angle) / sin_angle);
             to_lat_lon([wa * va[0] + wb * vb[0], wa * va[1] + wb * vb[1], wa * va[2] + wb * vb[2]])
         };
         let previous = out[out.len() - 1][1];
