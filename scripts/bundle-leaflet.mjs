@@ -1,29 +1,31 @@
 // Writes the page's Leaflet into target/leaflet/: leaflet.js, only the parts the page calls (scripts/leaflet-entry.mjs
 // says which), bundled from Leaflet's ES-module sources in npm `leaflet/src/` and minified by esbuild (npm, a
-// devDependency) as one classic script that sets the global `L`, about 115 KB raw instead of the 148 KB of
+// devDependency) as one classic script that sets the global `L`, about 114 KB raw instead of the 148 KB of
 // `leaflet/dist/leaflet.js`; and leaflet.css, Leaflet's stylesheet without the rules for what the bundle leaves out.
 // Run by Trunk before each build (Trunk.toml [[hooks]]); offline and idempotent: the output is rewritten only when
 // its bytes change, so an unchanged build leaves it (and its mtime) alone.
 //
-// Three modules are replaced by inert stand-ins, each behind a check Leaflet itself makes, so the code that can
-// never run on the page is not shipped: the canvas renderer (used only with the map option `preferCanvas`, which
-// the page never sets), marker dragging (`Marker` skips it when `MarkerDrag` is empty; no marker is draggable) and
-// SVG's VML fallback for Internet Explorer 8 (used only where `Browser.svg` is false).
+// Four modules are replaced by stand-ins, so code that never runs on the page is not shipped. Three sit behind a
+// check Leaflet itself makes: the canvas renderer (used only with the map option `preferCanvas`, which the page
+// never sets), marker dragging (`Marker` skips it when `MarkerDrag` is empty; no marker is draggable) and SVG's VML
+// fallback for Internet Explorer 8 (used only where `Browser.svg` is false). The fourth is the default marker icon,
+// Leaflet's blue pin image: every marker the page makes has its own div icon, so `Icon.Default` is `DivIcon` here
+// (a marker made without an icon would show a plain white square, not fail) and the pin images are not copied.
 //
 // The stylesheet loses only rules whose selectors name a class that nothing in the bundle sets (checked below: the
 // build fails if the bundle ever names one): popups, the layers and scale controls, box zoom, image overlays,
-// draggable markers and VML. A rule that lists other selectors too keeps those.
+// draggable markers, the default icon and VML. A rule that lists other selectors too keeps those.
 //
 // Usage: node scripts/bundle-leaflet.mjs [output directory]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const entry = "scripts/leaflet-entry.mjs";
 const outDir = process.argv[2] ?? "target/leaflet";
 // The classes of what is left out (`leaflet-popup-pane` stays: Map creates that pane whatever is bundled).
 const leftOut = new RegExp(
-  "\\.leaflet-(popup(?!-pane)|control-layers|control-scale|zoom-box|crosshair|image-layer|marker-draggable|vml-shape)\\b" +
-    "|\\.lvml\\b",
+  "\\.leaflet-(popup(?!-pane)|control-layers|control-scale|zoom-box|crosshair|image-layer|marker-draggable|vml-shape" +
+    "|default-icon-path)\\b|\\.lvml\\b",
 );
 
 let esbuild;
@@ -38,6 +40,7 @@ const stubs = [
   [/leaflet\/src\/layer\/vector\/Canvas\.js$/, "export function canvas() { return null; }"],
   [/leaflet\/src\/layer\/marker\/Marker\.Drag\.js$/, "export var MarkerDrag = null;"],
   [/leaflet\/src\/layer\/vector\/SVG\.VML\.js$/, "export var vmlMixin = {}, vmlCreate = null;"],
+  [/leaflet\/src\/layer\/marker\/Icon\.Default\.js$/, 'export { DivIcon as IconDefault } from "./DivIcon";'],
 ];
 const leaflet = JSON.parse(readFileSync("node_modules/leaflet/package.json", "utf8"));
 const result = await esbuild.build({
@@ -56,7 +59,9 @@ const result = await esbuild.build({
   plugins: [{
     name: "leaflet-stubs",
     setup(build) {
-      for (const [filter, contents] of stubs) build.onLoad({ filter }, () => ({ contents, loader: "js" }));
+      for (const [filter, contents] of stubs) {
+        build.onLoad({ filter }, (args) => ({ contents, loader: "js", resolveDir: dirname(args.path) }));
+      }
     },
   }],
 });

@@ -6,8 +6,8 @@
 // page gets. In: the map with drag, scroll-wheel, double-click, touch and keyboard zoom, the zoom and attribution
 // controls, layer groups, GeoJSON (which brings marker, polyline and polygon), circles, div icons, tooltips, the
 // SVG renderer and tile layers. Out: popups, image/video/SVG overlays, the layers and scale controls, box zoom,
-// tap-hold, the canvas renderer (stubbed by the bundler: the page never sets `preferCanvas`), WMS, and every CRS
-// and projection but Web Mercator (Map's default, which it imports itself).
+// tap-hold, WMS, every CRS and projection but Web Mercator (Map's default, which it imports itself), and what
+// scripts/bundle-leaflet.mjs stubs: the canvas renderer, marker dragging, VML and the default marker icon.
 //
 // Every name the page calls must be here: a missing one fails at run time, not at build time (the browser tests
 // draw a route, its markers, arcs and tooltips).
