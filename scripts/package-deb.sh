@@ -73,7 +73,8 @@ License: MIT or Apache-2.0
 Files: usr/bin/tracemap (the embedded web page: leaflet.js, leaflet.css)
 Copyright: Vladimir Agafonkin and the Leaflet contributors
 License: BSD-2-Clause
- Leaflet (https://leafletjs.com), from the npm registry at build time.
+ Leaflet (https://leafletjs.com), from the npm registry at build time: the parts the page uses, bundled from
+ Leaflet's sources by esbuild, and its stylesheet without the rules for the parts left out.
 
 Files: usr/bin/tracemap (the embedded web page: the world basemap)
 Copyright: Mike Bostock (world-atlas); Natural Earth (the country shapes)

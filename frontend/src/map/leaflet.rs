@@ -1,4 +1,5 @@
-//! Hand-written bindings to the few Leaflet 1.9 calls tracemap makes (the global `L` from `leaflet.js`).
+//! Hand-written bindings to the few Leaflet 1.9 calls tracemap makes (the global `L` from `leaflet.js`, which holds
+//! only what `scripts/leaflet-entry.mjs` imports: a new binding needs its class or factory there too).
 //!
 //! Options are passed as plain JS objects built from JSON (see [`options`]), which keeps each binding one line and
 //! mirrors Leaflet's own documentation. Calls that can fail when Leaflet did not load are marked `catch`.
