@@ -1,4 +1,4 @@
-//! The page's JSON boundary: WebSocket frames, API bodies and the stored list go through these two functions.
+//! The page's JSON boundary: WebSocket frames, API bodies and the stored list go through these functions.
 //!
 //! In the browser (wasm32) text is parsed by `JSON.parse` and turned into Rust values by serde-wasm-bindgen, and
 //! written by serde-wasm-bindgen's JSON-compatible serializer (objects, not `Map`s; `undefined` fields left out;
