@@ -476,24 +476,36 @@ async fn next_message(page: &mut Page) -> Option<ClassMessage> {
     }
 }
 
-/// The next view the page is sent, skipping student counts.
+/// The next view the page is sent, skipping student counts and the teacher's comings and goings.
 async fn next_view(page: &mut Page) -> ClassView {
     loop {
         match next_message(page).await {
             Some(ClassMessage::View { view }) => return view,
-            Some(ClassMessage::Students { .. }) => {}
+            Some(ClassMessage::Students { .. } | ClassMessage::Teacher { .. }) => {}
             other => panic!("expected a view, got {other:?}"),
         }
     }
 }
 
-/// Reads up to the student count `count`: every message before it must be a count too (no view, no end).
+/// Reads up to the student count `count`: every message before it must be a count too, or the teacher's coming
+/// or going (no view, no end).
 async fn until_students(page: &mut Page, count: u32) {
     loop {
         match next_message(page).await {
             Some(ClassMessage::Students { count: now }) if now == count => return,
-            Some(ClassMessage::Students { .. }) => {}
+            Some(ClassMessage::Students { .. } | ClassMessage::Teacher { .. }) => {}
             other => panic!("expected student counts up to {count}, got {other:?}"),
+        }
+    }
+}
+
+/// Reads up to the message that the teacher's page is `present` (or not); only counts may come before it.
+async fn until_teacher(page: &mut Page, present: bool) {
+    loop {
+        match next_message(page).await {
+            Some(ClassMessage::Teacher { present: now }) if now == present => return,
+            Some(ClassMessage::Students { .. }) => {}
+            other => panic!("expected the teacher's page {}, got {other:?}", if present { "back" } else { "away" }),
         }
     }
 }
@@ -514,10 +526,12 @@ fn view(trace: &str, step: u32, selected: u8) -> ClassView {
 /// The class socket of a real server on loopback (`/api/classes/{code}/live`, through the HTTP server and the
 /// WebSocket upgrade): a student's view is dropped, a page claiming a wrong secret is closed, and neither changes
 /// what the other student sees or what `GET /api/classes/{code}` reports; the teacher's views reach every student;
-/// a teacher frame over 1 KiB (a valid view padded with spaces) closes only the teacher's socket, unapplied, and
-/// the class goes on until a teacher page that comes back with the secret drives it again.
+/// a teacher frame over 1 KiB (a valid view padded with spaces) closes only the teacher's socket, unapplied, the
+/// students are told the teacher's page is away, and the class goes on until a teacher page that comes back with
+/// the secret (the students are told) drives it again.
 #[tokio::test]
-async fn class_socket_drops_student_views_closes_wrong_secrets_and_oversized_frames_and_the_class_goes_on() {
+async fn class_socket_drops_student_views_closes_wrong_secrets_and_oversized_frames_and_tells_students_the_teacher_is_away()
+ {
     let (addr, work) = loopback_server("class-socket").await;
     let (status, created) = http(true, format!("http://{addr}/api/classes")).await;
     assert_eq!(status, 201, "{created}");
@@ -574,12 +588,17 @@ async fn class_socket_drops_student_views_closes_wrong_secrets_and_oversized_fra
     let before_close = until_closed(&mut teacher).await;
     assert!(!before_close.iter().any(|m| m == &ClassMessage::View { view: second.clone() }), "{before_close:?}");
     assert_eq!(class_status(addr, &code).await, (first.clone(), 2), "the class goes on, showing the last view");
+    // The students are told the teacher's page is away.
+    until_teacher(&mut a, false).await;
+    until_teacher(&mut b, false).await;
 
     // The teacher's page comes back with the secret (within the grace period) and drives again.
     let mut teacher = connect(addr, &code).await;
     assert_eq!(next_view(&mut teacher).await, first);
     send(&mut teacher, &ClassCommand::Teach { token: token.clone() }).await;
     until_students(&mut teacher, 2).await;
+    until_teacher(&mut a, true).await;
+    until_teacher(&mut b, true).await;
     send(&mut teacher, &ClassCommand::View { view: second.clone() }).await;
     assert_eq!(next_view(&mut a).await, second, "the same view, sent small, is shown");
     assert_eq!(next_view(&mut b).await, second);

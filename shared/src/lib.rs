@@ -276,6 +276,12 @@ pub enum ClassMessage {
         /// Their number.
         count: u32,
     },
+    /// Whether the teacher's page is connected: sent on joining and whenever that changes. While it is away the
+    /// student pages keep the last view; the class ends if it stays away for the grace period (10 minutes).
+    Teacher {
+        /// The teacher's page is connected.
+        present: bool,
+    },
     /// The class is over: the teacher ended it, or was gone too long. The socket closes after it.
     Ended {
         /// Why, in words.

@@ -127,6 +127,8 @@ pub struct Joined {
     pub view: ClassView,
     /// Every later frame of the class.
     pub frames: broadcast::Receiver<Arc<str>>,
+    /// Whether the teacher's page is connected now.
+    pub teacher_present: bool,
 }
 
 /// `code` as typed by a person: upper case, spaces and dashes dropped; `None` when it cannot be a code.
@@ -191,6 +193,9 @@ impl Classes {
         }
         class.teachers += 1;
         class.teacher_left_ms = None;
+        if class.teachers == 1 {
+            class.send(&ClassMessage::Teacher { present: true });
+        }
         // Every socket joins as a student; the teacher's is not one.
         class.students = class.students.saturating_sub(1);
         class.send(&ClassMessage::Students { count: class.students as u32 });
@@ -203,6 +208,7 @@ impl Classes {
             class.teachers = class.teachers.saturating_sub(1);
             if class.teachers == 0 {
                 class.teacher_left_ms = Some(now_ms);
+                class.send(&ClassMessage::Teacher { present: false });
             }
         }
     }
@@ -234,7 +240,8 @@ impl Classes {
             return Err(ClassError::ClassFull);
         }
         class.students += 1;
-        let joined = Joined { view: class.view.clone(), frames: class.frames.subscribe() };
+        let joined =
+            Joined { view: class.view.clone(), frames: class.frames.subscribe(), teacher_present: class.teachers > 0 };
         class.send(&ClassMessage::Students { count: class.students as u32 });
         Ok(joined)
     }
@@ -390,11 +397,12 @@ pub(super) async fn live(
 
 async fn serve(socket: WebSocket, state: AppState, code: String, joined: Joined) {
     let (mut sink, mut incoming) = socket.split();
-    let Joined { view, mut frames } = joined;
+    let Joined { view, mut frames, teacher_present } = joined;
     let mut teacher: Option<String> = None;
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     let first = serde_json::to_string(&ClassMessage::View { view }).unwrap_or_default();
-    let mut alive = send(&mut sink, first).await;
+    let present = serde_json::to_string(&ClassMessage::Teacher { present: teacher_present }).unwrap_or_default();
+    let mut alive = send(&mut sink, first).await && send(&mut sink, present).await;
     while alive {
         tokio::select! {
             frame = frames.recv() => match frame {
@@ -489,6 +497,7 @@ mod tests {
         let ClassCreated { code, token } = classes.open(0).expect("open");
         let mut student = classes.join(&code, 1).expect("join");
         assert_eq!(student.view, ClassView::default());
+        assert!(!student.teacher_present, "no teacher page yet");
         assert_eq!(next(&mut student.frames), ClassMessage::Students { count: 1 });
         assert_eq!(classes.teacher_arrived(&code, "guess"), Err(ClassError::Forbidden));
         assert_eq!(classes.show(&code, "guess", view("abc", 1)), Err(ClassError::Forbidden));
@@ -496,6 +505,7 @@ mod tests {
         let _teachers_socket = classes.join(&code, 1).expect("the teacher's page joins like any page");
         assert_eq!(next(&mut student.frames), ClassMessage::Students { count: 2 });
         classes.teacher_arrived(&code, &token).expect("teacher");
+        assert_eq!(next(&mut student.frames), ClassMessage::Teacher { present: true });
         assert_eq!(next(&mut student.frames), ClassMessage::Students { count: 1 }, "the teacher is no student");
         classes.show(&code, &token, view("abc", 1)).expect("show");
         assert_eq!(next(&mut student.frames), ClassMessage::View { view: view("abc", 1) });
@@ -505,6 +515,7 @@ mod tests {
         assert_eq!(next(&mut student.frames), ClassMessage::View { view: view("new-trace_2", 0) });
         let late = classes.join(&code, 2).expect("a late student");
         assert_eq!(late.view, view("new-trace_2", 0), "a late student starts where the class is");
+        assert!(late.teacher_present, "and knows the teacher is there");
         assert_eq!(classes.show(&code, &token, view("../etc", 0)), Err(ClassError::BadView));
     }
 
@@ -545,13 +556,19 @@ mod tests {
         assert_eq!(classes.sweep(10_000_000), 0, "a connected teacher keeps the class however long it runs");
         classes.teacher_left(&code, 10_000_000);
         let mut student = classes.join(&code, 10_000_001).expect("join");
+        assert!(!student.teacher_present, "the teacher's page is away");
         let _ = next(&mut student.frames);
         // A reload comes back within the grace: the class goes on.
         let _reloaded = classes.join(&code, 10_050_000).expect("the reloaded page joins");
         classes.teacher_arrived(&code, &token).expect("back");
         assert_eq!(classes.status(&code).map(|(_, students)| students), Some(1));
-        while student.frames.try_recv().is_ok() {}
+        let mut told = Vec::new();
+        while let Ok(text) = student.frames.try_recv() {
+            told.push(serde_json::from_str::<ClassMessage>(&text).expect("a class message"));
+        }
+        assert!(told.contains(&ClassMessage::Teacher { present: true }), "students hear it is back: {told:?}");
         classes.teacher_left(&code, 10_100_000);
+        assert_eq!(next(&mut student.frames), ClassMessage::Teacher { present: false }, "and that it left");
         assert_eq!(classes.sweep(10_100_000 + 599_999), 0);
         assert_eq!(classes.sweep(10_100_000 + 600_000), 1);
         match next(&mut student.frames) {

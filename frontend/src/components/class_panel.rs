@@ -64,7 +64,7 @@ impl ClassSocket {
     }
 }
 
-// The class frames are read and written by hand rather than through serde: four small shapes, and the page's
+// The class frames are read and written by hand rather than through serde: six small shapes, and the page's
 // weight is counted (see BENCHMARKS.md). The shapes are `shared`'s `ClassMessage` and `ClassCommand`.
 
 /// A frame from the server, or `None` when it is not one this page knows.
@@ -85,6 +85,7 @@ fn decode(text: &str) -> Option<ClassMessage> {
             })
         }
         "students" => Some(ClassMessage::Students { count: number(&value, "count")? as u32 }),
+        "teacher" => Some(ClassMessage::Teacher { present: get(&value, "present")?.as_bool()? }),
         "ended" => Some(ClassMessage::Ended { reason: get(&value, "reason")?.as_string().unwrap_or_default() }),
         _ => None,
     }
@@ -153,6 +154,8 @@ pub fn ClassPanel() -> impl IntoView {
     let latest = RwSignal::new(None::<ClassView>);
     let note = RwSignal::new(None::<String>);
     let connected = RwSignal::new(false);
+    // Whether the teacher's page is connected, as the server last said.
+    let teacher_here = RwSignal::new(true);
 
     // What this page shows, as the teacher sends it.
     let shown = Memo::new(move |_| ClassView {
@@ -191,6 +194,7 @@ pub fn ClassPanel() -> impl IntoView {
         let on_message = move |message: ClassMessage| match message {
             ClassMessage::View { view } => latest.set(Some(view)),
             ClassMessage::Students { count } => students.set(count),
+            ClassMessage::Teacher { present } => teacher_here.set(present),
             ClassMessage::Ended { reason } => {
                 note.set(Some(reason));
                 if matches!(role.get_untracked(), Role::Teacher { .. }) {
@@ -385,7 +389,12 @@ pub fn ClassPanel() -> impl IntoView {
                                 } else {
                                     "on your own in"
                                 };
-                                format!("You are {state} class {}.", spaced(&code))
+                                let away = if connected.get() && !teacher_here.get() {
+                                    " The teacher's page is away: this page keeps the last view until it is back."
+                                } else {
+                                    ""
+                                };
+                                format!("You are {state} class {}.{away}", spaced(&code))
                             }}
                         </span>
                         <Show when=move || following.0.get() == Some(false)>
