@@ -232,7 +232,7 @@ const PROGRESS: &str = "const p = document.querySelector('#replay-progress'); re
 
 #[test]
 #[ignore = "needs root, network namespaces and Chromium; run by the README's test command"]
-fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_form_and_catch_up() {
+fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_form_see_it_away_and_catch_up() {
     let (net, server, first, work) = traced("class-follow", 19202);
     let base = server.base.clone();
     let rows = net.hops.len();
@@ -371,6 +371,22 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_
         student_a.screenshot(&shots_in[1]);
         student_b.screenshot(&shots_in[3]);
 
+        // The teacher's page goes away (another page in its tab): the students' pages say so; it comes back (the
+        // secret is in the browser's storage) and they follow it again.
+        teacher.goto("about:blank");
+        let away = student_a.wait_for(
+            "the teacher away",
+            Duration::from_secs(10),
+            "const t = document.querySelector('#class-follow')?.textContent || ''; return t.includes('away') ? t : ''",
+        );
+        teacher.goto(&format!("{base}/t/{second}"));
+        student_a.wait_for(
+            "the teacher back",
+            Duration::from_secs(20),
+            "return !(document.querySelector('#class-follow')?.textContent || 'away').includes('away')",
+        );
+        teacher.wait_for("the class bar", Duration::from_secs(20), "return document.querySelector('#class-end')");
+
         // The teacher ends the class: the students are told.
         teacher.click("#class-end");
         let ended = student_a.wait_for(
@@ -386,7 +402,7 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_
         );
         json!({"code": code, "qr": qr, "students": students, "shown_first": shown_first, "teacher_step": teacher_step,
                "sentence_a": sentence_a, "sentence_t": sentence_t, "b_own": b_own, "b_button_gone": b_button_gone,
-               "second": second, "ended": ended, "forms": forms, "form_after": form_after})
+               "second": second, "ended": ended, "away": away, "forms": forms, "form_after": form_after})
     });
     drop(server);
     eprintln!("seen: {seen:#}\nscreenshots: {shots:#?}");
@@ -403,6 +419,11 @@ fn class_students_follow_the_teachers_trace_replay_and_presenter_mode_without_a_
     );
     assert_eq!(seen["b_button_gone"], json!(true), "following again hides the button");
     assert_ne!(seen["second"], json!(first));
+    assert!(
+        seen["away"].as_str().is_some_and(|s| s.contains("The teacher's page is away")),
+        "a student's page says the teacher's page is away: {}",
+        seen["away"]
+    );
     assert!(seen["ended"].as_str().is_some_and(|s| s.contains("ended")), "{}", seen["ended"]);
     assert_eq!(seen["forms"], json!([false, false]), "a following student's page has no trace form");
     assert_eq!(seen["form_after"], json!(true), "the form comes back when the class is over");
