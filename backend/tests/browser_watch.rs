@@ -1,7 +1,8 @@
 //! The page's Watch, in headless Chromium against a real `tracemap serve` in a network namespace (as
 //! `browser_app.rs`): the Watch switch starts a watch, the statistics columns count up round after round, each hop
 //! has a sparkline, a route swapped in a router mid-watch is marked in the table and on the map, Stop ends it, and
-//! the timeline of the stopped watch goes back to an earlier round. Screenshots land in `test-artifacts/`.
+//! the timeline of the stopped watch goes back to an earlier round; and a watch whose page goes to another page
+//! stops, although Chromium keeps that page in its back-forward cache. Screenshots land in `test-artifacts/`.
 //!
 //! Needs root, Chromium and the built page (`scripts/build-frontend.sh`), so it is ignored by a plain `cargo test`.
 
@@ -179,5 +180,74 @@ fn the_page_watches_a_route_with_statistics_sparklines_and_a_route_change_on_the
         at_two[3].as_str().is_some_and(|s| s.contains(&format!("ended after {rounds} rounds"))),
         "the status line still tells the whole watch: {at_two}"
     );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+const CACHED_PORT: u16 = 19012;
+const CACHED_DRIVER_PORT: u16 = 19013;
+
+/// A watch ends 10 s after its last viewer leaves. Chromium keeps a page it navigates away from in its
+/// back-forward cache, open sockets included, so the page closes its live socket when it is hidden: the watch
+/// stops although the page still exists; going back shows it stopped.
+#[test]
+#[ignore = "needs root, network namespaces, Chromium and the built page; run by the README's test command"]
+fn a_watch_stops_when_its_page_goes_to_another_page_although_chromium_keeps_it_in_its_cache() {
+    common::require_root().expect("root");
+    assert!(web_dir().join("index.html").is_file(), "build the page first (scripts/build-frontend.sh)");
+    let net = TestNet::new(2, &[]).expect("test network");
+    let work = scratch("browser-watch-cached");
+    let server = Server::start(net.exec(&net.client), &net.client, CACHED_PORT, &work.join("t.sqlite"), &[]);
+    let destination = net.destination.to_string();
+    let launcher = net.exec(&net.client);
+    let base = server.base.clone();
+    let result = in_namespace(&net.client, move || {
+        let browser = Browser::start(launcher, CACHED_DRIVER_PORT, 1280, 800);
+        browser.goto(&format!("{base}/"));
+        browser.wait_for("the form", Duration::from_secs(20), "return document.querySelector('#target')");
+        browser.click("#watch");
+        browser.type_into("#target", &format!("{destination}\u{E007}"));
+        browser.wait_for("round 2", Duration::from_secs(30), &format!("return {} >= 2 ? true : null", sent_at(1)));
+        let path = browser.eval("return location.pathname", json!([]));
+        let id = path.as_str().and_then(|p| p.strip_prefix("/t/")).expect("a permalink").to_owned();
+        let status = || {
+            let mut answer = ureq::get(&format!("{base}/api/traces/{id}")).call().expect("GET the trace");
+            let report: serde_json::Value = answer.body_mut().read_json().expect("a report");
+            report["status"].as_str().unwrap_or_default().to_owned()
+        };
+        let before = status();
+        browser.eval(
+            "window.tracemapRestored = false; \
+             addEventListener('pageshow', e => { window.tracemapRestored = e.persisted; }); return true",
+            json!([]),
+        );
+        let left = std::time::Instant::now();
+        browser.goto("about:blank");
+        let deadline = left + Duration::from_secs(30);
+        let mut after = status();
+        while after == "running" && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(500));
+            after = status();
+        }
+        let stopped_after_s = left.elapsed().as_secs_f64();
+        // Back: the page comes out of the cache (or loads again) and shows the watch as it was stored.
+        browser.eval("history.back(); return true", json!([]));
+        let shown = browser.wait_for(
+            "the stopped watch on the page",
+            Duration::from_secs(20),
+            "const s = document.querySelector('#status'); return s && s.dataset.state !== 'live' && /stopped/i.test(s.textContent) ? s.textContent : null",
+        );
+        // `true` when the page came back from the cache: the socket was closed and is opened again (resume).
+        let from_cache = browser.eval("return window.tracemapRestored === true", json!([]));
+        json!({"before": before, "after": after, "stopped_after_s": stopped_after_s, "shown": shown,
+               "from_cache": from_cache})
+    });
+    drop(server);
+    eprintln!("{result:#}");
+    assert_eq!(result["before"], "running");
+    assert_eq!(result["after"], "stopped", "the watch stops without its viewer");
+    let seconds = result["stopped_after_s"].as_f64().unwrap_or(f64::MAX);
+    assert!((9.0..25.0).contains(&seconds), "stopped {seconds:.1} s after the page left (grace: 10 s)");
+    assert!(result["shown"].as_str().is_some_and(|s| s.contains("Stopped")), "{}", result["shown"]);
+    assert_eq!(result["from_cache"], true, "Chromium kept the page in its back-forward cache");
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -157,6 +157,24 @@ impl Session {
         });
     }
 
+    /// The page is hidden (another page in its tab; the browser may keep this one in its back-forward cache): the
+    /// live socket closes, so the server does not count a viewer that is gone (a watch stops 10 s after its last).
+    pub fn suspend(self) {
+        self.socket.set_value(None);
+    }
+
+    /// The page is shown again from the back-forward cache: a trace that was running is followed again (the
+    /// server replays its events; the fold ignores repeats), or shown as it ended meanwhile.
+    pub fn resume(self) {
+        let Some(id) = self.id.get_untracked() else { return };
+        let running =
+            self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
+        if running && self.socket.with_value(Option::is_none) {
+            self.phase.set(Phase::Reconnecting);
+            self.load(self.generation.get_value(), id);
+        }
+    }
+
     /// The delete token of trace `id` if this browser started it: it may stop and delete it.
     pub fn delete_token(self, id: &str) -> Option<String> {
         self.mine.with_untracked(|list| list.iter().find(|t| t.id == id).and_then(|t| t.delete_token.clone()))
