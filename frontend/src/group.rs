@@ -72,6 +72,21 @@ impl Group {
         }
     }
 
+    /// The page is hidden: the members' live sockets close (see [`crate::session::Session::suspend`]).
+    pub fn suspend(self) {
+        self.sockets.update_value(BTreeMap::clear);
+    }
+
+    /// The page is shown again from the back-forward cache: members that were running load and follow again.
+    pub fn resume(self) {
+        let running: Vec<String> = self.models.with_untracked(|models| {
+            models.iter().filter(|(_, m)| m.report.status == TraceStatus::Running).map(|(id, _)| id.clone()).collect()
+        });
+        for id in running {
+            self.load(id);
+        }
+    }
+
     /// Every member as (id, colour, where it runs from in words; `…` until it has loaded), in order.
     pub fn members(self) -> Vec<(String, &'static str, String)> {
         let ids = self.ids.get();

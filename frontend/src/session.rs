@@ -158,14 +158,16 @@ impl Session {
     }
 
     /// The page is hidden (another page in its tab; the browser may keep this one in its back-forward cache): the
-    /// live socket closes, so the server does not count a viewer that is gone (a watch stops 10 s after its last).
+    /// live sockets (this trace's and its group's) close, so the server does not count a viewer that is gone (a watch stops 10 s after its last).
     pub fn suspend(self) {
         self.socket.set_value(None);
+        self.group.suspend();
     }
 
     /// The page is shown again from the back-forward cache: a trace that was running is followed again (the
     /// server replays its events; the fold ignores repeats), or shown as it ended meanwhile.
     pub fn resume(self) {
+        self.group.resume();
         let Some(id) = self.id.get_untracked() else { return };
         let running =
             self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
