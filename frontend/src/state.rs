@@ -855,39 +855,11 @@ mod tests {
     #[test]
     fn a_stored_watch_keeps_its_events_and_the_timeline_folds_them_up_to_a_round() {
         let mut live = TraceModel::default();
-        let started = match started() {
-            TraceEvent::Started {
-                version,
-                target,
-                address,
-                protocol,
-                first_ttl,
-                max_hops,
-                started_at_ms,
-                mode,
-                location,
-                ..
-            } => {
-                let options = tracemap_shared::TraceOptions {
-                    watch: Some(tracemap_shared::WatchSettings { rounds: 5, interval_ms: 1000 }),
-                    ..Default::default()
-                };
-                TraceEvent::Started {
-                    version,
-                    target,
-                    address,
-                    protocol,
-                    first_ttl,
-                    max_hops,
-                    tries: 1,
-                    started_at_ms,
-                    mode,
-                    options,
-                    location,
-                }
-            }
-            _ => unreachable!(),
-        };
+        let mut started = started();
+        if let TraceEvent::Started { tries, options, .. } = &mut started {
+            *tries = 1;
+            options.watch = Some(tracemap_shared::WatchSettings { rounds: 5, interval_ms: 1000 });
+        }
         let mut events = vec![started];
         for round in 1..=5 {
             events.push(TraceEvent::Round { round, at_ms: u64::from(round) * 1000 });

@@ -1651,33 +1651,11 @@ mod tests {
             from: Some("sydney".into()),
             watch: None,
         };
-        let event = match started() {
-            TraceEvent::Started {
-                version,
-                target,
-                address,
-                first_ttl,
-                max_hops,
-                tries,
-                started_at_ms,
-                mode,
-                location,
-                ..
-            } => TraceEvent::Started {
-                version,
-                target,
-                address,
-                protocol: Protocol::Tcp,
-                first_ttl,
-                max_hops,
-                tries,
-                started_at_ms,
-                mode,
-                location,
-                options: options.clone(),
-            },
-            _ => unreachable!(),
-        };
+        let mut event = started();
+        if let TraceEvent::Started { protocol, options: started_options, .. } = &mut event {
+            *protocol = Protocol::Tcp;
+            *started_options = options.clone();
+        }
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(
             (json["port"].clone(), json["family"].clone(), json["timeout_ms"].clone()),
