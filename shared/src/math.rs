@@ -1,7 +1,7 @@
 //! The transcendental functions the shared code and the page compute with (great circles, the map's projection,
 //! colour scales). In the page (wasm32) they are the browser's own `Math` functions: Rust's, from the `libm` port
-//! in `compiler_builtins`, would put about 18 KB of code and tables into the module (7 kB gzip, BENCHMARKS.md,
-//! "WASM bundle size"). Everywhere else they are the standard library's. Results agree to the last bit or two;
+//! in `compiler_builtins`, put their code and tables into the module: 8.5 kB of it gzipped (BENCHMARKS.md, "WASM
+//! bundle size"). Everywhere else they are the standard library's. Results agree to the last bit or two;
 //! nothing here depends on more.
 //!
 //! Code that the page runs calls these instead of `f64::sin` and the like (`clippy.toml` of `shared` and of the
@@ -11,57 +11,37 @@
 #[cfg(target_arch = "wasm32")]
 use js_sys::Math;
 
-macro_rules! unary {
-    ($($(#[$doc:meta])* $name:ident => $js:ident;)*) => {$(
+/// Each function: the browser's `Math.$js` in the page, `f64::$name` (called on the first argument) elsewhere.
+macro_rules! browser_or_std {
+    ($($(#[$doc:meta])* fn $name:ident($x:ident $(, $y:ident)?) => $js:ident;)*) => {$(
         $(#[$doc])*
         #[inline]
-        pub fn $name(x: f64) -> f64 {
+        pub fn $name($x: f64 $(, $y: f64)?) -> f64 {
             #[cfg(target_arch = "wasm32")]
-            return Math::$js(x);
+            return Math::$js($x $(, $y)?);
             #[cfg(not(target_arch = "wasm32"))]
-            return x.$name();
+            return $x.$name($($y)?);
         }
     )*};
 }
 
-unary! {
+browser_or_std! {
     /// Sine of `x` radians.
-    sin => sin;
+    fn sin(x) => sin;
     /// Cosine of `x` radians.
-    cos => cos;
+    fn cos(x) => cos;
     /// Tangent of `x` radians.
-    tan => tan;
+    fn tan(x) => tan;
     /// Arcsine, in radians.
-    asin => asin;
+    fn asin(x) => asin;
     /// Natural logarithm.
-    ln => log;
-}
-
-/// The angle of the point (`x`, `y`) from the x axis, in radians: `y.atan2(x)`.
-#[inline]
-pub fn atan2(y: f64, x: f64) -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    return Math::atan2(y, x);
-    #[cfg(not(target_arch = "wasm32"))]
-    return y.atan2(x);
-}
-
-/// `base` to the power `exponent`.
-#[inline]
-pub fn powf(base: f64, exponent: f64) -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    return Math::pow(base, exponent);
-    #[cfg(not(target_arch = "wasm32"))]
-    return base.powf(exponent);
-}
-
-/// The length of the vector (`x`, `y`), without overflow or underflow in between.
-#[inline]
-pub fn hypot(x: f64, y: f64) -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    return Math::hypot(x, y);
-    #[cfg(not(target_arch = "wasm32"))]
-    return x.hypot(y);
+    fn ln(x) => log;
+    /// The angle of the point (`x`, `y`) from the x axis, in radians: `y.atan2(x)`.
+    fn atan2(y, x) => atan2;
+    /// `base` to the power `exponent`.
+    fn powf(base, exponent) => pow;
+    /// The length of the vector (`x`, `y`), without overflow or underflow in between.
+    fn hypot(x, y) => hypot;
 }
 
 #[cfg(test)]
