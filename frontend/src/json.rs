@@ -14,7 +14,18 @@ use tracemap_shared::{TraceEvent, TraceReport};
 /// `text` as a `T`; the error names what did not fit.
 #[cfg(target_arch = "wasm32")]
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let value = js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))?;
+    decode(parse(text)?)
+}
+
+/// `text` parsed by the browser.
+#[cfg(target_arch = "wasm32")]
+fn parse(text: &str) -> Result<wasm_bindgen::JsValue, String> {
+    js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))
+}
+
+/// A parsed value as a `T`; the error names what did not fit.
+#[cfg(target_arch = "wasm32")]
+fn decode<T: DeserializeOwned>(value: wasm_bindgen::JsValue) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
 }
 
@@ -24,7 +35,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 #[cfg(target_arch = "wasm32")]
 pub fn event_from_str(text: &str) -> Result<TraceEvent, String> {
     use wasm_bindgen::{JsCast, JsValue};
-    let value = js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))?;
+    let value = parse(text)?;
     let key = JsValue::from_str("type");
     let tag =
         js_sys::Reflect::get(&value, &key).ok().and_then(|t| t.as_string()).ok_or("an event without a \"type\"")?;
@@ -34,16 +45,16 @@ pub fn event_from_str(text: &str) -> Result<TraceEvent, String> {
     }
     let keyed = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&keyed, &JsValue::from_str(&tag), &value);
-    serde_wasm_bindgen::from_value(keyed.into()).map_err(|e| e.to_string())
+    decode(keyed.into())
 }
 
 /// A stored or running trace, `GET /api/traces/{id}`, as a [`TraceReport`]; in the browser with its options nested
 /// first (see [`TraceOptions::KEYS`]).
 #[cfg(target_arch = "wasm32")]
 pub fn report_from_str(text: &str) -> Result<TraceReport, String> {
-    let value = js_sys::JSON::parse(text).map_err(|e| crate::api::describe(&e))?;
+    let value = parse(text)?;
     nest_options(&value);
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+    decode(value)
 }
 
 /// Moves the keys of [`TraceOptions::KEYS`] of a parsed object under its `"options"` (created if absent).

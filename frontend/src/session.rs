@@ -169,12 +169,15 @@ impl Session {
     pub fn resume(self) {
         self.group.resume();
         let Some(id) = self.id.get_untracked() else { return };
-        let running =
-            self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
-        if running && self.socket.with_value(Option::is_none) {
+        if self.shows_running() && self.socket.with_value(Option::is_none) {
             self.phase.set(Phase::Reconnecting);
             self.load(self.generation.get_value(), id);
         }
+    }
+
+    /// Whether the trace on show is running, as far as the page has folded it.
+    fn shows_running(self) -> bool {
+        self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running))
     }
 
     /// The delete token of trace `id` if this browser started it: it may stop and delete it.
@@ -310,9 +313,7 @@ impl Session {
             if !self.is_current(generation) {
                 return;
             }
-            let running =
-                self.model.with_untracked(|m| m.as_ref().is_some_and(|m| m.report.status == TraceStatus::Running));
-            if running {
+            if self.shows_running() {
                 self.phase.set(Phase::Reconnecting);
                 self.retry_later(generation, closed_id.clone());
             } else {
