@@ -97,14 +97,8 @@ pub fn App() -> impl IntoView {
     };
     follow_location();
     let _ = window_event_listener(leptos::ev::popstate, move |_| follow_location());
-    // Another page in the tab: the browser may keep this one, sockets and all, in its back-forward cache; the live
-    // socket closes meanwhile and opens again if the page comes back.
-    let _ = window_event_listener(leptos::ev::pagehide, move |_| session.suspend());
-    let _ = window_event_listener(leptos::ev::pageshow, move |ev| {
-        if ev.persisted() {
-            session.resume();
-        }
-    });
+    // Another page in the tab: the live sockets close, and open again if the page comes back from the cache.
+    ui::on_hide_and_restore(move || session.suspend(), move || session.resume());
 
     // The tab says what it traces, so several open traces can be told apart.
     Effect::new(move |_| {

@@ -5,6 +5,23 @@
 use leptos::prelude::*;
 use tracemap_shared::ServerInfo;
 
+/// Runs `hide` when the page is hidden (another page in its tab, or the tab closing) and `restore` when the
+/// browser shows it again from its back-forward cache, until the calling component is dropped. A page kept in
+/// that cache keeps its WebSockets open unless it closes them: the server would go on counting a viewer, or a
+/// teacher, who has gone.
+pub fn on_hide_and_restore(hide: impl Fn() + 'static, restore: impl Fn() + 'static) {
+    let hidden = window_event_listener(leptos::ev::pagehide, move |_| hide());
+    let shown = window_event_listener(leptos::ev::pageshow, move |ev| {
+        if ev.persisted() {
+            restore();
+        }
+    });
+    on_cleanup(move || {
+        hidden.remove();
+        shown.remove();
+    });
+}
+
 /// The hop the user is looking at: hovered (pointer over a row or marker) or selected (clicked, Enter, replay).
 #[derive(Debug, Clone, Copy)]
 pub struct Focus {

@@ -312,22 +312,15 @@ pub fn ClassPanel() -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
 
-    // A page the browser keeps in its back-forward cache (the teacher opened another page in the tab) would hold
-    // its socket open, and the class would still count its teacher as there: the socket closes when the page is
-    // hidden, and opens again if the page is shown from the cache.
-    let hidden = window_event_listener(leptos::ev::pagehide, move |_| {
-        socket.set_value(None);
-        connected.set(false);
-    });
-    let shown_again = window_event_listener(leptos::ev::pageshow, move |ev| {
-        if ev.persisted() {
-            role.update(|_| {});
-        }
-    });
-    on_cleanup(move || {
-        hidden.remove();
-        shown_again.remove();
-    });
+    // Another page in the tab (the teacher's, say): the socket closes, so the class no longer counts this page, and
+    // opens again if the page comes back from the browser's back-forward cache.
+    crate::ui::on_hide_and_restore(
+        move || {
+            socket.set_value(None);
+            connected.set(false);
+        },
+        move || role.update(|_| {}),
+    );
 
     let start = move |_| {
         note.set(None);
